@@ -1,0 +1,29 @@
+//! frontline's vocabulary: the data every other crate speaks.
+//!
+//! Pure data and validation, no IO: stores, channels and the engine all depend on this crate and
+//! it depends on none of them.
+
+pub mod action;
+pub mod channel;
+pub mod command;
+pub mod conversation;
+pub mod customer;
+pub mod escalation;
+pub mod event;
+pub mod identity;
+pub mod ids;
+pub mod message;
+
+pub use action::{ActionBackend, ActionCall, ActionError, ActionKind, ActionSpec};
+pub use channel::Channel;
+pub use command::{Command, ScoredCommand, SmallTalk};
+pub use conversation::{Conversation, ConversationStatus};
+pub use customer::{Customer, IdentityRecord};
+pub use escalation::{EscalationSummary, EscalationTrigger};
+pub use event::{Event, EventKind};
+pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
+pub use ids::{ConversationId, CustomerId, OutboxId};
+pub use message::{InboundMessage, OutboundMessage};
+
+/// Timestamps everywhere are UTC.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -1,0 +1,146 @@
+//! Conversations: finding the customer's open one (whatever channel it started on) or opening one.
+
+use crate::{from_millis, parse_field, parse_json, to_json, to_millis, Result, Store, StoreError};
+use chrono::Duration;
+use frontline_domain::{
+    Channel, Conversation, ConversationId, ConversationStatus, CustomerId, Timestamp,
+};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+const COLUMNS: &str = "id, customer_id, status, opened_at, last_activity_at, channels_seen";
+
+impl Store {
+    /// The conversation a new message from `customer_id` on `channel` belongs to.
+    ///
+    /// Continuity rule: the channel's own hint (an email `reply+<id>@` address, …) wins if it is
+    /// the customer's and not resolved; otherwise the customer's most recent unresolved
+    /// conversation active within `continuity_window`; otherwise a new one. The channel is added
+    /// to `channels_seen` and the activity time moves to `now`.
+    pub async fn open_conversation(
+        &self,
+        customer_id: CustomerId,
+        channel: Channel,
+        hint: Option<ConversationId>,
+        continuity_window: Duration,
+        now: Timestamp,
+    ) -> Result<Conversation> {
+        let mut found = None;
+        if let Some(hint) = hint {
+            if let Some(c) = self.find_conversation(hint).await? {
+                if c.customer_id == customer_id && c.status != ConversationStatus::Resolved {
+                    found = Some(c);
+                }
+            }
+        }
+        if found.is_none() {
+            let row = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM conversations \
+                 WHERE customer_id = $1 AND status <> 'resolved' AND last_activity_at >= $2 \
+                 ORDER BY last_activity_at DESC LIMIT 1"
+            ))
+            .bind(customer_id.to_string())
+            .bind(to_millis(now - continuity_window))
+            .fetch_optional(&self.pool)
+            .await?;
+            found = row.as_ref().map(decode).transpose()?;
+        }
+        match found {
+            Some(mut conversation) => {
+                if !conversation.channels_seen.contains(&channel) {
+                    conversation.channels_seen.push(channel);
+                }
+                conversation.last_activity_at = now.max(conversation.last_activity_at);
+                sqlx::query(
+                    "UPDATE conversations SET channels_seen = $1, last_activity_at = $2 WHERE id = $3",
+                )
+                .bind(to_json(&conversation.channels_seen))
+                .bind(to_millis(conversation.last_activity_at))
+                .bind(conversation.id.to_string())
+                .execute(&self.pool)
+                .await?;
+                Ok(conversation)
+            }
+            None => {
+                let conversation = Conversation {
+                    id: ConversationId::new(),
+                    customer_id,
+                    status: ConversationStatus::Bot,
+                    opened_at: now,
+                    last_activity_at: now,
+                    channels_seen: vec![channel],
+                };
+                sqlx::query(&format!(
+                    "INSERT INTO conversations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
+                .bind(conversation.id.to_string())
+                .bind(customer_id.to_string())
+                .bind(conversation.status.as_str())
+                .bind(to_millis(now))
+                .bind(to_millis(now))
+                .bind(to_json(&conversation.channels_seen))
+                .execute(&self.pool)
+                .await?;
+                Ok(conversation)
+            }
+        }
+    }
+
+    /// One conversation, or `NotFound`.
+    pub async fn conversation(&self, id: ConversationId) -> Result<Conversation> {
+        self.find_conversation(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))
+    }
+
+    async fn find_conversation(&self, id: ConversationId) -> Result<Option<Conversation>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM conversations WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// All of a customer's conversations, newest activity first.
+    pub async fn conversations_of(&self, customer_id: CustomerId) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM conversations WHERE customer_id = $1 \
+             ORDER BY last_activity_at DESC"
+        ))
+        .bind(customer_id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
+    /// Change who handles a conversation; returns the previous status.
+    pub async fn set_status(
+        &self,
+        id: ConversationId,
+        status: ConversationStatus,
+    ) -> Result<ConversationStatus> {
+        let previous = self.conversation(id).await?.status;
+        sqlx::query("UPDATE conversations SET status = $1 WHERE id = $2")
+            .bind(status.as_str())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(previous)
+    }
+}
+
+fn decode(row: &AnyRow) -> Result<Conversation> {
+    const T: &str = "conversations";
+    Ok(Conversation {
+        id: parse_field(T, "id", &row.get::<String, _>(0))?,
+        customer_id: parse_field(T, "customer_id", &row.get::<String, _>(1))?,
+        status: parse_field(T, "status", &row.get::<String, _>(2))?,
+        opened_at: from_millis(T, row.get(3))?,
+        last_activity_at: from_millis(T, row.get(4))?,
+        channels_seen: parse_json(T, &row.get::<String, _>(5))?,
+    })
+}

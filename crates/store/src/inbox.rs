@@ -1,0 +1,109 @@
+//! The inbox: one row per provider message id, so a redelivered webhook is a no-op that returns
+//! the first delivery's result instead of running a second turn.
+
+use crate::{parse_field, parse_json, to_json, to_millis, Result, Store};
+use chrono::Duration;
+use frontline_domain::{Channel, ConversationId, Timestamp};
+use sqlx::Row;
+
+/// What to do with an inbound message after trying to claim it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InboxClaim {
+    /// First delivery, or an earlier claim that never finished within its lease (the worker
+    /// died): this caller runs the turn.
+    Fresh,
+    /// Processed before: here is what that turn produced.
+    Done {
+        /// The conversation it landed in, if it was attached to one.
+        conversation_id: Option<ConversationId>,
+        /// The stored turn result.
+        result: serde_json::Value,
+    },
+    /// Another caller is running this message's turn right now.
+    InProgress,
+}
+
+impl Store {
+    /// Claim `(channel, channel_message_id)` for processing. A claim older than `lease` that
+    /// was never completed is taken over, so a crash between claim and completion loses nothing.
+    pub async fn claim_inbound(
+        &self,
+        channel: Channel,
+        channel_message_id: &str,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<InboxClaim> {
+        let inserted = sqlx::query(
+            "INSERT INTO inbox (channel, channel_message_id, received_at, claimed_at) \
+             VALUES ($1, $2, $3, $3) ON CONFLICT (channel, channel_message_id) DO NOTHING",
+        )
+        .bind(channel.as_str())
+        .bind(channel_message_id.to_string())
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(InboxClaim::Fresh);
+        }
+        let taken_over = sqlx::query(
+            "UPDATE inbox SET claimed_at = $1 WHERE channel = $2 AND channel_message_id = $3 \
+             AND processed_at IS NULL AND claimed_at < $4",
+        )
+        .bind(to_millis(now))
+        .bind(channel.as_str())
+        .bind(channel_message_id.to_string())
+        .bind(to_millis(now - lease))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if taken_over == 1 {
+            tracing::warn!(%channel, channel_message_id, "taking over an expired inbox claim");
+            return Ok(InboxClaim::Fresh);
+        }
+        let row = sqlx::query(
+            "SELECT processed_at, conversation_id, result FROM inbox \
+             WHERE channel = $1 AND channel_message_id = $2",
+        )
+        .bind(channel.as_str())
+        .bind(channel_message_id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        if row.get::<Option<i64>, _>(0).is_none() {
+            return Ok(InboxClaim::InProgress);
+        }
+        Ok(InboxClaim::Done {
+            conversation_id: row
+                .get::<Option<String>, _>(1)
+                .map(|c| parse_field("inbox", "conversation_id", &c))
+                .transpose()?,
+            result: match row.get::<Option<String>, _>(2) {
+                Some(raw) => parse_json("inbox", &raw)?,
+                None => serde_json::Value::Null,
+            },
+        })
+    }
+
+    /// Record that the message's turn finished, with the result a redelivery should get.
+    pub async fn complete_inbound(
+        &self,
+        channel: Channel,
+        channel_message_id: &str,
+        conversation_id: Option<ConversationId>,
+        result: &serde_json::Value,
+        now: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE inbox SET processed_at = $1, conversation_id = $2, result = $3 \
+             WHERE channel = $4 AND channel_message_id = $5",
+        )
+        .bind(to_millis(now))
+        .bind(conversation_id.map(|c| c.to_string()))
+        .bind(to_json(result))
+        .bind(channel.as_str())
+        .bind(channel_message_id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,391 @@
+//! The store's behaviour, on SQLite and (when configured) PostgreSQL alike.
+
+use chrono::{Duration, TimeZone, Utc};
+use frontline_domain::{
+    Channel, ConversationStatus, EventKind, Identity, IdentityKind, OutboundMessage, Timestamp,
+};
+use frontline_store::testing::all_backends;
+use frontline_store::{InboxClaim, Store};
+
+fn at(minutes: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+fn email(v: &str) -> Identity {
+    Identity {
+        kind: IdentityKind::Email,
+        value: v.into(),
+    }
+}
+
+fn phone(v: &str) -> Identity {
+    Identity {
+        kind: IdentityKind::Phone,
+        value: v.into(),
+    }
+}
+
+#[tokio::test]
+async fn identity_resolution_finds_creates_and_attaches() {
+    for db in all_backends().await {
+        let s = &db.store;
+        let first = s
+            .resolve_customer(&[email("ada@example.com")], Some("Ada"), at(0))
+            .await
+            .unwrap();
+        assert!(first.created, "{}", db.label);
+
+        // Same handle again: same customer, nothing created.
+        let again = s
+            .resolve_customer(&[email("ada@example.com")], None, at(1))
+            .await
+            .unwrap();
+        assert!(!again.created);
+        assert_eq!(again.customer.id, first.customer.id, "{}", db.label);
+
+        // A message vouching for a new phone alongside the known email attaches the phone.
+        let with_phone = s
+            .resolve_customer(
+                &[phone("+14155550123"), email("ada@example.com")],
+                None,
+                at(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(with_phone.customer.id, first.customer.id);
+        let handles: Vec<_> = with_phone
+            .customer
+            .identities
+            .iter()
+            .map(|r| r.identity.clone())
+            .collect();
+        assert_eq!(
+            handles,
+            vec![email("ada@example.com"), phone("+14155550123")],
+            "{}",
+            db.label
+        );
+        assert_eq!(with_phone.customer.display_name.as_deref(), Some("Ada"));
+
+        // Now the phone alone finds her.
+        let by_phone = s
+            .resolve_customer(&[phone("+14155550123")], None, at(3))
+            .await
+            .unwrap();
+        assert_eq!(by_phone.customer.id, first.customer.id);
+
+        // Someone else's handle is never moved to her by a message that mentions both.
+        let bob = s
+            .resolve_customer(&[email("bob@example.com")], Some("Bob"), at(4))
+            .await
+            .unwrap();
+        let mixed = s
+            .resolve_customer(
+                &[email("ada@example.com"), email("bob@example.com")],
+                None,
+                at(5),
+            )
+            .await
+            .unwrap();
+        assert_eq!(mixed.customer.id, first.customer.id);
+        assert_eq!(
+            s.identity_owner(&email("bob@example.com")).await.unwrap(),
+            Some(bob.customer.id)
+        );
+
+        s.verify_identity(&email("ada@example.com")).await.unwrap();
+        let ada = s.customer(first.customer.id).await.unwrap();
+        assert!(ada
+            .identities
+            .iter()
+            .any(|r| r.verified && r.identity == email("ada@example.com")));
+        assert!(s
+            .verify_identity(&email("nobody@example.com"))
+            .await
+            .is_err());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn racing_first_messages_from_one_handle_create_one_customer() {
+    for db in all_backends().await {
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s: Store = db.store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.resolve_customer(&[email("race@example.com")], None, at(0))
+                    .await
+                    .unwrap()
+                    .customer
+                    .id
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "{}: {ids:?}", db.label);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_conversation_continues_across_channels_within_the_window() {
+    let window = Duration::hours(72);
+    for db in all_backends().await {
+        let s = &db.store;
+        let ada = s
+            .resolve_customer(&[email("ada@example.com")], None, at(0))
+            .await
+            .unwrap()
+            .customer
+            .id;
+        let chat = s
+            .open_conversation(ada, Channel::WebChat, None, window, at(0))
+            .await
+            .unwrap();
+        let mail = s
+            .open_conversation(ada, Channel::Email, None, window, at(60))
+            .await
+            .unwrap();
+        assert_eq!(chat.id, mail.id, "{}", db.label);
+        assert_eq!(mail.channels_seen, vec![Channel::WebChat, Channel::Email]);
+        let stored = s.conversation(chat.id).await.unwrap();
+        assert_eq!(stored.channels_seen, vec![Channel::WebChat, Channel::Email]);
+        assert_eq!(stored.last_activity_at, at(60));
+
+        // Past the continuity window, a new conversation opens.
+        let later = s
+            .open_conversation(ada, Channel::Sms, None, window, at(60 + 73 * 60))
+            .await
+            .unwrap();
+        assert_ne!(later.id, chat.id, "{}", db.label);
+
+        // A resolved conversation is never reopened, even through a channel hint.
+        assert_eq!(
+            s.set_status(later.id, ConversationStatus::Resolved)
+                .await
+                .unwrap(),
+            ConversationStatus::Bot
+        );
+        let after = s
+            .open_conversation(
+                ada,
+                Channel::Email,
+                Some(later.id),
+                window,
+                at(60 + 74 * 60),
+            )
+            .await
+            .unwrap();
+        assert_ne!(after.id, later.id);
+
+        // A hint pointing at someone else's conversation is ignored.
+        let bob = s
+            .resolve_customer(&[email("bob@example.com")], None, at(0))
+            .await
+            .unwrap()
+            .customer
+            .id;
+        let bobs = s
+            .open_conversation(
+                bob,
+                Channel::Email,
+                Some(after.id),
+                window,
+                at(60 + 75 * 60),
+            )
+            .await
+            .unwrap();
+        assert_ne!(bobs.id, after.id);
+        assert_eq!(bobs.customer_id, bob);
+
+        // The hint wins over recency for the customer's own open conversations.
+        let hinted = s
+            .open_conversation(
+                ada,
+                Channel::Email,
+                Some(after.id),
+                window,
+                at(60 + 76 * 60),
+            )
+            .await
+            .unwrap();
+        assert_eq!(hinted.id, after.id);
+        assert_eq!(s.conversations_of(ada).await.unwrap().len(), 3);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn events_append_in_gap_free_order_and_round_trip() {
+    for db in all_backends().await {
+        let s = &db.store;
+        let ada = s
+            .resolve_customer(&[email("ada@example.com")], None, at(0))
+            .await
+            .unwrap()
+            .customer
+            .id;
+        let conv = s
+            .open_conversation(ada, Channel::Rest, None, Duration::hours(1), at(0))
+            .await
+            .unwrap();
+        for i in 0..5 {
+            let e = s
+                .append_event(
+                    conv.id,
+                    at(i),
+                    EventKind::MessageReceived {
+                        channel: Channel::Rest,
+                        channel_message_id: format!("m{i}"),
+                        sender: email("ada@example.com"),
+                        text: format!("message {i}"),
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(e.seq, i + 1, "{}", db.label);
+        }
+        s.append_event(
+            conv.id,
+            at(9),
+            EventKind::StatusChanged {
+                from: ConversationStatus::Bot,
+                to: ConversationStatus::HandedOff,
+            },
+        )
+        .await
+        .unwrap();
+        let log = s.events(conv.id).await.unwrap();
+        assert_eq!(
+            log.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5, 6]
+        );
+        assert!(
+            matches!(&log[2].kind, EventKind::MessageReceived { text, .. } if text == "message 2")
+        );
+        assert_eq!(log[5].at, at(9));
+        assert_eq!(s.events_after(conv.id, 4).await.unwrap().len(), 2);
+        assert_eq!(s.event_count(conv.id).await.unwrap(), 6);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_redelivered_message_is_claimed_once() {
+    let lease = Duration::seconds(60);
+    for db in all_backends().await {
+        let s = &db.store;
+        let claim = |m: &'static str, t| s.claim_inbound(Channel::Sms, m, lease, t);
+        assert_eq!(
+            claim("SM1", at(0)).await.unwrap(),
+            InboxClaim::Fresh,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            claim("SM1", at(0)).await.unwrap(),
+            InboxClaim::InProgress,
+            "{}",
+            db.label
+        );
+        // The same id on another channel is another message.
+        assert_eq!(
+            s.claim_inbound(Channel::Email, "SM1", lease, at(0))
+                .await
+                .unwrap(),
+            InboxClaim::Fresh
+        );
+
+        let result = serde_json::json!({"reply": "hello"});
+        s.complete_inbound(Channel::Sms, "SM1", None, &result, at(0))
+            .await
+            .unwrap();
+        assert_eq!(
+            claim("SM1", at(5)).await.unwrap(),
+            InboxClaim::Done {
+                conversation_id: None,
+                result: result.clone()
+            },
+            "{}",
+            db.label
+        );
+
+        // A claim whose worker died is taken over once its lease expires, and only then.
+        assert_eq!(claim("SM2", at(0)).await.unwrap(), InboxClaim::Fresh);
+        assert_eq!(
+            claim("SM2", at(0) + Duration::seconds(59)).await.unwrap(),
+            InboxClaim::InProgress
+        );
+        assert_eq!(
+            claim("SM2", at(2)).await.unwrap(),
+            InboxClaim::Fresh,
+            "{}",
+            db.label
+        );
+        assert_eq!(claim("SM2", at(2)).await.unwrap(), InboxClaim::InProgress);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn outbox_entries_stay_due_until_delivered() {
+    for db in all_backends().await {
+        let s = &db.store;
+        let ada = s
+            .resolve_customer(&[email("ada@example.com")], None, at(0))
+            .await
+            .unwrap()
+            .customer
+            .id;
+        let conv = s
+            .open_conversation(ada, Channel::Email, None, Duration::hours(1), at(0))
+            .await
+            .unwrap();
+        let reply = OutboundMessage {
+            conversation_id: conv.id,
+            channel: Channel::Email,
+            recipient: email("ada@example.com"),
+            text: "Your order has shipped.".into(),
+            in_reply_to: Some("<m1@example.com>".into()),
+        };
+        let id = s.enqueue_outbox(&reply, at(0)).await.unwrap();
+        let due = s.due_outbox(at(1), 10).await.unwrap();
+        assert_eq!(due.len(), 1, "{}", db.label);
+        assert_eq!(due[0].message, reply);
+        assert_eq!(due[0].id, id);
+        s.mark_delivered(id, at(2)).await.unwrap();
+        s.mark_delivered(id, at(3)).await.unwrap();
+        assert!(s.due_outbox(at(4), 10).await.unwrap().is_empty());
+        let all = s.outbox_of(conv.id).await.unwrap();
+        assert_eq!(
+            all[0].delivered_at,
+            Some(at(2)),
+            "first delivery time is kept"
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn missing_records_are_reported_as_not_found() {
+    for db in all_backends().await {
+        let err = db
+            .store
+            .conversation(frontline_domain::ConversationId::new())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not found"), "{}: {err}", db.label);
+        let err = db
+            .store
+            .customer(frontline_domain::CustomerId::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, frontline_store::StoreError::NotFound(_)));
+        db.store.ping().await.unwrap();
+        db.cleanup().await;
+    }
+}
