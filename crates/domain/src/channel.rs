@@ -33,6 +33,12 @@ impl Channel {
         Channel::Chatwoot,
     ];
 
+    /// Whether the reply travels in the response to the inbound request (the REST channel), so
+    /// it counts as delivered when the turn ends; other channels deliver through the outbox.
+    pub fn replies_in_response(self) -> bool {
+        matches!(self, Channel::Rest)
+    }
+
     /// The wire name, as used in JSON and in the database.
     pub fn as_str(self) -> &'static str {
         match self {

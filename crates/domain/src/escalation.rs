@@ -72,8 +72,7 @@ pub struct SummaryArticle {
     pub title: String,
 }
 
-/// The structured handoff context (JSON Schema: `crates/domain/schemas/escalation_summary.json`
-/// once the escalation issue lands its validator).
+/// The structured handoff context sent with every escalation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EscalationSummary {
     /// The conversation handed off.

@@ -28,6 +28,12 @@ pub enum EventKind {
         /// Which understanding produced them (`rules`, `local`, `llm:<model>`).
         source: String,
     },
+    /// The flow stack changed (started, advanced, finished, cancelled). The latest one is the
+    /// dialogue state; replaying the log replays the state.
+    FlowUpdated {
+        /// Active flows, innermost last; empty when no flow is active.
+        stack: Vec<FlowFrame>,
+    },
     /// A backend action ran.
     ActionExecuted {
         /// The call.
@@ -64,12 +70,26 @@ impl EventKind {
         match self {
             EventKind::MessageReceived { .. } => "message_received",
             EventKind::CommandsUnderstood { .. } => "commands_understood",
+            EventKind::FlowUpdated { .. } => "flow_updated",
             EventKind::ActionExecuted { .. } => "action_executed",
             EventKind::ReplySent { .. } => "reply_sent",
             EventKind::StatusChanged { .. } => "status_changed",
             EventKind::Escalated { .. } => "escalated",
         }
     }
+}
+
+/// One active flow: where it is and what it has collected.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowFrame {
+    /// Flow id.
+    pub flow_id: String,
+    /// The step reached.
+    pub step: String,
+    /// The slot the flow is waiting for, if any.
+    pub requested_slot: Option<String>,
+    /// Slot values collected so far.
+    pub slots: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One entry of a conversation's log.

@@ -20,7 +20,7 @@ pub use command::{Command, ScoredCommand, SmallTalk};
 pub use conversation::{Conversation, ConversationStatus};
 pub use customer::{Customer, IdentityRecord};
 pub use escalation::{EscalationSummary, EscalationTrigger};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, FlowFrame};
 pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
 pub use ids::{ConversationId, CustomerId, OutboxId};
 pub use message::{InboundMessage, OutboundMessage};

@@ -107,3 +107,18 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Give up an unfinished claim (the turn failed), so a redelivery runs it at once instead of
+    /// waiting for the lease.
+    pub async fn release_inbound(&self, channel: Channel, channel_message_id: &str) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM inbox WHERE channel = $1 AND channel_message_id = $2 AND processed_at IS NULL",
+        )
+        .bind(channel.as_str())
+        .bind(channel_message_id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

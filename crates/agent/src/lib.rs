@@ -1,0 +1,439 @@
+//! The turn pipeline: one inbound message in, replies (and events) out.
+//!
+//! inbox claim (dedupe) → identity resolution → the customer's open conversation, whatever the
+//! channel → understand → decide → act → escalate → reply through the outbox. Every step appends
+//! to the conversation's event log, and the dialogue state (the flow stack) is read back from it,
+//! so a conversation continues on any channel and any replica.
+
+mod decide;
+pub mod locks;
+pub mod summary;
+
+use chrono::Duration;
+use frontline_domain::{
+    ActionBackend, Channel, Command, ConversationId, ConversationStatus, CustomerId,
+    EscalationTrigger, Event, EventKind, FlowFrame, InboundMessage, OutboundMessage, OutboxId,
+    ScoredCommand, Timestamp,
+};
+use frontline_store::{InboxClaim, Store, StoreError};
+use frontline_understanding::{ActiveFlow, DialogueContext, Speaker, Understanding, Utterance};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tracing::{field, Instrument};
+
+/// What can stop a turn.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The store failed; the message is released so a redelivery runs the turn again.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The same message is being processed by another request right now.
+    #[error("message {channel_message_id} on {channel} is still being processed; retry shortly")]
+    InProgress {
+        /// The channel.
+        channel: Channel,
+        /// The provider's message id.
+        channel_message_id: String,
+    },
+    /// A stored turn result could not be read back.
+    #[error("stored result of message {0} is unreadable: {1}")]
+    CorruptResult(String, String),
+}
+
+/// Tunables of the turn pipeline.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// A customer's message joins their latest unresolved conversation if it was active within
+    /// this window (any channel); otherwise a new conversation opens.
+    pub continuity_window: Duration,
+    /// An inbox claim not completed within this lease is taken over by a redelivery.
+    pub inbox_lease: Duration,
+    /// How long a redelivery waits for the first delivery's turn to finish.
+    pub duplicate_wait: std::time::Duration,
+    /// How many recent utterances understanding sees.
+    pub recent_utterances: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            continuity_window: Duration::hours(72),
+            inbox_lease: Duration::seconds(60),
+            duplicate_wait: std::time::Duration::from_secs(5),
+            recent_utterances: 10,
+        }
+    }
+}
+
+/// A source of "now"; injectable so tests and evals are deterministic.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// One reply produced by a turn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The text.
+    pub text: String,
+    /// Its outbox entry.
+    pub outbox_id: OutboxId,
+}
+
+/// What a turn produced; also what a redelivery of the same message gets back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TurnOutcome {
+    /// The conversation the message landed in.
+    pub conversation_id: ConversationId,
+    /// The customer behind it.
+    pub customer_id: CustomerId,
+    /// Who handles the conversation after this turn.
+    pub status: ConversationStatus,
+    /// The agent's replies (none while a human has the conversation).
+    pub replies: Vec<Reply>,
+    /// What understanding proposed.
+    pub commands: Vec<ScoredCommand>,
+    /// The active flow after the turn, if any.
+    pub active_flow: Option<FlowFrame>,
+    /// True when this is a redelivery answered from the first delivery's result.
+    pub duplicate: bool,
+}
+
+/// The agent: shared by every channel handler.
+pub struct Agent {
+    store: Store,
+    understanding: Arc<dyn Understanding>,
+    actions: Arc<dyn ActionBackend>,
+    config: AgentConfig,
+    clock: Clock,
+    locks: locks::CustomerLocks,
+}
+
+/// What the decision step wants done.
+pub(crate) struct Decision {
+    pub texts: Vec<String>,
+    pub stack: Vec<FlowFrame>,
+    pub handoff: Option<(EscalationTrigger, String)>,
+}
+
+impl Agent {
+    /// An agent on the system clock.
+    pub fn new(
+        store: Store,
+        understanding: Arc<dyn Understanding>,
+        actions: Arc<dyn ActionBackend>,
+        config: AgentConfig,
+    ) -> Self {
+        Self {
+            store,
+            understanding,
+            actions,
+            config,
+            clock: Arc::new(chrono::Utc::now),
+            locks: locks::CustomerLocks::default(),
+        }
+    }
+
+    /// Replace the clock (tests, evals, replays).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The store this agent writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Run one turn for an inbound message.
+    pub async fn handle(&self, message: InboundMessage) -> Result<TurnOutcome, AgentError> {
+        let span = tracing::info_span!(
+            "turn",
+            channel = %message.channel,
+            channel_message_id = %message.channel_message_id,
+            customer_id = field::Empty,
+            conversation_id = field::Empty,
+        );
+        self.handle_in_span(message).instrument(span).await
+    }
+
+    async fn handle_in_span(&self, message: InboundMessage) -> Result<TurnOutcome, AgentError> {
+        let (channel, id) = (message.channel, message.channel_message_id.clone());
+        if let Some(done) = self.claim(&message).await? {
+            return Ok(done);
+        }
+        let result = self.run_turn(&message).await;
+        match &result {
+            Ok(outcome) => {
+                let stored = serde_json::to_value(outcome).expect("outcome serialises");
+                self.store
+                    .complete_inbound(
+                        channel,
+                        &id,
+                        Some(outcome.conversation_id),
+                        &stored,
+                        (self.clock)(),
+                    )
+                    .await?;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "turn failed; releasing the message for redelivery");
+                if let Err(release) = self.store.release_inbound(channel, &id).await {
+                    tracing::error!(error = %release, "could not release the message; it waits for its lease");
+                }
+            }
+        }
+        result
+    }
+
+    /// `Some(outcome)` if this message was already handled; `None` if this call must run it.
+    async fn claim(&self, message: &InboundMessage) -> Result<Option<TurnOutcome>, AgentError> {
+        let deadline = tokio::time::Instant::now() + self.config.duplicate_wait;
+        loop {
+            let claim = self
+                .store
+                .claim_inbound(
+                    message.channel,
+                    &message.channel_message_id,
+                    self.config.inbox_lease,
+                    (self.clock)(),
+                )
+                .await?;
+            match claim {
+                InboxClaim::Fresh => return Ok(None),
+                InboxClaim::Done { result, .. } => {
+                    let mut outcome: TurnOutcome = serde_json::from_value(result).map_err(|e| {
+                        AgentError::CorruptResult(message.channel_message_id.clone(), e.to_string())
+                    })?;
+                    outcome.duplicate = true;
+                    tracing::info!(
+                        "duplicate delivery: answering with the first delivery's result"
+                    );
+                    return Ok(Some(outcome));
+                }
+                InboxClaim::InProgress if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                InboxClaim::InProgress => {
+                    return Err(AgentError::InProgress {
+                        channel: message.channel,
+                        channel_message_id: message.channel_message_id.clone(),
+                    })
+                }
+            }
+        }
+    }
+
+    async fn run_turn(&self, message: &InboundMessage) -> Result<TurnOutcome, AgentError> {
+        let now = (self.clock)();
+        let identities: Vec<_> = message.identities().cloned().collect();
+        let customer = self
+            .store
+            .resolve_customer(&identities, message.display_name.as_deref(), now)
+            .await?
+            .customer;
+        tracing::Span::current().record("customer_id", field::display(customer.id));
+        let _turn = self.locks.lock(customer.id).await;
+        let conversation = self
+            .store
+            .open_conversation(
+                customer.id,
+                message.channel,
+                message.conversation_hint,
+                self.config.continuity_window,
+                now,
+            )
+            .await?;
+        tracing::Span::current().record("conversation_id", field::display(conversation.id));
+        let history = self.store.events(conversation.id).await?;
+        self.append(
+            conversation.id,
+            EventKind::MessageReceived {
+                channel: message.channel,
+                channel_message_id: message.channel_message_id.clone(),
+                sender: message.sender.clone(),
+                text: message.text.clone(),
+            },
+        )
+        .await?;
+        let stack = flow_stack(&history);
+        let mut outcome = TurnOutcome {
+            conversation_id: conversation.id,
+            customer_id: customer.id,
+            status: conversation.status,
+            replies: vec![],
+            commands: vec![],
+            active_flow: stack.last().cloned(),
+            duplicate: false,
+        };
+        if conversation.status != ConversationStatus::Bot {
+            // A human has it: record, stay silent on every channel.
+            tracing::info!(status = %conversation.status, "conversation is not the bot's; no reply");
+            return Ok(outcome);
+        }
+
+        let context = DialogueContext {
+            channel: message.channel,
+            active_flow: stack.last().map(|f| ActiveFlow {
+                flow_id: f.flow_id.clone(),
+                requested_slot: f.requested_slot.clone(),
+                slots: f.slots.clone(),
+            }),
+            recent: recent_utterances(&history, self.config.recent_utterances),
+        };
+        let (commands, source) = match self.understanding.understand(&message.text, &context).await
+        {
+            Ok(commands) => (commands, self.understanding.name()),
+            Err(e) => {
+                tracing::warn!(error = %e, "understanding failed; treating the message as not understood");
+                (
+                    vec![ScoredCommand::new(
+                        Command::CannotHandle {
+                            reason: e.to_string(),
+                        },
+                        0.0,
+                    )],
+                    "fallback".into(),
+                )
+            }
+        };
+        self.append(
+            conversation.id,
+            EventKind::CommandsUnderstood {
+                commands: commands.clone(),
+                source,
+            },
+        )
+        .await?;
+        outcome.commands = commands.clone();
+
+        let decision = decide::decide(
+            self,
+            conversation.id,
+            message.channel,
+            &customer,
+            stack.clone(),
+            &commands,
+        )
+        .await?;
+        if decision.stack != stack {
+            self.append(
+                conversation.id,
+                EventKind::FlowUpdated {
+                    stack: decision.stack.clone(),
+                },
+            )
+            .await?;
+        }
+        outcome.active_flow = decision.stack.last().cloned();
+
+        for text in &decision.texts {
+            let reply = OutboundMessage {
+                conversation_id: conversation.id,
+                channel: message.channel,
+                recipient: message.sender.clone(),
+                text: text.clone(),
+                in_reply_to: Some(message.channel_message_id.clone()),
+            };
+            let now = (self.clock)();
+            let outbox_id = self.store.enqueue_outbox(&reply, now).await?;
+            self.append(
+                conversation.id,
+                EventKind::ReplySent {
+                    channel: message.channel,
+                    text: text.clone(),
+                    outbox_id,
+                },
+            )
+            .await?;
+            if message.channel.replies_in_response() {
+                self.store.mark_delivered(outbox_id, now).await?;
+            }
+            outcome.replies.push(Reply {
+                text: text.clone(),
+                outbox_id,
+            });
+        }
+
+        if let Some((trigger, reason)) = decision.handoff {
+            let from = self
+                .store
+                .set_status(conversation.id, ConversationStatus::HandedOff)
+                .await?;
+            self.append(
+                conversation.id,
+                EventKind::StatusChanged {
+                    from,
+                    to: ConversationStatus::HandedOff,
+                },
+            )
+            .await?;
+            let events = self.store.events(conversation.id).await?;
+            let conversation = self.store.conversation(conversation.id).await?;
+            let summary = summary::build_summary(summary::SummaryInput {
+                customer: &customer,
+                conversation: &conversation,
+                events: &events,
+                current_channel: message.channel,
+                trigger,
+                reason,
+                customer_was_told: decision.texts.join("\n"),
+                now: (self.clock)(),
+            });
+            tracing::info!(?trigger, "conversation handed off");
+            self.append(
+                conversation.id,
+                EventKind::Escalated {
+                    summary: Box::new(summary),
+                },
+            )
+            .await?;
+            outcome.status = ConversationStatus::HandedOff;
+        }
+        Ok(outcome)
+    }
+
+    pub(crate) async fn append(
+        &self,
+        conversation_id: ConversationId,
+        kind: EventKind,
+    ) -> Result<Event, AgentError> {
+        Ok(self
+            .store
+            .append_event(conversation_id, (self.clock)(), kind)
+            .await?)
+    }
+
+    pub(crate) fn actions(&self) -> &dyn ActionBackend {
+        self.actions.as_ref()
+    }
+}
+
+/// The dialogue state is the latest flow snapshot in the log.
+fn flow_stack(events: &[Event]) -> Vec<FlowFrame> {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::FlowUpdated { stack } => Some(stack.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn recent_utterances(events: &[Event], limit: usize) -> Vec<Utterance> {
+    let mut lines: Vec<Utterance> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MessageReceived { text, .. } => Some(Utterance {
+                speaker: Speaker::Customer,
+                text: text.clone(),
+            }),
+            EventKind::ReplySent { text, .. } => Some(Utterance {
+                speaker: Speaker::Agent,
+                text: text.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let skip = lines.len().saturating_sub(limit);
+    lines.drain(..skip);
+    lines
+}

@@ -1,0 +1,333 @@
+//! The turn pipeline end to end on the real store (SQLite and PostgreSQL) and the demo shop.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use frontline_agent::{Agent, AgentConfig, TurnOutcome};
+use frontline_domain::{
+    Channel, ConversationStatus, EscalationTrigger, EventKind, Identity, IdentityKind,
+    InboundMessage, NormalizeOptions,
+};
+use frontline_shop::seed::SeedOptions;
+use frontline_shop::Shop;
+use frontline_store::testing::{all_backends, TestStore};
+use frontline_understanding::RuleUnderstanding;
+use std::sync::Arc;
+
+const ADA_EMAIL: &str = "ada.lovelace1000@example.com";
+
+async fn shop(dir: &tempfile::TempDir) -> Shop {
+    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
+    shop.seed_if_empty(&SeedOptions::demo(
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+    ))
+    .await
+    .unwrap();
+    shop
+}
+
+async fn agents() -> Vec<(Arc<Agent>, TestStore, tempfile::TempDir)> {
+    let mut out = vec![];
+    for db in all_backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Agent::new(
+            db.store.clone(),
+            Arc::new(RuleUnderstanding::default()),
+            Arc::new(shop(&dir).await),
+            AgentConfig::default(),
+        )
+        .with_clock(Arc::new(|| {
+            Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
+        }));
+        out.push((Arc::new(agent), db, dir));
+    }
+    out
+}
+
+fn identity(kind: IdentityKind, raw: &str) -> Identity {
+    Identity::parse(kind, raw, &NormalizeOptions::default()).unwrap()
+}
+
+fn message(channel: Channel, id: &str, sender: Identity, text: &str) -> InboundMessage {
+    InboundMessage {
+        channel,
+        channel_message_id: id.into(),
+        sender,
+        also_known_as: vec![],
+        display_name: None,
+        text: text.into(),
+        received_at: Utc::now(),
+        conversation_hint: None,
+    }
+}
+
+fn texts(outcome: &TurnOutcome) -> String {
+    outcome
+        .replies
+        .iter()
+        .map(|r| r.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn one_customer_on_two_channels_is_one_conversation_and_nothing_is_asked_twice() {
+    for (agent, db, _dir) in agents().await {
+        // Morning: web chat, identified by email, asks about an order without its number.
+        let chat = agent
+            .handle(message(
+                Channel::Rest,
+                "rest-1",
+                identity(IdentityKind::Email, ADA_EMAIL),
+                "Hi, where is my order?",
+            ))
+            .await
+            .unwrap();
+        assert!(
+            texts(&chat).contains("order number"),
+            "{}: {}",
+            db.label,
+            texts(&chat)
+        );
+        assert_eq!(
+            chat.active_flow.as_ref().unwrap().requested_slot.as_deref(),
+            Some("order_id")
+        );
+
+        // Later: an email from the same address (different case, display-name form) answers.
+        let mail = agent
+            .handle(message(
+                Channel::Email,
+                "<m1@mail.example.com>",
+                identity(
+                    IdentityKind::Email,
+                    "Ada Lovelace <ADA.Lovelace1000@example.com>",
+                ),
+                "It's W0000002",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(mail.conversation_id, chat.conversation_id, "{}", db.label);
+        assert_eq!(mail.customer_id, chat.customer_id);
+        assert!(
+            texts(&mail).contains("Order #W0000002 was delivered on"),
+            "{}: {}",
+            db.label,
+            texts(&mail)
+        );
+        assert!(mail.active_flow.is_none(), "the flow finished");
+
+        let conversation = db.store.conversation(chat.conversation_id).await.unwrap();
+        assert_eq!(
+            conversation.channels_seen,
+            vec![Channel::Rest, Channel::Email]
+        );
+        let log = db.store.events(chat.conversation_id).await.unwrap();
+        let received = log
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::MessageReceived { .. }))
+            .count();
+        assert_eq!(received, 2);
+        // The REST reply was delivered in its response; the email reply waits in the outbox.
+        let outbox = db.store.outbox_of(chat.conversation_id).await.unwrap();
+        assert_eq!(outbox.len(), 2);
+        assert!(outbox[0].delivered_at.is_some());
+        assert!(outbox[1].delivered_at.is_none());
+        assert_eq!(outbox[1].message.channel, Channel::Email);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_gets_one_turn_and_one_reply() {
+    for (agent, db, _dir) in agents().await {
+        let sms = || {
+            message(
+                Channel::Sms,
+                "SM0001",
+                identity(IdentityKind::Phone, "+1 303 555 0100"),
+                "where is order #W0000003",
+            )
+        };
+        let first = agent.handle(sms()).await.unwrap();
+        let second = agent.handle(sms()).await.unwrap();
+        assert!(!first.duplicate && second.duplicate, "{}", db.label);
+        assert_eq!(second.replies, first.replies);
+        assert!(texts(&first).contains("has shipped"), "{}", texts(&first));
+
+        // Concurrent redeliveries: still exactly one turn.
+        let mut handles = vec![];
+        for _ in 0..5 {
+            let agent = agent.clone();
+            handles.push(tokio::spawn(async move {
+                agent
+                    .handle(message(
+                        Channel::Sms,
+                        "SM0002",
+                        identity(IdentityKind::Phone, "+13035550100"),
+                        "thanks!",
+                    ))
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut fresh = 0;
+        for h in handles {
+            if !h.await.unwrap().duplicate {
+                fresh += 1;
+            }
+        }
+        assert_eq!(fresh, 1, "{}", db.label);
+
+        let log = db.store.events(first.conversation_id).await.unwrap();
+        let received = log
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::MessageReceived { .. }))
+            .count();
+        let replies = log
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::ReplySent { .. }))
+            .count();
+        assert_eq!((received, replies), (2, 2), "{}", db.label);
+        assert_eq!(
+            db.store
+                .outbox_of(first.conversation_id)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn asking_for_a_human_hands_off_with_a_summary_and_the_bot_goes_quiet() {
+    for (agent, db, _dir) in agents().await {
+        let ada = identity(IdentityKind::Email, ADA_EMAIL);
+        agent
+            .handle(message(
+                Channel::WebChat,
+                "w1",
+                ada.clone(),
+                "where is my order W0000003",
+            ))
+            .await
+            .unwrap();
+        let handoff = agent
+            .handle(message(
+                Channel::WebChat,
+                "w2",
+                ada.clone(),
+                "I want to talk to a real person",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            handoff.status,
+            ConversationStatus::HandedOff,
+            "{}",
+            db.label
+        );
+        assert!(texts(&handoff).contains("colleague"));
+
+        let log = db.store.events(handoff.conversation_id).await.unwrap();
+        let summary = log
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::Escalated { summary } => Some(summary.clone()),
+                _ => None,
+            })
+            .expect("an escalation summary");
+        assert_eq!(summary.trigger, EscalationTrigger::ExplicitRequest);
+        assert_eq!(
+            summary.issue_statement,
+            "The customer wrote: \"where is my order W0000003\""
+        );
+        assert_eq!(summary.customer.identities, vec![ada.clone()]);
+        assert_eq!(summary.channels_used, vec![Channel::WebChat]);
+        assert_eq!(
+            summary
+                .actions_taken
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>(),
+            ["get_order_details", "get_user_details"]
+        );
+        assert!(summary.customer_was_told.contains("colleague"));
+        assert_eq!(
+            summary.transcript_url,
+            format!("/v1/conversations/{}", handoff.conversation_id)
+        );
+
+        // The bot stays silent on every channel; the messages still land in the conversation.
+        let later = agent
+            .handle(message(Channel::Email, "e1", ada, "hello? anyone?"))
+            .await
+            .unwrap();
+        assert_eq!(later.conversation_id, handoff.conversation_id);
+        assert!(later.replies.is_empty(), "{}", db.label);
+        assert_eq!(later.status, ConversationStatus::HandedOff);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn orders_are_only_discussed_with_their_owner() {
+    for (agent, db, _dir) in agents().await {
+        let stranger = identity(IdentityKind::Email, "mallory@example.com");
+        let out = agent
+            .handle(message(
+                Channel::Rest,
+                "x1",
+                stranger.clone(),
+                "status of #W0000002",
+            ))
+            .await
+            .unwrap();
+        let text = texts(&out);
+        assert!(
+            text.contains("can't share its status"),
+            "{}: {text}",
+            db.label
+        );
+        assert!(!text.contains("delivered"), "no status leaks: {text}");
+
+        let missing = agent
+            .handle(message(Channel::Rest, "x2", stranger, "W9999999"))
+            .await
+            .unwrap();
+        assert!(
+            texts(&missing).contains("couldn't find an order #W9999999"),
+            "{}",
+            texts(&missing)
+        );
+        assert_eq!(
+            missing.active_flow.unwrap().requested_slot.as_deref(),
+            Some("order_id"),
+            "still asking"
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn small_talk_and_unknown_requests_get_polite_answers() {
+    for (agent, db, _dir) in agents().await {
+        let who = identity(IdentityKind::WebSession, "cookie-123");
+        let hi = agent
+            .handle(message(Channel::WebChat, "s1", who.clone(), "hello"))
+            .await
+            .unwrap();
+        assert!(texts(&hi).starts_with("Hi!"), "{}", texts(&hi));
+        let odd = agent
+            .handle(message(Channel::WebChat, "s2", who, "do you sell unicorns"))
+            .await
+            .unwrap();
+        assert!(
+            texts(&odd).contains("not sure I understood"),
+            "{}",
+            texts(&odd)
+        );
+        assert_eq!(odd.status, ConversationStatus::Bot);
+        db.cleanup().await;
+    }
+}
