@@ -1,0 +1,239 @@
+//! frontline's HTTP surface. Handlers are thin: they parse and validate, hand a typed message
+//! to the agent, and render its outcome; cross-cutting concerns (tracing, body limits) are tower
+//! layers. The agent knows nothing of HTTP.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /v1/messages` | the generic REST channel: one customer message in, the agent's replies out |
+//! | `GET /v1/conversations/{id}` | a conversation with its whole cross-channel event log |
+//! | `GET /v1/customers/{id}` | a customer, their identities and conversations |
+//! | `GET /healthz` | the process is up |
+//! | `GET /readyz` | the store answers |
+
+mod error;
+mod json;
+
+pub use error::ApiError;
+pub use json::ValidJson;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use frontline_agent::{Agent, TurnOutcome};
+use frontline_domain::{
+    Channel, Conversation, ConversationId, Customer, CustomerId, Event, Identity, IdentityKind,
+    InboundMessage, NormalizeOptions,
+};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::sync::Arc;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted (bytes).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Longest message text accepted (characters).
+pub const MAX_TEXT_CHARS: usize = 10_000;
+
+/// What handlers share.
+pub struct AppState {
+    /// The agent every channel feeds.
+    pub agent: Arc<Agent>,
+    /// How identities are normalised (default country code for phone numbers).
+    pub normalize: NormalizeOptions,
+}
+
+/// The application's routes and layers.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/messages", post(post_message))
+        .route("/v1/conversations/{id}", get(get_conversation))
+        .route("/v1/customers/{id}", get(get_customer))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serve `router` on `listener` until `shutdown` resolves, then finish requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A handle on the sender, as the client gives it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityRequest {
+    /// email, phone, whatsapp, account_id, web_session or chatwoot_contact.
+    pub kind: IdentityKind,
+    /// The raw value; normalised by the server.
+    pub value: String,
+}
+
+/// `POST /v1/messages` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    /// The channel the message is attributed to (default `rest`).
+    #[serde(default = "rest")]
+    pub channel: Channel,
+    /// The client's id for this message; sending it again is answered from the first delivery.
+    pub channel_message_id: String,
+    /// Who sent it.
+    pub sender: IdentityRequest,
+    /// Further handles the client vouches for.
+    #[serde(default)]
+    pub also_known_as: Vec<IdentityRequest>,
+    /// The sender's name, if known.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The message text.
+    pub text: String,
+}
+
+fn rest() -> Channel {
+    Channel::Rest
+}
+
+fn parse_identity(
+    field: &str,
+    r: &IdentityRequest,
+    opts: &NormalizeOptions,
+) -> Result<Identity, ApiError> {
+    Identity::parse(r.kind, &r.value, opts)
+        .map_err(|e| ApiError::invalid(format!("{field}.value"), e.to_string()))
+}
+
+impl MessageRequest {
+    /// Validate and normalise into the agent's message type.
+    pub fn into_inbound(self, opts: &NormalizeOptions) -> Result<InboundMessage, ApiError> {
+        let id = self.channel_message_id.trim();
+        if id.is_empty() || id.chars().count() > 256 {
+            return Err(ApiError::invalid(
+                "channel_message_id".to_string(),
+                "`channel_message_id` must be 1 to 256 characters",
+            ));
+        }
+        if self.text.trim().is_empty() {
+            return Err(ApiError::invalid("text".to_string(), "`text` is empty"));
+        }
+        if self.text.chars().count() > MAX_TEXT_CHARS {
+            return Err(ApiError::invalid(
+                "text".to_string(),
+                format!("`text` is longer than {MAX_TEXT_CHARS} characters"),
+            ));
+        }
+        let sender = parse_identity("sender", &self.sender, opts)?;
+        let also_known_as = self
+            .also_known_as
+            .iter()
+            .enumerate()
+            .map(|(i, r)| parse_identity(&format!("also_known_as[{i}]"), r, opts))
+            .collect::<Result<_, _>>()?;
+        Ok(InboundMessage {
+            channel: self.channel,
+            channel_message_id: id.to_string(),
+            sender,
+            also_known_as,
+            display_name: self
+                .display_name
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty()),
+            text: self.text,
+            received_at: chrono_now(),
+            conversation_hint: None,
+        })
+    }
+}
+
+fn chrono_now() -> frontline_domain::Timestamp {
+    std::time::SystemTime::now().into()
+}
+
+async fn post_message(
+    State(state): State<Arc<AppState>>,
+    ValidJson(request): ValidJson<MessageRequest>,
+) -> Result<Json<TurnOutcome>, ApiError> {
+    let message = request.into_inbound(&state.normalize)?;
+    Ok(Json(state.agent.handle(message).await?))
+}
+
+/// `GET /v1/conversations/{id}` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConversationView {
+    /// The conversation header.
+    pub conversation: Conversation,
+    /// Its whole log, every channel, in order.
+    pub events: Vec<Event>,
+}
+
+async fn get_conversation(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    let id: ConversationId = id.parse().map_err(|_| {
+        ApiError::invalid(
+            "id".to_string(),
+            format!("`{id}` is not a conversation id (a UUID)"),
+        )
+    })?;
+    let store = state.agent.store();
+    let conversation = store.conversation(id).await?;
+    let events = store.events(id).await?;
+    Ok(Json(ConversationView {
+        conversation,
+        events,
+    }))
+}
+
+/// `GET /v1/customers/{id}` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CustomerView {
+    /// The customer with every identity.
+    pub customer: Customer,
+    /// Their conversations, newest activity first.
+    pub conversations: Vec<Conversation>,
+}
+
+async fn get_customer(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    let id: CustomerId = id.parse().map_err(|_| {
+        ApiError::invalid(
+            "id".to_string(),
+            format!("`{id}` is not a customer id (a UUID)"),
+        )
+    })?;
+    let store = state.agent.store();
+    let customer = store.customer(id).await?;
+    let conversations = store.conversations_of(id).await?;
+    Ok(Json(CustomerView {
+        customer,
+        conversations,
+    }))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(
+    State(state): State<Arc<AppState>>,
+) -> Result<&'static str, (StatusCode, &'static str)> {
+    match state.agent.store().ping().await {
+        Ok(()) => Ok("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: store unavailable");
+            Err((StatusCode::SERVICE_UNAVAILABLE, "store unavailable"))
+        }
+    }
+}
