@@ -1,0 +1,278 @@
+//! frontline's configuration: one typed struct, read once from `frontline.toml` and overridden
+//! by `FRONTLINE_*` environment variables (`FRONTLINE_SERVER__BIND` sets `[server] bind`).
+
+use anyhow::{Context, Result};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where embedded state lives (SQLite files, later the vector index).
+    pub data_dir: PathBuf,
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Conversation store.
+    pub store: StoreConfig,
+    /// The demo shop backend.
+    pub shop: ShopConfig,
+    /// Identity normalisation.
+    pub identity: IdentityConfig,
+    /// Conversation continuity and intake.
+    pub conversation: ConversationConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    pub bind: String,
+}
+
+/// `[store]`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/frontline.db`.
+    pub database_url: String,
+}
+
+/// `[shop]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShopConfig {
+    /// The shop's SQLite file; empty means `<data_dir>/shop.db`.
+    pub database_path: String,
+    /// Generate the demo data when the shop is empty.
+    pub seed_demo: bool,
+}
+
+/// `[identity]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Calling code assumed for phone numbers written without one.
+    pub default_country_code: String,
+}
+
+/// `[conversation]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationConfig {
+    /// A message joins the customer's open conversation if it was active this recently.
+    pub continuity_window_hours: u32,
+    /// A message whose turn did not finish within this lease may be processed again.
+    pub inbox_lease_seconds: u32,
+}
+
+/// `[log]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `info,frontline_agent=debug` (`RUST_LOG` wins if set).
+    pub filter: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            shop: ShopConfig::default(),
+            identity: IdentityConfig::default(),
+            conversation: ConversationConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Default for ShopConfig {
+    fn default() -> Self {
+        Self {
+            database_path: String::new(),
+            seed_demo: true,
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            default_country_code: "1".into(),
+        }
+    }
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        Self {
+            continuity_window_hours: 72,
+            inbox_lease_seconds: 60,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// Top-level keys the environment may set; other `FRONTLINE_*` variables (test settings) are
+/// not configuration.
+const SECTIONS: [&str; 7] = [
+    "data_dir",
+    "server",
+    "store",
+    "shop",
+    "identity",
+    "conversation",
+    "log",
+];
+
+impl Config {
+    /// Defaults, then the TOML file (if `explicit`, it must exist), then `FRONTLINE_*` variables.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config> {
+        if explicit && !path.exists() {
+            anyhow::bail!("config file {} does not exist", path.display());
+        }
+        let env = Env::prefixed("FRONTLINE_").split("__").filter(|key| {
+            // The filter sees the split key before figment lowercases it.
+            let key = key.as_str().to_ascii_lowercase();
+            SECTIONS
+                .iter()
+                .any(|s| key == *s || key.starts_with(&format!("{s}.")))
+        });
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(env)
+            .extract()
+            .with_context(|| {
+                format!(
+                    "invalid configuration (file {}, FRONTLINE_* variables)",
+                    path.display()
+                )
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !self
+            .identity
+            .default_country_code
+            .chars()
+            .all(|c| c.is_ascii_digit())
+            || self.identity.default_country_code.is_empty()
+        {
+            anyhow::bail!(
+                "identity.default_country_code must be digits, like 1 or 44 (got `{}`)",
+                self.identity.default_country_code
+            );
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            anyhow::bail!(
+                "log.format must be `text` or `json` (got `{}`)",
+                self.log.format
+            );
+        }
+        if self.conversation.continuity_window_hours == 0 {
+            anyhow::bail!("conversation.continuity_window_hours must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The conversation store's URL.
+    pub fn database_url(&self) -> String {
+        if self.store.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("frontline.db").display())
+        } else {
+            self.store.database_url.clone()
+        }
+    }
+
+    /// The shop's database file.
+    pub fn shop_path(&self) -> PathBuf {
+        if self.shop.database_path.is_empty() {
+            self.data_dir.join("shop.db")
+        } else {
+            PathBuf::from(&self.shop.database_path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_file_and_environment_layer_in_that_order() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "frontline.toml",
+                "data_dir = \"/srv/frontline\"\n[server]\nbind = \"0.0.0.0:9000\"\n",
+            )?;
+            jail.set_env("FRONTLINE_SERVER__BIND", "127.0.0.1:7000");
+            jail.set_env("FRONTLINE_TEST_DATABASE_URL", "postgres://ignored");
+            let config =
+                Config::load(Path::new("frontline.toml"), true).map_err(|e| e.to_string())?;
+            assert_eq!(config.data_dir, PathBuf::from("/srv/frontline"));
+            assert_eq!(config.server.bind, "127.0.0.1:7000");
+            assert_eq!(
+                config.database_url(),
+                "sqlite:///srv/frontline/frontline.db"
+            );
+            assert_eq!(config.shop_path(), PathBuf::from("/srv/frontline/shop.db"));
+            assert_eq!(config.conversation.continuity_window_hours, 72);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors_that_say_where() {
+        Jail::expect_with(|jail| {
+            jail.create_file("frontline.toml", "[server]\nbnid = \"x\"\n")?;
+            let err = format!(
+                "{:#}",
+                Config::load(Path::new("frontline.toml"), true).unwrap_err()
+            );
+            assert!(err.contains("bnid"), "{err}");
+            jail.create_file(
+                "frontline.toml",
+                "[identity]\ndefault_country_code = \"+1\"\n",
+            )?;
+            let err = Config::load(Path::new("frontline.toml"), true)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("default_country_code"), "{err}");
+            let err = Config::load(Path::new("missing.toml"), true)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("does not exist"), "{err}");
+            // The default file may be absent.
+            assert!(Config::load(Path::new("missing.toml"), false).is_ok());
+            Ok(())
+        });
+    }
+}

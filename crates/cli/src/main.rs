@@ -1,0 +1,320 @@
+//! `frontline`: the support agent service and its tools.
+
+mod config;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use config::Config;
+use frontline_agent::{Agent, AgentConfig, TurnOutcome};
+use frontline_domain::{Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions};
+use frontline_server::AppState;
+use frontline_shop::seed::SeedOptions;
+use frontline_shop::{Shop, ShopData};
+use frontline_store::Store;
+use frontline_understanding::RuleUnderstanding;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "frontline",
+    version,
+    about = "An omnichannel AI tier-1 customer support agent"
+)]
+struct Cli {
+    /// Configuration file (default: ./frontline.toml if present).
+    #[arg(long, global = true, env = "FRONTLINE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (HTTP API and channels) with the demo shop.
+    Serve {
+        /// Listen address, overriding [server] bind.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Talk to the agent in the terminal, on the same pipeline as `serve`.
+    Chat {
+        /// Who you are, as kind:value (kinds: email, phone, whatsapp, account_id, web_session).
+        #[arg(long = "as", default_value = "email:ada.lovelace1000@example.com")]
+        identity: String,
+        /// The channel your messages are attributed to.
+        #[arg(long, default_value = "rest")]
+        channel: String,
+    },
+    /// Administer the demo shop backend.
+    Shop {
+        #[command(subcommand)]
+        command: ShopCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShopCommand {
+    /// Show what the shop holds.
+    Stats,
+    /// Replace the shop's data with freshly generated demo data.
+    Reseed,
+    /// Replace the shop's data with a τ2-bench retail db.json (or a file of the same shape).
+    Import {
+        /// The JSON file, e.g. ../shared/data/tau2-retail/db.json.
+        path: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let (path, explicit) = match cli.config {
+        Some(p) => (p, true),
+        None => (PathBuf::from("frontline.toml"), false),
+    };
+    let config = Config::load(&path, explicit)?;
+    init_tracing(&config, matches!(cli.command, Command::Chat { .. }));
+    match cli.command {
+        Command::Serve { bind } => serve(config, bind).await,
+        Command::Chat { identity, channel } => chat(config, &identity, &channel).await,
+        Command::Shop { command } => shop_admin(config, command).await,
+    }
+}
+
+fn init_tracing(config: &Config, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    // The chat REPL owns the terminal: only warnings, on stderr.
+    let default = if quiet {
+        "warn"
+    } else {
+        config.log.filter.as_str()
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open_shop(config: &Config) -> Result<Shop> {
+    let path = config.shop_path();
+    let shop = Shop::open(&path)
+        .await
+        .with_context(|| format!("opening the shop database {}", path.display()))?;
+    if config.shop.seed_demo
+        && shop
+            .seed_if_empty(&SeedOptions::demo(chrono::Utc::now().date_naive()))
+            .await?
+    {
+        tracing::info!(path = %path.display(), "seeded the demo shop");
+    }
+    Ok(shop)
+}
+
+async fn build_agent(config: &Config) -> Result<Agent> {
+    let url = config.database_url();
+    let store = Store::connect(&url)
+        .await
+        .context("opening the conversation store")?;
+    let shop = open_shop(config).await?;
+    let agent_config = AgentConfig {
+        continuity_window: chrono::Duration::hours(
+            config.conversation.continuity_window_hours.into(),
+        ),
+        inbox_lease: chrono::Duration::seconds(config.conversation.inbox_lease_seconds.into()),
+        ..AgentConfig::default()
+    };
+    Ok(Agent::new(
+        store,
+        Arc::new(RuleUnderstanding::default()),
+        Arc::new(shop),
+        agent_config,
+    ))
+}
+
+fn normalize_options(config: &Config) -> NormalizeOptions {
+    NormalizeOptions {
+        default_country_code: config.identity.default_country_code.clone(),
+    }
+}
+
+async fn serve(config: Config, bind: Option<String>) -> Result<()> {
+    let agent = Arc::new(build_agent(&config).await?);
+    let bind = bind.unwrap_or_else(|| config.server.bind.clone());
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        agent: agent.clone(),
+        normalize: normalize_options(&config),
+    });
+    // Printed on stdout so scripts and tests can find a port chosen by the OS.
+    println!("frontline listening on http://{addr}");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, store = %frontline_store::redact(&config.database_url()), "serving");
+    frontline_server::serve(listener, frontline_server::router(state), shutdown_signal()).await?;
+    agent.store().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn parse_identity(raw: &str, opts: &NormalizeOptions) -> Result<Identity> {
+    let (kind, value) = raw
+        .split_once(':')
+        .context("an identity is kind:value, e.g. email:ada@example.com")?;
+    let kind: IdentityKind = kind.trim().parse()?;
+    Ok(Identity::parse(kind, value, opts)?)
+}
+
+async fn chat(config: Config, identity: &str, channel: &str) -> Result<()> {
+    let opts = normalize_options(&config);
+    let mut sender = parse_identity(identity, &opts)?;
+    let mut channel: Channel = channel.parse()?;
+    let agent = build_agent(&config).await?;
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        println!("frontline chat — you are {sender} on {channel}. Commands: /as kind:value, /channel NAME, /quit");
+    }
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    loop {
+        if interactive {
+            print!("you> ");
+            std::io::stdout().flush()?;
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line?;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if text == "/quit" || text == "/exit" {
+            break;
+        }
+        if let Some(rest) = text.strip_prefix("/as ") {
+            match parse_identity(rest, &opts) {
+                Ok(i) => {
+                    sender = i;
+                    println!("(you are now {sender})");
+                }
+                Err(e) => println!("(error: {e})"),
+            }
+            continue;
+        }
+        if let Some(rest) = text.strip_prefix("/channel ") {
+            match rest.trim().parse() {
+                Ok(c) => {
+                    channel = c;
+                    println!("(now writing on {channel})");
+                }
+                Err(e) => println!("(error: {e})"),
+            }
+            continue;
+        }
+        let message = InboundMessage {
+            channel,
+            channel_message_id: format!("chat-{}", uuid::Uuid::now_v7()),
+            sender: sender.clone(),
+            also_known_as: vec![],
+            display_name: None,
+            text: text.to_string(),
+            received_at: chrono::Utc::now(),
+            conversation_hint: None,
+        };
+        match agent.handle(message).await {
+            Ok(outcome) => print_outcome(&outcome),
+            Err(e) => println!("(error: {e})"),
+        }
+    }
+    agent.store().close().await;
+    Ok(())
+}
+
+fn print_outcome(outcome: &TurnOutcome) {
+    for reply in &outcome.replies {
+        println!("frontline> {}", reply.text);
+    }
+    let flow = match &outcome.active_flow {
+        Some(f) => format!(
+            "flow {} · step {} · waiting for {} · slots {}",
+            f.flow_id,
+            f.step,
+            f.requested_slot.as_deref().unwrap_or("nothing"),
+            serde_json::Value::Object(f.slots.clone())
+        ),
+        None => "no active flow".into(),
+    };
+    let commands: Vec<&str> = outcome.commands.iter().map(|c| c.command.kind()).collect();
+    println!(
+        "  [{} · {flow} · understood: {} · conversation {}]",
+        outcome.status,
+        commands.join(", "),
+        outcome.conversation_id
+    );
+}
+
+async fn shop_admin(config: Config, command: ShopCommand) -> Result<()> {
+    let shop = Shop::open(&config.shop_path()).await?;
+    match command {
+        ShopCommand::Stats => {}
+        ShopCommand::Reseed => {
+            shop.load(&frontline_shop::seed::generate(&SeedOptions::demo(
+                chrono::Utc::now().date_naive(),
+            )))
+            .await?
+        }
+        ShopCommand::Import { path } => {
+            let data = ShopData::from_json_file(&path)?;
+            shop.load(&data).await?;
+        }
+    }
+    let counts = shop.counts().await?;
+    println!(
+        "shop {}: {} customers, {} products, {} orders, {} subscriptions",
+        config.shop_path().display(),
+        counts.users,
+        counts.products,
+        counts.orders,
+        counts.subscriptions
+    );
+    Ok(())
+}

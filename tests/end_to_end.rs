@@ -1,0 +1,226 @@
+//! The real `frontline` binary, driven as a user would: `serve` answers over loopback HTTP on
+//! every store backend, `chat` runs the same pipeline in a terminal, bad config fails clearly.
+
+use frontline_store::testing::{postgres, TestStore};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_frontline");
+
+/// Kills the server if a test fails before stopping it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn frontline(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    // Run in an empty folder with only our variables, so no local frontline.toml leaks in.
+    cmd.current_dir(dir)
+        .env_remove("FRONTLINE_CONFIG")
+        .env("FRONTLINE_DATA_DIR", dir.join("data"))
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Start `frontline serve` on a free port; returns the process and its base URL.
+fn start(dir: &std::path::Path, database_url: Option<String>) -> (Running, String) {
+    let mut cmd = frontline(dir);
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        cmd.env("FRONTLINE_STORE__DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("spawn frontline serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let base = line
+        .trim()
+        .strip_prefix("frontline listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    (Running(child), base)
+}
+
+fn sigterm_and_wait(mut server: Running) -> std::process::ExitStatus {
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "frontline did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn serve_and_talk(db: Option<TestStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.as_ref().map(TestStore::url);
+    let (server, base) = start(dir.path(), url);
+    let http = reqwest::Client::new();
+
+    let health = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    let body = json!({
+        "channel_message_id": "e2e-1",
+        "sender": {"kind": "email", "value": "ada.lovelace1000@example.com"},
+        "text": "Hi! Where is my order #W0000002?"
+    });
+    let reply: Value = http
+        .post(format!("{base}/v1/messages"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = reply["replies"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("Order #W0000002 was delivered on"), "{reply}");
+    let conversation_id = reply["conversation_id"].as_str().unwrap();
+
+    // The same customer on another channel lands in the same conversation.
+    let sms = json!({
+        "channel": "sms",
+        "channel_message_id": "SM-e2e-2",
+        "sender": {"kind": "phone", "value": "+1 303 555 0100"},
+        "also_known_as": [{"kind": "email", "value": "ada.lovelace1000@example.com"}],
+        "text": "thanks!"
+    });
+    let second: Value = http
+        .post(format!("{base}/v1/messages"))
+        .json(&sms)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        second["conversation_id"].as_str(),
+        Some(conversation_id),
+        "{second}"
+    );
+
+    let view: Value = http
+        .get(format!("{base}/v1/conversations/{conversation_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events = view["events"].as_array().unwrap();
+    let replies: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "reply_sent")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(replies.len(), 2, "{view}");
+    assert_eq!(replies[0], text);
+    assert_eq!(
+        view["conversation"]["channels_seen"],
+        json!(["rest", "sms"])
+    );
+
+    let status = sigterm_and_wait(server);
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    if let Some(db) = db {
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_over_http_on_sqlite() {
+    serve_and_talk(None).await;
+}
+
+#[tokio::test]
+async fn serve_answers_over_http_on_postgres() {
+    // The helper gives an isolated schema; the server process opens it by URL.
+    if let Some(db) = postgres().await {
+        serve_and_talk(Some(db)).await;
+    }
+}
+
+#[test]
+fn chat_runs_the_same_pipeline_in_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = frontline(dir.path())
+        .args(["chat", "--as", "email:ada.lovelace1000@example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"where is my order?\nW0000001\n/as email:nobody@example.com\nW0000001\n/quit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("frontline> Which order should I check?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("flow order_status · step collect_order_id · waiting for order_id"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("frontline> Order #W0000001"), "{stdout}");
+    assert!(
+        stdout.contains("(you are now email:nobody@example.com)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("can't share its status"), "{stdout}");
+}
+
+#[test]
+fn a_bad_configuration_fails_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("frontline.toml"),
+        "[server]\nbnid = \"oops\"\n",
+    )
+    .unwrap();
+    let out = frontline(dir.path()).args(["serve"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid configuration") && stderr.contains("bnid"),
+        "{stderr}"
+    );
+
+    let out = frontline(dir.path())
+        .args(["--config", "nope.toml", "serve"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml does not exist"));
+}
