@@ -72,6 +72,17 @@ fn sigterm_and_wait(mut server: Running) -> std::process::ExitStatus {
     }
 }
 
+async fn post_message(http: &reqwest::Client, base: &str, body: &Value) -> Value {
+    let response = http
+        .post(format!("{base}/v1/messages"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
 async fn serve_and_talk(db: Option<TestStore>) {
     let dir = tempfile::tempdir().unwrap();
     let url = db.as_ref().map(TestStore::url);
@@ -86,15 +97,7 @@ async fn serve_and_talk(db: Option<TestStore>) {
         "sender": {"kind": "email", "value": "ada.lovelace1000@example.com"},
         "text": "Hi! Where is my order #W0000002?"
     });
-    let reply: Value = http
-        .post(format!("{base}/v1/messages"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = post_message(&http, &base, &body).await;
     let text = reply["replies"][0]["text"].as_str().unwrap_or_default();
     assert!(text.contains("Order #W0000002 was delivered on"), "{reply}");
     let conversation_id = reply["conversation_id"].as_str().unwrap();
@@ -107,15 +110,7 @@ async fn serve_and_talk(db: Option<TestStore>) {
         "also_known_as": [{"kind": "email", "value": "ada.lovelace1000@example.com"}],
         "text": "thanks!"
     });
-    let second: Value = http
-        .post(format!("{base}/v1/messages"))
-        .json(&sms)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second = post_message(&http, &base, &sms).await;
     assert_eq!(
         second["conversation_id"].as_str(),
         Some(conversation_id),

@@ -2,8 +2,6 @@
 
 use crate::{Channel, ConversationId, CustomerId, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// Who is handling the conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -17,39 +15,11 @@ pub enum ConversationStatus {
     Resolved,
 }
 
-impl ConversationStatus {
-    /// The wire name, as used in JSON and in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConversationStatus::Bot => "bot",
-            ConversationStatus::HandedOff => "handed_off",
-            ConversationStatus::Resolved => "resolved",
-        }
-    }
-}
-
-impl fmt::Display for ConversationStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A status name that is not bot, handed_off or resolved.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown conversation status `{0}`")]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for ConversationStatus {
-    type Err = UnknownStatus;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "bot" => Ok(Self::Bot),
-            "handed_off" => Ok(Self::HandedOff),
-            "resolved" => Ok(Self::Resolved),
-            other => Err(UnknownStatus(other.to_string())),
-        }
-    }
-}
+crate::wire::wire_names!(ConversationStatus, "conversation status", {
+    Bot => "bot",
+    HandedOff => "handed_off",
+    Resolved => "resolved",
+});
 
 /// A conversation's header; its content is the event log (see [`crate::Event`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// What kind of handle an identity is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,52 +22,18 @@ pub enum IdentityKind {
     ChatwootContact,
 }
 
-impl IdentityKind {
-    /// All kinds, in a stable order.
-    pub const ALL: [IdentityKind; 6] = [
-        IdentityKind::Email,
-        IdentityKind::Phone,
-        IdentityKind::Whatsapp,
-        IdentityKind::AccountId,
-        IdentityKind::WebSession,
-        IdentityKind::ChatwootContact,
-    ];
-
-    /// The wire name, as used in JSON and in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentityKind::Email => "email",
-            IdentityKind::Phone => "phone",
-            IdentityKind::Whatsapp => "whatsapp",
-            IdentityKind::AccountId => "account_id",
-            IdentityKind::WebSession => "web_session",
-            IdentityKind::ChatwootContact => "chatwoot_contact",
-        }
-    }
-}
-
-impl fmt::Display for IdentityKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for IdentityKind {
-    type Err = IdentityError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        IdentityKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| IdentityError::UnknownKind(s.to_string()))
-    }
-}
+crate::wire::wire_names!(IdentityKind, "identity kind", {
+    Email => "email",
+    Phone => "phone",
+    Whatsapp => "whatsapp",
+    AccountId => "account_id",
+    WebSession => "web_session",
+    ChatwootContact => "chatwoot_contact",
+});
 
 /// Why a raw handle could not become an [`Identity`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
-    /// The kind is not one of [`IdentityKind::ALL`].
-    #[error("unknown identity kind `{0}` (expected one of: email, phone, whatsapp, account_id, web_session, chatwoot_contact)")]
-    UnknownKind(String),
     /// Nothing left after trimming.
     #[error("{0} identity is empty")]
     Empty(IdentityKind),
@@ -376,7 +341,12 @@ mod tests {
             parse(IdentityKind::WebSession, "a\u{0}b"),
             Err(IdentityError::Malformed { .. })
         ));
-        assert!("fax".parse::<IdentityKind>().is_err());
+        let err = "fax".parse::<IdentityKind>().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("unknown identity kind `fax` (expected one of: email, phone"),
+            "{err}"
+        );
         assert_eq!(
             "web_session".parse::<IdentityKind>().unwrap(),
             IdentityKind::WebSession

@@ -13,6 +13,7 @@ pub mod event;
 pub mod identity;
 pub mod ids;
 pub mod message;
+pub mod wire;
 
 pub use action::{ActionBackend, ActionCall, ActionError, ActionKind, ActionSpec};
 pub use channel::Channel;
@@ -24,6 +25,7 @@ pub use event::{Event, EventKind, FlowFrame};
 pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
 pub use ids::{ConversationId, CustomerId, OutboxId};
 pub use message::{InboundMessage, OutboundMessage};
+pub use wire::UnknownName;
 
 /// Timestamps everywhere are UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -179,12 +179,7 @@ async fn get_conversation(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    let id: ConversationId = id.parse().map_err(|_| {
-        ApiError::invalid(
-            "id".to_string(),
-            format!("`{id}` is not a conversation id (a UUID)"),
-        )
-    })?;
+    let id: ConversationId = path_id(&id, "conversation")?;
     let store = state.agent.store();
     let conversation = store.conversation(id).await?;
     let events = store.events(id).await?;
@@ -207,12 +202,7 @@ async fn get_customer(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    let id: CustomerId = id.parse().map_err(|_| {
-        ApiError::invalid(
-            "id".to_string(),
-            format!("`{id}` is not a customer id (a UUID)"),
-        )
-    })?;
+    let id: CustomerId = path_id(&id, "customer")?;
     let store = state.agent.store();
     let customer = store.customer(id).await?;
     let conversations = store.conversations_of(id).await?;
@@ -220,6 +210,16 @@ async fn get_customer(
         customer,
         conversations,
     }))
+}
+
+/// Parse the `{id}` of a route.
+fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::invalid(
+            "id".to_string(),
+            format!("`{raw}` is not a {what} id (a UUID)"),
+        )
+    })
 }
 
 async fn healthz() -> &'static str {

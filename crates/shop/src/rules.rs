@@ -455,7 +455,7 @@ mod tests {
             &mut order.clone(),
             &user,
             &data.products,
-            &[item.item_id.clone()],
+            std::slice::from_ref(&item.item_id),
             &[other_product_item],
             "credit_card_1000001",
         )
@@ -466,8 +466,8 @@ mod tests {
             &mut order.clone(),
             &user,
             &data.products,
-            &[item.item_id.clone()],
-            &[item.item_id.clone()],
+            std::slice::from_ref(&item.item_id),
+            std::slice::from_ref(&item.item_id),
             "credit_card_1000001",
         )
         .unwrap_err();
@@ -483,8 +483,8 @@ mod tests {
             &mut order.clone(),
             &poor,
             &data.products,
-            &[item.item_id.clone()],
-            &[other.item_id.clone()],
+            std::slice::from_ref(&item.item_id),
+            std::slice::from_ref(&other.item_id),
             "gift_card_1000002",
         );
         if diff > 0.0 {
@@ -498,8 +498,8 @@ mod tests {
             &mut exchanged,
             &user,
             &data.products,
-            &[item.item_id.clone()],
-            &[other.item_id.clone()],
+            std::slice::from_ref(&item.item_id),
+            std::slice::from_ref(&other.item_id),
             "credit_card_1000001",
         )
         .unwrap();
@@ -523,8 +523,8 @@ mod tests {
             &mut order,
             &mut user,
             &data.products,
-            &[item.item_id.clone()],
-            &[other.item_id.clone()],
+            std::slice::from_ref(&item.item_id),
+            std::slice::from_ref(&other.item_id),
             "credit_card_1000001",
         )
         .unwrap();
@@ -538,8 +538,8 @@ mod tests {
             &mut order,
             &mut user,
             &data.products,
-            &[other.item_id.clone()],
-            &[item.item_id.clone()],
+            std::slice::from_ref(&other.item_id),
+            std::slice::from_ref(&item.item_id),
             "credit_card_1000001",
         )
         .unwrap_err();

@@ -2,7 +2,8 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use frontline_domain::{
-    Channel, ConversationStatus, EventKind, Identity, IdentityKind, OutboundMessage, Timestamp,
+    Channel, Conversation, ConversationStatus, CustomerId, EventKind, Identity, IdentityKind,
+    OutboundMessage, Timestamp,
 };
 use frontline_store::testing::all_backends;
 use frontline_store::{InboxClaim, Store};
@@ -23,6 +24,25 @@ fn phone(v: &str) -> Identity {
         kind: IdentityKind::Phone,
         value: v.into(),
     }
+}
+
+/// A customer known by `address`, and a conversation of theirs on `channel`.
+async fn customer_with_conversation(
+    s: &Store,
+    address: &str,
+    channel: Channel,
+) -> (CustomerId, Conversation) {
+    let customer = s
+        .resolve_customer(&[email(address)], None, at(0))
+        .await
+        .unwrap()
+        .customer
+        .id;
+    let conversation = s
+        .open_conversation(customer, channel, None, Duration::hours(1), at(0))
+        .await
+        .unwrap();
+    (customer, conversation)
 }
 
 #[tokio::test]
@@ -223,16 +243,7 @@ async fn a_conversation_continues_across_channels_within_the_window() {
 async fn events_append_in_gap_free_order_and_round_trip() {
     for db in all_backends().await {
         let s = &db.store;
-        let ada = s
-            .resolve_customer(&[email("ada@example.com")], None, at(0))
-            .await
-            .unwrap()
-            .customer
-            .id;
-        let conv = s
-            .open_conversation(ada, Channel::Rest, None, Duration::hours(1), at(0))
-            .await
-            .unwrap();
+        let (_, conv) = customer_with_conversation(s, "ada@example.com", Channel::Rest).await;
         for i in 0..5 {
             let e = s
                 .append_event(
@@ -335,16 +346,7 @@ async fn a_redelivered_message_is_claimed_once() {
 async fn outbox_entries_stay_due_until_delivered() {
     for db in all_backends().await {
         let s = &db.store;
-        let ada = s
-            .resolve_customer(&[email("ada@example.com")], None, at(0))
-            .await
-            .unwrap()
-            .customer
-            .id;
-        let conv = s
-            .open_conversation(ada, Channel::Email, None, Duration::hours(1), at(0))
-            .await
-            .unwrap();
+        let (_, conv) = customer_with_conversation(s, "ada@example.com", Channel::Email).await;
         let reply = OutboundMessage {
             conversation_id: conv.id,
             channel: Channel::Email,
