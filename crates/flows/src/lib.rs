@@ -1,0 +1,10 @@
+//! Flows: the YAML format CX teams write transactions in, its JSON Schema, a loader whose every
+//! error says `file:line:col`, semantic checks, and the decision engine that runs flows as a
+//! pure state machine.
+
+pub mod load;
+pub mod spec;
+pub mod yaml;
+
+pub use load::{load_dir, parse_flow, Diagnostic, SourceFlow};
+pub use spec::FlowSpec;

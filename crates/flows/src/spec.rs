@@ -1,0 +1,235 @@
+//! The flow format as Rust types (see `flows/schema.json` for the authoring reference).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How a flow is classified, for routing and escalation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Answers a question.
+    Informational,
+    /// Changes something (a return, a cancellation).
+    Transactional,
+    /// Several steps or judgement.
+    Complex,
+    /// An upset customer; sensitive.
+    Emotional,
+}
+
+/// Who may start a flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Starts {
+    /// Understanding may start it from a customer message.
+    #[default]
+    Customer,
+    /// Only `call`/`link` from another flow.
+    Internal,
+}
+
+/// The type of a slot's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotType {
+    /// Any text.
+    String,
+    /// One of `values` (or their synonyms).
+    Enum,
+    /// Yes or no.
+    Bool,
+    /// A whole number.
+    Integer,
+    /// Any number.
+    Number,
+    /// An amount of money (a number with at most two decimals).
+    Money,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An email address.
+    Email,
+    /// A phone number (E.164).
+    Phone,
+    /// Text matching `pattern` (order ids, …).
+    Pattern,
+}
+
+/// Case folding for pattern slots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalize {
+    /// Keep as given.
+    #[default]
+    None,
+    /// Uppercase.
+    Uppercase,
+    /// Lowercase.
+    Lowercase,
+}
+
+/// A reason to refuse a slot value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    /// CEL condition over the value (named by the slot's name); true means reject.
+    #[serde(rename = "if")]
+    pub condition: String,
+    /// What to tell the customer (a template).
+    pub message: String,
+}
+
+/// A piece of information a flow collects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotSpec {
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: SlotType,
+    /// The question to ask (a template).
+    pub prompt: String,
+    /// What it is, for LLM understanding.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Enum slots: canonical value → synonyms.
+    #[serde(default)]
+    pub values: BTreeMap<String, Vec<String>>,
+    /// Pattern slots: the regular expression the whole value must match.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Pattern slots: case folding.
+    #[serde(default)]
+    pub normalize: Normalize,
+    /// Pattern slots: a prefix added when missing.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Values to refuse, with messages.
+    #[serde(default)]
+    pub rejections: Vec<Rejection>,
+}
+
+/// Escalation target of an `escalate` step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateSpec {
+    /// Why (shown to the human).
+    pub reason: String,
+    /// Which queue, if not the default.
+    #[serde(default)]
+    pub queue: Option<String>,
+}
+
+/// How a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done as asked.
+    Resolved,
+    /// The customer stopped.
+    Abandoned,
+    /// Could not be done (policy, not found, …).
+    Failed,
+    /// Handed to a human.
+    Escalated,
+}
+
+/// One step, as written (all kinds' fields; exactly one kind key is set, which the schema
+/// guarantees before this type is built).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Optional stable id (default: its position, e.g. `s3` or `s4_then_1`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Ask for a slot unless it is already filled.
+    #[serde(default)]
+    pub collect: Option<String>,
+    /// Call a backend action.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// The action's arguments; strings are templates.
+    #[serde(default)]
+    pub args: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Name under which the action's result is kept.
+    #[serde(default)]
+    pub result: Option<String>,
+    /// Steps to run when the action fails (`error.kind`, `error.reason` are available).
+    #[serde(default)]
+    pub on_error: Option<Vec<StepSpec>>,
+    /// Retries on backend (transient) failures.
+    #[serde(default)]
+    pub retry: Option<u8>,
+    /// Slot → CEL expression.
+    #[serde(default)]
+    pub set: Option<BTreeMap<String, String>>,
+    /// CEL condition.
+    #[serde(default, rename = "if")]
+    pub condition: Option<String>,
+    /// Steps when the condition holds.
+    #[serde(default)]
+    pub then: Option<Vec<StepSpec>>,
+    /// Steps when it does not.
+    #[serde(default, rename = "else")]
+    pub otherwise: Option<Vec<StepSpec>>,
+    /// Say a response (by id).
+    #[serde(default)]
+    pub respond: Option<String>,
+    /// Ask for an explicit yes/no (a response id) before going on.
+    #[serde(default)]
+    pub confirm: Option<String>,
+    /// Steps when the customer says no (default: acknowledge and end abandoned).
+    #[serde(default)]
+    pub on_no: Option<Vec<StepSpec>>,
+    /// Run another flow and come back.
+    #[serde(default)]
+    pub call: Option<String>,
+    /// Hand over to another flow for good.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// Hand the conversation to a human.
+    #[serde(default)]
+    pub escalate: Option<EscalateSpec>,
+    /// Finish the flow.
+    #[serde(default)]
+    pub end: Option<Outcome>,
+}
+
+/// The step kinds, in the order the schema lists them.
+pub const STEP_KINDS: [&str; 10] = [
+    "collect", "action", "set", "if", "respond", "confirm", "call", "link", "escalate", "end",
+];
+
+/// The keys each step kind allows besides `id` and its own key.
+pub fn step_extra_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "action" => &["args", "result", "on_error", "retry"],
+        "if" => &["then", "else"],
+        "confirm" => &["on_no"],
+        _ => &[],
+    }
+}
+
+/// One flow file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSpec {
+    /// Unique id.
+    pub id: String,
+    /// One sentence.
+    pub description: String,
+    /// Classification.
+    pub tier: Tier,
+    /// Messages that start it.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Who may start it.
+    #[serde(default)]
+    pub starts: Starts,
+    /// Slots by name.
+    #[serde(default)]
+    pub slots: BTreeMap<String, SlotSpec>,
+    /// Response templates by id.
+    #[serde(default)]
+    pub responses: BTreeMap<String, String>,
+    /// What it does.
+    pub steps: Vec<StepSpec>,
+}
