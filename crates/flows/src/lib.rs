@@ -8,3 +8,5 @@ pub mod yaml;
 
 pub use load::{load_dir, parse_flow, Diagnostic, SourceFlow};
 pub use spec::FlowSpec;
+pub mod expr;
+pub mod template;

@@ -1,0 +1,97 @@
+//! Conditions and computed values in CEL (the Common Expression Language): small, safe, no side
+//! effects, no loops. Flow authors write `order.status == "pending"` or
+//! `days_since(order.delivered_on) <= 30`.
+
+use cel_interpreter::{Context, ExecutionError, Program};
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Functions frontline adds to CEL's standard ones.
+pub const EXTRA_FUNCTIONS: [&str; 1] = ["days_since"];
+
+/// A compiled CEL expression.
+#[derive(Debug)]
+pub struct Expr {
+    source: String,
+    program: Program,
+}
+
+impl Expr {
+    /// Compile, or say why not.
+    pub fn compile(source: &str) -> Result<Expr, String> {
+        let program = Program::compile(source).map_err(|e| format!("`{source}` does not parse: {e}"))?;
+        Ok(Expr { source: source.to_string(), program })
+    }
+
+    /// Its text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The top-level names it reads (`order` for `order.status`).
+    pub fn variables(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.program.references().variables().into_iter().map(str::to_string).collect();
+        names.sort();
+        names
+    }
+
+    /// Evaluate over `scope` (names → JSON values); `today` feeds `days_since`.
+    pub fn eval(&self, scope: &Map<String, Value>, today: NaiveDate) -> Result<Value, String> {
+        let mut context = Context::default();
+        for (name, value) in scope {
+            context
+                .add_variable(name.as_str(), value.clone())
+                .map_err(|e| format!("cannot pass `{name}` to `{}`: {e}", self.source))?;
+        }
+        context.add_function("days_since", move |date: Arc<String>| -> Result<i64, ExecutionError> {
+            let day = NaiveDate::parse_from_str(date.get(..10).unwrap_or(&date), "%Y-%m-%d")
+                .map_err(|e| ExecutionError::function_error("days_since", format!("`{date}` is not a date: {e}")))?;
+            Ok((today - day).num_days())
+        });
+        let value = self.program.execute(&context).map_err(|e| format!("`{}` failed: {e}", self.source))?;
+        value.json().map_err(|e| format!("`{}` gave a value that is not JSON: {e}", self.source))
+    }
+
+    /// Evaluate as a condition: anything but `true` is false, errors included (reported).
+    pub fn holds(&self, scope: &Map<String, Value>, today: NaiveDate) -> Result<bool, String> {
+        match self.eval(scope, today)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(format!("`{}` is not true or false (it is {other})", self.source)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scope(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn conditions_over_slots_and_results() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let s = scope(json!({"order": {"status": "delivered", "delivered_on": "2026-11-01", "total": 612.5}, "reason": null, "n": 3}));
+        let cases = [
+            ("order.status == \"delivered\"", true),
+            ("order.status in [\"pending\", \"processed\"]", false),
+            ("days_since(order.delivered_on) <= 30", true),
+            ("days_since(order.delivered_on) == 20", true),
+            ("order.total > 500.0", true),
+            ("n > 2 && reason == null", true),
+            ("size(order.status) == 9", true),
+        ];
+        for (source, want) in cases {
+            assert_eq!(Expr::compile(source).unwrap().holds(&s, today), Ok(want), "{source}");
+        }
+        let e = Expr::compile("order.status ==").unwrap_err();
+        assert!(e.contains("does not parse"), "{e}");
+        let e = Expr::compile("missing == 1").unwrap().holds(&s, today).unwrap_err();
+        assert!(e.contains("missing"), "{e}");
+        assert!(Expr::compile("order.total").unwrap().holds(&s, today).unwrap_err().contains("not true or false"));
+        assert_eq!(Expr::compile("order.status == \"x\" || n > 1").unwrap().variables(), ["n", "order"]);
+    }
+}
