@@ -56,7 +56,7 @@ pub(crate) async fn decide(
                         flow_id: ORDER_STATUS.into(),
                         step: "collect_order_id".into(),
                         requested_slot: Some(ORDER_ID.into()),
-                        slots: Default::default(),
+                        ..Default::default()
                     });
                 }
             }

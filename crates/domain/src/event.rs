@@ -90,6 +90,24 @@ pub struct FlowFrame {
     pub requested_slot: Option<String>,
     /// Slot values collected so far.
     pub slots: serde_json::Map<String, serde_json::Value>,
+    /// Action results kept by name (and what called flows collected, by flow id).
+    #[serde(default)]
+    pub results: serde_json::Map<String, serde_json::Value>,
+    /// The customer said yes to the last confirmation and nothing changed since.
+    #[serde(default)]
+    pub confirmed: bool,
+    /// A write action of this flow has run (slot corrections are too late then).
+    #[serde(default)]
+    pub wrote: bool,
+    /// Unique per run of the flow; part of its write actions' idempotency keys.
+    #[serde(default)]
+    pub instance: String,
+    /// Another flow was started on top of this one mid-way; resume it with a reminder.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Attempts of the action at `step` so far (for retries).
+    #[serde(default)]
+    pub attempts: u8,
 }
 
 /// One entry of a conversation's log.

@@ -20,8 +20,12 @@ pub struct Expr {
 impl Expr {
     /// Compile, or say why not.
     pub fn compile(source: &str) -> Result<Expr, String> {
-        let program = Program::compile(source).map_err(|e| format!("`{source}` does not parse: {e}"))?;
-        Ok(Expr { source: source.to_string(), program })
+        let program =
+            Program::compile(source).map_err(|e| format!("`{source}` does not parse: {e}"))?;
+        Ok(Expr {
+            source: source.to_string(),
+            program,
+        })
     }
 
     /// Its text.
@@ -29,9 +33,28 @@ impl Expr {
         &self.source
     }
 
-    /// The top-level names it reads (`order` for `order.status`).
+    /// The top-level names it reads (`order` for `order.status`), without the variables that
+    /// macros bind (`s` in `subs.exists(s, s.active)`).
     pub fn variables(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.program.references().variables().into_iter().map(str::to_string).collect();
+        static BOUND: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let bound = BOUND.get_or_init(|| {
+            regex::Regex::new(
+                r"\.(?:exists_one|exists|all|map|filter)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,",
+            )
+            .expect("pattern")
+        });
+        let bound: Vec<&str> = bound
+            .captures_iter(&self.source)
+            .map(|c| c.get(1).expect("group").as_str())
+            .collect();
+        let mut names: Vec<String> = self
+            .program
+            .references()
+            .variables()
+            .into_iter()
+            .filter(|v| !bound.contains(v))
+            .map(str::to_string)
+            .collect();
         names.sort();
         names
     }
@@ -44,20 +67,36 @@ impl Expr {
                 .add_variable(name.as_str(), value.clone())
                 .map_err(|e| format!("cannot pass `{name}` to `{}`: {e}", self.source))?;
         }
-        context.add_function("days_since", move |date: Arc<String>| -> Result<i64, ExecutionError> {
-            let day = NaiveDate::parse_from_str(date.get(..10).unwrap_or(&date), "%Y-%m-%d")
-                .map_err(|e| ExecutionError::function_error("days_since", format!("`{date}` is not a date: {e}")))?;
-            Ok((today - day).num_days())
-        });
-        let value = self.program.execute(&context).map_err(|e| format!("`{}` failed: {e}", self.source))?;
-        value.json().map_err(|e| format!("`{}` gave a value that is not JSON: {e}", self.source))
+        context.add_function(
+            "days_since",
+            move |date: Arc<String>| -> Result<i64, ExecutionError> {
+                let day = NaiveDate::parse_from_str(date.get(..10).unwrap_or(&date), "%Y-%m-%d")
+                    .map_err(|e| {
+                        ExecutionError::function_error(
+                            "days_since",
+                            format!("`{date}` is not a date: {e}"),
+                        )
+                    })?;
+                Ok((today - day).num_days())
+            },
+        );
+        let value = self
+            .program
+            .execute(&context)
+            .map_err(|e| format!("`{}` failed: {e}", self.source))?;
+        value
+            .json()
+            .map_err(|e| format!("`{}` gave a value that is not JSON: {e}", self.source))
     }
 
     /// Evaluate as a condition: anything but `true` is false, errors included (reported).
     pub fn holds(&self, scope: &Map<String, Value>, today: NaiveDate) -> Result<bool, String> {
         match self.eval(scope, today)? {
             Value::Bool(b) => Ok(b),
-            other => Err(format!("`{}` is not true or false (it is {other})", self.source)),
+            other => Err(format!(
+                "`{}` is not true or false (it is {other})",
+                self.source
+            )),
         }
     }
 }
@@ -74,7 +113,9 @@ mod tests {
     #[test]
     fn conditions_over_slots_and_results() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
-        let s = scope(json!({"order": {"status": "delivered", "delivered_on": "2026-11-01", "total": 612.5}, "reason": null, "n": 3}));
+        let s = scope(
+            json!({"order": {"status": "delivered", "delivered_on": "2026-11-01", "total": 612.5}, "reason": null, "n": 3}),
+        );
         let cases = [
             ("order.status == \"delivered\"", true),
             ("order.status in [\"pending\", \"processed\"]", false),
@@ -85,13 +126,36 @@ mod tests {
             ("size(order.status) == 9", true),
         ];
         for (source, want) in cases {
-            assert_eq!(Expr::compile(source).unwrap().holds(&s, today), Ok(want), "{source}");
+            assert_eq!(
+                Expr::compile(source).unwrap().holds(&s, today),
+                Ok(want),
+                "{source}"
+            );
         }
         let e = Expr::compile("order.status ==").unwrap_err();
         assert!(e.contains("does not parse"), "{e}");
-        let e = Expr::compile("missing == 1").unwrap().holds(&s, today).unwrap_err();
+        let e = Expr::compile("missing == 1")
+            .unwrap()
+            .holds(&s, today)
+            .unwrap_err();
         assert!(e.contains("missing"), "{e}");
-        assert!(Expr::compile("order.total").unwrap().holds(&s, today).unwrap_err().contains("not true or false"));
-        assert_eq!(Expr::compile("order.status == \"x\" || n > 1").unwrap().variables(), ["n", "order"]);
+        assert!(Expr::compile("order.total")
+            .unwrap()
+            .holds(&s, today)
+            .unwrap_err()
+            .contains("not true or false"));
+        assert_eq!(
+            Expr::compile("order.status == \"x\" || n > 1")
+                .unwrap()
+                .variables(),
+            ["n", "order"]
+        );
+        let exists =
+            Expr::compile("subs.exists(s, s.id == wanted && s.status != \"cancelled\")").unwrap();
+        assert_eq!(exists.variables(), ["subs", "wanted"]);
+        let subs = scope(
+            json!({"subs": [{"id": "A", "status": "active"}, {"id": "B", "status": "cancelled"}], "wanted": "B"}),
+        );
+        assert_eq!(exists.holds(&subs, today), Ok(false));
     }
 }

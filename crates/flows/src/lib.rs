@@ -8,5 +8,12 @@ pub mod yaml;
 
 pub use load::{load_dir, parse_flow, Diagnostic, SourceFlow};
 pub use spec::FlowSpec;
+pub mod compile;
 pub mod expr;
 pub mod template;
+
+pub use compile::{CompiledFlow, FlowSet};
+pub mod engine;
+pub mod slots;
+
+pub use engine::{Effect, Engine, Env, Input};

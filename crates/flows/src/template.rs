@@ -40,8 +40,14 @@ impl Template {
                             None => return Err(format!("unclosed `{{` in `{source}`")),
                         }
                     }
-                    let path: Vec<String> = name.trim().split('.').map(|s| s.trim().to_string()).collect();
-                    if path.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+                    let path: Vec<String> = name
+                        .trim()
+                        .split('.')
+                        .map(|s| s.trim().to_string())
+                        .collect();
+                    if path.iter().any(|p| {
+                        p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    }) {
                         return Err(format!("`{{{name}}}` is not a name (use letters, digits, _ and dots) in `{source}`"));
                     }
                     if !text.is_empty() {
@@ -49,7 +55,11 @@ impl Template {
                     }
                     parts.push(Part::Name(path));
                 }
-                '}' => return Err(format!("unmatched `}}` in `{source}` (write `}}}}` for a literal brace)")),
+                '}' => {
+                    return Err(format!(
+                        "unmatched `}}` in `{source}` (write `}}}}` for a literal brace)"
+                    ))
+                }
                 c => text.push(c),
             }
         }
@@ -85,7 +95,9 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Name(path) => out.push_str(&display(lookup(scope, path).unwrap_or(&Value::Null))),
+                Part::Name(path) => {
+                    out.push_str(&display(lookup(scope, path).unwrap_or(&Value::Null)))
+                }
             }
         }
         out
@@ -109,7 +121,13 @@ pub fn display(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "yes".into() } else { "no".into() },
+        Value::Bool(b) => {
+            if *b {
+                "yes".into()
+            } else {
+                "no".into()
+            }
+        }
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => i.to_string(),
             (None, Some(f)) => format!("{f:.2}"),
@@ -132,13 +150,24 @@ mod tests {
             .unwrap()
             .clone();
         let t = Template::parse("Order {order_id} is {order.status} ({order.total}, {n} items, first {order.items.0.name}) {{ok}}").unwrap();
-        assert_eq!(t.render(&scope), "Order #W1 is pending (12.50, 3 items, first Mug) {ok}");
+        assert_eq!(
+            t.render(&scope),
+            "Order #W1 is pending (12.50, 3 items, first Mug) {ok}"
+        );
         assert_eq!(t.names(), ["order_id", "order", "order", "n", "order"]);
-        assert_eq!(Template::parse("{ids}").unwrap().lone_value(&scope), Some(json!(["a", "b"])));
+        assert_eq!(
+            Template::parse("{ids}").unwrap().lone_value(&scope),
+            Some(json!(["a", "b"]))
+        );
         assert_eq!(Template::parse("x {ids}").unwrap().lone_value(&scope), None);
-        assert_eq!(Template::parse("{missing.thing}!").unwrap().render(&scope), "!");
+        assert_eq!(
+            Template::parse("{missing.thing}!").unwrap().render(&scope),
+            "!"
+        );
         assert!(Template::parse("{oops").unwrap_err().contains("unclosed"));
         assert!(Template::parse("a } b").unwrap_err().contains("unmatched"));
-        assert!(Template::parse("{not a name}").unwrap_err().contains("is not a name"));
+        assert!(Template::parse("{not a name}")
+            .unwrap_err()
+            .contains("is not a name"));
     }
 }

@@ -657,18 +657,23 @@ impl Shop {
     }
 }
 
+/// The shop's actions, without opening a shop (for checking flows against them).
+pub fn catalog() -> Vec<ActionSpec> {
+    CATALOG
+        .iter()
+        .map(|(name, kind, description, args)| ActionSpec {
+            name: name.to_string(),
+            kind: *kind,
+            description: description.to_string(),
+            required_args: args.iter().map(|a| a.to_string()).collect(),
+        })
+        .collect()
+}
+
 #[async_trait]
 impl ActionBackend for Shop {
     fn catalog(&self) -> Vec<ActionSpec> {
-        CATALOG
-            .iter()
-            .map(|(name, kind, description, args)| ActionSpec {
-                name: name.to_string(),
-                kind: *kind,
-                description: description.to_string(),
-                required_args: args.iter().map(|a| a.to_string()).collect(),
-            })
-            .collect()
+        catalog()
     }
 
     async fn execute(&self, call: &ActionCall) -> Result<Value, ActionError> {

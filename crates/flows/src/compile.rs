@@ -1,0 +1,785 @@
+//! Flows → programs. Each flow's steps become a flat list of instructions with forward jumps
+//! only, which makes the engine a simple program counter and the checks simple passes: unknown
+//! names, unreachable steps, and "no write action without a confirmation on every path to it".
+
+use crate::expr::{Expr, EXTRA_FUNCTIONS};
+use crate::load::{Diagnostic, SourceFlow};
+use crate::spec::{FlowSpec, Outcome, SlotSpec, SlotType, StepSpec};
+use crate::template::Template;
+use frontline_domain::{ActionKind, ActionSpec};
+use regex::Regex;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Names every flow may read: the date, the channel, and what is known of the customer.
+pub const BUILTIN_NAMES: [&str; 3] = ["today", "channel", "customer"];
+/// The reserved slot a `confirm` step fills with true or false.
+pub const CONFIRMATION: &str = "confirmation";
+
+/// One instruction.
+#[derive(Debug)]
+pub struct Instr {
+    /// The step id it came from (stable across edits that do not touch the step).
+    pub id: String,
+    /// The step's JSON pointer, for diagnostics.
+    pub pointer: String,
+    /// What it does.
+    pub op: Op,
+}
+
+/// What an instruction does.
+#[derive(Debug)]
+pub enum Op {
+    /// Ask for a slot unless it is filled.
+    Collect {
+        /// The slot.
+        slot: String,
+    },
+    /// Call a backend action; on failure jump to `on_error` (if any).
+    Action {
+        /// Action name.
+        name: String,
+        /// Arguments; strings are templates.
+        args: serde_json::Map<String, Value>,
+        /// Where to keep the result.
+        result: Option<String>,
+        /// Retries on backend failures.
+        retry: u8,
+        /// First instruction of the error block.
+        on_error: Option<usize>,
+        /// Whether it changes state.
+        write: bool,
+    },
+    /// Compute slots.
+    Set {
+        /// Slot ← expression.
+        assignments: Vec<(String, Expr)>,
+    },
+    /// If the condition is false, jump.
+    Branch {
+        /// The condition.
+        condition: Expr,
+        /// Where the `else` (or the end of the `if`) starts.
+        otherwise: usize,
+    },
+    /// Jump.
+    Jump {
+        /// Target.
+        target: usize,
+    },
+    /// Say a response.
+    Respond {
+        /// Response id.
+        response: String,
+    },
+    /// Ask yes/no; on no, jump to `on_no` (or the default: acknowledge and end abandoned).
+    Confirm {
+        /// Response id of the question.
+        response: String,
+        /// First instruction of the `on_no` block.
+        on_no: Option<usize>,
+    },
+    /// Run another flow, then continue.
+    Call {
+        /// Its id.
+        flow: String,
+    },
+    /// Hand over to another flow for good.
+    Link {
+        /// Its id.
+        flow: String,
+    },
+    /// Hand the conversation to a human.
+    Escalate {
+        /// Why.
+        reason: Template,
+        /// Queue.
+        queue: Option<String>,
+    },
+    /// Finish.
+    End {
+        /// How.
+        outcome: Outcome,
+    },
+}
+
+impl Op {
+    fn falls_through(&self) -> bool {
+        !matches!(
+            self,
+            Op::Jump { .. } | Op::End { .. } | Op::Link { .. } | Op::Escalate { .. }
+        )
+    }
+}
+
+/// A slot ready to validate values.
+#[derive(Debug)]
+pub struct CompiledSlot {
+    /// As written.
+    pub spec: SlotSpec,
+    /// The question.
+    pub prompt: Template,
+    /// Pattern slots: the whole-value regex.
+    pub pattern: Option<Regex>,
+    /// Refusals.
+    pub rejections: Vec<(Expr, Template)>,
+}
+
+/// A checked, compiled flow.
+#[derive(Debug)]
+pub struct CompiledFlow {
+    /// As written.
+    pub spec: FlowSpec,
+    /// Its file.
+    pub file: PathBuf,
+    /// Its program; running off the end means `end: resolved`.
+    pub program: Vec<Instr>,
+    /// Slots by name.
+    pub slots: BTreeMap<String, CompiledSlot>,
+    /// Responses by id.
+    pub responses: BTreeMap<String, Template>,
+    /// Names of action results and called flows (null until set).
+    pub result_names: BTreeSet<String>,
+}
+
+impl CompiledFlow {
+    /// The instruction index of a step id.
+    pub fn position_of(&self, step_id: &str) -> Option<usize> {
+        self.program.iter().position(|i| i.id == step_id)
+    }
+
+    /// The first `collect` of a slot.
+    pub fn collect_of(&self, slot: &str) -> Option<usize> {
+        self.program
+            .iter()
+            .position(|i| matches!(&i.op, Op::Collect { slot: s } if s == slot))
+    }
+}
+
+/// Every loaded flow, checked and compiled.
+#[derive(Debug, Default)]
+pub struct FlowSet {
+    flows: BTreeMap<String, Arc<CompiledFlow>>,
+}
+
+impl FlowSet {
+    /// Compile and check `sources` against a backend's action `catalog`; every problem in every
+    /// flow is reported.
+    pub fn build(
+        sources: Vec<SourceFlow>,
+        catalog: &[ActionSpec],
+    ) -> Result<FlowSet, Vec<Diagnostic>> {
+        let mut diagnostics = Vec::new();
+        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for s in &sources {
+            if let Some(first) = seen.insert(s.spec.id.clone(), s.file.clone()) {
+                diagnostics.push(s.diagnostic(
+                    "/id",
+                    format!(
+                        "flow id `{}` is also used by {}",
+                        s.spec.id,
+                        first.display()
+                    ),
+                ));
+            }
+        }
+        let flow_ids: BTreeSet<String> = sources.iter().map(|s| s.spec.id.clone()).collect();
+        let mut flows = BTreeMap::new();
+        for source in &sources {
+            let mut c = Compiler {
+                source,
+                catalog,
+                flow_ids: &flow_ids,
+                program: vec![],
+                diagnostics: vec![],
+                ids: BTreeSet::new(),
+            };
+            let compiled = c.flow();
+            diagnostics.append(&mut c.diagnostics);
+            if let Some(flow) = compiled {
+                flows.insert(flow.spec.id.clone(), flow);
+            }
+        }
+        let set = FlowSet {
+            flows: flows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        };
+        diagnostics.extend(set.loops_without_questions(&sources));
+        if diagnostics.is_empty() {
+            Ok(set)
+        } else {
+            diagnostics.sort();
+            diagnostics.dedup();
+            Err(diagnostics)
+        }
+    }
+
+    /// Load a folder of flows and build it.
+    pub fn load(dir: &std::path::Path, catalog: &[ActionSpec]) -> Result<FlowSet, Vec<Diagnostic>> {
+        FlowSet::build(crate::load::load_dir(dir)?, catalog)
+    }
+
+    /// A flow by id.
+    pub fn get(&self, id: &str) -> Option<&Arc<CompiledFlow>> {
+        self.flows.get(id)
+    }
+
+    /// Every flow, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<CompiledFlow>> {
+        self.flows.values()
+    }
+
+    /// How many flows.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// `call`/`link` cycles in which no flow asks the customer anything would spin forever.
+    fn loops_without_questions(&self, sources: &[SourceFlow]) -> Vec<Diagnostic> {
+        let asks = |f: &CompiledFlow| {
+            f.program
+                .iter()
+                .any(|i| matches!(i.op, Op::Collect { .. } | Op::Confirm { .. }))
+        };
+        let edges = |f: &CompiledFlow| -> Vec<(String, String)> {
+            f.program
+                .iter()
+                .filter_map(|i| match &i.op {
+                    Op::Call { flow } | Op::Link { flow } => {
+                        Some((flow.clone(), i.pointer.clone()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut out = Vec::new();
+        for start in self.flows.values() {
+            // Depth-first search for a path back to `start` through flows that ask nothing.
+            let mut stack: Vec<(String, Vec<String>)> =
+                vec![(start.spec.id.clone(), vec![start.spec.id.clone()])];
+            let mut visited = BTreeSet::new();
+            while let Some((id, path)) = stack.pop() {
+                let Some(flow) = self.flows.get(&id) else {
+                    continue;
+                };
+                if asks(flow) || !visited.insert(id.clone()) {
+                    continue;
+                }
+                for (next, pointer) in edges(flow) {
+                    if next == start.spec.id {
+                        if let Some(src) = sources.iter().find(|s| s.spec.id == id) {
+                            let cycle = [path.clone(), vec![next.clone()]].concat().join(" → ");
+                            out.push(src.diagnostic(&pointer, format!("flows {cycle} form a loop in which nothing is asked of the customer")));
+                        }
+                    } else {
+                        stack.push((next.clone(), [path.clone(), vec![next]].concat()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+struct Compiler<'a> {
+    source: &'a SourceFlow,
+    catalog: &'a [ActionSpec],
+    flow_ids: &'a BTreeSet<String>,
+    program: Vec<Instr>,
+    diagnostics: Vec<Diagnostic>,
+    ids: BTreeSet<String>,
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, pointer: &str, message: impl Into<String>) {
+        self.diagnostics
+            .push(self.source.diagnostic(pointer, message));
+    }
+
+    fn spec(&self) -> &FlowSpec {
+        &self.source.spec
+    }
+
+    /// Slots, results, called flows and built-ins: every name a template or condition may use.
+    fn known_names(&self, in_error_block: bool) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = BUILTIN_NAMES.iter().map(|s| s.to_string()).collect();
+        names.extend(self.spec().slots.keys().cloned());
+        fn walk(steps: &[StepSpec], names: &mut BTreeSet<String>) {
+            for s in steps {
+                names.extend(s.result.clone());
+                names.extend(s.call.clone());
+                for block in [&s.then, &s.otherwise, &s.on_error, &s.on_no]
+                    .into_iter()
+                    .flatten()
+                {
+                    walk(block, names);
+                }
+            }
+        }
+        walk(&self.spec().steps, &mut names);
+        if in_error_block {
+            names.insert("error".into());
+        }
+        names
+    }
+
+    fn check_names(&mut self, pointer: &str, names: Vec<String>, in_error_block: bool, what: &str) {
+        let known = self.known_names(in_error_block);
+        for name in names {
+            if !known.contains(&name) && !EXTRA_FUNCTIONS.contains(&name.as_str()) {
+                let hint = if name == "error" {
+                    " (`error` exists only inside `on_error`)"
+                } else {
+                    ""
+                };
+                self.error(pointer, format!("{what} uses `{name}`, which is not a slot, an action result or a built-in ({}){hint}", BUILTIN_NAMES.join(", ")));
+            }
+        }
+    }
+
+    fn template(&mut self, pointer: &str, source: &str, in_error_block: bool) -> Option<Template> {
+        match Template::parse(source) {
+            Ok(t) => {
+                let names = t.names().into_iter().map(str::to_string).collect();
+                self.check_names(pointer, names, in_error_block, "the template");
+                Some(t)
+            }
+            Err(e) => {
+                self.error(pointer, e);
+                None
+            }
+        }
+    }
+
+    fn expr(&mut self, pointer: &str, source: &str, in_error_block: bool) -> Option<Expr> {
+        match Expr::compile(source) {
+            Ok(e) => {
+                self.check_names(pointer, e.variables(), in_error_block, "the condition");
+                Some(e)
+            }
+            Err(e) => {
+                self.error(pointer, e);
+                None
+            }
+        }
+    }
+
+    fn flow(&mut self) -> Option<CompiledFlow> {
+        let spec = self.spec().clone();
+        let mut slots = BTreeMap::new();
+        for (name, slot) in &spec.slots {
+            let pointer = format!("/slots/{name}");
+            if name == CONFIRMATION {
+                self.error(
+                    &pointer,
+                    format!(
+                        "`{CONFIRMATION}` is reserved for confirm steps; pick another slot name"
+                    ),
+                );
+            }
+            let prompt = self.template(&format!("{pointer}/prompt"), &slot.prompt, false);
+            let pattern = match (&slot.kind, &slot.pattern) {
+                (SlotType::Pattern, Some(p)) => match Regex::new(&format!("^(?:{p})$")) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        self.error(
+                            &format!("{pointer}/pattern"),
+                            format!("invalid regular expression: {e}"),
+                        );
+                        None
+                    }
+                },
+                _ => None,
+            };
+            if slot.kind == SlotType::Enum && slot.values.is_empty() {
+                self.error(
+                    &format!("{pointer}/values"),
+                    "an enum slot needs at least one value",
+                );
+            }
+            let mut rejections = Vec::new();
+            for (i, r) in slot.rejections.iter().enumerate() {
+                let rp = format!("{pointer}/rejections/{i}");
+                let condition = self.expr(&format!("{rp}/if"), &r.condition, false);
+                let message = self.template(&format!("{rp}/message"), &r.message, false);
+                if let (Some(c), Some(m)) = (condition, message) {
+                    rejections.push((c, m));
+                }
+            }
+            if let Some(prompt) = prompt {
+                slots.insert(
+                    name.clone(),
+                    CompiledSlot {
+                        spec: slot.clone(),
+                        prompt,
+                        pattern,
+                        rejections,
+                    },
+                );
+            }
+        }
+        let mut responses = BTreeMap::new();
+        for (id, text) in &spec.responses {
+            if let Some(t) = self.template(&format!("/responses/{id}"), text, true) {
+                responses.insert(id.clone(), t);
+            }
+        }
+        self.block(&spec.steps, "/steps", "s", false);
+        self.check_confirmations();
+        let program = std::mem::take(&mut self.program);
+        let mut result_names = self.known_names(false);
+        for name in BUILTIN_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .chain(spec.slots.keys().cloned())
+        {
+            result_names.remove(&name);
+        }
+        let ok = self.diagnostics.is_empty();
+        ok.then(|| CompiledFlow {
+            spec,
+            file: self.source.file.clone(),
+            program,
+            slots,
+            responses,
+            result_names,
+        })
+    }
+
+    fn push(&mut self, id: String, pointer: String, op: Op) -> usize {
+        self.program.push(Instr { id, pointer, op });
+        self.program.len() - 1
+    }
+
+    fn block(&mut self, steps: &[StepSpec], pointer: &str, prefix: &str, in_error_block: bool) {
+        let mut terminated = false;
+        for (i, step) in steps.iter().enumerate() {
+            let p = format!("{pointer}/{i}");
+            if terminated {
+                self.error(
+                    &p,
+                    "this step can never run: the step before it always ends, links or escalates",
+                );
+            }
+            let id = match &step.id {
+                Some(id) => id.clone(),
+                None => format!("{prefix}{}", i + 1),
+            };
+            if !self.ids.insert(id.clone()) {
+                self.error(
+                    &format!("{p}/id"),
+                    format!("step id `{id}` is used twice in this flow"),
+                );
+            }
+            self.step(step, &p, &id, in_error_block);
+            terminated = self
+                .program
+                .last()
+                .is_some_and(|last| !last.op.falls_through() && last.pointer == p);
+        }
+    }
+
+    fn response_ref(&mut self, pointer: &str, id: &str) {
+        if !self.spec().responses.contains_key(id) {
+            let known: Vec<&String> = self.spec().responses.keys().collect();
+            let known = known
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.error(
+                pointer,
+                format!("unknown response `{id}` (responses: {known})"),
+            );
+        }
+    }
+
+    fn flow_ref(&mut self, pointer: &str, id: &str) {
+        if id == self.spec().id {
+            self.error(pointer, "a flow cannot call or link itself");
+        } else if !self.flow_ids.contains(id) {
+            self.error(pointer, format!("unknown flow `{id}`"));
+        }
+    }
+
+    fn step(&mut self, step: &StepSpec, p: &str, id: &str, in_error_block: bool) {
+        if let Some(slot) = &step.collect {
+            if !self.spec().slots.contains_key(slot) {
+                let known = self
+                    .spec()
+                    .slots
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.error(
+                    &format!("{p}/collect"),
+                    format!("unknown slot `{slot}` (slots: {known})"),
+                );
+            }
+            self.push(id.into(), p.into(), Op::Collect { slot: slot.clone() });
+        } else if let Some(name) = &step.action {
+            let args = step.args.clone().unwrap_or_default();
+            let write = self.action_ref(p, name, &args, in_error_block);
+            let at = self.push(
+                id.into(),
+                p.into(),
+                Op::Action {
+                    name: name.clone(),
+                    args,
+                    result: step.result.clone(),
+                    retry: step.retry.unwrap_or(0),
+                    on_error: None,
+                    write,
+                },
+            );
+            if let Some(block) = &step.on_error {
+                let jump = self.push(format!("{id}_ok"), p.into(), Op::Jump { target: 0 });
+                let start = self.program.len();
+                self.block(
+                    block,
+                    &format!("{p}/on_error"),
+                    &format!("{id}_error_"),
+                    true,
+                );
+                let end = self.program.len();
+                if let Op::Action { on_error, .. } = &mut self.program[at].op {
+                    *on_error = Some(start);
+                }
+                self.program[jump].op = Op::Jump { target: end };
+            }
+        } else if let Some(assignments) = &step.set {
+            let mut compiled = Vec::new();
+            for (slot, source) in assignments {
+                if !self.spec().slots.contains_key(slot) {
+                    self.error(
+                        &format!("{p}/set/{slot}"),
+                        format!("`set` can only fill slots; `{slot}` is not a slot of this flow"),
+                    );
+                }
+                if let Some(e) = self.expr(&format!("{p}/set/{slot}"), source, in_error_block) {
+                    compiled.push((slot.clone(), e));
+                }
+            }
+            self.push(
+                id.into(),
+                p.into(),
+                Op::Set {
+                    assignments: compiled,
+                },
+            );
+        } else if let Some(condition) = &step.condition {
+            let condition = self
+                .expr(&format!("{p}/if"), condition, in_error_block)
+                .unwrap_or_else(|| Expr::compile("false").expect("literal"));
+            let branch = self.push(
+                id.into(),
+                p.into(),
+                Op::Branch {
+                    condition,
+                    otherwise: 0,
+                },
+            );
+            self.block(
+                step.then.as_deref().unwrap_or_default(),
+                &format!("{p}/then"),
+                &format!("{id}_then_"),
+                in_error_block,
+            );
+            let otherwise = match &step.otherwise {
+                Some(block) => {
+                    let jump = self.push(format!("{id}_endif"), p.into(), Op::Jump { target: 0 });
+                    let start = self.program.len();
+                    self.block(
+                        block,
+                        &format!("{p}/else"),
+                        &format!("{id}_else_"),
+                        in_error_block,
+                    );
+                    let end = self.program.len();
+                    self.program[jump].op = Op::Jump { target: end };
+                    start
+                }
+                None => self.program.len(),
+            };
+            if let Op::Branch { otherwise: o, .. } = &mut self.program[branch].op {
+                *o = otherwise;
+            }
+        } else if let Some(response) = &step.respond {
+            self.response_ref(&format!("{p}/respond"), response);
+            self.push(
+                id.into(),
+                p.into(),
+                Op::Respond {
+                    response: response.clone(),
+                },
+            );
+        } else if let Some(response) = &step.confirm {
+            self.response_ref(&format!("{p}/confirm"), response);
+            let at = self.push(
+                id.into(),
+                p.into(),
+                Op::Confirm {
+                    response: response.clone(),
+                    on_no: None,
+                },
+            );
+            if let Some(block) = &step.on_no {
+                let jump = self.push(format!("{id}_yes"), p.into(), Op::Jump { target: 0 });
+                let start = self.program.len();
+                self.block(
+                    block,
+                    &format!("{p}/on_no"),
+                    &format!("{id}_no_"),
+                    in_error_block,
+                );
+                let end = self.program.len();
+                if let Op::Confirm { on_no, .. } = &mut self.program[at].op {
+                    *on_no = Some(start);
+                }
+                self.program[jump].op = Op::Jump { target: end };
+            }
+        } else if let Some(flow) = &step.call {
+            self.flow_ref(&format!("{p}/call"), flow);
+            self.push(id.into(), p.into(), Op::Call { flow: flow.clone() });
+        } else if let Some(flow) = &step.link {
+            self.flow_ref(&format!("{p}/link"), flow);
+            self.push(id.into(), p.into(), Op::Link { flow: flow.clone() });
+        } else if let Some(e) = &step.escalate {
+            let reason = self
+                .template(&format!("{p}/escalate/reason"), &e.reason, in_error_block)
+                .unwrap_or_else(|| Template::parse("").expect("empty"));
+            self.push(
+                id.into(),
+                p.into(),
+                Op::Escalate {
+                    reason,
+                    queue: e.queue.clone(),
+                },
+            );
+        } else if let Some(outcome) = step.end {
+            self.push(id.into(), p.into(), Op::End { outcome });
+        }
+    }
+
+    /// Check an action against the catalog; returns whether it writes.
+    fn action_ref(
+        &mut self,
+        p: &str,
+        name: &str,
+        args: &serde_json::Map<String, Value>,
+        in_error_block: bool,
+    ) -> bool {
+        for (key, value) in args {
+            self.arg_templates(&format!("{p}/args/{key}"), value, in_error_block);
+        }
+        if self.catalog.is_empty() {
+            return false;
+        }
+        let Some(spec) = self.catalog.iter().find(|a| a.name == name) else {
+            self.error(
+                &format!("{p}/action"),
+                format!(
+                    "unknown action `{name}` (the backend offers: {})",
+                    self.catalog
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            return false;
+        };
+        for required in &spec.required_args {
+            if !args.contains_key(required) {
+                self.error(
+                    &format!("{p}/args"),
+                    format!("`{name}` requires the argument `{required}`"),
+                );
+            }
+        }
+        for key in args.keys() {
+            if !spec.required_args.contains(key) {
+                self.error(
+                    &format!("{p}/args/{key}"),
+                    format!(
+                        "`{key}` is not an argument of `{name}` (arguments: {})",
+                        spec.required_args.join(", ")
+                    ),
+                );
+            }
+        }
+        spec.kind == ActionKind::Write
+    }
+
+    fn arg_templates(&mut self, pointer: &str, value: &Value, in_error_block: bool) {
+        match value {
+            Value::String(s) => {
+                self.template(pointer, s, in_error_block);
+            }
+            Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| {
+                self.arg_templates(&format!("{pointer}/{i}"), v, in_error_block)
+            }),
+            Value::Object(map) => map.iter().for_each(|(k, v)| {
+                self.arg_templates(&format!("{pointer}/{k}"), v, in_error_block)
+            }),
+            _ => {}
+        }
+    }
+
+    /// Every write action must be preceded, on every path to it, by a `confirm` answered yes
+    /// with no `collect` in between; each write uses its confirmation up.
+    fn check_confirmations(&mut self) {
+        let n = self.program.len();
+        // None = not reached yet; Some(confirmed).
+        let mut state: Vec<Option<bool>> = vec![None; n + 1];
+        state[0] = Some(false);
+        let join = |slot: &mut Option<bool>, v: bool| *slot = Some(slot.map_or(v, |old| old && v));
+        let mut problems = Vec::new();
+        for i in 0..n {
+            let Some(confirmed) = state[i] else { continue };
+            let instr = &self.program[i];
+            let after = match &instr.op {
+                Op::Collect { .. } => false,
+                Op::Action { write: true, .. } => {
+                    if !confirmed {
+                        problems.push(instr.pointer.clone());
+                    }
+                    false
+                }
+                Op::Confirm { .. } => true,
+                _ => confirmed,
+            };
+            match &instr.op {
+                Op::Jump { target } => join(&mut state[*target], confirmed),
+                Op::Branch { otherwise, .. } => {
+                    join(&mut state[i + 1], confirmed);
+                    join(&mut state[*otherwise], confirmed);
+                }
+                Op::Action {
+                    on_error: Some(e), ..
+                } => {
+                    join(&mut state[i + 1], after);
+                    join(&mut state[*e], after);
+                }
+                Op::Confirm {
+                    on_no: Some(no), ..
+                } => {
+                    join(&mut state[i + 1], true);
+                    join(&mut state[*no], false);
+                }
+                op if op.falls_through() => join(&mut state[i + 1], after),
+                _ => {}
+            }
+        }
+        for pointer in problems {
+            self.error(&pointer, "this write action can run without the customer confirming it first: put a `confirm` step before it on every path (and after the last `collect`)");
+        }
+    }
+}

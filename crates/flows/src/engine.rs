@@ -1,0 +1,842 @@
+//! The decision engine: a pure state machine. `advance(stack, input, env) → effects`, no IO, no
+//! clock, no randomness; the same inputs always give the same effects, which makes every
+//! conversation replayable and every policy testable.
+//!
+//! Inputs are validated commands (from any understanding) and action outcomes (from the agent,
+//! which runs the actions the engine asks for). Understanding can propose; only the flows decide.
+//! A write action runs only after a `confirm` answered yes, with no slot changed since.
+//!
+//! Repair (cancel, digressions, corrections, clarification, not understood) uses built-in
+//! wording unless a flow named `pattern_<situation>` exists, which then runs instead, so CX teams
+//! can rewrite every repair turn.
+
+use crate::compile::{CompiledFlow, FlowSet, Op, CONFIRMATION};
+use crate::slots;
+use crate::spec::{Outcome, Starts};
+use chrono::NaiveDate;
+use frontline_domain::{ActionCall, ActionError, Channel, Command, FlowFrame, ScoredCommand};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Most instructions one `advance` may run: a guard against a flow that never pauses.
+pub const MAX_STEPS: usize = 1_000;
+
+/// What the engine may know besides the conversation: all of it supplied by the caller.
+#[derive(Clone, Debug)]
+pub struct Env {
+    /// Today's date (for `days_since` and `today`).
+    pub today: NaiveDate,
+    /// The channel of the current message.
+    pub channel: Channel,
+    /// What is known of the customer (`verified`, `user_id`, …), as JSON.
+    pub customer: Value,
+    /// A unique id of this turn; the idempotency keys of write actions derive from it.
+    pub turn_id: String,
+}
+
+/// What happened since the last `advance`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The customer's message, understood.
+    Commands(Vec<ScoredCommand>),
+    /// The result of the action the engine last asked for.
+    ActionOutcome(Result<Value, ActionError>),
+}
+
+/// What the engine wants done, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Tell the customer something.
+    Say(String),
+    /// Ask the customer for a slot (or `confirmation`); the engine waits for the answer.
+    Ask {
+        /// The slot asked for.
+        slot: String,
+        /// The question.
+        text: String,
+    },
+    /// Run this action and feed its outcome back with [`Input::ActionOutcome`].
+    CallAction {
+        /// The call (write actions carry an idempotency key).
+        call: ActionCall,
+        /// Whether it changes state.
+        write: bool,
+    },
+    /// Hand the conversation to a human.
+    Escalate {
+        /// Why.
+        reason: String,
+        /// Which queue, if the flow named one.
+        queue: Option<String>,
+    },
+    /// A flow started.
+    FlowStarted {
+        /// Its id.
+        flow_id: String,
+    },
+    /// A flow finished.
+    FlowEnded {
+        /// Its id.
+        flow_id: String,
+        /// How.
+        outcome: Outcome,
+    },
+    /// A command was not valid here and was dropped.
+    Rejected {
+        /// The command.
+        command: Command,
+        /// Why.
+        reason: String,
+    },
+    /// A command for the agent, not the flows (small talk, a knowledge question, nothing
+    /// understood while no flow is active).
+    Unhandled(Command),
+}
+
+/// The engine over a set of flows.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    flows: Arc<FlowSet>,
+}
+
+/// Where a frame stands.
+enum Pause {
+    /// It needs the customer.
+    Waiting,
+    /// It needs an action's outcome.
+    Action,
+}
+
+impl Engine {
+    /// An engine over `flows`.
+    pub fn new(flows: Arc<FlowSet>) -> Self {
+        Self { flows }
+    }
+
+    /// The flows it runs.
+    pub fn flows(&self) -> &FlowSet {
+        &self.flows
+    }
+
+    /// Apply `input` to `stack` and run until the flows need the customer or an action.
+    pub fn advance(&self, stack: &mut Vec<FlowFrame>, input: Input, env: &Env) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match input {
+            Input::Commands(commands) => {
+                if !self.apply_commands(stack, commands, env, &mut out) {
+                    return out;
+                }
+            }
+            Input::ActionOutcome(outcome) => self.apply_outcome(stack, outcome, &mut out),
+        }
+        self.run(stack, env, &mut out);
+        out
+    }
+
+    fn flow(&self, id: &str) -> Option<&Arc<CompiledFlow>> {
+        self.flows.get(id)
+    }
+
+    /// The frame's program counter (its step id's position; `program.len()` when finished).
+    fn pc(flow: &CompiledFlow, frame: &FlowFrame) -> Option<usize> {
+        if frame.step.is_empty() {
+            return Some(0);
+        }
+        if frame.step == END {
+            return Some(flow.program.len());
+        }
+        flow.position_of(&frame.step)
+    }
+
+    fn set_pc(flow: &CompiledFlow, frame: &mut FlowFrame, pc: usize) {
+        frame.step = flow
+            .program
+            .get(pc)
+            .map_or_else(|| END.to_string(), |i| i.id.clone());
+        frame.requested_slot = None;
+        frame.attempts = 0;
+    }
+
+    fn scope(flow: &CompiledFlow, frame: &FlowFrame, env: &Env) -> Map<String, Value> {
+        let mut scope = Map::new();
+        for name in &flow.result_names {
+            scope.insert(name.clone(), Value::Null);
+        }
+        for name in flow.spec.slots.keys() {
+            scope.insert(
+                name.clone(),
+                frame.slots.get(name).cloned().unwrap_or(Value::Null),
+            );
+        }
+        for (name, value) in &frame.results {
+            scope.insert(name.clone(), value.clone());
+        }
+        scope.insert("today".into(), Value::String(env.today.to_string()));
+        scope.insert("channel".into(), Value::String(env.channel.to_string()));
+        scope.insert("customer".into(), env.customer.clone());
+        scope
+    }
+
+    fn push_frame(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        flow_id: &str,
+        env: &Env,
+        slots: Map<String, Value>,
+        out: &mut Vec<Effect>,
+    ) {
+        let instance = format!("{}/{}", env.turn_id, stack.len());
+        stack.push(FlowFrame {
+            flow_id: flow_id.to_string(),
+            instance,
+            slots,
+            ..Default::default()
+        });
+        out.push(Effect::FlowStarted {
+            flow_id: flow_id.to_string(),
+        });
+    }
+
+    /// Say a repair message: through `pattern_<name>` if the CX team wrote one, else `default`.
+    fn pattern(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        name: &str,
+        vars: Map<String, Value>,
+        default: String,
+        env: &Env,
+        out: &mut Vec<Effect>,
+    ) {
+        let id = format!("pattern_{name}");
+        match self.flow(&id) {
+            Some(flow) => {
+                let slots = vars
+                    .into_iter()
+                    .filter(|(k, _)| flow.spec.slots.contains_key(k))
+                    .collect();
+                self.push_frame(stack, &id, env, slots, out);
+                self.run(stack, env, out);
+            }
+            None => out.push(Effect::Say(default)),
+        }
+    }
+
+    fn description(&self, flow_id: &str) -> String {
+        self.flow(flow_id).map_or_else(
+            || flow_id.replace('_', " "),
+            |f| lower_first(&f.spec.description),
+        )
+    }
+
+    /// Returns false when the turn is over (handed off).
+    fn apply_commands(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        commands: Vec<ScoredCommand>,
+        env: &Env,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let commands: Vec<Command> = commands.into_iter().map(|c| c.command).collect();
+        if let Some(reason) = commands.iter().find_map(|c| match c {
+            Command::HumanHandoff { reason } => Some(reason.clone()),
+            _ => None,
+        }) {
+            self.end_all(stack, Outcome::Escalated, out);
+            out.push(Effect::Escalate {
+                reason,
+                queue: None,
+            });
+            return false;
+        }
+        let mut acted = false;
+        if commands.iter().any(|c| matches!(c, Command::CancelFlow)) {
+            match stack.pop() {
+                Some(frame) => {
+                    out.push(Effect::FlowEnded {
+                        flow_id: frame.flow_id.clone(),
+                        outcome: Outcome::Abandoned,
+                    });
+                    let what = self.description(&frame.flow_id);
+                    self.pattern(
+                        stack,
+                        "cancelled",
+                        vars(&[("flow", &what)]),
+                        format!("Okay, I've stopped: {what}."),
+                        env,
+                        out,
+                    );
+                }
+                None => out.push(Effect::Rejected {
+                    command: Command::CancelFlow,
+                    reason: "no flow is active".into(),
+                }),
+            }
+            acted = true;
+        }
+        for command in &commands {
+            if let Command::StartFlow { flow_id } = command {
+                acted = true;
+                match self.flow(flow_id) {
+                    None => out.push(Effect::Rejected {
+                        command: command.clone(),
+                        reason: format!("unknown flow `{flow_id}`"),
+                    }),
+                    Some(f)
+                        if f.spec.starts == Starts::Internal || flow_id.starts_with("pattern_") =>
+                    {
+                        out.push(Effect::Rejected {
+                            command: command.clone(),
+                            reason: format!("flow `{flow_id}` is not started by customers"),
+                        })
+                    }
+                    Some(_) if stack.iter().any(|f| &f.flow_id == flow_id) => {}
+                    Some(_) => {
+                        if let Some(top) = stack.last_mut() {
+                            top.interrupted = true;
+                        }
+                        self.push_frame(stack, flow_id, env, Map::new(), out);
+                    }
+                }
+            }
+        }
+        for command in &commands {
+            if let Command::SetSlot { name, value } = command {
+                acted = true;
+                self.set_slot(stack, command, name, value, env, out);
+            }
+        }
+        for command in commands {
+            match command {
+                Command::ChitChat { .. } | Command::AnswerFromKnowledge { .. } => {
+                    out.push(Effect::Unhandled(command))
+                }
+                Command::Clarify { ref options } => {
+                    let described: Vec<String> =
+                        options.iter().map(|o| self.description(o)).collect();
+                    let text = format!(
+                        "Just to be sure, do you want to {}?",
+                        described.join(", or ")
+                    );
+                    self.pattern(
+                        stack,
+                        "clarify",
+                        vars(&[("options", &described.join(", or "))]),
+                        text,
+                        env,
+                        out,
+                    );
+                    acted = true;
+                }
+                Command::CannotHandle { .. } if !acted => {
+                    if stack.is_empty() {
+                        out.push(Effect::Unhandled(command));
+                    } else {
+                        self.pattern(
+                            stack,
+                            "cannot_handle",
+                            Map::new(),
+                            "Sorry, I didn't catch that.".into(),
+                            env,
+                            out,
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    fn set_slot(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        command: &Command,
+        name: &str,
+        value: &Value,
+        env: &Env,
+        out: &mut Vec<Effect>,
+    ) {
+        if name == CONFIRMATION {
+            return self.answer_confirmation(stack, command, value, env, out);
+        }
+        let Some(index) = stack.iter().rposition(|f| {
+            self.flow(&f.flow_id)
+                .is_some_and(|flow| flow.slots.contains_key(name))
+        }) else {
+            out.push(Effect::Rejected {
+                command: command.clone(),
+                reason: format!("no active flow has a slot `{name}`"),
+            });
+            return;
+        };
+        let frame = &mut stack[index];
+        let flow = self.flow(&frame.flow_id).expect("checked").clone();
+        let scope = Self::scope(&flow, frame, env);
+        let normalized = match slots::normalize(name, &flow.slots[name], value, &scope, env.today) {
+            Ok(v) => v,
+            Err(message) => {
+                out.push(Effect::Say(message));
+                out.push(Effect::Rejected {
+                    command: command.clone(),
+                    reason: "the value does not fit the slot".into(),
+                });
+                return;
+            }
+        };
+        let previous = frame.slots.get(name).filter(|v| !v.is_null()).cloned();
+        if previous.as_ref() == Some(&normalized) {
+            return;
+        }
+        if previous.is_some() && frame.wrote {
+            out.push(Effect::Say(format!(
+                "That part is already done, so I can't change the {} any more.",
+                name.replace('_', " ")
+            )));
+            out.push(Effect::Rejected {
+                command: command.clone(),
+                reason: "a write action already ran".into(),
+            });
+            return;
+        }
+        frame.slots.insert(name.to_string(), normalized.clone());
+        frame.confirmed = false;
+        if previous.is_some() {
+            // A correction: run again every step from where the slot was collected.
+            if let (Some(at), Some(pc)) = (flow.collect_of(name), Self::pc(&flow, frame)) {
+                if at < pc {
+                    Self::set_pc(&flow, frame, at);
+                }
+            }
+            out.push(Effect::Say(format!(
+                "Okay, I've changed the {} to {}.",
+                name.replace('_', " "),
+                crate::template::display(&normalized)
+            )));
+        }
+    }
+
+    fn answer_confirmation(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        command: &Command,
+        value: &Value,
+        env: &Env,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(frame) = stack.last_mut() else {
+            out.push(Effect::Rejected {
+                command: command.clone(),
+                reason: "nothing to confirm".into(),
+            });
+            return;
+        };
+        let flow = self
+            .flow(&frame.flow_id)
+            .expect("frames name loaded flows")
+            .clone();
+        let pc = Self::pc(&flow, frame);
+        let Some(Op::Confirm { on_no, .. }) = pc.and_then(|pc| flow.program.get(pc)).map(|i| &i.op)
+        else {
+            out.push(Effect::Rejected {
+                command: command.clone(),
+                reason: "nothing to confirm".into(),
+            });
+            return;
+        };
+        let Some(yes) = slots::parse_bool(value) else {
+            out.push(Effect::Rejected {
+                command: command.clone(),
+                reason: "a confirmation is yes or no".into(),
+            });
+            return;
+        };
+        let pc = pc.expect("matched");
+        if yes {
+            frame.confirmed = true;
+            Self::set_pc(&flow, frame, pc + 1);
+        } else if let Some(target) = on_no {
+            frame.confirmed = false;
+            Self::set_pc(&flow, frame, *target);
+        } else {
+            let frame = stack.pop().expect("checked");
+            out.push(Effect::FlowEnded {
+                flow_id: frame.flow_id.clone(),
+                outcome: Outcome::Abandoned,
+            });
+            self.pattern(
+                stack,
+                "confirm_declined",
+                Map::new(),
+                "Okay, I won't go ahead with that.".into(),
+                env,
+                out,
+            );
+        }
+    }
+
+    fn apply_outcome(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        outcome: Result<Value, ActionError>,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(frame) = stack.last_mut() else {
+            return;
+        };
+        let Some(flow) = self.flow(&frame.flow_id).cloned() else {
+            return;
+        };
+        let Some(pc) = Self::pc(&flow, frame) else {
+            return;
+        };
+        let Some(Op::Action {
+            name,
+            result,
+            on_error,
+            retry,
+            write,
+            ..
+        }) = flow.program.get(pc).map(|i| &i.op)
+        else {
+            return;
+        };
+        match outcome {
+            Ok(value) => {
+                if let Some(result) = result {
+                    frame.results.insert(result.clone(), value);
+                }
+                if *write {
+                    frame.wrote = true;
+                    frame.confirmed = false;
+                }
+                Self::set_pc(&flow, frame, pc + 1);
+            }
+            Err(ActionError::Backend { .. }) if frame.attempts < *retry => {
+                // Leave the frame on the action; `run` asks for it again.
+                frame.attempts += 1;
+            }
+            Err(error) => {
+                let (kind, reason) = error_parts(&error);
+                // `on_error` is for business outcomes (not found, refused, invalid); a backend
+                // that is down is not something a flow can talk its way around.
+                let handler = on_error.filter(|_| kind != "backend");
+                match handler {
+                    Some(target) => {
+                        frame.results.insert(
+                            "error".into(),
+                            json!({"kind": kind, "reason": reason, "action": name}),
+                        );
+                        Self::set_pc(&flow, frame, target);
+                    }
+                    None => {
+                        self.end_all(stack, Outcome::Escalated, out);
+                        out.push(Effect::Say("Sorry, something went wrong on our side. I'm passing this to a colleague, who will follow up with you.".into()));
+                        out.push(Effect::Escalate {
+                            reason: format!("action `{name}` failed: {error}"),
+                            queue: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn end_all(&self, stack: &mut Vec<FlowFrame>, outcome: Outcome, out: &mut Vec<Effect>) {
+        while let Some(frame) = stack.pop() {
+            out.push(Effect::FlowEnded {
+                flow_id: frame.flow_id,
+                outcome,
+            });
+        }
+    }
+
+    fn fail(&self, stack: &mut Vec<FlowFrame>, reason: String, out: &mut Vec<Effect>) {
+        self.end_all(stack, Outcome::Escalated, out);
+        out.push(Effect::Say(
+            "Sorry, I've run into a problem I can't solve myself. I'm passing this to a colleague."
+                .into(),
+        ));
+        out.push(Effect::Escalate {
+            reason,
+            queue: None,
+        });
+    }
+
+    /// Run the top frame until something waits.
+    fn run(&self, stack: &mut Vec<FlowFrame>, env: &Env, out: &mut Vec<Effect>) {
+        for _ in 0..MAX_STEPS {
+            let Some(frame) = stack.last_mut() else {
+                return;
+            };
+            let Some(flow) = self.flow(&frame.flow_id).cloned() else {
+                let frame = stack.pop().expect("checked");
+                out.push(Effect::FlowEnded {
+                    flow_id: frame.flow_id,
+                    outcome: Outcome::Failed,
+                });
+                continue;
+            };
+            let Some(pc) = Self::pc(&flow, frame) else {
+                // The flow was edited and this step is gone: start it over rather than guess.
+                let frame = stack.pop().expect("checked");
+                out.push(Effect::FlowEnded {
+                    flow_id: frame.flow_id.clone(),
+                    outcome: Outcome::Failed,
+                });
+                out.push(Effect::Say("Our process for this changed in the meantime, so let's pick it up from the start.".into()));
+                let slots = frame.slots;
+                self.push_frame(stack, &flow.spec.id, env, slots, out);
+                continue;
+            };
+            match self.step(stack, &flow, pc, env, out) {
+                Some(Pause::Waiting) | Some(Pause::Action) => return,
+                None => {}
+            }
+        }
+        self.fail(
+            stack,
+            format!("a flow ran {MAX_STEPS} steps without pausing"),
+            out,
+        );
+    }
+
+    /// Execute one instruction of the top frame; `Some` when it must wait.
+    fn step(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        flow: &Arc<CompiledFlow>,
+        pc: usize,
+        env: &Env,
+        out: &mut Vec<Effect>,
+    ) -> Option<Pause> {
+        let Some(instr) = flow.program.get(pc) else {
+            self.finish(stack, Outcome::Resolved, env, out);
+            return None;
+        };
+        let frame = stack.last_mut().expect("running frame");
+        let scope = Self::scope(flow, frame, env);
+        match &instr.op {
+            Op::Collect { slot } => {
+                if frame.slots.get(slot).is_some_and(|v| !v.is_null()) {
+                    Self::set_pc(flow, frame, pc + 1);
+                    return None;
+                }
+                frame.requested_slot = Some(slot.clone());
+                out.push(Effect::Ask {
+                    slot: slot.clone(),
+                    text: flow.slots[slot].prompt.render(&scope),
+                });
+                Some(Pause::Waiting)
+            }
+            Op::Action {
+                name, args, write, ..
+            } => {
+                if *write && !frame.confirmed {
+                    let reason = format!(
+                        "flow `{}` reached write action `{name}` without a confirmation",
+                        flow.spec.id
+                    );
+                    self.fail(stack, reason, out);
+                    return Some(Pause::Waiting);
+                }
+                let args = render_args(args, &scope);
+                let idempotency_key = write.then(|| format!("{}/{}", frame.instance, instr.id));
+                out.push(Effect::CallAction {
+                    call: ActionCall {
+                        name: name.clone(),
+                        args: Value::Object(args),
+                        idempotency_key,
+                    },
+                    write: *write,
+                });
+                Some(Pause::Action)
+            }
+            Op::Set { assignments } => {
+                for (slot, expr) in assignments {
+                    match expr.eval(&scope, env.today) {
+                        Ok(value) => {
+                            frame.slots.insert(slot.clone(), value);
+                        }
+                        Err(e) => {
+                            self.fail(
+                                stack,
+                                format!("flow `{}` step `{}`: {e}", flow.spec.id, instr.id),
+                                out,
+                            );
+                            return Some(Pause::Waiting);
+                        }
+                    }
+                }
+                Self::set_pc(flow, frame, pc + 1);
+                None
+            }
+            Op::Branch {
+                condition,
+                otherwise,
+            } => match condition.holds(&scope, env.today) {
+                Ok(true) => {
+                    Self::set_pc(flow, frame, pc + 1);
+                    None
+                }
+                Ok(false) => {
+                    Self::set_pc(flow, frame, *otherwise);
+                    None
+                }
+                Err(e) => {
+                    // A policy that cannot be evaluated is never guessed: a human decides.
+                    self.fail(
+                        stack,
+                        format!("flow `{}` step `{}`: {e}", flow.spec.id, instr.id),
+                        out,
+                    );
+                    Some(Pause::Waiting)
+                }
+            },
+            Op::Jump { target } => {
+                Self::set_pc(flow, frame, *target);
+                None
+            }
+            Op::Respond { response } => {
+                out.push(Effect::Say(flow.responses[response].render(&scope)));
+                Self::set_pc(flow, frame, pc + 1);
+                None
+            }
+            Op::Confirm { response, .. } => {
+                frame.requested_slot = Some(CONFIRMATION.into());
+                out.push(Effect::Ask {
+                    slot: CONFIRMATION.into(),
+                    text: flow.responses[response].render(&scope),
+                });
+                Some(Pause::Waiting)
+            }
+            Op::Call { flow: callee } => {
+                let callee = callee.clone();
+                self.push_frame(stack, &callee, env, Map::new(), out);
+                None
+            }
+            Op::Link { flow: next } => {
+                let next = next.clone();
+                let frame = stack.pop().expect("running frame");
+                out.push(Effect::FlowEnded {
+                    flow_id: frame.flow_id,
+                    outcome: Outcome::Resolved,
+                });
+                self.push_frame(stack, &next, env, Map::new(), out);
+                None
+            }
+            Op::Escalate { reason, queue } => {
+                let reason = reason.render(&scope);
+                let queue = queue.clone();
+                self.end_all(stack, Outcome::Escalated, out);
+                out.push(Effect::Escalate { reason, queue });
+                Some(Pause::Waiting)
+            }
+            Op::End { outcome } => {
+                self.finish(stack, *outcome, env, out);
+                None
+            }
+        }
+    }
+
+    /// The top frame ended: return to its caller, resume an interrupted flow, or stop.
+    fn finish(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        outcome: Outcome,
+        env: &Env,
+        out: &mut Vec<Effect>,
+    ) {
+        let frame = stack.pop().expect("a frame to finish");
+        out.push(Effect::FlowEnded {
+            flow_id: frame.flow_id.clone(),
+            outcome,
+        });
+        let Some(parent) = stack.last_mut() else {
+            return;
+        };
+        let Some(parent_flow) = self.flow(&parent.flow_id).cloned() else {
+            return;
+        };
+        let parent_pc = Self::pc(&parent_flow, parent);
+        let called = parent_pc
+            .and_then(|pc| parent_flow.program.get(pc))
+            .is_some_and(|i| matches!(&i.op, Op::Call { flow } if *flow == frame.flow_id));
+        if called {
+            if outcome == Outcome::Resolved {
+                let mut returned = frame.slots.clone();
+                returned.extend(frame.results.clone());
+                parent
+                    .results
+                    .insert(frame.flow_id.clone(), Value::Object(returned));
+                Self::set_pc(&parent_flow, parent, parent_pc.expect("called") + 1);
+            } else {
+                // The caller cannot go on without what the callee was for.
+                self.finish(stack, outcome, env, out);
+            }
+        } else if parent.interrupted && !frame.flow_id.starts_with("pattern_") {
+            parent.interrupted = false;
+            let what = self.description(&parent.flow_id);
+            self.pattern(
+                stack,
+                "continue_interrupted",
+                vars(&[("flow", &what)]),
+                format!("Now, back to where we were: {what}."),
+                env,
+                out,
+            );
+        }
+    }
+}
+
+const END: &str = "__end";
+
+fn vars(pairs: &[(&str, &str)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect()
+}
+
+fn lower_first(s: &str) -> String {
+    let s = s.trim_end_matches('.');
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn error_parts(error: &ActionError) -> (&'static str, String) {
+    match error {
+        ActionError::UnknownAction { .. } => ("unknown_action", error.to_string()),
+        ActionError::InvalidArguments { reason, .. } => ("invalid_arguments", reason.clone()),
+        ActionError::MissingIdempotencyKey { .. } => ("missing_idempotency_key", error.to_string()),
+        ActionError::NotFound { what } => ("not_found", format!("{what} not found")),
+        ActionError::Refused { reason } => ("refused", reason.clone()),
+        ActionError::Backend { message } => ("backend", message.clone()),
+    }
+}
+
+/// Render argument templates; a lone `{name}` keeps its JSON type (lists stay lists).
+fn render_args(args: &Map<String, Value>, scope: &Map<String, Value>) -> Map<String, Value> {
+    fn render(value: &Value, scope: &Map<String, Value>) -> Value {
+        match value {
+            Value::String(s) => match crate::template::Template::parse(s) {
+                Ok(t) => t
+                    .lone_value(scope)
+                    .unwrap_or_else(|| Value::String(t.render(scope))),
+                Err(_) => Value::String(s.clone()),
+            },
+            Value::Array(items) => Value::Array(items.iter().map(|v| render(v, scope)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), render(v, scope)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    args.iter()
+        .map(|(k, v)| (k.clone(), render(v, scope)))
+        .collect()
+}

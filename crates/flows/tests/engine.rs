@@ -1,0 +1,565 @@
+//! The decision engine on the repository's demo flows, with a small in-memory backend double
+//! (the engine is pure; the real shop is exercised through the agent's tests).
+
+use chrono::NaiveDate;
+use frontline_domain::{ActionCall, ActionError, Channel, Command, FlowFrame, ScoredCommand};
+use frontline_flows::spec::Outcome;
+use frontline_flows::{Effect, Engine, Env, FlowSet, Input};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+fn demo_flows() -> FlowSet {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
+    FlowSet::load(&dir, &frontline_shop::actions::catalog()).unwrap_or_else(|d| {
+        panic!(
+            "{}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
+}
+
+fn env(email: Option<&str>) -> Env {
+    Env {
+        today: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+        channel: Channel::Rest,
+        customer: json!({"email": email, "phone": null, "verified": false}),
+        turn_id: "conv-1:7".into(),
+    }
+}
+
+/// A backend double: two users, three orders.
+struct Backend {
+    calls: Vec<ActionCall>,
+    fail_next: Option<ActionError>,
+}
+
+impl Backend {
+    fn new() -> Self {
+        Self {
+            calls: vec![],
+            fail_next: None,
+        }
+    }
+
+    fn run(&mut self, call: &ActionCall) -> Result<Value, ActionError> {
+        self.calls.push(call.clone());
+        if let Some(e) = self.fail_next.take() {
+            return Err(e);
+        }
+        let order = |id: &str, user: &str, status: &str| json!({"order_id": id, "user_id": user, "status": status, "payment_history": [{"amount": 80.5}], "fulfillments": [], "delivered_on": null});
+        match (call.name.as_str(), &call.args) {
+            ("find_user_id_by_email", a) if a["email"] == "ada@example.com" => Ok(json!("ada_1")),
+            ("find_user_id_by_email", a) => Err(ActionError::NotFound {
+                what: format!("customer with email {}", a["email"]),
+            }),
+            ("get_order_details", a) => match a["order_id"].as_str().unwrap() {
+                "#W0000001" => Ok(order("#W0000001", "ada_1", "pending")),
+                "#W0000005" => Ok(order("#W0000005", "ada_1", "pending")),
+                "#W0000002" => Ok(order("#W0000002", "ada_1", "delivered")),
+                "#W0000009" => Ok(order("#W0000009", "bob_2", "pending")),
+                other => Err(ActionError::NotFound {
+                    what: format!("order {other}"),
+                }),
+            },
+            ("cancel_pending_order", a) => {
+                Ok(json!({"order_id": a["order_id"], "status": "cancelled"}))
+            }
+            (name, _) => panic!("unexpected action {name}"),
+        }
+    }
+}
+
+/// Feed commands, run requested actions against the backend, and collect what was said.
+fn turn(
+    engine: &Engine,
+    stack: &mut Vec<FlowFrame>,
+    commands: Vec<Command>,
+    backend: &mut Backend,
+    env: &Env,
+) -> (Vec<String>, Vec<Effect>) {
+    let scored = commands
+        .into_iter()
+        .map(|c| ScoredCommand::new(c, 0.9))
+        .collect();
+    let mut effects = engine.advance(stack, Input::Commands(scored), env);
+    let mut all = Vec::new();
+    loop {
+        let call = match effects.last() {
+            Some(Effect::CallAction { call, .. }) => call.clone(),
+            _ => break,
+        };
+        all.append(&mut effects);
+        effects = engine.advance(stack, Input::ActionOutcome(backend.run(&call)), env);
+    }
+    all.append(&mut effects);
+    let texts = all
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Say(t) | Effect::Ask { text: t, .. } => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    (texts, all)
+}
+
+fn start(flow: &str) -> Command {
+    Command::StartFlow {
+        flow_id: flow.into(),
+    }
+}
+fn set(name: &str, value: Value) -> Command {
+    Command::SetSlot {
+        name: name.into(),
+        value,
+    }
+}
+fn writes(backend: &Backend) -> Vec<&ActionCall> {
+    backend
+        .calls
+        .iter()
+        .filter(|c| c.name == "cancel_pending_order")
+        .collect()
+}
+
+#[test]
+fn the_demo_flows_load_and_pass_every_check() {
+    let flows = demo_flows();
+    let ids: Vec<_> = flows.iter().map(|f| f.spec.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "authenticate",
+            "cancel_order",
+            "cancel_subscription",
+            "change_shipping_address",
+            "order_status"
+        ]
+    );
+}
+
+#[test]
+fn cancelling_a_pending_order_asks_the_reason_confirms_then_writes_once() {
+    let engine = Engine::new(Arc::new(demo_flows()));
+    let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("w0000001"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(
+        said,
+        ["May I ask why? Is it no longer needed, or was it ordered by mistake?"]
+    );
+    assert_eq!(
+        b.calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["find_user_id_by_email", "get_order_details"]
+    );
+    assert_eq!(
+        b.calls[1].args,
+        json!({"order_id": "#W0000001"}),
+        "the id was normalised"
+    );
+
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("reason", json!("by mistake"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(said, ["To confirm: cancel order #W0000001 (80.50 paid) because it's ordered by mistake? The refund goes back to the original payment method. (yes/no)"]);
+    assert!(writes(&b).is_empty(), "nothing written before the yes");
+    assert_eq!(
+        stack.last().unwrap().requested_slot.as_deref(),
+        Some("confirmation")
+    );
+
+    let (said, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![set("confirmation", json!(true))],
+        &mut b,
+        &env,
+    );
+    assert!(
+        said[0].starts_with("Done. Order #W0000001 is cancelled."),
+        "{said:?}"
+    );
+    let w = writes(&b);
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        w[0].args,
+        json!({"order_id": "#W0000001", "reason": "ordered by mistake"})
+    );
+    assert_eq!(w[0].idempotency_key.as_deref(), Some("conv-1:7/0/s8"));
+    assert!(effects.contains(&Effect::FlowEnded {
+        flow_id: "cancel_order".into(),
+        outcome: Outcome::Resolved
+    }));
+    assert!(stack.is_empty());
+}
+
+#[test]
+fn a_no_at_the_confirmation_writes_nothing() {
+    let engine = Engine::new(Arc::new(demo_flows()));
+    let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
+    turn(
+        &engine,
+        &mut stack,
+        vec![
+            start("cancel_order"),
+            set("order_id", json!("#W0000001")),
+            set("reason", json!("no longer needed")),
+        ],
+        &mut b,
+        &env,
+    );
+    let (said, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![set("confirmation", json!("no"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(said, ["Okay, I won't go ahead with that."]);
+    assert!(writes(&b).is_empty());
+    assert!(effects.contains(&Effect::FlowEnded {
+        flow_id: "cancel_order".into(),
+        outcome: Outcome::Abandoned
+    }));
+}
+
+#[test]
+fn policy_refusals_write_nothing() {
+    let engine = Engine::new(Arc::new(demo_flows()));
+    let env = env(Some("ada@example.com"));
+    for (order, expected) in [
+        (
+            "#W0000002",
+            "Order #W0000002 is delivered, so it can no longer be cancelled.",
+        ),
+        (
+            "#W0000009",
+            "I can't find #W0000009 among the orders on your account.",
+        ),
+        (
+            "#W0000404",
+            "I couldn't find an order #W0000404. Could you check the number?",
+        ),
+    ] {
+        let (mut stack, mut b) = (vec![], Backend::new());
+        let (said, effects) = turn(
+            &engine,
+            &mut stack,
+            vec![start("cancel_order"), set("order_id", json!(order))],
+            &mut b,
+            &env,
+        );
+        assert!(said[0].starts_with(expected), "{order}: {said:?}");
+        assert!(writes(&b).is_empty());
+        assert!(
+            effects.contains(&Effect::FlowEnded {
+                flow_id: "cancel_order".into(),
+                outcome: Outcome::Failed
+            }),
+            "{effects:?}"
+        );
+        assert!(stack.is_empty());
+    }
+}
+
+#[test]
+fn a_correction_reruns_the_steps_after_the_slot_and_asks_to_confirm_again() {
+    let engine = Engine::new(Arc::new(demo_flows()));
+    let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
+    turn(
+        &engine,
+        &mut stack,
+        vec![
+            start("cancel_order"),
+            set("order_id", json!("#W0000001")),
+            set("reason", json!("no longer needed")),
+        ],
+        &mut b,
+        &env,
+    );
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("order_id", json!("W0000005"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(said[0], "Okay, I've changed the order id to #W0000005.");
+    assert!(
+        said[1].starts_with("To confirm: cancel order #W0000005"),
+        "{said:?}"
+    );
+    assert_eq!(
+        b.calls
+            .iter()
+            .filter(|c| c.name == "get_order_details")
+            .count(),
+        2,
+        "the order was looked up again"
+    );
+    // A confirmation given before the correction does not count.
+    assert!(!stack.last().unwrap().confirmed);
+    turn(
+        &engine,
+        &mut stack,
+        vec![set("confirmation", json!(true))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(writes(&b)[0].args["order_id"], json!("#W0000005"));
+}
+
+#[test]
+fn a_digression_runs_another_flow_then_resumes_where_it_was() {
+    let engine = Engine::new(Arc::new(demo_flows()));
+    let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("#W0000001"))],
+        &mut b,
+        &env,
+    );
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![start("order_status"), set("order_id", json!("#W0000002"))],
+        &mut b,
+        &env,
+    );
+    // order_id belongs to both flows: the newest (order_status) takes it; cancel_order keeps its own.
+    assert_eq!(said[0], "Order #W0000002 was delivered on .");
+    assert_eq!(
+        said[1],
+        "Now, back to where we were: cancel an order that hasn't shipped yet."
+    );
+    assert_eq!(
+        said[2],
+        "May I ask why? Is it no longer needed, or was it ordered by mistake?"
+    );
+    assert_eq!(stack.len(), 1);
+    assert_eq!(stack[0].slots["order_id"], json!("#W0000001"));
+}
+
+#[test]
+fn cancel_handoff_unknown_flows_and_bad_values() {
+    let engine = Engine::new(Arc::new(demo_flows()));
+    let env = env(Some("ada@example.com"));
+    let (mut stack, mut b) = (vec![], Backend::new());
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("#W0000001"))],
+        &mut b,
+        &env,
+    );
+
+    let (said, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![set("reason", json!("it's too expensive"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(
+        said[0],
+        "Sorry, I can only take one of: no longer needed, ordered by mistake."
+    );
+    assert_eq!(
+        said[1],
+        "May I ask why? Is it no longer needed, or was it ordered by mistake?"
+    );
+    assert!(effects.iter().any(|e| matches!(e, Effect::Rejected { .. })));
+
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("order_id", json!("not an order"))],
+        &mut b,
+        &env,
+    );
+    assert!(
+        said[0].starts_with("Sorry, `#NOTANORDER` doesn't look right. Which order"),
+        "{said:?}"
+    );
+
+    let (_, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![start("no_such_flow"), start("authenticate")],
+        &mut b,
+        &env,
+    );
+    assert_eq!(
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Rejected { .. }))
+            .count(),
+        2,
+        "{effects:?}"
+    );
+
+    let (said, _) = turn(&engine, &mut stack, vec![Command::CancelFlow], &mut b, &env);
+    assert_eq!(
+        said,
+        ["Okay, I've stopped: cancel an order that hasn't shipped yet."]
+    );
+    assert!(stack.is_empty());
+
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order")],
+        &mut b,
+        &env,
+    );
+    let (_, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![Command::HumanHandoff {
+            reason: "asked".into(),
+        }],
+        &mut b,
+        &env,
+    );
+    assert!(effects.contains(&Effect::Escalate {
+        reason: "asked".into(),
+        queue: None
+    }));
+    assert!(stack.is_empty());
+    assert!(writes(&b).is_empty());
+}
+
+#[test]
+fn backend_failures_are_retried_where_allowed_then_escalated() {
+    let engine = Engine::new(Arc::new(demo_flows()));
+    let env = env(Some("ada@example.com"));
+    let (mut stack, mut b) = (vec![], Backend::new());
+    turn(
+        &engine,
+        &mut stack,
+        vec![
+            start("cancel_order"),
+            set("order_id", json!("#W0000001")),
+            set("reason", json!("no longer needed")),
+        ],
+        &mut b,
+        &env,
+    );
+    b.fail_next = Some(ActionError::Backend {
+        message: "timeout".into(),
+    });
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("confirmation", json!("yes"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(writes(&b).len(), 2, "retried once");
+    assert_eq!(
+        writes(&b)[0].idempotency_key,
+        writes(&b)[1].idempotency_key,
+        "same key: the backend dedupes"
+    );
+    assert!(said[0].starts_with("Done."), "{said:?}");
+
+    // A backend that is down is never mistaken for a business answer: apologise and escalate.
+    let (mut stack, mut b) = (vec![], Backend::new());
+    b.fail_next = Some(ActionError::Backend {
+        message: "down".into(),
+    });
+    let (said, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![start("order_status")],
+        &mut b,
+        &env,
+    );
+    assert!(said[0].contains("something went wrong"), "{said:?}");
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Escalate { reason, .. } if reason.contains("find_user_id_by_email"))
+    ));
+}
+
+#[test]
+fn without_a_known_email_authentication_asks_for_one() {
+    let engine = Engine::new(Arc::new(demo_flows()));
+    let env = env(None);
+    let (mut stack, mut b) = (vec![], Backend::new());
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![start("order_status"), set("order_id", json!("#W0000002"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(
+        said,
+        ["To look up your account, what's the email address you ordered with?"]
+    );
+    assert!(b.calls.is_empty());
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("email", json!(" Ada@Example.com "))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(said, ["Order #W0000002 was delivered on ."]);
+    assert_eq!(b.calls[0].args, json!({"email": "ada@example.com"}));
+}
+
+#[test]
+fn cx_teams_can_rewrite_repair_turns_with_pattern_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        dir.path().join("pattern_cancelled.yaml"),
+        "id: pattern_cancelled\ndescription: Said when a customer stops a flow.\ntier: informational\nstarts: internal\nslots:\n  flow:\n    type: string\n    prompt: unused\nresponses:\n  stopped: No worries, I've dropped it ({flow}). Anything else?\nsteps:\n  - respond: stopped\n",
+    )
+    .unwrap();
+    let engine = Engine::new(Arc::new(
+        FlowSet::load(dir.path(), &frontline_shop::actions::catalog()).unwrap(),
+    ));
+    let env = env(Some("ada@example.com"));
+    let (mut stack, mut b2) = (vec![], Backend::new());
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order")],
+        &mut b2,
+        &env,
+    );
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![Command::CancelFlow],
+        &mut b2,
+        &env,
+    );
+    assert_eq!(
+        said,
+        ["No worries, I've dropped it (cancel an order that hasn't shipped yet). Anything else?"]
+    );
+    assert!(stack.is_empty());
+}
