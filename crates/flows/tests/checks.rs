@@ -1,0 +1,179 @@
+//! Every semantic check, each on a small broken flow, reported at file:line:col.
+
+use frontline_flows::FlowSet;
+use std::path::Path;
+
+/// Build flows from (file name, text) pairs against the demo shop's catalog.
+fn check(files: &[(&str, &str)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let base = dir.path().display().to_string();
+    match FlowSet::load(dir.path(), &frontline_shop::actions::catalog()) {
+        Ok(_) => vec![],
+        Err(d) => d
+            .iter()
+            .map(|d| d.to_string().replace(&base, "flows"))
+            .collect(),
+    }
+}
+
+const HEAD: &str = "description: Test.\ntier: transactional\nslots:\n  order_id:\n    type: string\n    prompt: Which order?\nresponses:\n  ok: Done.\n";
+
+fn flow(id: &str, steps: &str) -> (String, String) {
+    (
+        format!("{id}.yaml"),
+        format!("id: {id}\n{HEAD}steps:\n{steps}"),
+    )
+}
+
+fn one(id: &str, steps: &str) -> Vec<String> {
+    let (name, text) = flow(id, steps);
+    check(&[(&name, &text)])
+}
+
+#[test]
+fn a_write_without_a_confirmation_on_every_path_is_refused() {
+    let e = one("f", "  - collect: order_id\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: no longer needed\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "flows/f.yaml:12:5: this write action can run without the customer confirming it first"
+        ),
+        "{e:?}"
+    );
+
+    // Confirmed on one branch only: still refused.
+    let e = one("f", "  - if: order_id == \"x\"\n    then:\n      - confirm: ok\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
+    assert!(
+        e.iter()
+            .any(|e| e.contains("flows/f.yaml:14:5: this write action")),
+        "{e:?}"
+    );
+
+    // A collect between the confirmation and the write voids it.
+    let e = one("f", "  - confirm: ok\n  - collect: order_id\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
+    assert!(e.iter().any(|e| e.contains("this write action")), "{e:?}");
+
+    // Confirmed right before: fine.
+    let e = one("f", "  - collect: order_id\n  - confirm: ok\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
+    assert!(e.is_empty(), "{e:?}");
+}
+
+#[test]
+fn unknown_references_are_named_with_what_exists() {
+    let e = one("f", "  - collect: orderid\n  - respond: okay\n  - action: refund_everything\n  - call: nowhere\n");
+    assert_eq!(
+        e,
+        [
+            "flows/f.yaml:11:14: unknown slot `orderid` (slots: order_id) (at /steps/0/collect)",
+            "flows/f.yaml:12:14: unknown response `okay` (responses: ok) (at /steps/1/respond)",
+            "flows/f.yaml:13:13: unknown action `refund_everything` (the backend offers: find_user_id_by_email, find_user_id_by_name_zip, find_user_id_by_phone, get_user_details, get_order_details, list_user_orders, get_product_details, get_item_details, list_all_product_types, list_user_subscriptions, cancel_pending_order, modify_pending_order_address, modify_pending_order_items, modify_pending_order_payment, return_delivered_order_items, exchange_delivered_order_items, modify_user_address, cancel_subscription) (at /steps/2/action)",
+            "flows/f.yaml:14:11: unknown flow `nowhere` (at /steps/3/call)",
+        ]
+    );
+}
+
+#[test]
+fn action_arguments_are_checked_against_the_catalog() {
+    let e = one(
+        "f",
+        "  - action: get_order_details\n    args:\n      order: \"{order_id}\"\n",
+    );
+    assert!(e.contains(&"flows/f.yaml:12:5: `get_order_details` requires the argument `order_id` (at /steps/0/args)".to_string()), "{e:?}");
+    assert!(e.contains(&"flows/f.yaml:13:14: `order` is not an argument of `get_order_details` (arguments: order_id) (at /steps/0/args/order)".to_string()), "{e:?}");
+}
+
+#[test]
+fn conditions_and_templates_must_parse_and_use_known_names() {
+    let e = one("f", "  - if: order_id ==\n    then:\n      - respond: ok\n  - if: ordr.status == \"x\"\n    then:\n      - end: failed\n  - set:\n      order_id: '\"{\"'\n");
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("flows/f.yaml:11:9:") && e.contains("does not parse")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("flows/f.yaml:14:9:") && e.contains("uses `ordr`")),
+        "{e:?}"
+    );
+
+    let (name, text) = ("g.yaml", "id: g\ndescription: x\ntier: complex\nresponses:\n  r: Your {missing} and {error.reason}\nsteps:\n  - respond: r\n");
+    let e = check(&[(name, text)]);
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("flows/g.yaml:5:6:") && e.contains("uses `missing`")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn unreachable_steps_duplicate_ids_and_self_calls() {
+    let e = one("f", "  - end: resolved\n  - respond: ok\n  - id: a\n    respond: ok\n  - id: a\n    respond: ok\n  - call: f\n");
+    assert!(e.contains(&"flows/f.yaml:12:5: this step can never run: the step before it always ends, links or escalates (at /steps/1)".to_string()), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("flows/f.yaml:15:9: step id `a` is used twice")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.contains("a flow cannot call or link itself")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn call_loops_that_never_ask_anything_are_found() {
+    let (a, at) = flow("a", "  - call: b\n");
+    let (b, bt) = flow("b", "  - link: a\n");
+    let e = check(&[(&a, &at), (&b, &bt)]);
+    assert!(
+        e.iter()
+            .any(|e| e
+                .contains("flows a → b → a form a loop in which nothing is asked of the customer")),
+        "{e:?}"
+    );
+    // With a question in the loop it is a legitimate menu.
+    let (b, bt) = flow("b", "  - collect: order_id\n  - link: a\n");
+    assert!(check(&[(&a, &at), (&b, &bt)]).is_empty());
+}
+
+#[test]
+fn slot_definitions_are_checked() {
+    let text = "id: f\ndescription: x\ntier: complex\nslots:\n  code:\n    type: pattern\n    pattern: '[a-'\n    prompt: Code?\n  confirmation:\n    type: bool\n    prompt: Sure?\nsteps:\n  - collect: code\n";
+    let e = check(&[("f.yaml", text)]);
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("flows/f.yaml:7:14: invalid regular expression")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|e| e.contains("`confirmation` is reserved")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn two_files_with_one_id_and_every_file_reported() {
+    let (a, at) = flow("a", "  - respond: ok\n");
+    let e = check(&[
+        (&a, &at),
+        ("b.yaml", "id: b\nsteps: [\n"),
+        (
+            "c.yaml",
+            "id: c\ndescription: x\ntier: nope\nsteps:\n  - end: resolved\n",
+        ),
+    ]);
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("flows/b.yaml:") && e.contains("YAML syntax")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|e| e.starts_with("flows/c.yaml:3:7:")),
+        "{e:?}"
+    );
+    let _ = Path::new(".");
+}
