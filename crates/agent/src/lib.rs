@@ -15,6 +15,7 @@ use frontline_domain::{
     EscalationTrigger, Event, EventKind, FlowFrame, InboundMessage, OutboundMessage, OutboxId,
     ScoredCommand, Timestamp,
 };
+use frontline_flows::Engine;
 use frontline_store::{InboxClaim, Store, StoreError};
 use frontline_understanding::{ActiveFlow, DialogueContext, Speaker, Understanding, Utterance};
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,7 @@ pub struct Agent {
     store: Store,
     understanding: Arc<dyn Understanding>,
     actions: Arc<dyn ActionBackend>,
+    engine: Engine,
     config: AgentConfig,
     clock: Clock,
     locks: locks::CustomerLocks,
@@ -119,12 +121,14 @@ impl Agent {
         store: Store,
         understanding: Arc<dyn Understanding>,
         actions: Arc<dyn ActionBackend>,
+        engine: Engine,
         config: AgentConfig,
     ) -> Self {
         Self {
             store,
             understanding,
             actions,
+            engine,
             config,
             clock: Arc::new(chrono::Utc::now),
             locks: locks::CustomerLocks::default(),
@@ -304,15 +308,13 @@ impl Agent {
         .await?;
         outcome.commands = commands.clone();
 
-        let decision = decide::decide(
-            self,
-            conversation.id,
-            message.channel,
-            &customer,
-            stack.clone(),
-            &commands,
-        )
-        .await?;
+        let turn = decide::TurnContext {
+            conversation_id: conversation.id,
+            channel: message.channel,
+            channel_message_id: &message.channel_message_id,
+            customer: &customer,
+        };
+        let decision = decide::decide(self, turn, stack.clone(), &commands).await?;
         if decision.stack != stack {
             self.append(
                 conversation.id,

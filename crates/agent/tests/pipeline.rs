@@ -6,11 +6,18 @@ use frontline_domain::{
     Channel, ConversationStatus, EscalationTrigger, EventKind, Identity, IdentityKind,
     InboundMessage, NormalizeOptions,
 };
+use frontline_flows::{Engine, FlowSet};
 use frontline_shop::seed::SeedOptions;
 use frontline_shop::Shop;
 use frontline_store::testing::{all_backends, TestStore};
 use frontline_understanding::RuleUnderstanding;
 use std::sync::Arc;
+
+/// The repository's flows, checked against the shop's catalog.
+fn flows() -> Arc<FlowSet> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
+    Arc::new(FlowSet::load(&dir, &frontline_shop::actions::catalog()).expect("demo flows load"))
+}
 
 const ADA_EMAIL: &str = "ada.lovelace1000@example.com";
 
@@ -28,10 +35,12 @@ async fn agents() -> Vec<(Arc<Agent>, TestStore, tempfile::TempDir)> {
     let mut out = vec![];
     for db in all_backends().await {
         let dir = tempfile::tempdir().unwrap();
+        let flows = flows();
         let agent = Agent::new(
             db.store.clone(),
-            Arc::new(RuleUnderstanding::default()),
+            Arc::new(RuleUnderstanding::new(flows.clone())),
             Arc::new(shop(&dir).await),
+            Engine::new(flows),
             AgentConfig::default(),
         )
         .with_clock(Arc::new(|| {
@@ -250,7 +259,7 @@ async fn asking_for_a_human_hands_off_with_a_summary_and_the_bot_goes_quiet() {
                 .iter()
                 .map(|a| a.name.as_str())
                 .collect::<Vec<_>>(),
-            ["get_order_details", "get_user_details"]
+            ["find_user_id_by_email", "get_order_details"]
         );
         assert!(summary.customer_was_told.contains("colleague"));
         assert_eq!(
@@ -272,39 +281,136 @@ async fn asking_for_a_human_hands_off_with_a_summary_and_the_bot_goes_quiet() {
 
 #[tokio::test]
 async fn orders_are_only_discussed_with_their_owner() {
-    for (agent, db, _dir) in agents().await {
+    for (agent, db, dir) in agents().await {
+        // Someone with no account at all is told so, and learns nothing about the order.
         let stranger = identity(IdentityKind::Email, "mallory@example.com");
         let out = agent
             .handle(message(
                 Channel::Rest,
                 "x1",
-                stranger.clone(),
-                "status of #W0000002",
+                stranger,
+                "what is the status of my order #W0000002",
             ))
             .await
             .unwrap();
         let text = texts(&out);
         assert!(
-            text.contains("can't share its status"),
+            text.contains("I couldn't find an account with mallory@example.com"),
             "{}: {text}",
             db.label
         );
         assert!(!text.contains("delivered"), "no status leaks: {text}");
 
-        let missing = agent
-            .handle(message(Channel::Rest, "x2", stranger, "W9999999"))
+        // Another customer of the shop asking about Ada's order is refused.
+        let data = Shop::open(&dir.path().join("shop.db"))
+            .await
+            .unwrap()
+            .export()
+            .await
+            .unwrap();
+        let other = data
+            .users
+            .values()
+            .find(|u| u.user_id != "ada_lovelace_1000")
+            .unwrap();
+        let out = agent
+            .handle(message(
+                Channel::Rest,
+                "x2",
+                identity(IdentityKind::Email, &other.email),
+                "where is my order #W0000002",
+            ))
             .await
             .unwrap();
         assert!(
-            texts(&missing).contains("couldn't find an order #W9999999"),
+            texts(&out).contains("I can't find #W0000002 among the orders on your account"),
+            "{}",
+            texts(&out)
+        );
+
+        // Ada asking about an order that does not exist.
+        let ada = identity(IdentityKind::Email, ADA_EMAIL);
+        let missing = agent
+            .handle(message(
+                Channel::Rest,
+                "x3",
+                ada,
+                "where is my order W9999999",
+            ))
+            .await
+            .unwrap();
+        assert!(
+            texts(&missing).contains("I couldn't find an order #W9999999"),
             "{}",
             texts(&missing)
         );
-        assert_eq!(
-            missing.active_flow.unwrap().requested_slot.as_deref(),
-            Some("order_id"),
-            "still asking"
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_cancellation_runs_its_flow_and_writes_exactly_once() {
+    for (agent, db, dir) in agents().await {
+        let ada = || identity(IdentityKind::Email, ADA_EMAIL);
+        let first = agent
+            .handle(message(
+                Channel::WebChat,
+                "c1",
+                ada(),
+                "I want to cancel order #W0000001",
+            ))
+            .await
+            .unwrap();
+        assert!(
+            texts(&first).contains("May I ask why?"),
+            "{}: {}",
+            db.label,
+            texts(&first)
         );
+        let second = agent
+            .handle(message(
+                Channel::WebChat,
+                "c2",
+                ada(),
+                "ordered it by mistake",
+            ))
+            .await
+            .unwrap();
+        assert!(
+            texts(&second).starts_with("To confirm: cancel order #W0000001"),
+            "{}",
+            texts(&second)
+        );
+        // The customer continues by email: the confirmation is still pending there.
+        let third = agent
+            .handle(message(Channel::Email, "<c3@mail>", ada(), "Yes, go ahead"))
+            .await
+            .unwrap();
+        assert_eq!(third.conversation_id, first.conversation_id);
+        assert!(
+            texts(&third).starts_with("Done. Order #W0000001 is cancelled."),
+            "{}",
+            texts(&third)
+        );
+        // A redelivery of the yes changes nothing.
+        assert!(
+            agent
+                .handle(message(Channel::Email, "<c3@mail>", ada(), "Yes, go ahead"))
+                .await
+                .unwrap()
+                .duplicate
+        );
+
+        let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
+        let audit = shop.audit_log().await.unwrap();
+        assert_eq!(audit.len(), 1, "{}: {audit:?}", db.label);
+        assert_eq!(audit[0].1, "cancel_pending_order");
+        assert_eq!(
+            audit[0].2,
+            serde_json::json!({"order_id": "#W0000001", "reason": "ordered by mistake"})
+        );
+        let log = db.store.events(first.conversation_id).await.unwrap();
+        assert!(log.iter().any(|e| matches!(&e.kind, EventKind::FlowEnded { flow_id, outcome } if flow_id == "cancel_order" && outcome == "resolved")));
         db.cleanup().await;
     }
 }

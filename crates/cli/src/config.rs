@@ -19,6 +19,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The demo shop backend.
     pub shop: ShopConfig,
+    /// Flows.
+    pub flows: FlowsConfig,
     /// Identity normalisation.
     pub identity: IdentityConfig,
     /// Conversation continuity and intake.
@@ -51,6 +53,22 @@ pub struct ShopConfig {
     pub database_path: String,
     /// Generate the demo data when the shop is empty.
     pub seed_demo: bool,
+}
+
+/// `[flows]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowsConfig {
+    /// The folder of flow files.
+    pub dir: PathBuf,
+}
+
+impl Default for FlowsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("./flows"),
+        }
+    }
 }
 
 /// `[identity]`
@@ -88,6 +106,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             store: StoreConfig::default(),
             shop: ShopConfig::default(),
+            flows: FlowsConfig::default(),
             identity: IdentityConfig::default(),
             conversation: ConversationConfig::default(),
             log: LogConfig::default(),
@@ -138,28 +157,22 @@ impl Default for LogConfig {
     }
 }
 
-/// Top-level keys the environment may set; other `FRONTLINE_*` variables (test settings) are
-/// not configuration.
-const SECTIONS: [&str; 7] = [
-    "data_dir",
-    "server",
-    "store",
-    "shop",
-    "identity",
-    "conversation",
-    "log",
-];
-
 impl Config {
     /// Defaults, then the TOML file (if `explicit`, it must exist), then `FRONTLINE_*` variables.
     pub fn load(path: &Path, explicit: bool) -> Result<Config> {
         if explicit && !path.exists() {
             anyhow::bail!("config file {} does not exist", path.display());
         }
-        let env = Env::prefixed("FRONTLINE_").split("__").filter(|key| {
+        // Only keys of this struct are configuration; other FRONTLINE_* variables (test
+        // settings) are not. The list comes from the struct itself, so it cannot drift.
+        let sections: Vec<String> = serde_json::to_value(Config::default())
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+            .unwrap_or_default();
+        let env = Env::prefixed("FRONTLINE_").split("__").filter(move |key| {
             // The filter sees the split key before figment lowercases it.
             let key = key.as_str().to_ascii_lowercase();
-            SECTIONS
+            sections
                 .iter()
                 .any(|s| key == *s || key.starts_with(&format!("{s}.")))
         });

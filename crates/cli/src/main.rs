@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use config::Config;
 use frontline_agent::{Agent, AgentConfig, TurnOutcome};
 use frontline_domain::{Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions};
+use frontline_flows::{Engine, FlowSet};
 use frontline_server::AppState;
 use frontline_shop::seed::SeedOptions;
 use frontline_shop::{Shop, ShopData};
@@ -52,6 +53,20 @@ enum Command {
         #[command(subcommand)]
         command: ShopCommand,
     },
+    /// Work with flow files.
+    Flows {
+        #[command(subcommand)]
+        command: FlowsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowsCommand {
+    /// Validate every flow (schema and semantic checks); exits 1 listing file:line:col problems.
+    Check {
+        /// The folder (default: [flows] dir).
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +105,23 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { bind } => serve(config, bind).await,
         Command::Chat { identity, channel } => chat(config, &identity, &channel).await,
         Command::Shop { command } => shop_admin(config, command).await,
+        Command::Flows {
+            command: FlowsCommand::Check { dir },
+        } => {
+            let dir = dir.unwrap_or_else(|| config.flows.dir.clone());
+            let flows = load_flows(&dir)?;
+            println!(
+                "{} flows in {} are valid: {}",
+                flows.len(),
+                dir.display(),
+                flows
+                    .iter()
+                    .map(|f| f.spec.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
     }
 }
 
@@ -128,7 +160,31 @@ async fn open_shop(config: &Config) -> Result<Shop> {
     Ok(shop)
 }
 
+/// Load and check the flows against the shop's actions; every problem is listed.
+fn load_flows(dir: &std::path::Path) -> Result<Arc<FlowSet>> {
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "the flows folder {} does not exist (set [flows] dir or FRONTLINE_FLOWS__DIR)",
+            dir.display()
+        );
+    }
+    match FlowSet::load(dir, &frontline_shop::actions::catalog()) {
+        Ok(flows) => Ok(Arc::new(flows)),
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            anyhow::bail!(
+                "{} problem(s) in the flows in {}",
+                diagnostics.len(),
+                dir.display()
+            )
+        }
+    }
+}
+
 async fn build_agent(config: &Config) -> Result<Agent> {
+    let flows = load_flows(&config.flows.dir)?;
     let url = config.database_url();
     let store = Store::connect(&url)
         .await
@@ -141,10 +197,12 @@ async fn build_agent(config: &Config) -> Result<Agent> {
         inbox_lease: chrono::Duration::seconds(config.conversation.inbox_lease_seconds.into()),
         ..AgentConfig::default()
     };
+    let understanding = Arc::new(RuleUnderstanding::new(flows.clone()));
     Ok(Agent::new(
         store,
-        Arc::new(RuleUnderstanding::default()),
+        understanding,
         Arc::new(shop),
+        Engine::new(flows),
         agent_config,
     ))
 }

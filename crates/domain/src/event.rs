@@ -34,6 +34,13 @@ pub enum EventKind {
         /// Active flows, innermost last; empty when no flow is active.
         stack: Vec<FlowFrame>,
     },
+    /// A flow finished.
+    FlowEnded {
+        /// Its id.
+        flow_id: String,
+        /// resolved, abandoned, failed or escalated.
+        outcome: String,
+    },
     /// A backend action ran.
     ActionExecuted {
         /// The call.
@@ -71,6 +78,7 @@ impl EventKind {
             EventKind::MessageReceived { .. } => "message_received",
             EventKind::CommandsUnderstood { .. } => "commands_understood",
             EventKind::FlowUpdated { .. } => "flow_updated",
+            EventKind::FlowEnded { .. } => "flow_ended",
             EventKind::ActionExecuted { .. } => "action_executed",
             EventKind::ReplySent { .. } => "reply_sent",
             EventKind::StatusChanged { .. } => "status_changed",

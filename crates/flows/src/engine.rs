@@ -14,7 +14,9 @@ use crate::compile::{CompiledFlow, FlowSet, Op, CONFIRMATION};
 use crate::slots;
 use crate::spec::{Outcome, Starts};
 use chrono::NaiveDate;
-use frontline_domain::{ActionCall, ActionError, Channel, Command, FlowFrame, ScoredCommand};
+use frontline_domain::{
+    ActionCall, ActionError, Channel, Command, EscalationTrigger, FlowFrame, ScoredCommand,
+};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -64,6 +66,8 @@ pub enum Effect {
     },
     /// Hand the conversation to a human.
     Escalate {
+        /// The reason code: asked for, a flow's policy, or an agent failure.
+        trigger: EscalationTrigger,
         /// Why.
         reason: String,
         /// Which queue, if the flow named one.
@@ -243,6 +247,7 @@ impl Engine {
         }) {
             self.end_all(stack, Outcome::Escalated, out);
             out.push(Effect::Escalate {
+                trigger: EscalationTrigger::ExplicitRequest,
                 reason,
                 queue: None,
             });
@@ -530,8 +535,11 @@ impl Engine {
                     }
                     None => {
                         self.end_all(stack, Outcome::Escalated, out);
-                        out.push(Effect::Say("Sorry, something went wrong on our side. I'm passing this to a colleague, who will follow up with you.".into()));
+                        out.push(Effect::Say(
+                            "Sorry, something went wrong on our side.".into(),
+                        ));
                         out.push(Effect::Escalate {
+                            trigger: EscalationTrigger::AgentError,
                             reason: format!("action `{name}` failed: {error}"),
                             queue: None,
                         });
@@ -553,10 +561,10 @@ impl Engine {
     fn fail(&self, stack: &mut Vec<FlowFrame>, reason: String, out: &mut Vec<Effect>) {
         self.end_all(stack, Outcome::Escalated, out);
         out.push(Effect::Say(
-            "Sorry, I've run into a problem I can't solve myself. I'm passing this to a colleague."
-                .into(),
+            "Sorry, I've run into a problem I can't solve myself.".into(),
         ));
         out.push(Effect::Escalate {
+            trigger: EscalationTrigger::AgentError,
             reason,
             queue: None,
         });
@@ -728,7 +736,11 @@ impl Engine {
                 let reason = reason.render(&scope);
                 let queue = queue.clone();
                 self.end_all(stack, Outcome::Escalated, out);
-                out.push(Effect::Escalate { reason, queue });
+                out.push(Effect::Escalate {
+                    trigger: EscalationTrigger::Policy,
+                    reason,
+                    queue,
+                });
                 Some(Pause::Waiting)
             }
             Op::End { outcome } => {

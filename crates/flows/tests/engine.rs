@@ -87,11 +87,8 @@ fn turn(
         .collect();
     let mut effects = engine.advance(stack, Input::Commands(scored), env);
     let mut all = Vec::new();
-    loop {
-        let call = match effects.last() {
-            Some(Effect::CallAction { call, .. }) => call.clone(),
-            _ => break,
-        };
+    while let Some(Effect::CallAction { call, .. }) = effects.last() {
+        let call = call.clone();
         all.append(&mut effects);
         effects = engine.advance(stack, Input::ActionOutcome(backend.run(&call)), env);
     }
@@ -435,6 +432,7 @@ fn cancel_handoff_unknown_flows_and_bad_values() {
         &env,
     );
     assert!(effects.contains(&Effect::Escalate {
+        trigger: frontline_domain::EscalationTrigger::ExplicitRequest,
         reason: "asked".into(),
         queue: None
     }));

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use frontline_agent::{Agent, AgentConfig};
 use frontline_domain::NormalizeOptions;
+use frontline_flows::{Engine, FlowSet};
 use frontline_server::{router, AppState};
 use frontline_shop::seed::SeedOptions;
 use frontline_shop::Shop;
@@ -28,10 +29,14 @@ async fn servers() -> Vec<Server> {
         ))
         .await
         .unwrap();
+        let flows_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
+        let flows =
+            Arc::new(FlowSet::load(&flows_dir, &frontline_shop::actions::catalog()).unwrap());
         let agent = Agent::new(
             db.store.clone(),
-            Arc::new(RuleUnderstanding::default()),
+            Arc::new(RuleUnderstanding::new(flows.clone())),
             Arc::new(shop),
+            Engine::new(flows),
             AgentConfig::default(),
         );
         let state = Arc::new(AppState {
@@ -126,7 +131,9 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
                 "message_received",
                 "commands_understood",
                 "action_executed",
+                "flow_ended",
                 "action_executed",
+                "flow_ended",
                 "reply_sent"
             ],
             "{}",
