@@ -67,6 +67,11 @@ enum FlowsCommand {
         /// The folder (default: [flows] dir).
         dir: Option<PathBuf>,
     },
+    /// Run the flow tests in <dir>/tests and report step coverage; exits 1 on any failure.
+    Test {
+        /// The flows folder (default: [flows] dir).
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +110,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { bind } => serve(config, bind).await,
         Command::Chat { identity, channel } => chat(config, &identity, &channel).await,
         Command::Shop { command } => shop_admin(config, command).await,
+        Command::Flows {
+            command: FlowsCommand::Test { dir },
+        } => test_flows(&dir.unwrap_or_else(|| config.flows.dir.clone())),
         Command::Flows {
             command: FlowsCommand::Check { dir },
         } => {
@@ -181,6 +189,54 @@ fn load_flows(dir: &std::path::Path) -> Result<Arc<FlowSet>> {
             )
         }
     }
+}
+
+fn test_flows(dir: &std::path::Path) -> Result<()> {
+    let engine = Engine::new(load_flows(dir)?);
+    let report = match frontline_flows::testing::run_dir(&engine, &dir.join("tests")) {
+        Ok(report) => report,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            anyhow::bail!("{} problem(s) in the flow tests", diagnostics.len());
+        }
+    };
+    for case in &report.cases {
+        let mark = if case.failures.is_empty() {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        println!(
+            "{mark} {}:{} {}",
+            case.file.display(),
+            case.position.line,
+            case.name
+        );
+        for failure in &case.failures {
+            println!("       {failure}");
+        }
+    }
+    let uncovered = report.uncovered(&engine);
+    println!(
+        "step coverage: {:.1}% ({} step(s) no test runs)",
+        report.step_coverage(&engine) * 100.0,
+        uncovered.len()
+    );
+    for (flow, step, file, position) in &uncovered {
+        println!(
+            "  not covered: {}:{}: {flow} step {step}",
+            file.display(),
+            position.line
+        );
+    }
+    let failed = report.failed().count();
+    println!("{} passed, {failed} failed", report.cases.len() - failed);
+    if failed > 0 {
+        anyhow::bail!("{failed} flow test(s) failed");
+    }
+    Ok(())
 }
 
 async fn build_agent(config: &Config) -> Result<Agent> {

@@ -25,6 +25,8 @@ pub struct Instr {
     pub id: String,
     /// The step's JSON pointer, for diagnostics.
     pub pointer: String,
+    /// Where the step is written.
+    pub position: crate::yaml::Position,
     /// What it does.
     pub op: Op,
 }
@@ -148,6 +150,13 @@ impl CompiledFlow {
     /// The instruction index of a step id.
     pub fn position_of(&self, step_id: &str) -> Option<usize> {
         self.program.iter().position(|i| i.id == step_id)
+    }
+
+    /// The steps a test can cover: every instruction except the jumps the compiler adds.
+    pub fn coverable_steps(&self) -> impl Iterator<Item = &Instr> {
+        self.program
+            .iter()
+            .filter(|i| !matches!(i.op, Op::Jump { .. }))
     }
 
     /// The first `collect` of a slot.
@@ -453,7 +462,13 @@ impl Compiler<'_> {
     }
 
     fn push(&mut self, id: String, pointer: String, op: Op) -> usize {
-        self.program.push(Instr { id, pointer, op });
+        let position = self.source.diagnostic(&pointer, "").position;
+        self.program.push(Instr {
+            id,
+            pointer,
+            position,
+            op,
+        });
         self.program.len() - 1
     }
 

@@ -97,6 +97,13 @@ pub enum Effect {
     Unhandled(Command),
 }
 
+/// Effects and the trace of executed steps, accumulated during one `advance`.
+#[derive(Default)]
+struct Out {
+    effects: Vec<Effect>,
+    trace: Vec<(String, String)>,
+}
+
 /// The engine over a set of flows.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -124,17 +131,28 @@ impl Engine {
 
     /// Apply `input` to `stack` and run until the flows need the customer or an action.
     pub fn advance(&self, stack: &mut Vec<FlowFrame>, input: Input, env: &Env) -> Vec<Effect> {
-        let mut out = Vec::new();
+        self.advance_traced(stack, input, env).0
+    }
+
+    /// Like [`Engine::advance`], also returning every step executed, as (flow id, step id):
+    /// for flow tests and step coverage.
+    pub fn advance_traced(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        input: Input,
+        env: &Env,
+    ) -> (Vec<Effect>, Vec<(String, String)>) {
+        let mut out = Out::default();
         match input {
             Input::Commands(commands) => {
                 if !self.apply_commands(stack, commands, env, &mut out) {
-                    return out;
+                    return (out.effects, out.trace);
                 }
             }
             Input::ActionOutcome(outcome) => self.apply_outcome(stack, outcome, &mut out),
         }
         self.run(stack, env, &mut out);
-        out
+        (out.effects, out.trace)
     }
 
     fn flow(&self, id: &str) -> Option<&Arc<CompiledFlow>> {
@@ -187,7 +205,7 @@ impl Engine {
         flow_id: &str,
         env: &Env,
         slots: Map<String, Value>,
-        out: &mut Vec<Effect>,
+        out: &mut Out,
     ) {
         let instance = format!("{}/{}", env.turn_id, stack.len());
         stack.push(FlowFrame {
@@ -196,7 +214,7 @@ impl Engine {
             slots,
             ..Default::default()
         });
-        out.push(Effect::FlowStarted {
+        out.effects.push(Effect::FlowStarted {
             flow_id: flow_id.to_string(),
         });
     }
@@ -209,7 +227,7 @@ impl Engine {
         vars: Map<String, Value>,
         default: String,
         env: &Env,
-        out: &mut Vec<Effect>,
+        out: &mut Out,
     ) {
         let id = format!("pattern_{name}");
         match self.flow(&id) {
@@ -221,7 +239,7 @@ impl Engine {
                 self.push_frame(stack, &id, env, slots, out);
                 self.run(stack, env, out);
             }
-            None => out.push(Effect::Say(default)),
+            None => out.effects.push(Effect::Say(default)),
         }
     }
 
@@ -238,7 +256,7 @@ impl Engine {
         stack: &mut Vec<FlowFrame>,
         commands: Vec<ScoredCommand>,
         env: &Env,
-        out: &mut Vec<Effect>,
+        out: &mut Out,
     ) -> bool {
         let commands: Vec<Command> = commands.into_iter().map(|c| c.command).collect();
         if let Some(reason) = commands.iter().find_map(|c| match c {
@@ -246,7 +264,7 @@ impl Engine {
             _ => None,
         }) {
             self.end_all(stack, Outcome::Escalated, out);
-            out.push(Effect::Escalate {
+            out.effects.push(Effect::Escalate {
                 trigger: EscalationTrigger::ExplicitRequest,
                 reason,
                 queue: None,
@@ -257,7 +275,7 @@ impl Engine {
         if commands.iter().any(|c| matches!(c, Command::CancelFlow)) {
             match stack.pop() {
                 Some(frame) => {
-                    out.push(Effect::FlowEnded {
+                    out.effects.push(Effect::FlowEnded {
                         flow_id: frame.flow_id.clone(),
                         outcome: Outcome::Abandoned,
                     });
@@ -271,7 +289,7 @@ impl Engine {
                         out,
                     );
                 }
-                None => out.push(Effect::Rejected {
+                None => out.effects.push(Effect::Rejected {
                     command: Command::CancelFlow,
                     reason: "no flow is active".into(),
                 }),
@@ -282,14 +300,14 @@ impl Engine {
             if let Command::StartFlow { flow_id } = command {
                 acted = true;
                 match self.flow(flow_id) {
-                    None => out.push(Effect::Rejected {
+                    None => out.effects.push(Effect::Rejected {
                         command: command.clone(),
                         reason: format!("unknown flow `{flow_id}`"),
                     }),
                     Some(f)
                         if f.spec.starts == Starts::Internal || flow_id.starts_with("pattern_") =>
                     {
-                        out.push(Effect::Rejected {
+                        out.effects.push(Effect::Rejected {
                             command: command.clone(),
                             reason: format!("flow `{flow_id}` is not started by customers"),
                         })
@@ -313,7 +331,7 @@ impl Engine {
         for command in commands {
             match command {
                 Command::ChitChat { .. } | Command::AnswerFromKnowledge { .. } => {
-                    out.push(Effect::Unhandled(command))
+                    out.effects.push(Effect::Unhandled(command))
                 }
                 Command::Clarify { ref options } => {
                     let described: Vec<String> =
@@ -334,7 +352,7 @@ impl Engine {
                 }
                 Command::CannotHandle { .. } if !acted => {
                     if stack.is_empty() {
-                        out.push(Effect::Unhandled(command));
+                        out.effects.push(Effect::Unhandled(command));
                     } else {
                         self.pattern(
                             stack,
@@ -359,7 +377,7 @@ impl Engine {
         name: &str,
         value: &Value,
         env: &Env,
-        out: &mut Vec<Effect>,
+        out: &mut Out,
     ) {
         if name == CONFIRMATION {
             return self.answer_confirmation(stack, command, value, env, out);
@@ -368,7 +386,7 @@ impl Engine {
             self.flow(&f.flow_id)
                 .is_some_and(|flow| flow.slots.contains_key(name))
         }) else {
-            out.push(Effect::Rejected {
+            out.effects.push(Effect::Rejected {
                 command: command.clone(),
                 reason: format!("no active flow has a slot `{name}`"),
             });
@@ -380,8 +398,8 @@ impl Engine {
         let normalized = match slots::normalize(name, &flow.slots[name], value, &scope, env.today) {
             Ok(v) => v,
             Err(message) => {
-                out.push(Effect::Say(message));
-                out.push(Effect::Rejected {
+                out.effects.push(Effect::Say(message));
+                out.effects.push(Effect::Rejected {
                     command: command.clone(),
                     reason: "the value does not fit the slot".into(),
                 });
@@ -393,11 +411,11 @@ impl Engine {
             return;
         }
         if previous.is_some() && frame.wrote {
-            out.push(Effect::Say(format!(
+            out.effects.push(Effect::Say(format!(
                 "That part is already done, so I can't change the {} any more.",
                 name.replace('_', " ")
             )));
-            out.push(Effect::Rejected {
+            out.effects.push(Effect::Rejected {
                 command: command.clone(),
                 reason: "a write action already ran".into(),
             });
@@ -412,7 +430,7 @@ impl Engine {
                     Self::set_pc(&flow, frame, at);
                 }
             }
-            out.push(Effect::Say(format!(
+            out.effects.push(Effect::Say(format!(
                 "Okay, I've changed the {} to {}.",
                 name.replace('_', " "),
                 crate::template::display(&normalized)
@@ -426,10 +444,10 @@ impl Engine {
         command: &Command,
         value: &Value,
         env: &Env,
-        out: &mut Vec<Effect>,
+        out: &mut Out,
     ) {
         let Some(frame) = stack.last_mut() else {
-            out.push(Effect::Rejected {
+            out.effects.push(Effect::Rejected {
                 command: command.clone(),
                 reason: "nothing to confirm".into(),
             });
@@ -442,14 +460,14 @@ impl Engine {
         let pc = Self::pc(&flow, frame);
         let Some(Op::Confirm { on_no, .. }) = pc.and_then(|pc| flow.program.get(pc)).map(|i| &i.op)
         else {
-            out.push(Effect::Rejected {
+            out.effects.push(Effect::Rejected {
                 command: command.clone(),
                 reason: "nothing to confirm".into(),
             });
             return;
         };
         let Some(yes) = slots::parse_bool(value) else {
-            out.push(Effect::Rejected {
+            out.effects.push(Effect::Rejected {
                 command: command.clone(),
                 reason: "a confirmation is yes or no".into(),
             });
@@ -464,7 +482,7 @@ impl Engine {
             Self::set_pc(&flow, frame, *target);
         } else {
             let frame = stack.pop().expect("checked");
-            out.push(Effect::FlowEnded {
+            out.effects.push(Effect::FlowEnded {
                 flow_id: frame.flow_id.clone(),
                 outcome: Outcome::Abandoned,
             });
@@ -483,7 +501,7 @@ impl Engine {
         &self,
         stack: &mut Vec<FlowFrame>,
         outcome: Result<Value, ActionError>,
-        out: &mut Vec<Effect>,
+        out: &mut Out,
     ) {
         let Some(frame) = stack.last_mut() else {
             return;
@@ -535,10 +553,10 @@ impl Engine {
                     }
                     None => {
                         self.end_all(stack, Outcome::Escalated, out);
-                        out.push(Effect::Say(
+                        out.effects.push(Effect::Say(
                             "Sorry, something went wrong on our side.".into(),
                         ));
-                        out.push(Effect::Escalate {
+                        out.effects.push(Effect::Escalate {
                             trigger: EscalationTrigger::AgentError,
                             reason: format!("action `{name}` failed: {error}"),
                             queue: None,
@@ -549,21 +567,21 @@ impl Engine {
         }
     }
 
-    fn end_all(&self, stack: &mut Vec<FlowFrame>, outcome: Outcome, out: &mut Vec<Effect>) {
+    fn end_all(&self, stack: &mut Vec<FlowFrame>, outcome: Outcome, out: &mut Out) {
         while let Some(frame) = stack.pop() {
-            out.push(Effect::FlowEnded {
+            out.effects.push(Effect::FlowEnded {
                 flow_id: frame.flow_id,
                 outcome,
             });
         }
     }
 
-    fn fail(&self, stack: &mut Vec<FlowFrame>, reason: String, out: &mut Vec<Effect>) {
+    fn fail(&self, stack: &mut Vec<FlowFrame>, reason: String, out: &mut Out) {
         self.end_all(stack, Outcome::Escalated, out);
-        out.push(Effect::Say(
+        out.effects.push(Effect::Say(
             "Sorry, I've run into a problem I can't solve myself.".into(),
         ));
-        out.push(Effect::Escalate {
+        out.effects.push(Effect::Escalate {
             trigger: EscalationTrigger::AgentError,
             reason,
             queue: None,
@@ -571,14 +589,14 @@ impl Engine {
     }
 
     /// Run the top frame until something waits.
-    fn run(&self, stack: &mut Vec<FlowFrame>, env: &Env, out: &mut Vec<Effect>) {
+    fn run(&self, stack: &mut Vec<FlowFrame>, env: &Env, out: &mut Out) {
         for _ in 0..MAX_STEPS {
             let Some(frame) = stack.last_mut() else {
                 return;
             };
             let Some(flow) = self.flow(&frame.flow_id).cloned() else {
                 let frame = stack.pop().expect("checked");
-                out.push(Effect::FlowEnded {
+                out.effects.push(Effect::FlowEnded {
                     flow_id: frame.flow_id,
                     outcome: Outcome::Failed,
                 });
@@ -587,11 +605,11 @@ impl Engine {
             let Some(pc) = Self::pc(&flow, frame) else {
                 // The flow was edited and this step is gone: start it over rather than guess.
                 let frame = stack.pop().expect("checked");
-                out.push(Effect::FlowEnded {
+                out.effects.push(Effect::FlowEnded {
                     flow_id: frame.flow_id.clone(),
                     outcome: Outcome::Failed,
                 });
-                out.push(Effect::Say("Our process for this changed in the meantime, so let's pick it up from the start.".into()));
+                out.effects.push(Effect::Say("Our process for this changed in the meantime, so let's pick it up from the start.".into()));
                 let slots = frame.slots;
                 self.push_frame(stack, &flow.spec.id, env, slots, out);
                 continue;
@@ -615,7 +633,7 @@ impl Engine {
         flow: &Arc<CompiledFlow>,
         pc: usize,
         env: &Env,
-        out: &mut Vec<Effect>,
+        out: &mut Out,
     ) -> Option<Pause> {
         let Some(instr) = flow.program.get(pc) else {
             self.finish(stack, Outcome::Resolved, env, out);
@@ -623,6 +641,7 @@ impl Engine {
         };
         let frame = stack.last_mut().expect("running frame");
         let scope = Self::scope(flow, frame, env);
+        out.trace.push((flow.spec.id.clone(), instr.id.clone()));
         match &instr.op {
             Op::Collect { slot } => {
                 if frame.slots.get(slot).is_some_and(|v| !v.is_null()) {
@@ -630,7 +649,7 @@ impl Engine {
                     return None;
                 }
                 frame.requested_slot = Some(slot.clone());
-                out.push(Effect::Ask {
+                out.effects.push(Effect::Ask {
                     slot: slot.clone(),
                     text: flow.slots[slot].prompt.render(&scope),
                 });
@@ -649,7 +668,7 @@ impl Engine {
                 }
                 let args = render_args(args, &scope);
                 let idempotency_key = write.then(|| format!("{}/{}", frame.instance, instr.id));
-                out.push(Effect::CallAction {
+                out.effects.push(Effect::CallAction {
                     call: ActionCall {
                         name: name.clone(),
                         args: Value::Object(args),
@@ -705,13 +724,14 @@ impl Engine {
                 None
             }
             Op::Respond { response } => {
-                out.push(Effect::Say(flow.responses[response].render(&scope)));
+                out.effects
+                    .push(Effect::Say(flow.responses[response].render(&scope)));
                 Self::set_pc(flow, frame, pc + 1);
                 None
             }
             Op::Confirm { response, .. } => {
                 frame.requested_slot = Some(CONFIRMATION.into());
-                out.push(Effect::Ask {
+                out.effects.push(Effect::Ask {
                     slot: CONFIRMATION.into(),
                     text: flow.responses[response].render(&scope),
                 });
@@ -725,7 +745,7 @@ impl Engine {
             Op::Link { flow: next } => {
                 let next = next.clone();
                 let frame = stack.pop().expect("running frame");
-                out.push(Effect::FlowEnded {
+                out.effects.push(Effect::FlowEnded {
                     flow_id: frame.flow_id,
                     outcome: Outcome::Resolved,
                 });
@@ -736,7 +756,7 @@ impl Engine {
                 let reason = reason.render(&scope);
                 let queue = queue.clone();
                 self.end_all(stack, Outcome::Escalated, out);
-                out.push(Effect::Escalate {
+                out.effects.push(Effect::Escalate {
                     trigger: EscalationTrigger::Policy,
                     reason,
                     queue,
@@ -751,15 +771,9 @@ impl Engine {
     }
 
     /// The top frame ended: return to its caller, resume an interrupted flow, or stop.
-    fn finish(
-        &self,
-        stack: &mut Vec<FlowFrame>,
-        outcome: Outcome,
-        env: &Env,
-        out: &mut Vec<Effect>,
-    ) {
+    fn finish(&self, stack: &mut Vec<FlowFrame>, outcome: Outcome, env: &Env, out: &mut Out) {
         let frame = stack.pop().expect("a frame to finish");
-        out.push(Effect::FlowEnded {
+        out.effects.push(Effect::FlowEnded {
             flow_id: frame.flow_id.clone(),
             outcome,
         });

@@ -17,3 +17,4 @@ pub mod engine;
 pub mod slots;
 
 pub use engine::{Effect, Engine, Env, Input};
+pub mod testing;
