@@ -187,7 +187,7 @@ pub fn parse_flow(file: &Path, source: &str) -> Result<SourceFlow, Vec<Diagnosti
 }
 
 /// serde_path_to_error's `steps[2].collect` → `/steps/2/collect`.
-fn path_to_pointer(path: &str) -> String {
+pub(crate) fn path_to_pointer(path: &str) -> String {
     if path == "." {
         return String::new();
     }

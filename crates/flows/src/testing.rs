@@ -424,14 +424,7 @@ pub fn run_dir(engine: &Engine, dir: &Path) -> Result<TestReport, Vec<Diagnostic
         let file: TestFile = match serde_path_to_error::deserialize(&located.value) {
             Ok(f) => f,
             Err(e) => {
-                let pointer = format!(
-                    "/{}",
-                    e.path()
-                        .to_string()
-                        .replace('.', "/")
-                        .replace('[', "/")
-                        .replace(']', "")
-                );
+                let pointer = crate::load::path_to_pointer(&e.path().to_string());
                 diagnostics.push(diag(
                     located.position(&pointer),
                     e.inner().to_string(),

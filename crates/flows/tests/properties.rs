@@ -158,7 +158,7 @@ fn outcome(action: &str, pick: u8) -> Result<Value, ActionError> {
             _ => Ok(json!("ada_1")),
         },
         "get_order_details" => {
-            if pick % 7 == 0 {
+            if pick.is_multiple_of(7) {
                 return Err(ActionError::NotFound {
                     what: "order".into(),
                 });
@@ -170,12 +170,16 @@ fn outcome(action: &str, pick: u8) -> Result<Value, ActionError> {
                 "cancelled",
                 "pending (item modified)",
             ][(pick / 7 % 5) as usize];
-            let user = if pick % 3 == 0 { "bob_2" } else { "ada_1" };
+            let user = if pick.is_multiple_of(3) {
+                "bob_2"
+            } else {
+                "ada_1"
+            };
             Ok(
                 json!({"order_id": "#W0000001", "user_id": user, "status": status, "payment_history": [{"amount": 10.0}], "fulfillments": []}),
             )
         }
-        "list_user_subscriptions" => Ok(if pick % 2 == 0 {
+        "list_user_subscriptions" => Ok(if pick.is_multiple_of(2) {
             json!([{"subscription_id": "SUB-1000", "status": "active"}])
         } else {
             json!([{"subscription_id": "SUB-1000", "status": "cancelled"}])
