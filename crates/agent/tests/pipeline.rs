@@ -437,3 +437,61 @@ async fn small_talk_and_unknown_requests_get_polite_answers() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_return_picks_items_by_name_and_refunds_to_a_gift_card() {
+    for (agent, db, dir) in agents().await {
+        let ada = || identity(IdentityKind::Email, ADA_EMAIL);
+        let say = |id: &'static str, text: &'static str| {
+            agent.handle(message(Channel::WebChat, id, ada(), text))
+        };
+        let asked = say("r1", "I want to return my order #W0000002")
+            .await
+            .unwrap();
+        assert!(
+            texts(&asked).contains("Which items would you like to return:"),
+            "{}: {}",
+            db.label,
+            texts(&asked)
+        );
+        assert!(texts(&asked).contains("Yoga Mat"), "{}", texts(&asked));
+        let refund = say("r2", "just the yoga mat").await.unwrap();
+        assert!(
+            texts(&refund).contains("original payment method, or to a gift card?"),
+            "{}",
+            texts(&refund)
+        );
+        let confirm = say("r3", "gift card please").await.unwrap();
+        assert!(
+            texts(&confirm).starts_with("To confirm: return Yoga Mat"),
+            "{}",
+            texts(&confirm)
+        );
+        let done = say("r4", "yes").await.unwrap();
+        assert!(
+            texts(&done).contains("The return for order #W0000002 is open"),
+            "{}",
+            texts(&done)
+        );
+
+        let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
+        let audit = shop.audit_log().await.unwrap();
+        assert_eq!(audit.len(), 1, "{}", db.label);
+        assert_eq!(audit[0].1, "return_delivered_order_items");
+        assert_eq!(
+            audit[0].2["payment_method_id"],
+            serde_json::json!("gift_card_1000002")
+        );
+        let order = &shop.export().await.unwrap().orders["#W0000002"];
+        let yoga: Vec<_> = order
+            .items
+            .iter()
+            .filter(|i| i.name == "Yoga Mat")
+            .map(|i| i.item_id.clone())
+            .collect();
+        let mut returned = order.return_items.clone().unwrap();
+        returned.sort();
+        assert_eq!(returned, yoga, "every Yoga Mat in the order, nothing else");
+        db.cleanup().await;
+    }
+}

@@ -116,6 +116,10 @@ pub struct FlowFrame {
     /// Attempts of the action at `step` so far (for retries).
     #[serde(default)]
     pub attempts: u8,
+    /// Slots holding a value given before it could be checked (a list whose choices come from
+    /// data not fetched yet); checked when the flow reaches their `collect`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unvalidated: Vec<String>,
 }
 
 /// One entry of a conversation's log.

@@ -125,6 +125,8 @@ pub struct CompiledSlot {
     pub prompt: Template,
     /// Pattern slots: the whole-value regex.
     pub pattern: Option<Regex>,
+    /// List slots: the expression giving the choices.
+    pub choices: Option<Expr>,
     /// Refusals.
     pub rejections: Vec<(Expr, Template)>,
 }
@@ -421,6 +423,10 @@ impl Compiler<'_> {
                     rejections.push((c, m));
                 }
             }
+            let choices = match &slot.choices {
+                Some(source) => self.expr(&format!("{pointer}/choices"), source, false),
+                None => None,
+            };
             if let Some(prompt) = prompt {
                 slots.insert(
                     name.clone(),
@@ -428,6 +434,7 @@ impl Compiler<'_> {
                         spec: slot.clone(),
                         prompt,
                         pattern,
+                        choices,
                         rejections,
                     },
                 );

@@ -395,6 +395,19 @@ impl Engine {
         let frame = &mut stack[index];
         let flow = self.flow(&frame.flow_id).expect("checked").clone();
         let scope = Self::scope(&flow, frame, env);
+        let slot = &flow.slots[name];
+        let choices_unknown = slot
+            .choices
+            .as_ref()
+            .is_some_and(|c| c.eval(&scope, env.today).is_err());
+        if choices_unknown {
+            // The data to check it against is not fetched yet: keep it, check at its collect.
+            frame.slots.insert(name.to_string(), value.clone());
+            if !frame.unvalidated.iter().any(|n| n == name) {
+                frame.unvalidated.push(name.to_string());
+            }
+            return;
+        }
         let normalized = match slots::normalize(name, &flow.slots[name], value, &scope, env.today) {
             Ok(v) => v,
             Err(message) => {
@@ -644,6 +657,16 @@ impl Engine {
         out.trace.push((flow.spec.id.clone(), instr.id.clone()));
         match &instr.op {
             Op::Collect { slot } => {
+                if let Some(i) = frame.unvalidated.iter().position(|n| n == slot) {
+                    frame.unvalidated.remove(i);
+                    let raw = frame.slots.remove(slot).unwrap_or(Value::Null);
+                    match slots::normalize(slot, &flow.slots[slot], &raw, &scope, env.today) {
+                        Ok(value) => {
+                            frame.slots.insert(slot.clone(), value);
+                        }
+                        Err(message) => out.effects.push(Effect::Say(message)),
+                    }
+                }
                 if frame.slots.get(slot).is_some_and(|v| !v.is_null()) {
                     Self::set_pc(flow, frame, pc + 1);
                     return None;

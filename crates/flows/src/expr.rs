@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Functions frontline adds to CEL's standard ones.
-pub const EXTRA_FUNCTIONS: [&str; 1] = ["days_since"];
+pub const EXTRA_FUNCTIONS: [&str; 2] = ["days_since", "keys"];
 
 /// A compiled CEL expression.
 #[derive(Debug)]
@@ -78,6 +78,22 @@ impl Expr {
                         )
                     })?;
                 Ok((today - day).num_days())
+            },
+        );
+        // CEL's macros do not iterate maps here; `keys(m)` gives a map's keys, sorted.
+        context.add_function(
+            "keys",
+            |map: cel_interpreter::Value| -> Result<cel_interpreter::Value, ExecutionError> {
+                let cel_interpreter::Value::Map(map) = map else {
+                    return Err(ExecutionError::function_error("keys", "expects a map"));
+                };
+                let mut keys: Vec<cel_interpreter::Value> = map
+                    .map
+                    .keys()
+                    .map(|k| cel_interpreter::Value::from(k.clone()))
+                    .collect();
+                keys.sort_by_key(|k| format!("{k:?}"));
+                Ok(cel_interpreter::Value::List(Arc::new(keys)))
             },
         );
         let value = self
@@ -157,5 +173,14 @@ mod tests {
             json!({"subs": [{"id": "A", "status": "active"}, {"id": "B", "status": "cancelled"}], "wanted": "B"}),
         );
         assert_eq!(exists.holds(&subs, today), Ok(false));
+        let methods = scope(
+            json!({"pm": {"credit_card_1": {"source": "credit_card"}, "gift_card_2": {"source": "gift_card"}}}),
+        );
+        let first_gift_card =
+            Expr::compile("keys(pm).filter(k, pm[k].source == \"gift_card\")[0]").unwrap();
+        assert_eq!(
+            first_gift_card.eval(&methods, today),
+            Ok(json!("gift_card_2"))
+        );
     }
 }

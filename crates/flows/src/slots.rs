@@ -152,6 +152,7 @@ pub fn normalize(
             }
             Value::String(raw)
         }
+        SlotType::List => list(slot, value, scope, today)?,
     };
     let mut with_value = scope.clone();
     with_value.insert(name.to_string(), normalized.clone());
@@ -167,4 +168,89 @@ fn rejects(condition: &Expr, scope: &Map<String, Value>, today: NaiveDate) -> bo
     // A rejection rule that cannot be evaluated refuses: better to ask again than to accept
     // a value a policy could not check.
     condition.holds(scope, today).unwrap_or(true)
+}
+
+/// A list slot's value: the choices the customer named (by label or value), or all of them.
+fn list(
+    slot: &CompiledSlot,
+    value: &Value,
+    scope: &Map<String, Value>,
+    today: NaiveDate,
+) -> Result<Value, String> {
+    let choices = match &slot.choices {
+        Some(expr) => expr
+            .eval(scope, today)
+            .map_err(|e| format!("Sorry, I can't list the options right now ({e})."))?,
+        None => Value::Array(vec![]),
+    };
+    let choices: Vec<(String, String)> = choices
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|c| {
+                    Some((
+                        crate::template::display(c.get("value")?),
+                        crate::template::display(c.get("label").unwrap_or(&c["value"])),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let labels = || {
+        choices
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let picked: Vec<String> = match value {
+        // Given as values (an API, an LLM, a test): each must be one of the choices.
+        Value::Array(items) => {
+            let mut picked = Vec::new();
+            for item in items {
+                let wanted = crate::template::display(item);
+                match choices
+                    .iter()
+                    .find(|(v, l)| *v == wanted || l.eq_ignore_ascii_case(&wanted))
+                {
+                    Some((v, _)) => picked.push(v.clone()),
+                    None => return Err(format!("Sorry, {wanted} isn't one of: {}.", labels())),
+                }
+            }
+            picked
+        }
+        // Given in words: every choice whose label or value is mentioned, or all of them.
+        Value::String(text) => {
+            let lower = format!(" {} ", text.to_lowercase());
+            let everything = [
+                " all ",
+                " everything ",
+                " both ",
+                " all of them ",
+                " the whole order ",
+            ]
+            .iter()
+            .any(|w| lower.contains(w));
+            choices
+                .iter()
+                .filter(|(v, l)| {
+                    everything
+                        || lower.contains(&l.to_lowercase())
+                        || lower.contains(&v.to_lowercase())
+                })
+                .map(|(v, _)| v.clone())
+                .collect()
+        }
+        _ => vec![],
+    };
+    if picked.is_empty() {
+        return Err(format!(
+            "Sorry, I couldn't tell which ones you mean. The options are: {}.",
+            labels()
+        ));
+    }
+    Ok(Value::Array(
+        picked.into_iter().map(Value::String).collect(),
+    ))
 }

@@ -52,6 +52,8 @@ pub enum SlotType {
     Phone,
     /// Text matching `pattern` (order ids, …).
     Pattern,
+    /// Several of `choices` (values computed from data, e.g. an order's items).
+    List,
 }
 
 /// Case folding for pattern slots.
@@ -102,6 +104,9 @@ pub struct SlotSpec {
     /// Pattern slots: a prefix added when missing.
     #[serde(default)]
     pub prefix: Option<String>,
+    /// List slots: CEL giving `[{value, label}]` to choose from.
+    #[serde(default)]
+    pub choices: Option<String>,
     /// Values to refuse, with messages.
     #[serde(default)]
     pub rejections: Vec<Rejection>,

@@ -367,6 +367,13 @@ fn check_turn(turn: usize, expect: &Expect, effects: &[Effect], failures: &mut V
             ));
         }
     }
+    if expect.escalates.is_none() {
+        for e in effects {
+            if let Effect::Escalate { reason, .. } = e {
+                failures.push(format!("turn {turn}: unexpected escalation: {reason}"));
+            }
+        }
+    }
     if let Some(want) = expect.escalates {
         let escalated = effects.iter().any(|e| matches!(e, Effect::Escalate { .. }));
         if escalated != want {

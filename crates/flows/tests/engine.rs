@@ -133,7 +133,8 @@ fn the_demo_flows_load_and_pass_every_check() {
             "cancel_order",
             "cancel_subscription",
             "change_shipping_address",
-            "order_status"
+            "order_status",
+            "return_items"
         ]
     );
 }

@@ -52,6 +52,10 @@ fn command() -> impl Strategy<Value = Command> {
         ("zip", json!("7")),
         ("subscription_id", json!("SUB-1000")),
         ("subscription_id", json!("SUB-1003")),
+        ("item_ids", json!("all of them")),
+        ("item_ids", json!(["111"])),
+        ("refund_to", json!("gift card")),
+        ("refund_to", json!("card")),
     ]);
     prop_oneof![
         4 => flows.prop_map(|f| Command::StartFlow { flow_id: f.into() }),
@@ -179,6 +183,11 @@ fn outcome(action: &str, pick: u8) -> Result<Value, ActionError> {
                 json!({"order_id": "#W0000001", "user_id": user, "status": status, "payment_history": [{"amount": 10.0}], "fulfillments": []}),
             )
         }
+        "get_user_details" => Ok(if pick.is_multiple_of(2) {
+            json!({"payment_methods": {"credit_card_1": {"source": "credit_card"}, "gift_card_2": {"source": "gift_card"}}})
+        } else {
+            json!({"payment_methods": {"credit_card_1": {"source": "credit_card"}}})
+        }),
         "list_user_subscriptions" => Ok(if pick.is_multiple_of(2) {
             json!([{"subscription_id": "SUB-1000", "status": "active"}])
         } else {
@@ -286,6 +295,28 @@ fn check(turns: Vec<Vec<Command>>, email_known: bool, picks: Vec<u8>) -> Result<
                             call.name,
                             o["status"]
                         );
+                    }
+                    "return_delivered_order_items" => {
+                        let o = order.clone().expect("an order was looked up");
+                        prop_assert_eq!(&o["user_id"], &uid, "returning someone else's order");
+                        prop_assert_eq!(o["status"].as_str(), Some("delivered"));
+                        prop_assert!(
+                            o["delivered_on"] == "2026-11-15",
+                            "outside the return window"
+                        );
+                        prop_assert!(
+                            o["payment_history"][0]["amount"].as_f64().unwrap() <= 1000.0,
+                            "over the automated refund limit"
+                        );
+                        let pm = call.args["payment_method_id"].as_str().unwrap();
+                        prop_assert!(
+                            pm == "credit_card_1" || pm.starts_with("gift_card"),
+                            "refund to {}",
+                            pm
+                        );
+                        prop_assert!(call.args["item_ids"]
+                            .as_array()
+                            .is_some_and(|a| !a.is_empty()));
                     }
                     "cancel_subscription" => {
                         let subs = subscriptions.clone().expect("subscriptions were listed");

@@ -226,7 +226,8 @@ impl RuleUnderstanding {
                 .number
                 .find(message)
                 .map(|m| Value::String(m.as_str().replace(',', "."))),
-            SlotType::String if asked => {
+            // List slots are matched against their choices by the engine, which has the data.
+            SlotType::String | SlotType::List if asked => {
                 let text = message.trim();
                 (!text.is_empty()).then(|| Value::String(text.to_string()))
             }
