@@ -86,21 +86,36 @@ fn apply_one_command(c: &mut Criterion) {
 }
 
 fn load_and_check_100_flows(c: &mut Criterion) {
-    // 20 renamed copies of the 5 demo flows (calls still point at the original authenticate).
+    // Renamed copies of the demo flows, 100 in all (calls still point at the original authenticate).
     let dir = tempfile::tempdir().unwrap();
+    let mut sources: Vec<(String, String)> = std::fs::read_dir(flows_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_str().unwrap().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    sources.sort();
     let mut count = 0;
-    for entry in std::fs::read_dir(flows_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(dir.path().join(format!("{stem}.yaml")), &text).unwrap();
-            count += 1;
-            for i in 1..20 {
-                let renamed = text.replacen(&format!("id: {stem}"), &format!("id: {stem}_{i}"), 1);
-                std::fs::write(dir.path().join(format!("{stem}_{i}.yaml")), renamed).unwrap();
-                count += 1;
+    'copies: for i in 0.. {
+        for (stem, text) in &sources {
+            if count == 100 {
+                break 'copies;
             }
+            let (name, body) = if i == 0 {
+                (stem.clone(), text.clone())
+            } else {
+                (
+                    format!("{stem}_{i}"),
+                    text.replacen(&format!("id: {stem}"), &format!("id: {stem}_{i}"), 1),
+                )
+            };
+            std::fs::write(dir.path().join(format!("{name}.yaml")), body).unwrap();
+            count += 1;
         }
     }
     assert_eq!(count, 100);
