@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Functions frontline adds to CEL's standard ones.
-pub const EXTRA_FUNCTIONS: [&str; 2] = ["days_since", "keys"];
+pub const EXTRA_FUNCTIONS: [&str; 3] = ["days_since", "keys", "describe"];
 
 /// A compiled CEL expression.
 #[derive(Debug)]
@@ -78,6 +78,36 @@ impl Expr {
                         )
                     })?;
                 Ok((today - day).num_days())
+            },
+        );
+        // A map's values in key order, as words: `{"color": "blue", "size": "L"}` → "blue L".
+        context.add_function(
+            "describe",
+            |map: cel_interpreter::Value| -> Result<cel_interpreter::Value, ExecutionError> {
+                let cel_interpreter::Value::Map(map) = map else {
+                    return Err(ExecutionError::function_error("describe", "expects a map"));
+                };
+                let mut pairs: Vec<(String, String)> = map
+                    .map
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            match v {
+                                cel_interpreter::Value::String(s) => s.to_string(),
+                                other => format!("{other:?}"),
+                            },
+                        )
+                    })
+                    .collect();
+                pairs.sort();
+                Ok(cel_interpreter::Value::String(Arc::new(
+                    pairs
+                        .into_iter()
+                        .map(|(_, v)| v)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )))
             },
         );
         // CEL's macros do not iterate maps here; `keys(m)` gives a map's keys, sorted.

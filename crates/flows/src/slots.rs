@@ -220,24 +220,20 @@ fn list(
             }
             picked
         }
-        // Given in words: every choice whose label or value is mentioned, or all of them.
+        // Given in words: every choice all of whose label words are mentioned (or its value),
+        // or all of them.
         Value::String(text) => {
-            let lower = format!(" {} ", text.to_lowercase());
-            let everything = [
-                " all ",
-                " everything ",
-                " both ",
-                " all of them ",
-                " the whole order ",
-            ]
-            .iter()
-            .any(|w| lower.contains(w));
+            let said = words(text);
+            let everything = ["all", "everything", "both"]
+                .iter()
+                .any(|w| said.contains(*w));
             choices
                 .iter()
                 .filter(|(v, l)| {
+                    let label = words(l);
                     everything
-                        || lower.contains(&l.to_lowercase())
-                        || lower.contains(&v.to_lowercase())
+                        || said.contains(&v.to_lowercase())
+                        || (!label.is_empty() && label.is_subset(&said))
                 })
                 .map(|(v, _)| v.clone())
                 .collect()
@@ -253,4 +249,12 @@ fn list(
     Ok(Value::Array(
         picked.into_iter().map(Value::String).collect(),
     ))
+}
+
+fn words(text: &str) -> std::collections::BTreeSet<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }

@@ -133,6 +133,7 @@ fn the_demo_flows_load_and_pass_every_check() {
             "cancel_order",
             "cancel_subscription",
             "change_shipping_address",
+            "exchange_items",
             "order_status",
             "return_items"
         ]

@@ -28,6 +28,8 @@ fn command() -> impl Strategy<Value = Command> {
         "cancel_order",
         "change_shipping_address",
         "cancel_subscription",
+        "return_items",
+        "exchange_items",
         "authenticate",
         "nope",
     ]);
@@ -75,6 +77,8 @@ fn scenario() -> impl Strategy<Value = (Vec<Vec<Command>>, bool)> {
         "change_shipping_address",
         "cancel_subscription",
         "order_status",
+        "return_items",
+        "exchange_items",
     ]);
     (
         flows,
@@ -99,6 +103,16 @@ fn scenario() -> impl Strategy<Value = (Vec<Vec<Command>>, bool)> {
                 "cancel_subscription" => &[
                     ("subscription_id", json!("SUB-1000"), json!("SUB-1003")),
                     ("reason", json!("moving"), json!("")),
+                ],
+                "return_items" => &[
+                    ("order_id", json!("#W0000001"), json!("junk")),
+                    ("item_ids", json!("all of them"), json!("the blender")),
+                    ("refund_to", json!("gift card"), json!("bitcoin")),
+                ],
+                "exchange_items" => &[
+                    ("order_id", json!("#W0000001"), json!("junk")),
+                    ("item_ids", json!("the yoga mat"), json!("all of them")),
+                    ("new_item", json!("blue L"), json!("green")),
                 ],
                 _ => &[("order_id", json!("#W0000002"), json!("junk"))],
             };
@@ -174,15 +188,38 @@ fn outcome(action: &str, pick: u8) -> Result<Value, ActionError> {
                 "cancelled",
                 "pending (item modified)",
             ][(pick / 7 % 5) as usize];
-            let user = if pick.is_multiple_of(3) {
+            // Independent bits of `pick` for each property of the order.
+            let user = if pick & 0x60 == 0x60 {
                 "bob_2"
             } else {
                 "ada_1"
             };
+            let status = if pick & 0x10 == 0 {
+                "delivered"
+            } else {
+                status
+            };
+            let delivered_on = if pick & 0x02 == 0 {
+                "2026-11-15"
+            } else {
+                "2026-08-01"
+            };
+            let amount = if pick.is_multiple_of(13) {
+                1500.0
+            } else {
+                10.0
+            };
             Ok(
-                json!({"order_id": "#W0000001", "user_id": user, "status": status, "payment_history": [{"amount": 10.0}], "fulfillments": []}),
+                json!({"order_id": "#W0000001", "user_id": user, "status": status, "delivered_on": delivered_on,
+                      "items": [{"item_id": "111", "name": "Yoga Mat", "product_id": "P1", "price": 40.0, "options": {"color": "red", "size": "M"}},
+                                {"item_id": "222", "name": "Lamp", "product_id": "P2", "price": 9.0, "options": {}}],
+                      "payment_history": [{"amount": amount, "payment_method_id": "credit_card_1"}], "fulfillments": []}),
             )
         }
+        "get_product_details" => Ok(json!({"product_id": "P1", "variants": {
+            "111": {"options": {"color": "red", "size": "M"}, "available": true, "price": 40.0},
+            "112": {"options": {"color": "blue", "size": "L"}, "available": pick % 5 != 0, "price": 42.0}
+        }})),
         "get_user_details" => Ok(if pick.is_multiple_of(2) {
             json!({"payment_methods": {"credit_card_1": {"source": "credit_card"}, "gift_card_2": {"source": "gift_card"}}})
         } else {
@@ -204,12 +241,20 @@ fn outcome(action: &str, pick: u8) -> Result<Value, ActionError> {
 }
 
 static WRITES: AtomicUsize = AtomicUsize::new(0);
+static WRITES_BY_KIND: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
+const WRITE_KINDS: [&str; 5] = [
+    "cancel_pending_order",
+    "modify_pending_order_address",
+    "return_delivered_order_items",
+    "exchange_delivered_order_items",
+    "cancel_subscription",
+];
 static REFUSED_POLICY: AtomicUsize = AtomicUsize::new(0);
 
 #[test]
 fn no_write_without_confirmation_and_policy() {
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 3000,
+        cases: 5000,
         ..ProptestConfig::default()
     });
     let random = (
@@ -225,7 +270,13 @@ fn no_write_without_confirmation_and_policy() {
             check(turns, email_known, picks)
         })
         .unwrap();
-    // The property is not vacuous: writes did happen, and so did policy refusals.
+    // The property is not vacuous: every kind of write happened, and so did policy refusals.
+    for (kind, count) in WRITE_KINDS.iter().zip(&WRITES_BY_KIND) {
+        assert!(
+            count.load(Ordering::Relaxed) > 0,
+            "no {kind} was ever issued"
+        );
+    }
     assert!(
         WRITES.load(Ordering::Relaxed) > 20,
         "only {} writes",
@@ -273,6 +324,9 @@ fn check(turns: Vec<Vec<Command>>, email_known: bool, picks: Vec<u8>) -> Result<
             };
             if write {
                 WRITES.fetch_add(1, Ordering::Relaxed);
+                if let Some(i) = WRITE_KINDS.iter().position(|k| *k == call.name) {
+                    WRITES_BY_KIND[i].fetch_add(1, Ordering::Relaxed);
+                }
                 prop_assert!(
                     said_yes,
                     "write {} without a yes to its confirmation",
@@ -317,6 +371,22 @@ fn check(turns: Vec<Vec<Command>>, email_known: bool, picks: Vec<u8>) -> Result<
                         prop_assert!(call.args["item_ids"]
                             .as_array()
                             .is_some_and(|a| !a.is_empty()));
+                    }
+                    "exchange_delivered_order_items" => {
+                        let o = order.clone().expect("an order was looked up");
+                        prop_assert_eq!(&o["user_id"], &uid, "exchanging someone else's order");
+                        prop_assert_eq!(o["status"].as_str(), Some("delivered"));
+                        prop_assert!(
+                            o["delivered_on"] == "2026-11-15",
+                            "outside the exchange window"
+                        );
+                        prop_assert_eq!(&call.args["item_ids"], &json!(["111"]));
+                        prop_assert_eq!(
+                            &call.args["new_item_ids"],
+                            &json!(["112"]),
+                            "only the available, different option"
+                        );
+                        prop_assert_eq!(&call.args["payment_method_id"], &json!("credit_card_1"));
                     }
                     "cancel_subscription" => {
                         let subs = subscriptions.clone().expect("subscriptions were listed");
