@@ -218,7 +218,7 @@ fn outcome(action: &str, pick: u8) -> Result<Value, ActionError> {
         }
         "get_product_details" => Ok(json!({"product_id": "P1", "variants": {
             "111": {"options": {"color": "red", "size": "M"}, "available": true, "price": 40.0},
-            "112": {"options": {"color": "blue", "size": "L"}, "available": pick % 5 != 0, "price": 42.0}
+            "112": {"options": {"color": "blue", "size": "L"}, "available": !pick.is_multiple_of(5), "price": 42.0}
         }})),
         "get_user_details" => Ok(if pick.is_multiple_of(2) {
             json!({"payment_methods": {"credit_card_1": {"source": "credit_card"}, "gift_card_2": {"source": "gift_card"}}})
