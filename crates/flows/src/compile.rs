@@ -199,6 +199,7 @@ impl FlowSet {
         let flow_ids: BTreeSet<String> = sources.iter().map(|s| s.spec.id.clone()).collect();
         let mut flows = BTreeMap::new();
         for source in &sources {
+            let names = Compiler::collect_names(&source.spec);
             let mut c = Compiler {
                 source,
                 catalog,
@@ -206,6 +207,7 @@ impl FlowSet {
                 program: vec![],
                 diagnostics: vec![],
                 ids: BTreeSet::new(),
+                names,
             };
             let compiled = c.flow();
             diagnostics.append(&mut c.diagnostics);
@@ -305,6 +307,8 @@ struct Compiler<'a> {
     program: Vec<Instr>,
     diagnostics: Vec<Diagnostic>,
     ids: BTreeSet<String>,
+    /// [`Compiler::known_names`] outside error blocks, computed once per flow.
+    names: BTreeSet<String>,
 }
 
 impl Compiler<'_> {
@@ -317,10 +321,11 @@ impl Compiler<'_> {
         &self.source.spec
     }
 
-    /// Slots, results, called flows and built-ins: every name a template or condition may use.
-    fn known_names(&self, in_error_block: bool) -> BTreeSet<String> {
+    /// Slots, results, called flows and built-ins: every name a template or condition may use
+    /// outside an `on_error` block.
+    fn collect_names(spec: &FlowSpec) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = BUILTIN_NAMES.iter().map(|s| s.to_string()).collect();
-        names.extend(self.spec().slots.keys().cloned());
+        names.extend(spec.slots.keys().cloned());
         fn walk(steps: &[StepSpec], names: &mut BTreeSet<String>) {
             for s in steps {
                 names.extend(s.result.clone());
@@ -333,17 +338,17 @@ impl Compiler<'_> {
                 }
             }
         }
-        walk(&self.spec().steps, &mut names);
-        if in_error_block {
-            names.insert("error".into());
-        }
+        walk(&spec.steps, &mut names);
         names
     }
 
+    fn is_known(&self, name: &str, in_error_block: bool) -> bool {
+        self.names.contains(name) || (in_error_block && name == "error")
+    }
+
     fn check_names(&mut self, pointer: &str, names: Vec<String>, in_error_block: bool, what: &str) {
-        let known = self.known_names(in_error_block);
         for name in names {
-            if !known.contains(&name) && !EXTRA_FUNCTIONS.contains(&name.as_str()) {
+            if !self.is_known(&name, in_error_block) && !EXTRA_FUNCTIONS.contains(&name.as_str()) {
                 let hint = if name == "error" {
                     " (`error` exists only inside `on_error`)"
                 } else {
@@ -449,7 +454,7 @@ impl Compiler<'_> {
         self.block(&spec.steps, "/steps", "s", false);
         self.check_confirmations();
         let program = std::mem::take(&mut self.program);
-        let mut result_names = self.known_names(false);
+        let mut result_names = self.names.clone();
         for name in BUILTIN_NAMES
             .iter()
             .map(|s| s.to_string())
