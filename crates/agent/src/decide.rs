@@ -146,7 +146,7 @@ async fn act(
     conversation_id: ConversationId,
     call: ActionCall,
 ) -> Result<Result<Value, ActionError>, AgentError> {
-    let outcome = agent.actions().execute(&call).await;
+    let outcome = agent.run_action(&call).await;
     agent
         .append(
             conversation_id,

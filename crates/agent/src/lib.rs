@@ -53,6 +53,9 @@ pub struct AgentConfig {
     pub duplicate_wait: std::time::Duration,
     /// How many recent utterances understanding sees.
     pub recent_utterances: usize,
+    /// The longest a backend action may take; past it, it counts as a backend failure (retried
+    /// where the flow allows, then escalated).
+    pub action_timeout: std::time::Duration,
 }
 
 impl Default for AgentConfig {
@@ -62,6 +65,7 @@ impl Default for AgentConfig {
             inbox_lease: Duration::seconds(60),
             duplicate_wait: std::time::Duration::from_secs(5),
             recent_utterances: 10,
+            action_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -403,8 +407,23 @@ impl Agent {
             .await?)
     }
 
-    pub(crate) fn actions(&self) -> &dyn ActionBackend {
-        self.actions.as_ref()
+    /// Run an action within the configured timeout.
+    pub(crate) async fn run_action(
+        &self,
+        call: &frontline_domain::ActionCall,
+    ) -> Result<serde_json::Value, frontline_domain::ActionError> {
+        match tokio::time::timeout(self.config.action_timeout, self.actions.execute(call)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::warn!(action = %call.name, timeout = ?self.config.action_timeout, "action timed out");
+                Err(frontline_domain::ActionError::Backend {
+                    message: format!(
+                        "`{}` timed out after {:?}",
+                        call.name, self.config.action_timeout
+                    ),
+                })
+            }
+        }
     }
 }
 

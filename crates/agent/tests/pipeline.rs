@@ -495,3 +495,66 @@ async fn a_return_picks_items_by_name_and_refunds_to_a_gift_card() {
         db.cleanup().await;
     }
 }
+
+/// A backend that never answers in time.
+struct HangingBackend;
+
+#[async_trait::async_trait]
+impl frontline_domain::ActionBackend for HangingBackend {
+    fn catalog(&self) -> Vec<frontline_domain::ActionSpec> {
+        frontline_shop::actions::catalog()
+    }
+    async fn execute(
+        &self,
+        _call: &frontline_domain::ActionCall,
+    ) -> Result<serde_json::Value, frontline_domain::ActionError> {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        Ok(serde_json::Value::Null)
+    }
+}
+
+#[tokio::test]
+async fn a_backend_that_hangs_gets_an_apology_and_a_handoff_within_the_deadline() {
+    let db = frontline_store::testing::sqlite().await;
+    let flows = flows();
+    let config = AgentConfig {
+        action_timeout: std::time::Duration::from_millis(100),
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(
+        db.store.clone(),
+        Arc::new(RuleUnderstanding::new(flows.clone())),
+        Arc::new(HangingBackend),
+        Engine::new(flows),
+        config,
+    );
+    let started = std::time::Instant::now();
+    let out = agent
+        .handle(message(
+            Channel::Sms,
+            "SMx",
+            identity(IdentityKind::Email, ADA_EMAIL),
+            "where is my order #W0000002",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status, ConversationStatus::HandedOff);
+    let text = texts(&out);
+    assert!(
+        text.contains("something went wrong") && text.contains("colleague"),
+        "{text}"
+    );
+    let log = db.store.events(out.conversation_id).await.unwrap();
+    let summary = log.iter().find_map(|e| match &e.kind {
+        EventKind::Escalated { summary } => Some(summary.clone()),
+        _ => None,
+    });
+    assert_eq!(summary.unwrap().trigger, EscalationTrigger::AgentError);
+    assert!(log.iter().any(|e| matches!(&e.kind, EventKind::ActionExecuted { outcome: Err(err), .. } if err.to_string().contains("timed out"))));
+    db.cleanup().await;
+}

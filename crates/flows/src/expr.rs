@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Functions frontline adds to CEL's standard ones.
-pub const EXTRA_FUNCTIONS: [&str; 3] = ["days_since", "keys", "describe"];
+pub const EXTRA_FUNCTIONS: [&str; 4] = ["days_since", "keys", "describe", "sum"];
 
 /// A compiled CEL expression.
 #[derive(Debug)]
@@ -78,6 +78,32 @@ impl Expr {
                         )
                     })?;
                 Ok((today - day).num_days())
+            },
+        );
+        // The sum of a list of numbers (as a double); CEL has no fold.
+        context.add_function(
+            "sum",
+            |list: cel_interpreter::Value| -> Result<cel_interpreter::Value, ExecutionError> {
+                let cel_interpreter::Value::List(items) = list else {
+                    return Err(ExecutionError::function_error("sum", "expects a list"));
+                };
+                let mut total = 0.0;
+                for item in items.iter() {
+                    total += match item {
+                        cel_interpreter::Value::Int(i) => *i as f64,
+                        cel_interpreter::Value::UInt(u) => *u as f64,
+                        cel_interpreter::Value::Float(f) => *f,
+                        other => {
+                            return Err(ExecutionError::function_error(
+                                "sum",
+                                format!("{other:?} is not a number"),
+                            ))
+                        }
+                    };
+                }
+                Ok(cel_interpreter::Value::Float(
+                    (total * 100.0).round() / 100.0,
+                ))
             },
         );
         // A map's values in key order, as words: `{"color": "blue", "size": "L"}` → "blue L".

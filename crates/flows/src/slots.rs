@@ -53,9 +53,13 @@ pub fn normalize(
     let spec = &slot.spec;
     let bad = |what: &str| format!("Sorry, that doesn't look like {what}.");
     let normalized = match spec.kind {
-        SlotType::String => text(value)
-            .map(Value::String)
-            .ok_or_else(|| bad("an answer"))?,
+        // An explicit empty string is an answer ("no apartment"); a missing value is not.
+        SlotType::String => match value {
+            Value::String(s) => Value::String(s.trim().to_string()),
+            other => text(other)
+                .map(Value::String)
+                .ok_or_else(|| bad("an answer"))?,
+        },
         SlotType::Enum => {
             let raw = text(value).ok_or_else(|| bad("one of the options"))?;
             let canonical = enum_value(slot, &raw).ok_or_else(|| {

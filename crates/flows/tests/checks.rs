@@ -69,7 +69,7 @@ fn unknown_references_are_named_with_what_exists() {
         [
             "flows/f.yaml:11:14: unknown slot `orderid` (slots: order_id) (at /steps/0/collect)",
             "flows/f.yaml:12:14: unknown response `okay` (responses: ok) (at /steps/1/respond)",
-            "flows/f.yaml:13:13: unknown action `refund_everything` (the backend offers: find_user_id_by_email, find_user_id_by_name_zip, find_user_id_by_phone, get_user_details, get_order_details, list_user_orders, get_product_details, get_item_details, list_all_product_types, list_user_subscriptions, cancel_pending_order, modify_pending_order_address, modify_pending_order_items, modify_pending_order_payment, return_delivered_order_items, exchange_delivered_order_items, modify_user_address, cancel_subscription) (at /steps/2/action)",
+            format!("flows/f.yaml:13:13: unknown action `refund_everything` (the backend offers: {}) (at /steps/2/action)", frontline_shop::actions::catalog().iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")).as_str(),
             "flows/f.yaml:14:11: unknown flow `nowhere` (at /steps/3/call)",
         ]
     );

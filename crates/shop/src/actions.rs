@@ -71,6 +71,12 @@ const CATALOG: &[(&str, ActionKind, &str, &[&str])] = &[
         &["item_id"],
     ),
     (
+        "get_order_item_options",
+        ActionKind::Read,
+        "Every variant of the products in an order (for exchanges and item changes).",
+        &["order_id"],
+    ),
+    (
         "list_all_product_types",
         ActionKind::Read,
         "Every product name with its product id.",
@@ -449,6 +455,20 @@ impl Shop {
                 Ok(
                     json!({"item_id": v.item_id, "product_id": p.product_id, "name": p.name, "options": v.options, "available": v.available, "price": v.price}),
                 )
+            }
+            "get_order_item_options" => {
+                let a: OrderArgs = parse(name, args)?;
+                let order = load_order(conn, &a.order_id).await?;
+                let products = products_of(conn, &order).await?;
+                let variants: Vec<Value> = products
+                    .values()
+                    .flat_map(|p| {
+                        p.variants.values().map(move |v| {
+                            json!({"item_id": v.item_id, "product_id": p.product_id, "name": p.name, "options": v.options, "available": v.available, "price": v.price})
+                        })
+                    })
+                    .collect();
+                Ok(Value::Array(variants))
             }
             "list_all_product_types" => {
                 let _: NoArgs = parse(name, args)?;
