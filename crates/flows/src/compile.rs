@@ -131,6 +131,25 @@ pub struct CompiledSlot {
     pub rejections: Vec<(Expr, Template)>,
 }
 
+impl CompiledSlot {
+    /// A pattern slot's canonical form of `raw` (whitespace removed, case folded, prefix added),
+    /// if it then matches the pattern: how both the engine and understanding read such values.
+    pub fn pattern_value(&self, raw: &str) -> Option<String> {
+        let mut value: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+        value = match self.spec.normalize {
+            crate::spec::Normalize::Uppercase => value.to_uppercase(),
+            crate::spec::Normalize::Lowercase => value.to_lowercase(),
+            crate::spec::Normalize::None => value,
+        };
+        if let Some(prefix) = &self.spec.prefix {
+            if !value.starts_with(prefix.as_str()) {
+                value = format!("{prefix}{value}");
+            }
+        }
+        self.pattern.as_ref()?.is_match(&value).then_some(value)
+    }
+}
+
 /// A checked, compiled flow.
 #[derive(Debug)]
 pub struct CompiledFlow {

@@ -4,7 +4,7 @@
 
 use crate::compile::CompiledSlot;
 use crate::expr::Expr;
-use crate::spec::{Normalize, SlotType};
+use crate::spec::SlotType;
 use chrono::NaiveDate;
 use frontline_domain::{Identity, IdentityKind, NormalizeOptions};
 use serde_json::{Map, Value};
@@ -129,32 +129,16 @@ pub fn normalize(
             Value::String(identity.value)
         }
         SlotType::Pattern => {
-            let mut raw: String = text(value)
-                .ok_or_else(|| bad("the right format"))?
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            raw = match spec.normalize {
-                Normalize::Uppercase => raw.to_uppercase(),
-                Normalize::Lowercase => raw.to_lowercase(),
-                Normalize::None => raw,
-            };
-            if let Some(prefix) = &spec.prefix {
-                if !raw.starts_with(prefix.as_str()) {
-                    raw = format!("{prefix}{raw}");
+            let raw = text(value).ok_or_else(|| bad("the right format"))?;
+            match slot.pattern_value(&raw) {
+                Some(canonical) => Value::String(canonical),
+                None => {
+                    return Err(format!(
+                        "Sorry, `{raw}` doesn't look right. {}",
+                        slot.prompt.render(scope)
+                    ))
                 }
             }
-            let pattern = slot
-                .pattern
-                .as_ref()
-                .expect("pattern slots compile their regex");
-            if !pattern.is_match(&raw) {
-                return Err(format!(
-                    "Sorry, `{raw}` doesn't look right. {}",
-                    slot.prompt.render(scope)
-                ));
-            }
-            Value::String(raw)
         }
         SlotType::List => list(slot, value, scope, today)?,
     };

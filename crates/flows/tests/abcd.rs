@@ -2,19 +2,16 @@
 //! sequence ABCD's kb.json requires (see evals/abcd/README.md).
 
 use chrono::NaiveDate;
+use common::shared_data;
 use frontline_domain::{ActionKind, ActionSpec, Channel, Command, ScoredCommand};
 use frontline_flows::compile::CONFIRMATION;
 use frontline_flows::{Effect, Engine, Env, FlowSet, Input};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-fn shared_data() -> PathBuf {
-    std::env::var("FRONTLINE_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
+mod common;
+use std::sync::Arc;
 
 /// ABCD's actions as a backend catalog (arguments are not modelled: ABCD's slots are alternatives).
 fn abcd_catalog(ontology: &Value) -> Vec<ActionSpec> {

@@ -390,7 +390,7 @@ fn cancel_handoff_unknown_flows_and_bad_values() {
         &env,
     );
     assert!(
-        said[0].starts_with("Sorry, `#NOTANORDER` doesn't look right. Which order"),
+        said[0].starts_with("Sorry, `not an order` doesn't look right. Which order"),
         "{said:?}"
     );
 

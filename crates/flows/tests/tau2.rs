@@ -11,6 +11,8 @@ use frontline_flows::{Effect, Engine, Env, FlowSet, Input};
 use frontline_shop::{Shop, ShopData};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
+
+mod common;
 use std::sync::Arc;
 
 /// Task 105's gold exchange asks a 17.00 gift card to cover a 21.10 difference.
@@ -28,10 +30,7 @@ const WRITES: [&str; 8] = [
 ];
 
 fn tau2_dir() -> PathBuf {
-    std::env::var("FRONTLINE_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join("tau2-retail")
+    common::shared_data().join("tau2-retail")
 }
 
 fn engine() -> Engine {

@@ -11,7 +11,7 @@ use frontline_domain::{
     Command, Identity, IdentityKind, NormalizeOptions, ScoredCommand, SmallTalk,
 };
 use frontline_flows::compile::{CompiledSlot, CONFIRMATION};
-use frontline_flows::spec::{Normalize, SlotType, Starts};
+use frontline_flows::spec::{SlotType, Starts};
 use frontline_flows::FlowSet;
 use regex::Regex;
 use serde_json::Value;
@@ -170,25 +170,10 @@ impl RuleUnderstanding {
     fn extract(&self, slot: &CompiledSlot, message: &str, asked: bool) -> Option<Value> {
         let spec = &slot.spec;
         match spec.kind {
-            SlotType::Pattern => {
-                let pattern = slot.pattern.as_ref()?;
-                message
-                    .split(|c: char| c.is_whitespace() || ",;:!?()\"'".contains(c))
-                    .find_map(|token| {
-                        let mut t = token.trim_end_matches('.').to_string();
-                        t = match spec.normalize {
-                            Normalize::Uppercase => t.to_uppercase(),
-                            Normalize::Lowercase => t.to_lowercase(),
-                            Normalize::None => t,
-                        };
-                        if let Some(prefix) = &spec.prefix {
-                            if !t.starts_with(prefix.as_str()) {
-                                t = format!("{prefix}{t}");
-                            }
-                        }
-                        pattern.is_match(&t).then_some(Value::String(t.clone()))
-                    })
-            }
+            SlotType::Pattern => message
+                .split(|c: char| c.is_whitespace() || ",;:!?()\"'".contains(c))
+                .find_map(|token| slot.pattern_value(token.trim_end_matches('.')))
+                .map(Value::String),
             SlotType::Enum => {
                 let text = format!(" {} ", normalize(message));
                 spec.values
