@@ -1,9 +1,9 @@
 //! Understanding: a customer message plus its dialogue context in, commands with confidences
 //! out. Understanding never acts; the decision engine validates and executes what it proposes.
 //!
-//! Implementations share the [`Understanding`] trait: [`RuleUnderstanding`] (patterns for the
-//! built-in intents and order ids; needs no model), and later the local embedding router and the
-//! LLM command generator.
+//! Implementations share the [`Understanding`] trait: [`RuleUnderstanding`] (routes by the
+//! loaded flows' examples and reads slot values by their declared types; needs no model), and
+//! later the local embedding router and the LLM command generator.
 
 mod rules;
 
