@@ -5,13 +5,14 @@ use chrono::NaiveDate;
 use common::shared_data;
 use frontline_domain::{ActionKind, ActionSpec, Channel, Command, ScoredCommand};
 use frontline_flows::compile::CONFIRMATION;
-use frontline_flows::{Effect, Engine, Env, FlowSet, Input};
+use frontline_flows::{Effect, Engine, Env, Input};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-mod common;
 use std::sync::Arc;
+
+mod common;
 
 /// ABCD's actions as a backend catalog (arguments are not modelled: ABCD's slots are alternatives).
 fn abcd_catalog(ontology: &Value) -> Vec<ActionSpec> {
@@ -54,15 +55,7 @@ fn abcd_subflows_run_exactly_their_required_actions() {
     };
     let (kb, ontology) = (read("kb.json"), read("ontology.json"));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/abcd/flows");
-    let flows = FlowSet::load(&dir, &abcd_catalog(&ontology)).unwrap_or_else(|d| {
-        panic!(
-            "{}",
-            d.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
+    let flows = common::load_flows(&dir, &abcd_catalog(&ontology));
     let engine = Engine::new(Arc::new(flows));
     let parent: BTreeMap<String, String> = ontology["intents"]["subflows"]
         .as_object()

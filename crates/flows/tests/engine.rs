@@ -7,20 +7,10 @@ use frontline_flows::spec::Outcome;
 use frontline_flows::{Effect, Engine, Env, FlowSet, Input};
 use serde_json::{json, Value};
 use std::path::Path;
+
 use std::sync::Arc;
 
-fn demo_flows() -> FlowSet {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-    FlowSet::load(&dir, &frontline_shop::actions::catalog()).unwrap_or_else(|d| {
-        panic!(
-            "{}",
-            d.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })
-}
+mod common;
 
 fn env(email: Option<&str>) -> Env {
     Env {
@@ -124,7 +114,7 @@ fn writes(backend: &Backend) -> Vec<&ActionCall> {
 
 #[test]
 fn the_demo_flows_load_and_pass_every_check() {
-    let flows = demo_flows();
+    let flows = common::demo_flows();
     let ids: Vec<_> = flows.iter().map(|f| f.spec.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -142,7 +132,7 @@ fn the_demo_flows_load_and_pass_every_check() {
 
 #[test]
 fn cancelling_a_pending_order_asks_the_reason_confirms_then_writes_once() {
-    let engine = Engine::new(Arc::new(demo_flows()));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
     let (said, _) = turn(
         &engine,
@@ -206,7 +196,7 @@ fn cancelling_a_pending_order_asks_the_reason_confirms_then_writes_once() {
 
 #[test]
 fn a_no_at_the_confirmation_writes_nothing() {
-    let engine = Engine::new(Arc::new(demo_flows()));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
     turn(
         &engine,
@@ -236,7 +226,7 @@ fn a_no_at_the_confirmation_writes_nothing() {
 
 #[test]
 fn policy_refusals_write_nothing() {
-    let engine = Engine::new(Arc::new(demo_flows()));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let env = env(Some("ada@example.com"));
     for (order, expected) in [
         (
@@ -275,7 +265,7 @@ fn policy_refusals_write_nothing() {
 
 #[test]
 fn a_correction_reruns_the_steps_after_the_slot_and_asks_to_confirm_again() {
-    let engine = Engine::new(Arc::new(demo_flows()));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
     turn(
         &engine,
@@ -322,7 +312,7 @@ fn a_correction_reruns_the_steps_after_the_slot_and_asks_to_confirm_again() {
 
 #[test]
 fn a_digression_runs_another_flow_then_resumes_where_it_was() {
-    let engine = Engine::new(Arc::new(demo_flows()));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
     turn(
         &engine,
@@ -354,7 +344,7 @@ fn a_digression_runs_another_flow_then_resumes_where_it_was() {
 
 #[test]
 fn cancel_handoff_unknown_flows_and_bad_values() {
-    let engine = Engine::new(Arc::new(demo_flows()));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let env = env(Some("ada@example.com"));
     let (mut stack, mut b) = (vec![], Backend::new());
     turn(
@@ -444,7 +434,7 @@ fn cancel_handoff_unknown_flows_and_bad_values() {
 
 #[test]
 fn backend_failures_are_retried_where_allowed_then_escalated() {
-    let engine = Engine::new(Arc::new(demo_flows()));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let env = env(Some("ada@example.com"));
     let (mut stack, mut b) = (vec![], Backend::new());
     turn(
@@ -496,7 +486,7 @@ fn backend_failures_are_retried_where_allowed_then_escalated() {
 
 #[test]
 fn without_a_known_email_authentication_asks_for_one() {
-    let engine = Engine::new(Arc::new(demo_flows()));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let env = env(None);
     let (mut stack, mut b) = (vec![], Backend::new());
     let (said, _) = turn(

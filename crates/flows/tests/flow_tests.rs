@@ -1,16 +1,17 @@
 //! The repository's flow tests (`flows/tests/*.yaml`) pass and run every step of every flow.
 
 use frontline_flows::testing::run_dir;
-use frontline_flows::{Engine, FlowSet};
+use frontline_flows::Engine;
+
 use std::path::Path;
 use std::sync::Arc;
+
+mod common;
 
 #[test]
 fn every_demo_flow_test_passes_and_every_step_is_covered() {
     let flows_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-    let engine = Engine::new(Arc::new(
-        FlowSet::load(&flows_dir, &frontline_shop::actions::catalog()).unwrap(),
-    ));
+    let engine = Engine::new(Arc::new(common::demo_flows()));
     let report = run_dir(&engine, &flows_dir.join("tests")).unwrap_or_else(|d| panic!("{d:?}"));
     let failed: Vec<String> = report
         .failed()

@@ -4,7 +4,8 @@
 
 use chrono::NaiveDate;
 use frontline_domain::{ActionError, Channel, Command, ScoredCommand, SmallTalk};
-use frontline_flows::{Effect, Engine, Env, FlowSet, Input};
+use frontline_flows::{Effect, Engine, Env, Input};
+
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::{json, Value};
@@ -12,14 +13,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+mod common;
+
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-        Engine::new(Arc::new(
-            FlowSet::load(&dir, &frontline_shop::actions::catalog()).unwrap(),
-        ))
-    })
+    ENGINE.get_or_init(|| Engine::new(Arc::new(common::demo_flows())))
 }
 
 fn command() -> impl Strategy<Value = Command> {

@@ -7,13 +7,14 @@
 
 use chrono::NaiveDate;
 use frontline_domain::{ActionBackend, ActionCall, Channel, Command, FlowFrame, ScoredCommand};
-use frontline_flows::{Effect, Engine, Env, FlowSet, Input};
+use frontline_flows::{Effect, Engine, Env, Input};
 use frontline_shop::{Shop, ShopData};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
-mod common;
 use std::sync::Arc;
+
+mod common;
 
 /// Task 105's gold exchange asks a 17.00 gift card to cover a 21.10 difference.
 const KNOWN_INVALID_GOLD: [&str; 1] = ["105"];
@@ -35,15 +36,7 @@ fn tau2_dir() -> PathBuf {
 
 fn engine() -> Engine {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/tau2-retail/flows");
-    let flows = FlowSet::load(&dir, &frontline_shop::actions::catalog()).unwrap_or_else(|d| {
-        panic!(
-            "{}",
-            d.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
+    let flows = common::load_flows(&dir, &frontline_shop::actions::catalog());
     Engine::new(Arc::new(flows))
 }
 
