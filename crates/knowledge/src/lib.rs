@@ -6,8 +6,10 @@
 
 pub mod chunk;
 pub mod document;
+pub mod embed;
 pub mod plan;
 
 pub use chunk::{Chunk, Chunker};
 pub use document::{load_dir, Document, DocumentError, Loaded};
+pub use embed::{EmbedError, Embedder, MiniLm};
 pub use plan::IngestPlan;

