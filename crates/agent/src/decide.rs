@@ -82,8 +82,7 @@ pub(crate) async fn decide(
     let mut effects = agent
         .engine
         .advance(&mut stack, Input::Commands(commands.to_vec()), &env);
-    let (mut texts, mut greetings, mut handoff, mut not_understood) =
-        (Vec::new(), Vec::new(), None, false);
+    let (mut texts, mut greetings, mut handoff) = (Vec::new(), Vec::new(), None);
     loop {
         let mut call = None;
         for effect in effects.drain(..) {
@@ -96,7 +95,8 @@ pub(crate) async fn decide(
                 Effect::Unhandled(Command::ChitChat { topic }) => {
                     greetings.push(small_talk(topic, turn.customer))
                 }
-                Effect::Unhandled(_) => not_understood = true,
+                // Nothing else to say is handled below: "not understood".
+                Effect::Unhandled(_) => {}
                 Effect::FlowEnded { flow_id, outcome } => {
                     let outcome = serde_json::to_value(outcome)
                         .ok()
@@ -129,12 +129,14 @@ pub(crate) async fn decide(
         ));
     }
     greetings.append(&mut texts);
-    let mut texts = greetings;
-    if texts.is_empty() || (not_understood && texts.iter().all(|t| t.is_empty())) {
-        texts.push(NOT_UNDERSTOOD.into());
-    }
+    let texts = greetings;
+    let text = if texts.is_empty() {
+        NOT_UNDERSTOOD.to_string()
+    } else {
+        texts.join("\n\n")
+    };
     Ok(Decision {
-        texts: vec![texts.join("\n\n")],
+        text,
         stack,
         handoff,
     })

@@ -114,7 +114,8 @@ pub struct Agent {
 
 /// What the decision step wants done.
 pub(crate) struct Decision {
-    pub texts: Vec<String>,
+    /// One reply per turn: several sentences are joined, since SMS and email want one message.
+    pub text: String,
     pub stack: Vec<FlowFrame>,
     pub handoff: Option<(EscalationTrigger, String)>,
 }
@@ -330,33 +331,32 @@ impl Agent {
         }
         outcome.active_flow = decision.stack.last().cloned();
 
-        for text in &decision.texts {
-            let reply = OutboundMessage {
-                conversation_id: conversation.id,
+        let text = &decision.text;
+        let reply = OutboundMessage {
+            conversation_id: conversation.id,
+            channel: message.channel,
+            recipient: message.sender.clone(),
+            text: text.clone(),
+            in_reply_to: Some(message.channel_message_id.clone()),
+        };
+        let now = (self.clock)();
+        let outbox_id = self.store.enqueue_outbox(&reply, now).await?;
+        self.append(
+            conversation.id,
+            EventKind::ReplySent {
                 channel: message.channel,
-                recipient: message.sender.clone(),
-                text: text.clone(),
-                in_reply_to: Some(message.channel_message_id.clone()),
-            };
-            let now = (self.clock)();
-            let outbox_id = self.store.enqueue_outbox(&reply, now).await?;
-            self.append(
-                conversation.id,
-                EventKind::ReplySent {
-                    channel: message.channel,
-                    text: text.clone(),
-                    outbox_id,
-                },
-            )
-            .await?;
-            if message.channel.replies_in_response() {
-                self.store.mark_delivered(outbox_id, now).await?;
-            }
-            outcome.replies.push(Reply {
                 text: text.clone(),
                 outbox_id,
-            });
+            },
+        )
+        .await?;
+        if message.channel.replies_in_response() {
+            self.store.mark_delivered(outbox_id, now).await?;
         }
+        outcome.replies.push(Reply {
+            text: text.clone(),
+            outbox_id,
+        });
 
         if let Some((trigger, reason)) = decision.handoff {
             let from = self
@@ -380,7 +380,7 @@ impl Agent {
                 current_channel: message.channel,
                 trigger,
                 reason,
-                customer_was_told: decision.texts.join("\n"),
+                customer_was_told: decision.text.clone(),
                 now: (self.clock)(),
             });
             tracing::info!(?trigger, "conversation handed off");

@@ -411,6 +411,30 @@ async fn a_cancellation_runs_its_flow_and_writes_exactly_once() {
         );
         let log = db.store.events(first.conversation_id).await.unwrap();
         assert!(log.iter().any(|e| matches!(&e.kind, EventKind::FlowEnded { flow_id, outcome } if flow_id == "cancel_order" && outcome == "resolved")));
+        // Every action is in the log with its arguments and outcome; the write with its key.
+        let write = log
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::ActionExecuted { call, outcome }
+                    if call.name == "cancel_pending_order" =>
+                {
+                    Some((call.clone(), outcome.clone()))
+                }
+                _ => None,
+            })
+            .expect("the write is logged");
+        assert_eq!(write.0.args["order_id"], serde_json::json!("#W0000001"));
+        assert!(
+            write
+                .0
+                .idempotency_key
+                .as_deref()
+                .is_some_and(|k| k.contains(":web_chat:c1/")),
+            "{:?}",
+            write.0.idempotency_key
+        );
+        assert_eq!(write.1.unwrap()["status"], serde_json::json!("cancelled"));
+        assert!(log.iter().any(|e| matches!(&e.kind, EventKind::ActionExecuted { call, .. } if call.name == "get_order_details" && call.idempotency_key.is_none())));
         db.cleanup().await;
     }
 }
