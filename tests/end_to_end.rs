@@ -29,6 +29,10 @@ fn frontline(dir: &std::path::Path) -> Command {
             "FRONTLINE_FLOWS__DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../flows"),
         )
+        .env(
+            "FRONTLINE_KNOWLEDGE__DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../knowledge"),
+        )
         .env("RUST_LOG", "warn");
     cmd
 }
@@ -142,6 +146,46 @@ async fn serve_and_talk(db: Option<TestStore>) {
         json!(["rest", "sms"])
     );
 
+    // Informational questions are answered from the knowledge base, with the source named.
+    let question = json!({
+        "channel_message_id": "e2e-3",
+        "sender": {"kind": "email", "value": "ada.lovelace1000@example.com"},
+        "text": "How long does a refund to my credit card take?"
+    });
+    let answer = post_message(&http, &base, &question).await;
+    let text = answer["replies"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("5 to 7 business days") && text.contains("Source: When will I get my refund?"),
+        "{answer}"
+    );
+    assert_eq!(answer["commands"][0]["type"], "answer_from_knowledge", "{answer}");
+
+    // And searchable over the API, with scores, citations and the gate's verdict.
+    let found: Value = http
+        .get(format!("{base}/v1/knowledge/search"))
+        .query(&[("q", "do gift cards expire"), ("k", "3")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let passages = found["passages"].as_array().unwrap();
+    assert_eq!(passages.len(), 3, "{found}");
+    assert_eq!(passages[0]["citation"]["document"], "gift-cards.md", "{found}");
+    assert!(passages[0]["similarity"].as_f64().unwrap() > 0.4, "{found}");
+    assert!(found["abstain"].is_null(), "{found}");
+    for (query, field) in [("k=3", "q"), ("q=hi&k=0", "k"), ("q=hi&k=500", "k")] {
+        let bad = http
+            .get(format!("{base}/v1/knowledge/search?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400, "{query}");
+        let body: Value = bad.json().await.unwrap();
+        assert_eq!(body["error"]["field"], field, "{query}: {body}");
+    }
+
     let status = sigterm_and_wait(server);
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     if let Some(db) = db {
@@ -226,4 +270,68 @@ fn a_bad_configuration_fails_with_a_clear_message() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml does not exist"));
+}
+
+#[test]
+fn ingest_reports_what_changed_and_names_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("kb");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.md"), "# Alpha\n\nFirst article.\n").unwrap();
+    std::fs::write(docs.join("broken.md"), "---\ntitle: [oops\n---\n# B\n").unwrap();
+    let ingest = |extra: &[&str]| {
+        let out = frontline(dir.path())
+            .arg("ingest")
+            .arg(&docs)
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, first) = ingest(&[]);
+    assert!(ok, "{first}");
+    assert!(first.contains("1 files (1 skipped): 1 chunks added"), "{first}");
+    assert!(first.contains("broken.md:2"), "the skipped file is named with its line: {first}");
+    let (ok, second) = ingest(&[]);
+    assert!(ok && second.contains("0 chunks added, 0 updated, 0 removed, 1 unchanged"), "{second}");
+
+    // A missing model says which command installs it.
+    let out = frontline(dir.path())
+        .env("FRONTLINE_KNOWLEDGE__MODEL_DIR", dir.path().join("no-model"))
+        .arg("ingest")
+        .arg(&docs)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("scripts/model.sh"), "{stderr}");
+}
+
+#[test]
+fn ingest_watch_picks_up_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("kb");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.md"), "# Alpha\n\nFirst article.\n").unwrap();
+    let mut child = Running(
+        frontline(dir.path())
+            .args(["ingest", "--watch", "--poll-ms", "100"])
+            .arg(&docs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut next = || lines.next().unwrap().unwrap();
+    assert!(next().contains("1 chunks added"));
+    assert!(next().starts_with("watching"));
+    std::fs::write(docs.join("b.md"), "# Beta\n\nSecond article.\n").unwrap();
+    let line = next();
+    assert!(line.contains("re-ingested") && line.contains("1 chunks added, 0 updated, 0 removed, 1 unchanged"), "{line}");
 }

@@ -68,7 +68,9 @@ pub(crate) async fn decide(
     turn: TurnContext<'_>,
     mut stack: Vec<FlowFrame>,
     commands: &[ScoredCommand],
+    knowledge_answer: Option<String>,
 ) -> Result<Decision, AgentError> {
+    let mut knowledge_answer = knowledge_answer;
     let env = Env {
         today: (agent.clock)().date_naive(),
         channel: turn.channel,
@@ -94,6 +96,10 @@ pub(crate) async fn decide(
                 } => handoff = Some((trigger, reason)),
                 Effect::Unhandled(Command::ChitChat { topic }) => {
                     greetings.push(small_talk(topic, turn.customer))
+                }
+                // The answer leads; a flow's pending question (re-asked by the engine) follows.
+                Effect::Unhandled(Command::AnswerFromKnowledge { .. }) => {
+                    greetings.extend(knowledge_answer.take())
                 }
                 // Nothing else to say is handled below: "not understood".
                 Effect::Unhandled(_) => {}

@@ -6,6 +6,7 @@
 //! so a conversation continues on any channel and any replica.
 
 mod decide;
+mod knowledge;
 pub mod locks;
 pub mod summary;
 
@@ -110,6 +111,7 @@ pub struct Agent {
     config: AgentConfig,
     clock: Clock,
     locks: locks::CustomerLocks,
+    knowledge: Option<Arc<frontline_knowledge::KnowledgeBase>>,
 }
 
 /// What the decision step wants done.
@@ -137,13 +139,26 @@ impl Agent {
             config,
             clock: Arc::new(chrono::Utc::now),
             locks: locks::CustomerLocks::default(),
+            knowledge: None,
         }
+    }
+
+    /// Answer informational questions from this knowledge base (without one, they are not
+    /// understood and the customer is offered what the flows can do).
+    pub fn with_knowledge(mut self, knowledge: Arc<frontline_knowledge::KnowledgeBase>) -> Self {
+        self.knowledge = Some(knowledge);
+        self
     }
 
     /// Replace the clock (tests, evals, replays).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The knowledge base it answers from, if any.
+    pub fn knowledge(&self) -> Option<&Arc<frontline_knowledge::KnowledgeBase>> {
+        self.knowledge.as_ref()
     }
 
     /// The store this agent writes to.
@@ -287,7 +302,10 @@ impl Agent {
             }),
             recent: recent_utterances(&history, self.config.recent_utterances),
         };
-        let (commands, source) = match self.understanding.understand(&message.text, &context).await
+        let (mut commands, mut source) = match self
+            .understanding
+            .understand(&message.text, &context)
+            .await
         {
             Ok(commands) => (commands, self.understanding.name()),
             Err(e) => {
@@ -303,6 +321,10 @@ impl Agent {
                 )
             }
         };
+        let consulted = knowledge::consult(self, &message.text, message.channel, &mut commands).await;
+        if consulted.is_some() {
+            source.push_str("+knowledge");
+        }
         self.append(
             conversation.id,
             EventKind::CommandsUnderstood {
@@ -311,6 +333,14 @@ impl Agent {
             },
         )
         .await?;
+        let knowledge_answer = match consulted {
+            Some(consulted) => {
+                let answer = consulted.answer.clone();
+                self.append(conversation.id, consulted.event).await?;
+                answer
+            }
+            None => None,
+        };
         outcome.commands = commands.clone();
 
         let turn = decide::TurnContext {
@@ -319,7 +349,8 @@ impl Agent {
             channel_message_id: &message.channel_message_id,
             customer: &customer,
         };
-        let decision = decide::decide(self, turn, stack.clone(), &commands).await?;
+        let decision =
+            decide::decide(self, turn, stack.clone(), &commands, knowledge_answer).await?;
         if decision.stack != stack {
             self.append(
                 conversation.id,

@@ -92,7 +92,18 @@ pub fn build_summary(input: SummaryInput<'_>) -> EscalationSummary {
         tier: None,
         flow,
         actions_taken,
-        knowledge_shown: vec![],
+        knowledge_shown: events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::KnowledgeConsulted { sources, .. } => sources.first().cloned(),
+                _ => None,
+            })
+            .fold(Vec::new(), |mut shown, article| {
+                if !shown.contains(&article) {
+                    shown.push(article);
+                }
+                shown
+            }),
         sentiment_trajectory: vec![],
         trigger,
         reason,

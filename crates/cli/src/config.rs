@@ -21,6 +21,8 @@ pub struct Config {
     pub shop: ShopConfig,
     /// Flows.
     pub flows: FlowsConfig,
+    /// The knowledge base.
+    pub knowledge: KnowledgeConfig,
     /// Identity normalisation.
     pub identity: IdentityConfig,
     /// Conversation continuity and intake.
@@ -71,6 +73,59 @@ impl Default for FlowsConfig {
     }
 }
 
+/// `[knowledge]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// Answer informational questions from the knowledge base (ingested at `serve` start).
+    pub enabled: bool,
+    /// The folder of markdown articles.
+    pub dir: PathBuf,
+    /// The embedded index's folder; empty means `<data_dir>/knowledge-index`.
+    pub index_path: String,
+    /// A Qdrant server or cluster (gRPC URL, e.g. `http://qdrant:6334`); empty means embedded.
+    pub qdrant_url: String,
+    /// The Qdrant server's API key, if it needs one.
+    pub qdrant_api_key: String,
+    /// The collection on the Qdrant server.
+    pub collection: String,
+    /// Largest chunk, in tokens.
+    pub chunk_tokens: usize,
+    /// Overlap between windows of an over-long paragraph, in tokens.
+    pub overlap_tokens: usize,
+    /// The relevance gate: below this similarity the agent abstains (calibrated default).
+    pub min_similarity: f32,
+    /// The local model's folder; empty means the cache `scripts/model.sh` installs into.
+    pub model_dir: String,
+    /// An OpenAI-compatible embeddings endpoint (e.g. `https://api.openai.com/v1`); empty means
+    /// the local model.
+    pub embedding_base_url: String,
+    /// The embeddings model at that endpoint.
+    pub embedding_model: String,
+    /// Its API key; empty means the `OPENAI_API_KEY` variable.
+    pub embedding_api_key: String,
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: PathBuf::from("./knowledge"),
+            index_path: String::new(),
+            qdrant_url: String::new(),
+            qdrant_api_key: String::new(),
+            collection: "frontline_knowledge".into(),
+            chunk_tokens: 256,
+            overlap_tokens: 32,
+            min_similarity: frontline_knowledge::base::DEFAULT_MIN_SIMILARITY,
+            model_dir: String::new(),
+            embedding_base_url: String::new(),
+            embedding_model: "text-embedding-3-small".into(),
+            embedding_api_key: String::new(),
+        }
+    }
+}
+
 /// `[identity]`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -107,6 +162,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             shop: ShopConfig::default(),
             flows: FlowsConfig::default(),
+            knowledge: KnowledgeConfig::default(),
             identity: IdentityConfig::default(),
             conversation: ConversationConfig::default(),
             log: LogConfig::default(),
@@ -209,6 +265,15 @@ impl Config {
                 self.log.format
             );
         }
+        if !(0.0..=1.0).contains(&self.knowledge.min_similarity) {
+            anyhow::bail!(
+                "knowledge.min_similarity must be between 0 and 1 (got {})",
+                self.knowledge.min_similarity
+            );
+        }
+        if self.knowledge.chunk_tokens < 16 {
+            anyhow::bail!("knowledge.chunk_tokens must be at least 16");
+        }
         if self.conversation.continuity_window_hours == 0 {
             anyhow::bail!("conversation.continuity_window_hours must be at least 1");
         }
@@ -221,6 +286,15 @@ impl Config {
             format!("sqlite://{}", self.data_dir.join("frontline.db").display())
         } else {
             self.store.database_url.clone()
+        }
+    }
+
+    /// The embedded knowledge index's folder.
+    pub fn knowledge_index_path(&self) -> PathBuf {
+        if self.knowledge.index_path.is_empty() {
+            self.data_dir.join("knowledge-index")
+        } else {
+            PathBuf::from(&self.knowledge.index_path)
         }
     }
 

@@ -1,6 +1,7 @@
 //! `frontline`: the support agent service and its tools.
 
 mod config;
+mod knowledge;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -58,6 +59,28 @@ enum Command {
         #[command(subcommand)]
         command: FlowsCommand,
     },
+    /// Ingest the knowledge folder into the index: only new and edited sections are embedded,
+    /// deleted ones removed. Shows progress and a summary.
+    Ingest {
+        /// The folder (default: [knowledge] dir).
+        dir: Option<PathBuf>,
+        /// Keep running and re-ingest whenever a file changes.
+        #[arg(long)]
+        watch: bool,
+        /// How often --watch looks for changes, in milliseconds.
+        #[arg(long, default_value_t = 1000, hide = true)]
+        poll_ms: u64,
+    },
+    /// Run offline evals and print their figures.
+    Eval {
+        /// Which suites: demo (the demo knowledge question set), tau2-banking (τ2
+        /// banking-knowledge retrieval). Default: all whose data is present.
+        #[arg(long = "suite")]
+        suites: Vec<String>,
+        /// The shared datasets folder.
+        #[arg(long, env = "FRONTLINE_SHARED_DATA", default_value = "../shared/data")]
+        shared: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +133,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { bind } => serve(config, bind).await,
         Command::Chat { identity, channel } => chat(config, &identity, &channel).await,
         Command::Shop { command } => shop_admin(config, command).await,
+        Command::Ingest {
+            dir,
+            watch,
+            poll_ms,
+        } => {
+            let dir = dir.unwrap_or_else(|| config.knowledge.dir.clone());
+            knowledge::ingest_command(&config, &dir, watch, std::time::Duration::from_millis(poll_ms))
+                .await
+        }
+        Command::Eval { suites, shared } => {
+            knowledge::eval_command(&config, &suites, &shared).await
+        }
         Command::Flows {
             command: FlowsCommand::Test { dir },
         } => test_flows(&dir.unwrap_or_else(|| config.flows.dir.clone())),
@@ -254,13 +289,35 @@ async fn build_agent(config: &Config) -> Result<Agent> {
         ..AgentConfig::default()
     };
     let understanding = Arc::new(RuleUnderstanding::new(flows.clone()));
-    Ok(Agent::new(
+    let agent = Agent::new(
         store,
         understanding,
         Arc::new(shop),
         Engine::new(flows),
         agent_config,
-    ))
+    );
+    Ok(match knowledge_base(config).await? {
+        Some(kb) => agent.with_knowledge(kb),
+        None => agent,
+    })
+}
+
+/// The knowledge base, brought up to date with its folder, or none if disabled.
+async fn knowledge_base(config: &Config) -> Result<Option<Arc<frontline_knowledge::KnowledgeBase>>> {
+    if !config.knowledge.enabled {
+        return Ok(None);
+    }
+    let dir = &config.knowledge.dir;
+    let kb = knowledge::open(config)
+        .await
+        .context("opening the knowledge base (set [knowledge] enabled = false to run without)")?;
+    if dir.is_dir() {
+        let report = knowledge::ingest(&kb, dir, false).await?;
+        tracing::info!(dir = %dir.display(), backend = kb.backend(), %report, "knowledge base ready");
+    } else {
+        tracing::warn!(dir = %dir.display(), "the knowledge folder does not exist; answering from what is already indexed");
+    }
+    Ok(Some(kb))
 }
 
 fn normalize_options(config: &Config) -> NormalizeOptions {
@@ -270,7 +327,9 @@ fn normalize_options(config: &Config) -> NormalizeOptions {
 }
 
 async fn serve(config: Config, bind: Option<String>) -> Result<()> {
-    let agent = Arc::new(build_agent(&config).await?);
+    let agent = build_agent(&config).await?;
+    let knowledge = agent.knowledge().cloned();
+    let agent = Arc::new(agent);
     let bind = bind.unwrap_or_else(|| config.server.bind.clone());
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -279,6 +338,7 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     let state = Arc::new(AppState {
         agent: agent.clone(),
         normalize: normalize_options(&config),
+        knowledge,
     });
     // Printed on stdout so scripts and tests can find a port chosen by the OS.
     println!("frontline listening on http://{addr}");

@@ -64,6 +64,20 @@ pub enum EventKind {
         /// After.
         to: ConversationStatus,
     },
+    /// The knowledge base was searched for the customer's question.
+    KnowledgeConsulted {
+        /// The question searched for.
+        query: String,
+        /// True when an answer was given; false when the knowledge base abstained.
+        answered: bool,
+        /// The relevance gate's evidence (best passage similarity).
+        confidence: f32,
+        /// The articles cited to the customer (empty when it abstained).
+        sources: Vec<crate::escalation::SummaryArticle>,
+        /// Why it abstained, if it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        abstain_reason: Option<String>,
+    },
     /// The conversation was escalated with this context.
     Escalated {
         /// The summary sent to the human.
@@ -82,6 +96,7 @@ impl EventKind {
             EventKind::ActionExecuted { .. } => "action_executed",
             EventKind::ReplySent { .. } => "reply_sent",
             EventKind::StatusChanged { .. } => "status_changed",
+            EventKind::KnowledgeConsulted { .. } => "knowledge_consulted",
             EventKind::Escalated { .. } => "escalated",
         }
     }

@@ -7,9 +7,10 @@ use sha2::{Digest, Sha256};
 use tiktoken_rs::CoreBPE;
 
 /// One passage of a document.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Chunk {
-    /// Stable id: a hash of the document path, the heading path and the text.
+    /// Stable id: a hash of the document path and front matter, the heading path and the text
+    /// (so editing a passage or its document's tags re-embeds it, and nothing else does).
     pub id: String,
     /// The document's path.
     pub document: String,
@@ -23,6 +24,10 @@ pub struct Chunk {
     pub text: String,
     /// Its length in tokens.
     pub tokens: usize,
+    /// The document's locale (`en`, `fr-CA`, …), for filtering.
+    pub locale: String,
+    /// The document's tags, for filtering.
+    pub tags: Vec<String>,
 }
 
 impl Chunk {
@@ -132,8 +137,10 @@ impl Chunker {
 
     fn make(&self, doc: &Document, headings: &[String], text: String) -> Chunk {
         let mut hasher = Sha256::new();
-        hasher.update(doc.path.as_bytes());
-        hasher.update([0]);
+        for part in [&doc.path, &doc.title, &doc.locale, &doc.tags.join("\u{1f}")] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
         hasher.update(headings.join("\u{1f}").as_bytes());
         hasher.update([0]);
         hasher.update(text.as_bytes());
@@ -154,6 +161,8 @@ impl Chunker {
             heading_path: headings.to_vec(),
             tokens: self.count(&text),
             text,
+            locale: doc.locale.clone(),
+            tags: doc.tags.clone(),
         }
     }
 }

@@ -50,6 +50,17 @@ pub enum DocumentError {
     },
 }
 
+impl DocumentError {
+    /// The file skipped.
+    pub fn path(&self) -> &str {
+        match self {
+            DocumentError::FrontMatter { path, .. }
+            | DocumentError::Empty { path }
+            | DocumentError::Unreadable { path, .. } => path,
+        }
+    }
+}
+
 /// Largest document read (bytes); larger files are skipped with a warning.
 pub const MAX_DOCUMENT_BYTES: usize = 2 * 1024 * 1024;
 

@@ -25,11 +25,14 @@ pub enum EmbedError {
 }
 
 /// Text → vectors.
+#[async_trait::async_trait]
 pub trait Embedder: Send + Sync {
+    /// A short name for reports (`minilm`, `openai:<model>`).
+    fn name(&self) -> String;
     /// Vector length.
     fn dimension(&self) -> usize;
     /// One unit-length vector per text, in order.
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
 /// all-MiniLM-L6-v2 on the CPU.
@@ -96,18 +99,30 @@ impl MiniLm {
     }
 }
 
+#[async_trait::async_trait]
 impl Embedder for MiniLm {
+    fn name(&self) -> String {
+        "minilm".into()
+    }
+
     fn dimension(&self) -> usize {
         self.dimension
     }
 
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_now(texts)
+    }
+}
+
+impl MiniLm {
+    /// Embed on the calling thread (the model is CPU-bound and takes a few ms a sentence).
+    pub fn embed_now(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(vec![]);
         }
         let encodings = self
             .tokenizer
-            .encode_batch(texts.to_vec(), true)
+            .encode_batch(texts.iter().map(String::as_str).collect::<Vec<_>>(), true)
             .map_err(model_err)?;
         let rows = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor, EmbedError> {
             let rows = encodings
@@ -170,14 +185,14 @@ mod tests {
         let model = MiniLm::load(&MiniLm::default_dir())
             .expect("model installed by scripts/model.sh (make test runs it)");
         assert_eq!(model.dimension(), 384);
-        let v = model
-            .embed(&[
-                "How long do refunds take?",
-                "When will I get my money back?",
-                "What are your store hours?",
-                "How long do refunds take?",
-            ])
-            .unwrap();
+        let texts = [
+            "How long do refunds take?",
+            "When will I get my money back?",
+            "What are your store hours?",
+            "How long do refunds take?",
+        ]
+        .map(String::from);
+        let v = model.embed_now(&texts).unwrap();
         assert_eq!(v.len(), 4);
         for vector in &v {
             let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -193,7 +208,7 @@ mod tests {
             "same text in a batch with padding: same vector"
         );
         // Batching and padding do not change a text's vector.
-        let alone = model.embed(&["How long do refunds take?"]).unwrap();
+        let alone = model.embed_now(&texts[..1]).unwrap();
         assert!((cosine(&alone[0], &v[0]) - 1.0).abs() < 1e-4);
     }
 }

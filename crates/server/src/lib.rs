@@ -7,6 +7,7 @@
 //! | `POST /v1/messages` | the generic REST channel: one customer message in, the agent's replies out |
 //! | `GET /v1/conversations/{id}` | a conversation with its whole cross-channel event log |
 //! | `GET /v1/customers/{id}` | a customer, their identities and conversations |
+//! | `GET /v1/knowledge/search?q=…&k=…&locale=…&tags=a,b` | passages with scores and citations, and the relevance gate's verdict |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | the store answers |
 
@@ -21,6 +22,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use frontline_agent::{Agent, TurnOutcome};
+use frontline_knowledge::{KnowledgeBase, SearchFilter, SearchResult};
 use frontline_domain::{
     Channel, Conversation, ConversationId, Customer, CustomerId, Event, Identity, IdentityKind,
     InboundMessage, NormalizeOptions,
@@ -42,6 +44,8 @@ pub struct AppState {
     pub agent: Arc<Agent>,
     /// How identities are normalised (default country code for phone numbers).
     pub normalize: NormalizeOptions,
+    /// The shared knowledge base, when one is configured.
+    pub knowledge: Option<Arc<KnowledgeBase>>,
 }
 
 /// The application's routes and layers.
@@ -50,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/messages", post(post_message))
         .route("/v1/conversations/{id}", get(get_conversation))
         .route("/v1/customers/{id}", get(get_customer))
+        .route("/v1/knowledge/search", get(search_knowledge))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -164,6 +169,71 @@ async fn post_message(
 ) -> Result<Json<TurnOutcome>, ApiError> {
     let message = request.into_inbound(&state.normalize)?;
     Ok(Json(state.agent.handle(message).await?))
+}
+
+/// `GET /v1/knowledge/search` query string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeSearchQuery {
+    /// The question.
+    pub q: Option<String>,
+    /// How many passages (1 to 50, default 5).
+    pub k: Option<usize>,
+    /// Only passages of this locale.
+    pub locale: Option<String>,
+    /// Only passages with one of these comma-separated tags.
+    pub tags: Option<String>,
+}
+
+/// `GET /v1/knowledge/search` response.
+#[derive(Debug, Serialize)]
+pub struct KnowledgeSearchView {
+    /// The question searched.
+    pub query: String,
+    /// Passages with their scores and citations, best first, and the gate's verdict.
+    #[serde(flatten)]
+    pub result: SearchResult,
+}
+
+async fn search_knowledge(
+    State(state): State<Arc<AppState>>,
+    query: Result<axum::extract::Query<KnowledgeSearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<KnowledgeSearchView>, ApiError> {
+    let axum::extract::Query(query) = query.map_err(|e| ApiError::invalid(None, e.body_text()))?;
+    let q = query.q.unwrap_or_default();
+    if q.trim().is_empty() {
+        return Err(ApiError::invalid("q".to_string(), "`q` (the question) is required"));
+    }
+    if q.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::invalid(
+            "q".to_string(),
+            format!("`q` is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    let k = query.k.unwrap_or(5);
+    if !(1..=50).contains(&k) {
+        return Err(ApiError::invalid("k".to_string(), "`k` must be between 1 and 50"));
+    }
+    let knowledge = state
+        .knowledge
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("no knowledge base is configured on this server"))?;
+    let filter = SearchFilter {
+        locale: query.locale.filter(|l| !l.trim().is_empty()),
+        tags: query
+            .tags
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+            .collect(),
+    };
+    let result = knowledge.search(&q, k, &filter).await.map_err(|e| {
+        tracing::error!(error = %e, "knowledge search failed");
+        ApiError::unavailable("the knowledge base is unavailable; retry shortly")
+    })?;
+    Ok(Json(KnowledgeSearchView { query: q, result }))
 }
 
 /// `GET /v1/conversations/{id}` response.

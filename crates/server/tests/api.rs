@@ -42,6 +42,7 @@ async fn servers() -> Vec<Server> {
         let state = Arc::new(AppState {
             agent: Arc::new(agent),
             normalize: NormalizeOptions::default(),
+            knowledge: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -1,0 +1,113 @@
+//! Consulting the knowledge base for a turn: when understanding asks for an answer from
+//! knowledge, or understood nothing else, the question is searched. A grounded answer becomes
+//! the turn's `AnswerFromKnowledge`; an abstention (or a failing index) becomes `CannotHandle`,
+//! so the engine clarifies or hands off and nothing is ever invented.
+
+use crate::Agent;
+use frontline_domain::escalation::SummaryArticle;
+use frontline_domain::{Channel, Command, EventKind, ScoredCommand};
+use frontline_knowledge::{Answer, Citation, SearchFilter};
+
+/// The longest answer each channel should carry.
+pub(crate) fn max_answer_chars(channel: Channel) -> usize {
+    match channel {
+        Channel::Sms => 320,
+        Channel::Whatsapp => 1000,
+        Channel::Email => 1500,
+        Channel::Rest | Channel::WebChat | Channel::Chatwoot => 700,
+    }
+}
+
+/// What consulting the knowledge base gave.
+pub(crate) struct Consulted {
+    /// The answer to say, when there is one.
+    pub answer: Option<String>,
+    /// The `KnowledgeConsulted` event to record.
+    pub event: EventKind,
+}
+
+fn article(c: &Citation) -> SummaryArticle {
+    SummaryArticle {
+        document: format!("{}{}", c.document, c.anchor),
+        title: c.to_string(),
+    }
+}
+
+/// Search if this turn calls for it, and rewrite `commands` to what the search supports.
+pub(crate) async fn consult(
+    agent: &Agent,
+    text: &str,
+    channel: Channel,
+    commands: &mut Vec<ScoredCommand>,
+) -> Option<Consulted> {
+    let knowledge = agent.knowledge.as_ref()?;
+    let asked = commands.iter().find_map(|c| match &c.command {
+        Command::AnswerFromKnowledge { query } => Some(query.clone()),
+        _ => None,
+    });
+    let nothing_understood = commands
+        .iter()
+        .all(|c| matches!(c.command, Command::CannotHandle { .. }));
+    let query = match &asked {
+        Some(query) => query.clone(),
+        None if nothing_understood => text.to_string(),
+        None => return None,
+    };
+    let result = knowledge
+        .answer(&query, max_answer_chars(channel), &SearchFilter::default())
+        .await;
+    let (reason, confidence) = match result {
+        Ok(Answer::Grounded {
+            text,
+            citations,
+            confidence,
+        }) => {
+            tracing::info!(confidence, source = %citations[0], "answered from knowledge");
+            if asked.is_none() {
+                *commands = vec![ScoredCommand::new(
+                    Command::AnswerFromKnowledge {
+                        query: query.clone(),
+                    },
+                    confidence,
+                )];
+            }
+            return Some(Consulted {
+                answer: Some(text),
+                event: EventKind::KnowledgeConsulted {
+                    query,
+                    answered: true,
+                    confidence,
+                    sources: citations.iter().take(3).map(article).collect(),
+                    abstain_reason: None,
+                },
+            });
+        }
+        Ok(Answer::Abstain { reason, confidence }) => {
+            tracing::info!(confidence, %reason, "knowledge base abstained");
+            (reason, confidence)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "knowledge base unavailable; treating the question as unanswered");
+            (format!("knowledge base unavailable: {e}"), 0.0)
+        }
+    };
+    if asked.is_some() {
+        for c in commands.iter_mut() {
+            if matches!(c.command, Command::AnswerFromKnowledge { .. }) {
+                c.command = Command::CannotHandle {
+                    reason: reason.clone(),
+                };
+            }
+        }
+    }
+    Some(Consulted {
+        answer: None,
+        event: EventKind::KnowledgeConsulted {
+            query,
+            answered: false,
+            confidence,
+            sources: vec![],
+            abstain_reason: Some(reason),
+        },
+    })
+}

@@ -1,0 +1,182 @@
+//! Knowledge-base benchmarks (issue #4), printing the figures:
+//! - ingest throughput with the local model (target ≥ 100 chunks/s);
+//! - query = embed + hybrid search on 10k embedded chunks (targets p50 < 10 ms, p99 < 30 ms);
+//! - hybrid search alone on the same index (target p50 < 2 ms).
+//!
+//! Run: cargo bench -p frontline-knowledge --bench knowledge
+//! The corpus comes from τ2 banking-knowledge (../shared/data, or FRONTLINE_SHARED_DATA).
+//! Under `cargo test` the binary runs a small smoke version so it cannot rot.
+
+use frontline_knowledge::document::{Document, Loaded};
+use frontline_knowledge::index::{IndexQuery, SearchFilter, VectorIndex};
+use frontline_knowledge::{Bm25, EdgeIndex, Embedder, KnowledgeBase, KnowledgeSettings, MiniLm};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn shared_data() -> PathBuf {
+    std::env::var("FRONTLINE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+/// Distinct passages: every paragraph and every sentence of the τ2 banking articles.
+fn passages(limit: usize) -> Vec<(String, String)> {
+    let dir = shared_data().join("tau2-banking-knowledge/documents");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (the benchmark corpus)", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for file in files {
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let title = doc["title"].as_str().unwrap_or_default().to_string();
+        let content = doc["content"].as_str().unwrap_or_default();
+        let paragraphs = content.split("\n\n").map(str::trim);
+        let sentences = content.split(['.', '\n']).map(str::trim);
+        for text in paragraphs.chain(sentences) {
+            if text.len() >= 30 && seen.insert(text.to_string()) {
+                out.push((title.clone(), text.to_string()));
+                if out.len() == limit {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (chunks, ingest_sample, queries) = if full { (10_000, 1_000, 300) } else { (120, 60, 20) };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(chunks, ingest_sample, queries));
+}
+
+async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
+    let model: Arc<dyn Embedder> = Arc::new(
+        MiniLm::load(&MiniLm::default_dir()).expect("model installed by scripts/model.sh"),
+    );
+    let corpus = passages(chunks);
+    assert_eq!(corpus.len(), chunks, "the corpus gives {} passages", corpus.len());
+    let as_documents = |slice: &[(String, String)]| Loaded {
+        documents: slice
+            .iter()
+            .enumerate()
+            .map(|(i, (title, text))| Document {
+                path: format!("p{i:05}.md"),
+                title: title.clone(),
+                tags: vec![],
+                locale: "en".into(),
+                audience: "customer".into(),
+                body: text.clone(),
+            })
+            .collect(),
+        warnings: vec![],
+    };
+
+    // 1. Ingest throughput on a fresh index: chunk, embed, BM25, write, optimise.
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(EdgeIndex::open(&dir.path().join("sample"), 384).unwrap());
+    let kb = KnowledgeBase::new(model.clone(), index, KnowledgeSettings::default());
+    let started = Instant::now();
+    let report = kb
+        .ingest_documents(as_documents(&corpus[..ingest_sample]), &|_| {})
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    println!(
+        "ingest: {} chunks ({} tokens) in {:.2} s = {:.0} chunks/s (target ≥ 100)",
+        report.added,
+        report.tokens,
+        elapsed.as_secs_f64(),
+        report.added as f64 / elapsed.as_secs_f64()
+    );
+
+    // 2. The full index.
+    let index = Arc::new(EdgeIndex::open(&dir.path().join("full"), 384).unwrap());
+    let kb = KnowledgeBase::new(model.clone(), index.clone(), KnowledgeSettings::default());
+    let started = Instant::now();
+    let report = kb
+        .ingest_documents(as_documents(&corpus), &|_| {})
+        .await
+        .unwrap();
+    println!(
+        "index: {} chunks embedded and stored in {:.1} s",
+        index.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(report.added, chunks);
+
+    // Queries: questions in customers' words, drawn from the corpus's own topics.
+    let questions: Vec<String> = corpus
+        .iter()
+        .step_by((chunks / queries).max(1))
+        .take(queries)
+        .map(|(title, text)| {
+            let words: Vec<&str> = text.split_whitespace().take(8).collect();
+            format!("{} {}?", title.to_lowercase(), words.join(" "))
+        })
+        .collect();
+    let filter = SearchFilter::default();
+    for q in questions.iter().take(5) {
+        kb.search(q, 5, &filter).await.unwrap(); // warm-up
+    }
+    let mut end_to_end = Vec::new();
+    for q in &questions {
+        let t = Instant::now();
+        let result = kb.search(q, 5, &filter).await.unwrap();
+        end_to_end.push(t.elapsed());
+        assert!(!result.passages.is_empty());
+    }
+    end_to_end.sort();
+    println!(
+        "query (embed + hybrid search, {} chunks, {} queries): p50 {:.2} ms, p99 {:.2} ms (targets < 10, < 30)",
+        chunks,
+        questions.len(),
+        ms(percentile(&end_to_end, 0.5)),
+        ms(percentile(&end_to_end, 0.99))
+    );
+
+    // 3. Search alone: the same queries with their vectors computed beforehand.
+    let bm25 = Bm25::default();
+    let mut prepared = Vec::new();
+    for q in &questions {
+        prepared.push(IndexQuery {
+            dense: model.embed(&[q.clone()]).await.unwrap().remove(0),
+            sparse: bm25.query(q),
+            limit: 5,
+            candidates: KnowledgeSettings::default().candidates,
+            filter: filter.clone(),
+        });
+    }
+    let mut search = Vec::new();
+    for _round in 0..3 {
+        for q in &prepared {
+            let t = Instant::now();
+            index.search(q).await.unwrap();
+            search.push(t.elapsed());
+        }
+    }
+    search.sort();
+    println!(
+        "search alone (hybrid dense + BM25, RRF, {} chunks): p50 {:.3} ms, p99 {:.3} ms (target p50 < 2)",
+        chunks,
+        ms(percentile(&search, 0.5)),
+        ms(percentile(&search, 0.99))
+    );
+}

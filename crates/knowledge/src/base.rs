@@ -1,0 +1,628 @@
+//! The knowledge base: ingest a folder of markdown into a [`VectorIndex`], search it with
+//! hybrid retrieval, and answer with citations, or abstain when the evidence is weak.
+
+use crate::chunk::{Chunk, Chunker};
+use crate::document::{load_dir, DocumentError, Loaded};
+use crate::embed::{EmbedError, Embedder};
+use crate::index::{
+    IndexError, IndexQuery, IndexedChunk, SearchFilter, SparseVector, StoredRef, VectorIndex,
+};
+use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why the knowledge base could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    /// Embedding failed.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The knowledge folder could not be read.
+    #[error("knowledge folder {path}: {message}")]
+    Folder {
+        /// The folder.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Tunables, with defaults calibrated on the demo question set (`evals/knowledge`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KnowledgeSettings {
+    /// Largest chunk, in cl100k tokens.
+    pub chunk_tokens: usize,
+    /// Overlap between the windows of a paragraph longer than a chunk.
+    pub overlap_tokens: usize,
+    /// The relevance gate: below this cosine similarity between the question and the best
+    /// passage, the knowledge base abstains.
+    pub min_similarity: f32,
+    /// Candidates each retriever (dense, BM25) contributes before fusion.
+    pub candidates: usize,
+    /// Texts per embedding call during ingest.
+    pub batch_size: usize,
+}
+
+impl Default for KnowledgeSettings {
+    fn default() -> Self {
+        Self {
+            chunk_tokens: 256,
+            overlap_tokens: 32,
+            min_similarity: DEFAULT_MIN_SIMILARITY,
+            candidates: 20,
+            batch_size: 32,
+        }
+    }
+}
+
+/// The gate's default, chosen on the demo question set (see `evals/knowledge/README.md`).
+pub const DEFAULT_MIN_SIMILARITY: f32 = 0.33;
+
+/// Progress of an ingest, for a progress bar.
+#[derive(Debug)]
+pub enum IngestEvent<'a> {
+    /// A file was skipped (and its chunks already indexed, if any, were kept).
+    Skipped(&'a DocumentError),
+    /// The plan is known: this many chunks to embed.
+    Planned {
+        /// Chunks to embed.
+        to_embed: usize,
+    },
+    /// This many more chunks were embedded and stored.
+    Embedded(usize),
+}
+
+/// What an ingest did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct IngestReport {
+    /// Documents read.
+    pub files: usize,
+    /// Files skipped, with why.
+    pub skipped: Vec<String>,
+    /// Chunks new to the index.
+    pub added: usize,
+    /// Chunks replaced because their section changed.
+    pub updated: usize,
+    /// Chunks removed (sections or documents gone).
+    pub removed: usize,
+    /// Chunks left as they were (not re-embedded).
+    pub unchanged: usize,
+    /// Tokens embedded.
+    pub tokens: usize,
+    /// Wall time.
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl std::fmt::Display for IngestReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} files ({} skipped): {} chunks added, {} updated, {} removed, {} unchanged; {} tokens embedded in {:.1}s",
+            self.files,
+            self.skipped.len(),
+            self.added,
+            self.updated,
+            self.removed,
+            self.unchanged,
+            self.tokens,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Where a passage comes from, as shown to the customer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Citation {
+    /// Document title.
+    pub title: String,
+    /// The innermost heading, if any.
+    pub section: Option<String>,
+    /// Document path inside `knowledge/`.
+    pub document: String,
+    /// Heading anchor (`#refund-timing`).
+    pub anchor: String,
+}
+
+impl std::fmt::Display for Citation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.section {
+            Some(section) if *section != self.title => write!(f, "{} › {}", self.title, section),
+            _ => write!(f, "{}", self.title),
+        }
+    }
+}
+
+/// One retrieved passage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Passage {
+    /// Chunk id.
+    pub chunk_id: String,
+    /// The passage.
+    pub text: String,
+    /// Headings above it.
+    pub heading_path: Vec<String>,
+    /// Fused rank score (orders results of one query).
+    pub score: f32,
+    /// Cosine similarity to the question (what the gate reads).
+    pub similarity: f32,
+    /// Its source.
+    pub citation: Citation,
+}
+
+impl From<crate::index::IndexHit> for Passage {
+    fn from(hit: crate::index::IndexHit) -> Self {
+        let Chunk {
+            id,
+            document,
+            title,
+            heading_path,
+            anchor,
+            text,
+            ..
+        } = hit.chunk;
+        Passage {
+            chunk_id: id,
+            citation: Citation {
+                title,
+                section: heading_path.last().cloned(),
+                document,
+                anchor,
+            },
+            text,
+            heading_path,
+            score: hit.fused,
+            similarity: hit.similarity,
+        }
+    }
+}
+
+/// Search results and the gate's verdict on them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchResult {
+    /// Passages, best first.
+    pub passages: Vec<Passage>,
+    /// The best similarity among them (0 when none).
+    pub confidence: f32,
+    /// Why the knowledge base would not answer from these passages, if it would not.
+    pub abstain: Option<String>,
+}
+
+/// An answer, or a reasoned refusal to invent one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Answer {
+    /// Grounded in the cited passages.
+    Grounded {
+        /// What to tell the customer (the source named at the end).
+        text: String,
+        /// Sources, best first.
+        citations: Vec<Citation>,
+        /// The gate's evidence.
+        confidence: f32,
+    },
+    /// Not enough evidence: the caller clarifies or hands off.
+    Abstain {
+        /// Why.
+        reason: String,
+        /// The gate's evidence.
+        confidence: f32,
+    },
+}
+
+/// BM25 term vectors for documents and queries (English stemming and stop words).
+pub struct Bm25 {
+    model: EdgeBm25,
+}
+
+impl Default for Bm25 {
+    fn default() -> Self {
+        let config = EdgeBm25Config {
+            language: Some("english".into()),
+            // Chunks are short passages, not 256-token pages.
+            avg_len: qdrant_edge::external::ordered_float::NotNan::new(80.0)
+                .expect("a number"),
+            ..Default::default()
+        };
+        Self {
+            model: EdgeBm25::new(config).expect("the built-in BM25 settings are valid"),
+        }
+    }
+}
+
+impl Bm25 {
+    /// A passage's term weights.
+    pub fn document(&self, text: &str) -> SparseVector {
+        let v = self.model.embed_document(text);
+        SparseVector {
+            indices: v.indices,
+            values: v.values,
+        }
+    }
+
+    /// A question's terms.
+    pub fn query(&self, text: &str) -> SparseVector {
+        let v = self.model.embed_query(text);
+        SparseVector {
+            indices: v.indices,
+            values: v.values,
+        }
+    }
+}
+
+/// The shared knowledge base.
+pub struct KnowledgeBase {
+    embedder: Arc<dyn Embedder>,
+    index: Arc<dyn VectorIndex>,
+    bm25: Bm25,
+    chunker: Chunker,
+    settings: KnowledgeSettings,
+}
+
+impl KnowledgeBase {
+    /// A knowledge base over `index`, embedding with `embedder`.
+    pub fn new(
+        embedder: Arc<dyn Embedder>,
+        index: Arc<dyn VectorIndex>,
+        settings: KnowledgeSettings,
+    ) -> Self {
+        Self {
+            chunker: Chunker::new(settings.chunk_tokens, settings.overlap_tokens),
+            embedder,
+            index,
+            bm25: Bm25::default(),
+            settings,
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &KnowledgeSettings {
+        &self.settings
+    }
+
+    /// The index backend's name.
+    pub fn backend(&self) -> &'static str {
+        self.index.backend()
+    }
+
+    /// Bring the index in line with the markdown under `dir`: embed new and edited sections,
+    /// remove deleted ones, leave the rest. Each document is written in one index write, so an
+    /// interrupted ingest never leaves a document half-indexed. A file that cannot be read is
+    /// skipped with a warning and its previously indexed chunks stay.
+    pub async fn ingest(
+        &self,
+        dir: &Path,
+        progress: &(dyn Fn(IngestEvent<'_>) + Send + Sync),
+    ) -> Result<IngestReport, KnowledgeError> {
+        let started = Instant::now();
+        let loaded = load_dir(dir).map_err(|e| KnowledgeError::Folder {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        self.ingest_loaded(loaded, started, progress).await
+    }
+
+    /// [`KnowledgeBase::ingest`] for documents already read (from another source than a
+    /// folder of markdown, such as a JSON export); documents absent here are removed.
+    pub async fn ingest_documents(
+        &self,
+        loaded: Loaded,
+        progress: &(dyn Fn(IngestEvent<'_>) + Send + Sync),
+    ) -> Result<IngestReport, KnowledgeError> {
+        self.ingest_loaded(loaded, Instant::now(), progress).await
+    }
+
+    async fn ingest_loaded(
+        &self,
+        loaded: Loaded,
+        started: Instant,
+        progress: &(dyn Fn(IngestEvent<'_>) + Send + Sync),
+    ) -> Result<IngestReport, KnowledgeError> {
+        let mut report = IngestReport {
+            files: loaded.documents.len(),
+            ..Default::default()
+        };
+        let mut kept_documents: BTreeSet<String> = BTreeSet::new();
+        for warning in &loaded.warnings {
+            tracing::warn!(%warning, "knowledge file skipped");
+            progress(IngestEvent::Skipped(warning));
+            report.skipped.push(warning.to_string());
+            kept_documents.insert(warning.path().to_string());
+        }
+        let mut stored = self.index.stored().await?;
+
+        // Per document: the chunks to embed and the ids to drop.
+        let mut work: Vec<(Vec<Chunk>, Vec<StoredRef>)> = Vec::new();
+        for doc in &loaded.documents {
+            let before = stored.remove(&doc.path).unwrap_or_default();
+            let known: BTreeSet<&str> = before.iter().map(|r| r.chunk_id.as_str()).collect();
+            let chunks = self.chunker.chunk(doc);
+            let current: BTreeSet<&str> = chunks.iter().map(|c| c.id.as_str()).collect();
+            let (fresh, same): (Vec<Chunk>, Vec<Chunk>) = chunks
+                .iter()
+                .cloned()
+                .partition(|c| !known.contains(c.id.as_str()));
+            report.unchanged += same.len();
+            let stale: Vec<StoredRef> = before
+                .into_iter()
+                .filter(|r| !current.contains(r.chunk_id.as_str()))
+                .collect();
+            if !fresh.is_empty() || !stale.is_empty() {
+                work.push((fresh, stale));
+            }
+        }
+        // Documents gone from the folder (but not merely unreadable now).
+        for (document, refs) in stored {
+            if !kept_documents.contains(&document) {
+                work.push((Vec::new(), refs));
+            }
+        }
+
+        progress(IngestEvent::Planned {
+            to_embed: work.iter().map(|(fresh, _)| fresh.len()).sum(),
+        });
+        let changed = !work.is_empty();
+        // Small documents share embedding batches; each document is still written whole.
+        let batch_size = self.settings.batch_size.max(1);
+        let mut group: Vec<(Vec<Chunk>, Vec<StoredRef>)> = Vec::new();
+        let mut grouped = 0;
+        let mut work = work.into_iter().peekable();
+        while let Some(item) = work.next() {
+            grouped += item.0.len();
+            group.push(item);
+            let next_fits = work
+                .peek()
+                .is_some_and(|(fresh, _)| grouped + fresh.len() <= batch_size);
+            if !next_fits {
+                self.write_group(std::mem::take(&mut group), &mut report, progress)
+                    .await?;
+                grouped = 0;
+            }
+        }
+        if changed {
+            self.index.optimize().await?;
+        }
+        report.elapsed = started.elapsed();
+        tracing::info!(%report, "knowledge ingested");
+        Ok(report)
+    }
+
+    /// Embed a group of documents' new chunks in shared batches, then write each document:
+    /// its new version first, then its stale chunks go (a crash in between leaves both
+    /// versions, which the next ingest cleans up; never neither).
+    async fn write_group(
+        &self,
+        group: Vec<(Vec<Chunk>, Vec<StoredRef>)>,
+        report: &mut IngestReport,
+        progress: &(dyn Fn(IngestEvent<'_>) + Send + Sync),
+    ) -> Result<(), KnowledgeError> {
+        let fresh: Vec<&Chunk> = group.iter().flat_map(|(f, _)| f).collect();
+        let mut vectors = Vec::with_capacity(fresh.len());
+        for batch in fresh.chunks(self.settings.batch_size.max(1)) {
+            let texts: Vec<String> = batch.iter().map(|c| c.embedding_text()).collect();
+            vectors.extend(self.embedder.embed(&texts).await?);
+            progress(IngestEvent::Embedded(batch.len()));
+        }
+        let mut vectors = vectors.into_iter();
+        for (fresh, stale) in group {
+            let stale_anchors: BTreeSet<&str> = stale.iter().map(|r| r.anchor.as_str()).collect();
+            let updated = fresh
+                .iter()
+                .filter(|c| stale_anchors.contains(c.anchor.as_str()))
+                .count()
+                .min(stale.len());
+            let points: Vec<IndexedChunk> = fresh
+                .into_iter()
+                .zip(vectors.by_ref())
+                .map(|(chunk, dense)| {
+                    report.tokens += chunk.tokens;
+                    IndexedChunk {
+                        sparse: self.bm25.document(&chunk.embedding_text()),
+                        chunk,
+                        dense,
+                    }
+                })
+                .collect();
+            report.added += points.len() - updated;
+            report.updated += updated;
+            report.removed += stale.len() - updated;
+            self.index.upsert(points).await?;
+            let ids: Vec<String> = stale.into_iter().map(|r| r.chunk_id).collect();
+            self.index.delete(&ids).await?;
+        }
+        Ok(())
+    }
+
+    /// Hybrid search, with the relevance gate's verdict.
+    pub async fn search(
+        &self,
+        question: &str,
+        limit: usize,
+        filter: &SearchFilter,
+    ) -> Result<SearchResult, KnowledgeError> {
+        let question = question.trim();
+        if question.is_empty() {
+            return Ok(SearchResult {
+                passages: vec![],
+                confidence: 0.0,
+                abstain: Some("empty question".into()),
+            });
+        }
+        let dense = self
+            .embedder
+            .embed(&[question.to_string()])
+            .await?
+            .pop()
+            .unwrap_or_default();
+        let hits = self
+            .index
+            .search(&IndexQuery {
+                dense,
+                sparse: self.bm25.query(question),
+                limit: limit.clamp(1, 100),
+                candidates: self.settings.candidates,
+                filter: filter.clone(),
+            })
+            .await?;
+        let passages: Vec<Passage> = hits.into_iter().map(Passage::from).collect();
+        let confidence = passages
+            .iter()
+            .map(|p| p.similarity)
+            .fold(0.0f32, f32::max);
+        let abstain = if passages.is_empty() {
+            Some("nothing in the knowledge base matches".to_string())
+        } else if confidence < self.settings.min_similarity {
+            Some(format!(
+                "best passage similarity {confidence:.2} is below the gate ({:.2})",
+                self.settings.min_similarity
+            ))
+        } else {
+            None
+        };
+        Ok(SearchResult {
+            passages,
+            confidence,
+            abstain,
+        })
+    }
+
+    /// Answer extractively: the most similar passage among the top results, trimmed to
+    /// `max_chars` (the channel's length), with its source named. Abstains rather than guess.
+    pub async fn answer(
+        &self,
+        question: &str,
+        max_chars: usize,
+        filter: &SearchFilter,
+    ) -> Result<Answer, KnowledgeError> {
+        let result = self.search(question, 5, filter).await?;
+        if let Some(reason) = result.abstain {
+            return Ok(Answer::Abstain {
+                reason,
+                confidence: result.confidence,
+            });
+        }
+        let best = result
+            .passages
+            .iter()
+            .max_by(|a, b| a.similarity.total_cmp(&b.similarity))
+            .expect("a passage passed the gate");
+        let source = format!("(Source: {})", best.citation);
+        let budget = max_chars.saturating_sub(source.chars().count() + 2).max(80);
+        let text = format!("{}\n\n{source}", trim_to(&plain(&best.text), budget));
+        let mut citations = vec![best.citation.clone()];
+        citations.extend(
+            result
+                .passages
+                .iter()
+                .filter(|p| p.chunk_id != best.chunk_id)
+                .map(|p| p.citation.clone()),
+        );
+        citations.dedup();
+        Ok(Answer::Grounded {
+            text,
+            citations,
+            confidence: result.confidence,
+        })
+    }
+}
+
+/// Markdown made readable as plain text on any channel.
+fn plain(markdown: &str) -> String {
+    markdown
+        .lines()
+        .map(|line| {
+            let t = line.trim_start();
+            let t = t
+                .strip_prefix("- ")
+                .or_else(|| t.strip_prefix("* "))
+                .map(|rest| format!("• {rest}"))
+                .unwrap_or_else(|| t.to_string());
+            t.replace("**", "").replace('`', "")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
+/// At most `max` characters, cut at a sentence (or word) boundary, marked with an ellipsis.
+fn trim_to(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    let sentence_end = cut
+        .rfind(['.', '!', '?', '\n'])
+        .filter(|i| *i >= cut.len() / 2);
+    match sentence_end {
+        Some(i) => cut[..=i].trim_end().to_string(),
+        None => {
+            let word_end = cut.rfind(' ').unwrap_or(cut.len());
+            format!("{}…", cut[..word_end].trim_end())
+        }
+    }
+}
+
+/// Documents by path with their chunk ids, as stored now (for reports and the console).
+pub async fn stored_documents(
+    index: &dyn VectorIndex,
+) -> Result<BTreeMap<String, usize>, IndexError> {
+    Ok(index
+        .stored()
+        .await?
+        .into_iter()
+        .map(|(doc, refs)| (doc, refs.len()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_passages_are_cut_at_a_sentence() {
+        let text = "Refunds go back to the original payment method. They take 5 to 7 business days. Gift cards are refunded instantly.";
+        let cut = trim_to(text, 90);
+        assert_eq!(
+            cut,
+            "Refunds go back to the original payment method. They take 5 to 7 business days."
+        );
+        assert!(trim_to("short", 90) == "short");
+        let words = trim_to(&"word ".repeat(40), 50);
+        assert!(words.ends_with('…') && words.chars().count() <= 50, "{words}");
+    }
+
+    #[test]
+    fn markdown_reads_as_plain_text() {
+        assert_eq!(
+            plain("- **Standard**: 5 days\n- `Express`: 2 days"),
+            "• Standard: 5 days\n• Express: 2 days"
+        );
+    }
+
+    #[test]
+    fn citations_name_the_title_and_section() {
+        let c = Citation {
+            title: "Refunds".into(),
+            section: Some("Timing".into()),
+            document: "refunds.md".into(),
+            anchor: "#timing".into(),
+        };
+        assert_eq!(c.to_string(), "Refunds › Timing");
+        let top = Citation {
+            section: Some("Refunds".into()),
+            ..c
+        };
+        assert_eq!(top.to_string(), "Refunds");
+    }
+}
