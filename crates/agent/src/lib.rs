@@ -321,7 +321,8 @@ impl Agent {
                 )
             }
         };
-        let consulted = knowledge::consult(self, &message.text, message.channel, &mut commands).await;
+        let consulted =
+            knowledge::consult(self, &message.text, message.channel, &mut commands).await;
         if consulted.is_some() {
             source.push_str("+knowledge");
         }

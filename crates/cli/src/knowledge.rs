@@ -77,14 +77,19 @@ pub async fn open(config: &Config) -> Result<Arc<KnowledgeBase>> {
 async fn open_at(config: &Config, index_path: &Path) -> Result<Arc<KnowledgeBase>> {
     let embedder = open_embedder(config).await?;
     let index = open_index(config, index_path, embedder.dimension()).await?;
-    Ok(Arc::new(KnowledgeBase::new(embedder, index, settings(config))))
+    Ok(Arc::new(KnowledgeBase::new(
+        embedder,
+        index,
+        settings(config),
+    )))
 }
 
 /// Ingest `dir`, with a progress bar when `bar` (on stderr), warnings for skipped files.
 pub async fn ingest(kb: &KnowledgeBase, dir: &Path, bar: bool) -> Result<IngestReport> {
     let progress = progress_bar(bar);
     let on_event = |event: IngestEvent<'_>| match event {
-        IngestEvent::Skipped(warning) => progress.println(format!("warning: skipped {warning}")),
+        // Listed with the summary (and logged), so they are not lost under the bar.
+        IngestEvent::Skipped(_) => {}
         IngestEvent::Planned { to_embed } => progress.set_length(to_embed as u64),
         IngestEvent::Embedded(n) => progress.inc(n as u64),
     };
@@ -112,7 +117,12 @@ fn progress_bar(visible: bool) -> ProgressBar {
 }
 
 /// `frontline ingest`: once, or on every change with `watch`.
-pub async fn ingest_command(config: &Config, dir: &Path, watch: bool, poll: Duration) -> Result<()> {
+pub async fn ingest_command(
+    config: &Config,
+    dir: &Path,
+    watch: bool,
+    poll: Duration,
+) -> Result<()> {
     if !dir.is_dir() {
         anyhow::bail!(
             "the knowledge folder {} does not exist (set [knowledge] dir or FRONTLINE_KNOWLEDGE__DIR)",
@@ -122,7 +132,7 @@ pub async fn ingest_command(config: &Config, dir: &Path, watch: bool, poll: Dura
     let kb = open(config).await?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let report = ingest(&kb, dir, bar).await?;
-    println!("ingested {} into {}: {report}", dir.display(), kb.backend());
+    print_report(&kb, dir, "ingested", &report);
     if !watch {
         return Ok(());
     }
@@ -139,11 +149,18 @@ pub async fn ingest_command(config: &Config, dir: &Path, watch: bool, poll: Dura
         }
         seen = now;
         match ingest(&kb, dir, bar).await {
-            Ok(report) => println!("re-ingested: {report}"),
+            Ok(report) => print_report(&kb, dir, "re-ingested", &report),
             // A bad moment (a file half-saved) must not stop the watcher.
             Err(e) => eprintln!("error: {e:#}"),
         }
     }
+}
+
+fn print_report(kb: &KnowledgeBase, dir: &Path, what: &str, report: &IngestReport) {
+    for skipped in &report.skipped {
+        eprintln!("warning: skipped {skipped}");
+    }
+    println!("{what} {} into {}: {report}", dir.display(), kb.backend());
 }
 
 /// What the folder looks like now: every file with its size and modification time.
@@ -151,7 +168,9 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)>
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let Ok(meta) = entry.metadata() else { continue };
@@ -204,8 +223,8 @@ pub async fn eval_demo(config: &Config) -> Result<RetrievalReport> {
     let scratch = tempdir("frontline-eval-demo")?;
     let kb = open_at(config, &scratch).await?;
     ingest(&kb, &config.knowledge.dir, false).await?;
-    let questions = load_questions(Path::new("evals/knowledge/questions.yaml"))
-        .map_err(anyhow::Error::msg)?;
+    let questions =
+        load_questions(Path::new("evals/knowledge/questions.yaml")).map_err(anyhow::Error::msg)?;
     let report = evaluate(&kb, &questions, &|| {}).await?;
     drop(kb);
     let _ = std::fs::remove_dir_all(&scratch);

@@ -139,8 +139,13 @@ async fn run(cli: Cli) -> Result<()> {
             poll_ms,
         } => {
             let dir = dir.unwrap_or_else(|| config.knowledge.dir.clone());
-            knowledge::ingest_command(&config, &dir, watch, std::time::Duration::from_millis(poll_ms))
-                .await
+            knowledge::ingest_command(
+                &config,
+                &dir,
+                watch,
+                std::time::Duration::from_millis(poll_ms),
+            )
+            .await
         }
         Command::Eval { suites, shared } => {
             knowledge::eval_command(&config, &suites, &shared).await
@@ -176,7 +181,9 @@ fn init_tracing(config: &Config, quiet: bool) {
     } else {
         config.log.filter.as_str()
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // qdrant-edge logs start-up notices at warn level that mean nothing to an operator.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},qdrant_edge=error")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -303,7 +310,9 @@ async fn build_agent(config: &Config) -> Result<Agent> {
 }
 
 /// The knowledge base, brought up to date with its folder, or none if disabled.
-async fn knowledge_base(config: &Config) -> Result<Option<Arc<frontline_knowledge::KnowledgeBase>>> {
+async fn knowledge_base(
+    config: &Config,
+) -> Result<Option<Arc<frontline_knowledge::KnowledgeBase>>> {
     if !config.knowledge.enabled {
         return Ok(None);
     }

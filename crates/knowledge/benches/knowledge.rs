@@ -32,13 +32,15 @@ fn passages(limit: usize) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for file in files {
-        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         let title = doc["title"].as_str().unwrap_or_default().to_string();
         let content = doc["content"].as_str().unwrap_or_default();
         let paragraphs = content.split("\n\n").map(str::trim);
         let sentences = content.split(['.', '\n']).map(str::trim);
         for text in paragraphs.chain(sentences) {
-            if text.len() >= 30 && seen.insert(text.to_string()) {
+            // Headings alone make no passage.
+            if text.len() >= 30 && !text.starts_with('#') && seen.insert(text.to_string()) {
                 out.push((title.clone(), text.to_string()));
                 if out.len() == limit {
                     return out;
@@ -59,7 +61,11 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (chunks, ingest_sample, queries) = if full { (10_000, 1_000, 300) } else { (120, 60, 20) };
+    let (chunks, ingest_sample, queries) = if full {
+        (10_000, 1_000, 300)
+    } else {
+        (120, 60, 20)
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -72,7 +78,12 @@ async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
         MiniLm::load(&MiniLm::default_dir()).expect("model installed by scripts/model.sh"),
     );
     let corpus = passages(chunks);
-    assert_eq!(corpus.len(), chunks, "the corpus gives {} passages", corpus.len());
+    assert_eq!(
+        corpus.len(),
+        chunks,
+        "the corpus gives {} passages",
+        corpus.len()
+    );
     let as_documents = |slice: &[(String, String)]| Loaded {
         documents: slice
             .iter()
@@ -157,7 +168,11 @@ async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
     let mut prepared = Vec::new();
     for q in &questions {
         prepared.push(IndexQuery {
-            dense: model.embed(&[q.clone()]).await.unwrap().remove(0),
+            dense: model
+                .embed(std::slice::from_ref(q))
+                .await
+                .unwrap()
+                .remove(0),
             sparse: bm25.query(q),
             limit: 5,
             candidates: KnowledgeSettings::default().candidates,

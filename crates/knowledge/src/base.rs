@@ -230,8 +230,7 @@ impl Default for Bm25 {
         let config = EdgeBm25Config {
             language: Some("english".into()),
             // Chunks are short passages, not 256-token pages.
-            avg_len: qdrant_edge::external::ordered_float::NotNan::new(80.0)
-                .expect("a number"),
+            avg_len: qdrant_edge::external::ordered_float::NotNan::new(80.0).expect("a number"),
             ..Default::default()
         };
         Self {
@@ -397,9 +396,9 @@ impl KnowledgeBase {
         Ok(report)
     }
 
-    /// Embed a group of documents' new chunks in shared batches, then write each document:
-    /// its new version first, then its stale chunks go (a crash in between leaves both
-    /// versions, which the next ingest cleans up; never neither).
+    /// Embed a group of whole documents' new chunks in shared batches, then write them in one
+    /// index write: new versions first, then the stale chunks go (a crash in between leaves
+    /// both versions, which the next ingest cleans up; never neither, never half a document).
     async fn write_group(
         &self,
         group: Vec<(Vec<Chunk>, Vec<StoredRef>)>,
@@ -414,6 +413,7 @@ impl KnowledgeBase {
             progress(IngestEvent::Embedded(batch.len()));
         }
         let mut vectors = vectors.into_iter();
+        let (mut points, mut stale_ids) = (Vec::new(), Vec::new());
         for (fresh, stale) in group {
             let stale_anchors: BTreeSet<&str> = stale.iter().map(|r| r.anchor.as_str()).collect();
             let updated = fresh
@@ -421,25 +421,22 @@ impl KnowledgeBase {
                 .filter(|c| stale_anchors.contains(c.anchor.as_str()))
                 .count()
                 .min(stale.len());
-            let points: Vec<IndexedChunk> = fresh
-                .into_iter()
-                .zip(vectors.by_ref())
-                .map(|(chunk, dense)| {
-                    report.tokens += chunk.tokens;
-                    IndexedChunk {
-                        sparse: self.bm25.document(&chunk.embedding_text()),
-                        chunk,
-                        dense,
-                    }
-                })
-                .collect();
-            report.added += points.len() - updated;
+            report.added += fresh.len() - updated;
             report.updated += updated;
             report.removed += stale.len() - updated;
-            self.index.upsert(points).await?;
-            let ids: Vec<String> = stale.into_iter().map(|r| r.chunk_id).collect();
-            self.index.delete(&ids).await?;
+            for (chunk, dense) in fresh.into_iter().zip(vectors.by_ref()) {
+                report.tokens += chunk.tokens;
+                points.push(IndexedChunk {
+                    sparse: self.bm25.document(&chunk.embedding_text()),
+                    chunk,
+                    dense,
+                });
+            }
+            stale_ids.extend(stale.into_iter().map(|r| r.chunk_id));
         }
+        // One write for the group's documents (whole documents only), then one delete.
+        self.index.upsert(points).await?;
+        self.index.delete(&stale_ids).await?;
         Ok(())
     }
 
@@ -475,10 +472,7 @@ impl KnowledgeBase {
             })
             .await?;
         let passages: Vec<Passage> = hits.into_iter().map(Passage::from).collect();
-        let confidence = passages
-            .iter()
-            .map(|p| p.similarity)
-            .fold(0.0f32, f32::max);
+        let confidence = passages.iter().map(|p| p.similarity).fold(0.0f32, f32::max);
         let abstain = if passages.is_empty() {
             Some("nothing in the knowledge base matches".to_string())
         } else if confidence < self.settings.min_similarity {
@@ -599,7 +593,10 @@ mod tests {
         );
         assert!(trim_to("short", 90) == "short");
         let words = trim_to(&"word ".repeat(40), 50);
-        assert!(words.ends_with('…') && words.chars().count() <= 50, "{words}");
+        assert!(
+            words.ends_with('…') && words.chars().count() <= 50,
+            "{words}"
+        );
     }
 
     #[test]

@@ -3,16 +3,16 @@
 
 use crate::embed::cosine;
 use crate::index::{
-    chunk_from_payload, payload, point_uuid, IndexError, IndexHit, IndexQuery, IndexedChunk,
-    SearchFilter, SparseVector, StoredRef, VectorIndex, DENSE, RRF_K, SPARSE,
+    check_dimensions, chunk_from_payload, payload, point_uuid, IndexError, IndexHit, IndexQuery,
+    IndexedChunk, SearchFilter, SparseVector, StoredRef, VectorIndex, DENSE, RRF_K, SPARSE,
 };
 use async_trait::async_trait;
 use qdrant_edge::{
     Condition, Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder,
-    EdgeVectorParamsBuilder, FieldCondition, Filter, Fusion, Match, Modifier, NamedQuery,
-    PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum,
-    QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation, ValueVariants, Vector,
-    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+    EdgeVectorParamsBuilder, FieldCondition, Filter, Fusion, Match, Modifier, NamedQuery, PointId,
+    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest,
+    ScoringQuery, ScrollRequest, UpdateOperation, ValueVariants, Vector, VectorInternal,
+    VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,7 +65,11 @@ impl EdgeIndex {
                     })
                 }
                 Some(_) => shard,
-                None => return Err(open_err(&"the shard has no dense vector; not a frontline index")),
+                None => {
+                    return Err(open_err(
+                        &"the shard has no dense vector; not a frontline index",
+                    ))
+                }
             }
         } else {
             EdgeShard::new(path, config).map_err(|e| open_err(&e))?
@@ -146,14 +150,9 @@ impl VectorIndex for EdgeIndex {
         if chunks.is_empty() {
             return Ok(());
         }
+        check_dimensions(self.dimension, &chunks)?;
         let mut points = Vec::with_capacity(chunks.len());
         for c in chunks {
-            if c.dense.len() != self.dimension {
-                return Err(IndexError::Dimension {
-                    expected: self.dimension,
-                    found: c.dense.len(),
-                });
-            }
             let vectors = Vectors::new_named([
                 (DENSE, Vector::new_dense(c.dense)),
                 (SPARSE, sparse(&c.sparse)?),
@@ -164,9 +163,9 @@ impl VectorIndex for EdgeIndex {
             );
         }
         self.shard
-            .update(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
-                PointInsertOperations::PointsList(points),
-            )))
+            .update(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+            ))
             .map_err(op_err)
     }
 
@@ -179,7 +178,9 @@ impl VectorIndex for EdgeIndex {
             .map(|id| PointId::Uuid(point_uuid(id)))
             .collect();
         self.shard
-            .update(UpdateOperation::PointOperation(PointOperations::DeletePoints { ids }))
+            .update(UpdateOperation::PointOperation(
+                PointOperations::DeletePoints { ids },
+            ))
             .map_err(op_err)
     }
 
@@ -199,9 +200,8 @@ impl VectorIndex for EdgeIndex {
                 })
                 .map_err(op_err)?;
             for record in records {
-                let payload = serde_json::Value::Object(
-                    record.payload.map(|p| p.0).unwrap_or_default(),
-                );
+                let payload =
+                    serde_json::Value::Object(record.payload.map(|p| p.0).unwrap_or_default());
                 let chunk = chunk_from_payload(BACKEND, payload)?;
                 out.entry(chunk.document).or_default().push(StoredRef {
                     chunk_id: chunk.id,
@@ -256,8 +256,7 @@ impl VectorIndex for EdgeIndex {
                 let similarity = dense_of(p.vector)
                     .map(|v| cosine(&query.dense, &v))
                     .unwrap_or(0.0);
-                let payload =
-                    serde_json::Value::Object(p.payload.map(|p| p.0).unwrap_or_default());
+                let payload = serde_json::Value::Object(p.payload.map(|p| p.0).unwrap_or_default());
                 Ok(IndexHit {
                     chunk: chunk_from_payload(BACKEND, payload)?,
                     fused: p.score,

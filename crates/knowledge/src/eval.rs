@@ -118,7 +118,11 @@ impl std::fmt::Display for RetrievalReport {
 fn abstention(scored: &[Scored], threshold: f32) -> (f64, f64, f64) {
     let refused = |s: &&Scored| s.confidence < threshold;
     let refused_all = scored.iter().filter(refused).count();
-    let refused_right = scored.iter().filter(refused).filter(|s| !s.answerable).count();
+    let refused_right = scored
+        .iter()
+        .filter(refused)
+        .filter(|s| !s.answerable)
+        .count();
     let unanswerable = scored.iter().filter(|s| !s.answerable).count();
     let answerable = scored.len() - unanswerable;
     let refused_wrong = refused_all - refused_right;
@@ -134,7 +138,13 @@ fn abstention(scored: &[Scored], threshold: f32) -> (f64, f64, f64) {
 pub fn report(scored: Vec<Scored>, threshold: f32) -> RetrievalReport {
     let answerable: Vec<&Scored> = scored.iter().filter(|s| s.answerable).collect();
     let n = answerable.len().max(1) as f64;
-    let within = |k: usize| answerable.iter().filter(|s| s.rank.is_some_and(|r| r <= k)).count() as f64 / n;
+    let within = |k: usize| {
+        answerable
+            .iter()
+            .filter(|s| s.rank.is_some_and(|r| r <= k))
+            .count() as f64
+            / n
+    };
     let mrr = answerable
         .iter()
         .map(|s| s.rank.filter(|r| *r <= 10).map_or(0.0, |r| 1.0 / r as f64))
@@ -144,7 +154,11 @@ pub fn report(scored: Vec<Scored>, threshold: f32) -> RetrievalReport {
         answerable
             .iter()
             .map(|s| {
-                let found = s.expected_ranks.iter().filter(|r| r.is_some_and(|r| r <= k)).count();
+                let found = s
+                    .expected_ranks
+                    .iter()
+                    .filter(|r| r.is_some_and(|r| r <= k))
+                    .count();
                 found as f64 / s.expected_ranks.len().max(1) as f64
             })
             .sum::<f64>()
@@ -161,7 +175,10 @@ pub fn report(scored: Vec<Scored>, threshold: f32) -> RetrievalReport {
     };
     // The middle of the widest run of thresholds with the best F1: the calibration least
     // sensitive to where exactly the nearest questions fall.
-    let sweep: Vec<(f32, f64)> = (10..=90).map(|i| i as f32 / 100.0).map(|t| (t, f1(t))).collect();
+    let sweep: Vec<(f32, f64)> = (10..=90)
+        .map(|i| i as f32 / 100.0)
+        .map(|t| (t, f1(t)))
+        .collect();
     let best_f1 = sweep.iter().map(|(_, f)| *f).fold(f64::MIN, f64::max);
     let mut best_run = (0usize, 0usize);
     let mut start = None;
@@ -275,7 +292,10 @@ mod tests {
             }],
             0.5,
         );
-        assert_eq!((both.document_recall_at_5, both.document_recall_at_10), (0.5, 1.0));
+        assert_eq!(
+            (both.document_recall_at_5, both.document_recall_at_10),
+            (0.5, 1.0)
+        );
         // Refused: 0.3 (answerable) and 0.2 (unanswerable).
         assert!((r.abstain_precision - 0.5).abs() < 1e-9);
         assert!((r.abstain_recall - 0.5).abs() < 1e-9);
@@ -292,12 +312,17 @@ mod tests {
             ],
             0.5,
         );
-        assert!((calibrated.best_threshold - 0.28).abs() < 1e-6, "{}", calibrated.best_threshold);
+        assert!(
+            (calibrated.best_threshold - 0.28).abs() < 1e-6,
+            "{}",
+            calibrated.best_threshold
+        );
     }
 
     #[test]
     fn the_demo_question_set_parses_and_is_large_enough() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/knowledge/questions.yaml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/knowledge/questions.yaml");
         let questions = load_questions(&path).unwrap();
         assert!(questions.len() >= 60, "{}", questions.len());
         let unanswerable = questions.iter().filter(|q| q.expect.is_empty()).count();
@@ -305,7 +330,11 @@ mod tests {
         let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knowledge");
         for q in &questions {
             for doc in &q.expect {
-                assert!(knowledge.join(doc).is_file(), "{}: no article {doc}", q.text);
+                assert!(
+                    knowledge.join(doc).is_file(),
+                    "{}: no article {doc}",
+                    q.text
+                );
             }
         }
     }

@@ -148,6 +148,17 @@ pub(crate) fn payload(chunk: &Chunk) -> serde_json::Map<String, serde_json::Valu
     }
 }
 
+/// Refuse a batch holding a vector of another length than the index's (before any write).
+pub(crate) fn check_dimensions(expected: usize, chunks: &[IndexedChunk]) -> Result<(), IndexError> {
+    match chunks.iter().find(|c| c.dense.len() != expected) {
+        Some(c) => Err(IndexError::Dimension {
+            expected,
+            found: c.dense.len(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A chunk read back from its payload.
 pub(crate) fn chunk_from_payload(
     backend: &'static str,

@@ -49,7 +49,10 @@ impl OpenAiEmbedder {
         let probe = embedder.request(&["dimension probe".to_string()]).await?;
         embedder.dimension = probe.first().map(Vec::len).unwrap_or(0);
         if embedder.dimension == 0 {
-            return Err(unavailable(&embedder.settings, "the endpoint returned an empty vector"));
+            return Err(unavailable(
+                &embedder.settings,
+                "the endpoint returned an empty vector",
+            ));
         }
         Ok(embedder)
     }
@@ -64,7 +67,12 @@ impl OpenAiEmbedder {
         let call = embeddings.create(request);
         let response = tokio::time::timeout(self.settings.timeout, call)
             .await
-            .map_err(|_| unavailable(&self.settings, format!("no answer within {:?}", self.settings.timeout)))?
+            .map_err(|_| {
+                unavailable(
+                    &self.settings,
+                    format!("no answer within {:?}", self.settings.timeout),
+                )
+            })?
             .map_err(|e| unavailable(&self.settings, e))?;
         let mut data = response.data;
         if data.len() != texts.len() {
@@ -104,7 +112,11 @@ impl Embedder for OpenAiEmbedder {
         if let Some(v) = vectors.iter().find(|v| v.len() != self.dimension) {
             return Err(unavailable(
                 &self.settings,
-                format!("a {}-long vector where {} was expected", v.len(), self.dimension),
+                format!(
+                    "a {}-long vector where {} was expected",
+                    v.len(),
+                    self.dimension
+                ),
             ));
         }
         Ok(vectors)

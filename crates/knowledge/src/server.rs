@@ -3,8 +3,8 @@
 //! the IDF modifier, the chunk as payload, and hybrid queries fused by reciprocal rank.
 
 use crate::index::{
-    chunk_from_payload, payload, point_uuid, IndexError, IndexHit, IndexQuery, IndexedChunk,
-    SearchFilter, StoredRef, VectorIndex, DENSE, RRF_K, SPARSE,
+    check_dimensions, chunk_from_payload, payload, point_uuid, IndexError, IndexHit, IndexQuery,
+    IndexedChunk, SearchFilter, StoredRef, VectorIndex, DENSE, RRF_K, SPARSE,
 };
 use async_trait::async_trait;
 use qdrant_client::qdrant::vector_output::Vector as OutputVector;
@@ -104,18 +104,15 @@ fn filter(f: &SearchFilter) -> Option<Filter> {
     }
     if !f.tags.is_empty() {
         must.push(
-            Filter::should(
-                f.tags
-                    .iter()
-                    .map(|t| Condition::matches("tags", t.clone())),
-            )
-            .into(),
+            Filter::should(f.tags.iter().map(|t| Condition::matches("tags", t.clone()))).into(),
         );
     }
     (!must.is_empty()).then(|| Filter::must(must))
 }
 
-fn json_payload(payload: std::collections::HashMap<String, qdrant_client::qdrant::Value>) -> serde_json::Value {
+fn json_payload(
+    payload: std::collections::HashMap<String, qdrant_client::qdrant::Value>,
+) -> serde_json::Value {
     serde_json::Value::from(Payload::from(payload))
 }
 
@@ -129,14 +126,9 @@ impl VectorIndex for QdrantServerIndex {
         if chunks.is_empty() {
             return Ok(());
         }
+        check_dimensions(self.dimension, &chunks)?;
         let mut points = Vec::with_capacity(chunks.len());
         for c in chunks {
-            if c.dense.len() != self.dimension {
-                return Err(IndexError::Dimension {
-                    expected: self.dimension,
-                    found: c.dense.len(),
-                });
-            }
             let vectors = NamedVectors::default()
                 .add_vector(DENSE, Vector::new_dense(c.dense))
                 .add_vector(

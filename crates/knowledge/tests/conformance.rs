@@ -36,19 +36,43 @@ fn point(c: Chunk, dense: [f32; DIM]) -> IndexedChunk {
 fn corpus() -> Vec<IndexedChunk> {
     vec![
         point(
-            chunk(1, "refunds.md", "Refunds reach credit cards within five business days.", "en", &["billing"]),
+            chunk(
+                1,
+                "refunds.md",
+                "Refunds reach credit cards within five business days.",
+                "en",
+                &["billing"],
+            ),
             [1.0, 0.1, 0.0, 0.0],
         ),
         point(
-            chunk(2, "shipping.md", "Standard shipping takes three to five days.", "en", &["delivery"]),
+            chunk(
+                2,
+                "shipping.md",
+                "Standard shipping takes three to five days.",
+                "en",
+                &["delivery"],
+            ),
             [0.0, 1.0, 0.1, 0.0],
         ),
         point(
-            chunk(3, "warranty.md", "Electronics carry a two-year warranty against defects.", "en", &["product"]),
+            chunk(
+                3,
+                "warranty.md",
+                "Electronics carry a two-year warranty against defects.",
+                "en",
+                &["product"],
+            ),
             [0.0, 0.0, 1.0, 0.1],
         ),
         point(
-            chunk(4, "remboursements.md", "Les remboursements arrivent sous cinq jours ouvrés.", "fr", &["billing"]),
+            chunk(
+                4,
+                "remboursements.md",
+                "Les remboursements arrivent sous cinq jours ouvrés.",
+                "fr",
+                &["billing"],
+            ),
             [0.9, 0.0, 0.0, 0.3],
         ),
     ]
@@ -77,7 +101,10 @@ async fn documents(index: &dyn VectorIndex, q: &IndexQuery) -> Vec<String> {
 /// The whole suite, against one backend holding nothing yet.
 async fn conformance(index: &dyn VectorIndex) {
     let name = index.backend();
-    assert!(index.stored().await.unwrap().is_empty(), "{name}: starts empty");
+    assert!(
+        index.stored().await.unwrap().is_empty(),
+        "{name}: starts empty"
+    );
     index.upsert(corpus()).await.unwrap();
 
     // Everything stored is listed by document, with its anchor.
@@ -88,23 +115,41 @@ async fn conformance(index: &dyn VectorIndex) {
 
     // Dense and BM25 agree: the refund passage comes first, payload intact, with its similarity.
     let hits = index
-        .search(&query([1.0, 0.0, 0.0, 0.0], "refunds credit card", SearchFilter::default()))
+        .search(&query(
+            [1.0, 0.0, 0.0, 0.0],
+            "refunds credit card",
+            SearchFilter::default(),
+        ))
         .await
         .unwrap();
-    assert_eq!(hits[0].chunk, corpus()[0].chunk, "{name}: payload round-trips");
+    assert_eq!(
+        hits[0].chunk,
+        corpus()[0].chunk,
+        "{name}: payload round-trips"
+    );
     assert!(hits[0].similarity > 0.99, "{name}: {}", hits[0].similarity);
-    assert!(hits.windows(2).all(|w| w[0].fused >= w[1].fused), "{name}: best first");
+    assert!(
+        hits.windows(2).all(|w| w[0].fused >= w[1].fused),
+        "{name}: best first"
+    );
 
     // BM25 alone can lift a passage the dense vector misses: a query vector pointing at
     // shipping, with words only the warranty passage has, brings warranty into the results
     // above the unrelated French passage.
     let docs = documents(
         index,
-        &query([0.0, 1.0, 0.0, 0.0], "two-year warranty electronics", SearchFilter::default()),
+        &query(
+            [0.0, 1.0, 0.0, 0.0],
+            "two-year warranty electronics",
+            SearchFilter::default(),
+        ),
     )
     .await;
     let pos = |d: &str| docs.iter().position(|x| x == d).unwrap_or(usize::MAX);
-    assert!(pos("shipping.md") <= 1 && pos("warranty.md") <= 1, "{name}: fused {docs:?}");
+    assert!(
+        pos("shipping.md") <= 1 && pos("warranty.md") <= 1,
+        "{name}: fused {docs:?}"
+    );
 
     // Payload filters: locale, and any-of tags.
     let fr = documents(
@@ -139,15 +184,29 @@ async fn conformance(index: &dyn VectorIndex) {
     let mut edited = corpus()[1].clone();
     edited.chunk.text = "Express shipping takes one day.".into();
     index.upsert(vec![edited]).await.unwrap();
-    let all = documents(index, &query([0.0, 1.0, 0.0, 0.0], "", SearchFilter::default())).await;
+    let all = documents(
+        index,
+        &query([0.0, 1.0, 0.0, 0.0], "", SearchFilter::default()),
+    )
+    .await;
     assert_eq!(all.len(), 4, "{name}: {all:?}");
     let hits = index
-        .search(&query([0.0, 1.0, 0.0, 0.0], "express", SearchFilter::default()))
+        .search(&query(
+            [0.0, 1.0, 0.0, 0.0],
+            "express",
+            SearchFilter::default(),
+        ))
         .await
         .unwrap();
-    assert_eq!(hits[0].chunk.text, "Express shipping takes one day.", "{name}");
+    assert_eq!(
+        hits[0].chunk.text, "Express shipping takes one day.",
+        "{name}"
+    );
     index
-        .delete(&[format!("{:032x}", 3), "ffffffffffffffffffffffffffffffff".into()])
+        .delete(&[
+            format!("{:032x}", 3),
+            "ffffffffffffffffffffffffffffffff".into(),
+        ])
         .await
         .unwrap();
     let stored = index.stored().await.unwrap();
@@ -160,7 +219,11 @@ async fn conformance(index: &dyn VectorIndex) {
     let err = index.upsert(vec![wrong]).await.unwrap_err();
     assert!(matches!(err, IndexError::Dimension { .. }), "{name}: {err}");
     index.optimize().await.unwrap();
-    assert_eq!(index.stored().await.unwrap().len(), 3, "{name}: after optimize");
+    assert_eq!(
+        index.stored().await.unwrap().len(),
+        3,
+        "{name}: after optimize"
+    );
 }
 
 #[tokio::test]

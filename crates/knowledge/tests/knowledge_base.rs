@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 fn model() -> Arc<dyn Embedder> {
@@ -67,14 +69,26 @@ async fn ingest_is_incremental_and_keeps_what_it_cannot_read() {
         }
     };
     let first = kb.ingest(&docs, &count).await.unwrap();
-    assert_eq!((first.files, first.added, first.removed), (2, 3, 0), "{first}");
+    assert_eq!(
+        (first.files, first.added, first.removed),
+        (2, 3, 0),
+        "{first}"
+    );
     assert_eq!(embedded.load(Ordering::SeqCst), 3);
     assert!(first.tokens > 0);
 
     // Nothing changed: nothing embedded.
     let again = kb.ingest(&docs, &count).await.unwrap();
-    assert_eq!((again.added, again.updated, again.removed, again.unchanged), (0, 0, 0, 3), "{again}");
-    assert_eq!(embedded.load(Ordering::SeqCst), 3, "unchanged chunks are not re-embedded");
+    assert_eq!(
+        (again.added, again.updated, again.removed, again.unchanged),
+        (0, 0, 0, 3),
+        "{again}"
+    );
+    assert_eq!(
+        embedded.load(Ordering::SeqCst),
+        3,
+        "unchanged chunks are not re-embedded"
+    );
 
     // One section edited, one document deleted.
     std::fs::write(
@@ -85,7 +99,12 @@ async fn ingest_is_incremental_and_keeps_what_it_cannot_read() {
     std::fs::remove_file(docs.join("hours.md")).unwrap();
     let edited = kb.ingest(&docs, &count).await.unwrap();
     assert_eq!(
-        (edited.added, edited.updated, edited.removed, edited.unchanged),
+        (
+            edited.added,
+            edited.updated,
+            edited.removed,
+            edited.unchanged
+        ),
         (0, 1, 1, 1),
         "{edited}"
     );
@@ -93,17 +112,32 @@ async fn ingest_is_incremental_and_keeps_what_it_cannot_read() {
         .search("how long do card refunds take", 3, &SearchFilter::default())
         .await
         .unwrap();
-    assert!(found.passages[0].text.contains("3 to 5"), "{:?}", found.passages[0]);
-    assert!(found.passages.iter().all(|p| !p.text.contains("5 to 7")), "old text is gone");
+    assert!(
+        found.passages[0].text.contains("3 to 5"),
+        "{:?}",
+        found.passages[0]
+    );
+    assert!(
+        found.passages.iter().all(|p| !p.text.contains("5 to 7")),
+        "old text is gone"
+    );
 
     // A file that turns unreadable is skipped, named, and its indexed chunks stay;
     // empty and non-UTF-8 files are skipped too, and nothing crashes.
-    std::fs::write(docs.join("refunds.md"), "---\ntitle: [broken\n---\n# Refunds\n").unwrap();
+    std::fs::write(
+        docs.join("refunds.md"),
+        "---\ntitle: [broken\n---\n# Refunds\n",
+    )
+    .unwrap();
     std::fs::write(docs.join("empty.md"), "").unwrap();
     std::fs::write(docs.join("latin1.md"), b"# Caf\xe9\n\nBad bytes.\n").unwrap();
     let broken = kb.ingest(&docs, &quiet).await.unwrap();
     assert_eq!(broken.skipped.len(), 3, "{:?}", broken.skipped);
-    assert!(broken.skipped.iter().any(|w| w.starts_with("refunds.md:")), "{:?}", broken.skipped);
+    assert!(
+        broken.skipped.iter().any(|w| w.starts_with("refunds.md:")),
+        "{:?}",
+        broken.skipped
+    );
     assert!(broken.skipped.iter().any(|w| w.contains("empty.md")));
     assert!(broken.skipped.iter().any(|w| w.contains("latin1.md")));
     assert_eq!(broken.removed, 0, "the last good version stays searchable");
@@ -111,7 +145,9 @@ async fn ingest_is_incremental_and_keeps_what_it_cannot_read() {
         .search("gift card refund", 3, &SearchFilter::default())
         .await
         .unwrap();
-    assert!(still.passages[0].text.contains("Gift card refunds are immediate"));
+    assert!(still.passages[0]
+        .text
+        .contains("Gift card refunds are immediate"));
 
     // Tags and locale come from the front matter and filter.
     std::fs::write(
@@ -160,32 +196,63 @@ async fn answers_cite_their_source_and_unknowns_are_refused() {
     let kb = demo_kb(dir.path()).await;
 
     let answer = kb
-        .answer("How long do refunds to my credit card take?", 700, &SearchFilter::default())
+        .answer(
+            "How long do refunds to my credit card take?",
+            700,
+            &SearchFilter::default(),
+        )
         .await
         .unwrap();
-    let Answer::Grounded { text, citations, confidence } = answer else {
+    let Answer::Grounded {
+        text,
+        citations,
+        confidence,
+    } = answer
+    else {
         panic!("expected an answer, got {answer:?}");
     };
     assert!(text.contains("5 to 7 business days"), "{text}");
-    assert!(text.contains("(Source: When will I get my refund?"), "{text}");
+    assert!(
+        text.contains("(Source: When will I get my refund?"),
+        "{text}"
+    );
     assert_eq!(citations[0].document, "refund-timing.md");
     assert!(confidence >= kb.settings().min_similarity);
 
     // SMS-length answers are trimmed, still cited.
     let Answer::Grounded { text, .. } = kb
-        .answer("what is covered by the warranty", 160, &SearchFilter::default())
+        .answer(
+            "what is covered by the warranty",
+            160,
+            &SearchFilter::default(),
+        )
         .await
         .unwrap()
     else {
         panic!("warranty is in the knowledge base")
     };
-    assert!(text.chars().count() <= 200 && text.contains("Source: Warranty"), "{text}");
+    assert!(
+        text.chars().count() <= 200 && text.contains("Source: Warranty"),
+        "{text}"
+    );
 
-    for off_topic in ["What is the capital of Australia?", "Tell me a joke about penguins"] {
-        let answer = kb.answer(off_topic, 700, &SearchFilter::default()).await.unwrap();
-        assert!(matches!(answer, Answer::Abstain { .. }), "{off_topic}: {answer:?}");
+    for off_topic in [
+        "What is the capital of Australia?",
+        "Tell me a joke about penguins",
+    ] {
+        let answer = kb
+            .answer(off_topic, 700, &SearchFilter::default())
+            .await
+            .unwrap();
+        assert!(
+            matches!(answer, Answer::Abstain { .. }),
+            "{off_topic}: {answer:?}"
+        );
     }
-    let empty = kb.answer("   ", 700, &SearchFilter::default()).await.unwrap();
+    let empty = kb
+        .answer("   ", 700, &SearchFilter::default())
+        .await
+        .unwrap();
     assert!(matches!(empty, Answer::Abstain { .. }));
 }
 
@@ -196,8 +263,15 @@ async fn the_demo_question_set_meets_its_floors() {
     let questions = load_questions(&repo("evals/knowledge/questions.yaml")).unwrap();
     let report = evaluate(&kb, &questions, &|| {}).await.unwrap();
     eprintln!("demo question set: {report}");
-    for s in report.scored.iter().filter(|s| s.answerable && s.rank != Some(1)) {
-        eprintln!("  rank {:?} conf {:.2}: {}", s.rank, s.confidence, s.question);
+    for s in report
+        .scored
+        .iter()
+        .filter(|s| s.answerable && s.rank != Some(1))
+    {
+        eprintln!(
+            "  rank {:?} conf {:.2}: {}",
+            s.rank, s.confidence, s.question
+        );
     }
     for s in report.scored.iter().filter(|s| !s.answerable) {
         eprintln!("  unanswerable conf {:.2}: {}", s.confidence, s.question);

@@ -22,11 +22,11 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use frontline_agent::{Agent, TurnOutcome};
-use frontline_knowledge::{KnowledgeBase, SearchFilter, SearchResult};
 use frontline_domain::{
     Channel, Conversation, ConversationId, Customer, CustomerId, Event, Identity, IdentityKind,
     InboundMessage, NormalizeOptions,
 };
+use frontline_knowledge::{KnowledgeBase, SearchFilter, SearchResult};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::Arc;
@@ -197,12 +197,19 @@ pub struct KnowledgeSearchView {
 
 async fn search_knowledge(
     State(state): State<Arc<AppState>>,
-    query: Result<axum::extract::Query<KnowledgeSearchQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<
+        axum::extract::Query<KnowledgeSearchQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> Result<Json<KnowledgeSearchView>, ApiError> {
-    let axum::extract::Query(query) = query.map_err(|e| ApiError::invalid(None, e.body_text()))?;
+    let axum::extract::Query(query) =
+        query.map_err(|e| ApiError::invalid(None::<String>, e.body_text()))?;
     let q = query.q.unwrap_or_default();
     if q.trim().is_empty() {
-        return Err(ApiError::invalid("q".to_string(), "`q` (the question) is required"));
+        return Err(ApiError::invalid(
+            "q".to_string(),
+            "`q` (the question) is required",
+        ));
     }
     if q.chars().count() > MAX_TEXT_CHARS {
         return Err(ApiError::invalid(
@@ -212,7 +219,10 @@ async fn search_knowledge(
     }
     let k = query.k.unwrap_or(5);
     if !(1..=50).contains(&k) {
-        return Err(ApiError::invalid("k".to_string(), "`k` must be between 1 and 50"));
+        return Err(ApiError::invalid(
+            "k".to_string(),
+            "`k` must be between 1 and 50",
+        ));
     }
     let knowledge = state
         .knowledge
