@@ -9,7 +9,7 @@ use crate::index::{
 };
 use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -565,18 +565,6 @@ fn trim_to(text: &str, max: usize) -> String {
             format!("{}…", cut[..word_end].trim_end())
         }
     }
-}
-
-/// Documents by path with their chunk ids, as stored now (for reports and the console).
-pub async fn stored_documents(
-    index: &dyn VectorIndex,
-) -> Result<BTreeMap<String, usize>, IndexError> {
-    Ok(index
-        .stored()
-        .await?
-        .into_iter()
-        .map(|(doc, refs)| (doc, refs.len()))
-        .collect())
 }
 
 #[cfg(test)]
