@@ -15,5 +15,8 @@ else
   echo "test: no PostgreSQL configured (FRONTLINE_TEST_DATABASE_URL); SQLite only"
 fi
 
+# LLM mode is tested against a real llama.cpp server with a tiny model: installed once, here.
+scripts/llm.sh >/dev/null
+
 cargo test --workspace --all-targets --no-fail-fast
 cargo test --workspace --doc --no-fail-fast

@@ -33,6 +33,11 @@ fn frontline(dir: &std::path::Path) -> Command {
             "FRONTLINE_KNOWLEDGE__DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../knowledge"),
         )
+        // The default understanding; an OPENAI_* variable of the developer's must not switch
+        // these tests to LLM mode.
+        .env("FRONTLINE_UNDERSTANDING__MODE", "local")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
         .env("RUST_LOG", "warn");
     cmd
 }

@@ -5,8 +5,8 @@
 
 use crate::Agent;
 use frontline_domain::escalation::SummaryArticle;
-use frontline_domain::{Channel, Command, EventKind, ScoredCommand};
-use frontline_knowledge::{Answer, Citation, SearchFilter};
+use frontline_domain::{Channel, Command, EventKind, LlmUsage, ScoredCommand};
+use frontline_knowledge::{extractive_answer, Answer, Citation, SearchFilter};
 
 /// The longest answer each channel should carry.
 pub(crate) fn max_answer_chars(channel: Channel) -> usize {
@@ -53,15 +53,51 @@ pub(crate) async fn consult(
         None if nothing_understood => text.to_string(),
         None => return None,
     };
-    let result = knowledge
-        .answer(&query, max_answer_chars(channel), &SearchFilter::default())
-        .await;
+    let max_chars = max_answer_chars(channel);
+    let result = match knowledge.search(&query, 5, &SearchFilter::default()).await {
+        Ok(found) => {
+            let written = match (&agent.answer_writer, &found.abstain) {
+                (Some(writer), None) => Some(
+                    writer
+                        .write(&query, &found.passages, max_chars, channel)
+                        .await,
+                ),
+                _ => None,
+            };
+            match written {
+                Some(Ok(w)) => Ok((
+                    Answer::Grounded {
+                        text: w.text,
+                        citations: w.citations,
+                        confidence: found.confidence,
+                    },
+                    Some(w.usage),
+                )),
+                Some(Err(reason)) => {
+                    tracing::warn!(%reason, "the LLM could not write a grounded answer; quoting the best passage");
+                    Ok((
+                        extractive_answer(&found, max_chars),
+                        Some(LlmUsage {
+                            calls: 1,
+                            fallback: Some(reason),
+                            ..LlmUsage::default()
+                        }),
+                    ))
+                }
+                None => Ok((extractive_answer(&found, max_chars), None)),
+            }
+        }
+        Err(e) => Err(e),
+    };
     let (reason, confidence) = match result {
-        Ok(Answer::Grounded {
-            text,
-            citations,
-            confidence,
-        }) => {
+        Ok((
+            Answer::Grounded {
+                text,
+                citations,
+                confidence,
+            },
+            llm,
+        )) => {
             tracing::info!(confidence, source = %citations[0], "answered from knowledge");
             if asked.is_none() {
                 *commands = vec![ScoredCommand::new(
@@ -79,10 +115,11 @@ pub(crate) async fn consult(
                     confidence,
                     sources: citations.iter().take(3).map(article).collect(),
                     abstain_reason: None,
+                    llm,
                 },
             });
         }
-        Ok(Answer::Abstain { reason, confidence }) => {
+        Ok((Answer::Abstain { reason, confidence }, _)) => {
             tracing::info!(confidence, %reason, "knowledge base abstained");
             (reason, confidence)
         }
@@ -108,6 +145,7 @@ pub(crate) async fn consult(
             confidence,
             sources: vec![],
             abstain_reason: Some(reason),
+            llm: None,
         },
     })
 }

@@ -112,6 +112,7 @@ pub struct Agent {
     clock: Clock,
     locks: locks::CustomerLocks,
     knowledge: Option<Arc<frontline_knowledge::KnowledgeBase>>,
+    answer_writer: Option<Arc<dyn frontline_understanding::llm::AnswerWriter>>,
 }
 
 /// What the decision step wants done.
@@ -140,6 +141,7 @@ impl Agent {
             clock: Arc::new(chrono::Utc::now),
             locks: locks::CustomerLocks::default(),
             knowledge: None,
+            answer_writer: None,
         }
     }
 
@@ -147,6 +149,16 @@ impl Agent {
     /// understood and the customer is offered what the flows can do).
     pub fn with_knowledge(mut self, knowledge: Arc<frontline_knowledge::KnowledgeBase>) -> Self {
         self.knowledge = Some(knowledge);
+        self
+    }
+
+    /// Write knowledge answers with this writer (an LLM) instead of quoting the best passage;
+    /// when it fails, the extractive answer is given.
+    pub fn with_answer_writer(
+        mut self,
+        writer: Arc<dyn frontline_understanding::llm::AnswerWriter>,
+    ) -> Self {
+        self.answer_writer = Some(writer);
         self
     }
 
@@ -301,13 +313,14 @@ impl Agent {
                 slots: f.slots.clone(),
             }),
             recent: recent_utterances(&history, self.config.recent_utterances),
+            today: (self.clock)().date_naive(),
         };
-        let (mut commands, mut source) = match self
+        let (mut commands, mut source, llm) = match self
             .understanding
-            .understand(&message.text, &context)
+            .interpret(&message.text, &context)
             .await
         {
-            Ok(commands) => (commands, self.understanding.name()),
+            Ok(understood) => (understood.commands, understood.source, understood.llm),
             Err(e) => {
                 tracing::warn!(error = %e, "understanding failed; treating the message as not understood");
                 (
@@ -318,9 +331,11 @@ impl Agent {
                         0.0,
                     )],
                     "fallback".into(),
+                    None,
                 )
             }
         };
+        let sentiment = frontline_understanding::sentiment::score(&message.text).compound;
         let consulted =
             knowledge::consult(self, &message.text, message.channel, &mut commands).await;
         if consulted.is_some() {
@@ -331,6 +346,8 @@ impl Agent {
             EventKind::CommandsUnderstood {
                 commands: commands.clone(),
                 source,
+                sentiment: Some(sentiment),
+                llm,
             },
         )
         .await?;

@@ -23,6 +23,10 @@ pub struct Config {
     pub flows: FlowsConfig,
     /// The knowledge base.
     pub knowledge: KnowledgeConfig,
+    /// Understanding (local, rules or an LLM).
+    pub understanding: UnderstandingConfig,
+    /// The LLM endpoint, when one is used.
+    pub llm: LlmConfig,
     /// Identity normalisation.
     pub identity: IdentityConfig,
     /// Conversation continuity and intake.
@@ -126,6 +130,123 @@ impl Default for KnowledgeConfig {
     }
 }
 
+/// `[understanding]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnderstandingConfig {
+    /// `auto` (the default: `llm` when an endpoint is configured, else `local`), `local`
+    /// (embedding router + slot extractors), `rules` (word overlap, no model at all), `llm`.
+    pub mode: UnderstandingMode,
+    /// Local router: an intent's score is the mean similarity of its `k` closest examples.
+    pub k: usize,
+    /// Local router: below this best score a message is out of scope.
+    pub out_of_scope: f32,
+    /// Local router: a runner-up this close to the best → ask which one.
+    pub margin: f32,
+}
+
+/// Which understanding runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnderstandingMode {
+    /// `llm` when an endpoint is configured, else `local`.
+    Auto,
+    /// Embedding router + slot extractors.
+    Local,
+    /// Word overlap + slot extractors.
+    Rules,
+    /// An OpenAI-compatible endpoint, over the local understanding.
+    Llm,
+}
+
+/// `[llm]`: an OpenAI-compatible chat endpoint. Empty fields fall back to the `OPENAI_BASE_URL`,
+/// `OPENAI_API_KEY` and `OPENAI_MODEL` variables.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// Base URL, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8081/v1`.
+    pub base_url: String,
+    /// API key.
+    pub api_key: String,
+    /// Model name.
+    pub model: String,
+    /// Deadline for one call, retries included, in milliseconds.
+    pub timeout_ms: u64,
+    /// Most tokens per completion.
+    pub max_tokens: u32,
+    /// US dollars per million prompt tokens, for cost accounting.
+    pub prompt_price_per_million: f64,
+    /// US dollars per million completion tokens.
+    pub completion_price_per_million: f64,
+    /// `off`, `record` or `replay` (evals in CI replay).
+    pub cassette: String,
+    /// Where recordings live.
+    pub cassette_dir: PathBuf,
+    /// The prompt templates' folder.
+    pub prompts_dir: PathBuf,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        let defaults = frontline_llm::LlmSettings::default();
+        Self {
+            base_url: String::new(),
+            api_key: String::new(),
+            model: String::new(),
+            timeout_ms: defaults.timeout.as_millis() as u64,
+            max_tokens: defaults.max_tokens,
+            prompt_price_per_million: 0.0,
+            completion_price_per_million: 0.0,
+            cassette: "off".into(),
+            cassette_dir: PathBuf::from("evals/cassettes"),
+            prompts_dir: PathBuf::from("prompts"),
+        }
+    }
+}
+
+impl LlmConfig {
+    /// The endpoint settings, config first, then `OPENAI_*`; `None` when no endpoint is
+    /// configured either way.
+    pub fn settings(&self) -> Option<frontline_llm::LlmSettings> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let base_url = (!self.base_url.is_empty())
+            .then(|| self.base_url.clone())
+            .or_else(|| env("OPENAI_BASE_URL"));
+        let api_key = (!self.api_key.is_empty())
+            .then(|| self.api_key.clone())
+            .or_else(|| env("OPENAI_API_KEY"));
+        if base_url.is_none() && api_key.is_none() {
+            return None;
+        }
+        let defaults = frontline_llm::LlmSettings::default();
+        Some(frontline_llm::LlmSettings {
+            base_url: base_url.unwrap_or(defaults.base_url),
+            api_key: api_key.unwrap_or_default(),
+            model: (!self.model.is_empty())
+                .then(|| self.model.clone())
+                .or_else(|| env("OPENAI_MODEL"))
+                .unwrap_or(defaults.model),
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+            max_tokens: self.max_tokens,
+            prompt_price_per_million: self.prompt_price_per_million,
+            completion_price_per_million: self.completion_price_per_million,
+            ..defaults
+        })
+    }
+}
+
+impl Default for UnderstandingConfig {
+    fn default() -> Self {
+        let local = frontline_understanding::local::LocalSettings::default();
+        Self {
+            mode: UnderstandingMode::Auto,
+            k: local.router.k,
+            out_of_scope: local.router.out_of_scope,
+            margin: local.router.margin,
+        }
+    }
+}
+
 /// `[identity]`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -163,6 +284,8 @@ impl Default for Config {
             shop: ShopConfig::default(),
             flows: FlowsConfig::default(),
             knowledge: KnowledgeConfig::default(),
+            understanding: UnderstandingConfig::default(),
+            llm: LlmConfig::default(),
             identity: IdentityConfig::default(),
             conversation: ConversationConfig::default(),
             log: LogConfig::default(),

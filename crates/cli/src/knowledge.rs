@@ -16,17 +16,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The local model (all-MiniLM-L6-v2), from `[knowledge] model_dir` or the install folder.
+pub async fn local_model(config: &Config) -> Result<Arc<dyn Embedder>> {
+    let dir = if config.knowledge.model_dir.is_empty() {
+        MiniLm::default_dir()
+    } else {
+        PathBuf::from(&config.knowledge.model_dir)
+    };
+    let model = tokio::task::spawn_blocking(move || MiniLm::load(&dir)).await??;
+    Ok(Arc::new(model))
+}
+
 /// The embedder the configuration asks for.
 pub async fn open_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
     let k = &config.knowledge;
     if k.embedding_base_url.is_empty() {
-        let dir = if k.model_dir.is_empty() {
-            MiniLm::default_dir()
-        } else {
-            PathBuf::from(&k.model_dir)
-        };
-        let model = tokio::task::spawn_blocking(move || MiniLm::load(&dir)).await??;
-        return Ok(Arc::new(model));
+        return local_model(config).await;
     }
     let api_key = if k.embedding_api_key.is_empty() {
         std::env::var("OPENAI_API_KEY").unwrap_or_else(|_| "none".into())
@@ -216,6 +221,14 @@ pub async fn eval_command(config: &Config, suites: &[String], shared: &Path) -> 
         }
     }
     Ok(())
+}
+
+/// The configured knowledge folder in a fresh embedded index (in a scratch folder).
+pub async fn eval_knowledge_base(config: &Config) -> Result<Arc<KnowledgeBase>> {
+    let scratch = tempdir("frontline-eval-kb")?;
+    let kb = open_at(config, &scratch).await?;
+    ingest(&kb, &config.knowledge.dir, false).await?;
+    Ok(kb)
 }
 
 /// The demo question set against the demo articles, in a fresh embedded index.

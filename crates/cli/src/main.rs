@@ -2,10 +2,11 @@
 
 mod config;
 mod knowledge;
+mod understanding_eval;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use config::Config;
+use config::{Config, UnderstandingMode};
 use frontline_agent::{Agent, AgentConfig, TurnOutcome};
 use frontline_domain::{Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions};
 use frontline_flows::{Engine, FlowSet};
@@ -13,7 +14,10 @@ use frontline_server::AppState;
 use frontline_shop::seed::SeedOptions;
 use frontline_shop::{Shop, ShopData};
 use frontline_store::Store;
-use frontline_understanding::RuleUnderstanding;
+use frontline_understanding::local::LocalSettings;
+use frontline_understanding::{
+    LlmUnderstanding, LocalUnderstanding, RouterSettings, RuleUnderstanding, Understanding,
+};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,7 +78,9 @@ enum Command {
     /// Run offline evals and print their figures.
     Eval {
         /// Which suites: demo (the demo knowledge question set), tau2-banking (τ2
-        /// banking-knowledge retrieval). Default: all whose data is present.
+        /// banking-knowledge retrieval), slots (slot extraction), routing (the demo routing
+        /// set), banking77 and clinc150 (the local router on held-out data). Default: all whose
+        /// data is present.
         #[arg(long = "suite")]
         suites: Vec<String>,
         /// The shared datasets folder.
@@ -148,7 +154,17 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Eval { suites, shared } => {
-            knowledge::eval_command(&config, &suites, &shared).await
+            let (understanding, knowledge): (Vec<String>, Vec<String>) = suites
+                .into_iter()
+                .partition(|s| understanding_eval::SUITES.contains(&s.as_str()));
+            let all = understanding.is_empty() && knowledge.is_empty();
+            if all || !knowledge.is_empty() {
+                knowledge::eval_command(&config, &knowledge, &shared).await?;
+            }
+            if all || !understanding.is_empty() {
+                understanding_eval::eval_command(&config, &understanding, &shared).await?;
+            }
+            Ok(())
         }
         Command::Flows {
             command: FlowsCommand::Test { dir },
@@ -295,18 +311,102 @@ async fn build_agent(config: &Config) -> Result<Agent> {
         inbox_lease: chrono::Duration::seconds(config.conversation.inbox_lease_seconds.into()),
         ..AgentConfig::default()
     };
-    let understanding = Arc::new(RuleUnderstanding::new(flows.clone()));
-    let agent = Agent::new(
+    let kb = knowledge_base(config).await?;
+    let (understanding, writer) = understanding(config, &flows, kb.as_ref()).await?;
+    let mut agent = Agent::new(
         store,
         understanding,
         Arc::new(shop),
         Engine::new(flows),
         agent_config,
     );
-    Ok(match knowledge_base(config).await? {
+    if let Some(writer) = writer {
+        agent = agent.with_answer_writer(writer);
+    }
+    Ok(match kb {
         Some(kb) => agent.with_knowledge(kb),
         None => agent,
     })
+}
+
+/// The understanding, and in LLM mode the writer of grounded answers.
+type UnderstandingParts = (
+    Arc<dyn Understanding>,
+    Option<Arc<dyn frontline_understanding::llm::AnswerWriter>>,
+);
+
+/// The understanding the configuration asks for. The local one shares the knowledge base's
+/// model when that is the local MiniLM too.
+async fn understanding(
+    config: &Config,
+    flows: &Arc<frontline_flows::FlowSet>,
+    kb: Option<&Arc<frontline_knowledge::KnowledgeBase>>,
+) -> Result<UnderstandingParts> {
+    let u = &config.understanding;
+    let llm = config.llm.settings();
+    let mode = match (u.mode, &llm) {
+        (UnderstandingMode::Auto, Some(_)) => UnderstandingMode::Llm,
+        (UnderstandingMode::Auto, None) => UnderstandingMode::Local,
+        (mode, _) => mode,
+    };
+    match mode {
+        UnderstandingMode::Rules => Ok((Arc::new(RuleUnderstanding::new(flows.clone())), None)),
+        UnderstandingMode::Local | UnderstandingMode::Llm | UnderstandingMode::Auto => {
+            let embedder = match kb.map(|kb| kb.embedder()) {
+                Some(e) if e.name() == "minilm" => e.clone(),
+                _ => knowledge::local_model(config).await?,
+            };
+            let settings = LocalSettings {
+                router: RouterSettings {
+                    k: u.k,
+                    out_of_scope: u.out_of_scope,
+                    margin: u.margin,
+                },
+                ..LocalSettings::default()
+            };
+            let local = LocalUnderstanding::build(flows.clone(), embedder, settings)
+                .await
+                .context("building the local understanding")?;
+            let local = Arc::new(match kb {
+                Some(kb) => local.with_knowledge(kb.clone()),
+                None => local,
+            });
+            if mode != UnderstandingMode::Llm {
+                return Ok((local, None));
+            }
+            let settings = llm.context(
+                "understanding mode is llm but no endpoint is configured: set [llm] base_url or OPENAI_BASE_URL / OPENAI_API_KEY",
+            )?;
+            let cassette = frontline_llm::Cassette::new(
+                config
+                    .llm
+                    .cassette
+                    .parse()
+                    .map_err(anyhow::Error::msg)
+                    .context("[llm] cassette")?,
+                &config.llm.cassette_dir,
+            );
+            tracing::info!(base_url = %settings.base_url, model = %settings.model, cassette = %config.llm.cassette, "LLM understanding");
+            use frontline_understanding::llm::{self, LlmAnswerWriter, Template};
+            let prompts = &config.llm.prompts_dir;
+            let commands = Template::load(
+                &prompts.join("command_generator.md"),
+                &llm::COMMAND_PLACEHOLDERS,
+            )?;
+            let answers = Template::load(&prompts.join("answer.md"), &llm::ANSWER_PLACEHOLDERS)?;
+            let client = Arc::new(frontline_llm::LlmClient::new(settings, cassette));
+            Ok((
+                Arc::new(LlmUnderstanding::new(
+                    client.clone(),
+                    local,
+                    kb.cloned(),
+                    commands,
+                    Default::default(),
+                )),
+                Some(Arc::new(LlmAnswerWriter::new(client, answers))),
+            ))
+        }
+    }
 }
 
 /// The knowledge base, brought up to date with its folder, or none if disabled.

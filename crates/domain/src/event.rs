@@ -27,6 +27,12 @@ pub enum EventKind {
         commands: Vec<ScoredCommand>,
         /// Which understanding produced them (`rules`, `local`, `llm:<model>`).
         source: String,
+        /// The message's sentiment, -1 (furious) … 1 (delighted).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sentiment: Option<f32>,
+        /// What the LLM cost for this turn, when one was involved.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        llm: Option<LlmUsage>,
     },
     /// The flow stack changed (started, advanced, finished, cancelled). The latest one is the
     /// dialogue state; replaying the log replays the state.
@@ -77,6 +83,9 @@ pub enum EventKind {
         /// Why it abstained, if it did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         abstain_reason: Option<String>,
+        /// What writing the answer with an LLM cost (LLM mode only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        llm: Option<LlmUsage>,
     },
     /// The conversation was escalated with this context.
     Escalated {
@@ -149,4 +158,24 @@ pub struct Event {
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+/// What the LLM did and cost for one turn.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmUsage {
+    /// Calls made (0 when the turn was understood without one, e.g. a yes at a confirmation).
+    pub calls: u32,
+    /// Prompt tokens over those calls.
+    pub prompt_tokens: u32,
+    /// Completion tokens over those calls.
+    pub completion_tokens: u32,
+    /// US dollars, by the configured prices.
+    pub cost_usd: f64,
+    /// Whether token counts are estimates (the server reported none).
+    #[serde(default)]
+    pub estimated: bool,
+    /// Why the LLM's output was not used, when it was not (the turn fell back to local
+    /// understanding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }

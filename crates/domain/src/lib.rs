@@ -21,7 +21,7 @@ pub use command::{Command, ScoredCommand, SmallTalk};
 pub use conversation::{Conversation, ConversationStatus};
 pub use customer::{Customer, IdentityRecord};
 pub use escalation::{EscalationSummary, EscalationTrigger};
-pub use event::{Event, EventKind, FlowFrame};
+pub use event::{Event, EventKind, FlowFrame, LlmUsage};
 pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
 pub use ids::{ConversationId, CustomerId, OutboxId};
 pub use message::{InboundMessage, OutboundMessage};

@@ -440,6 +440,11 @@ impl KnowledgeBase {
         Ok(())
     }
 
+    /// The embedder questions and passages go through.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
     /// Hybrid search, with the relevance gate's verdict.
     pub async fn search(
         &self,
@@ -499,34 +504,40 @@ impl KnowledgeBase {
         filter: &SearchFilter,
     ) -> Result<Answer, KnowledgeError> {
         let result = self.search(question, 5, filter).await?;
-        if let Some(reason) = result.abstain {
-            return Ok(Answer::Abstain {
-                reason,
-                confidence: result.confidence,
-            });
-        }
-        let best = result
+        Ok(extractive_answer(&result, max_chars))
+    }
+}
+
+/// The extractive answer a search result supports: the most similar passage, as plain text
+/// trimmed to `max_chars`, with its source; or the abstention the gate decided.
+pub fn extractive_answer(result: &SearchResult, max_chars: usize) -> Answer {
+    if let Some(reason) = &result.abstain {
+        return Answer::Abstain {
+            reason: reason.clone(),
+            confidence: result.confidence,
+        };
+    }
+    let best = result
+        .passages
+        .iter()
+        .max_by(|a, b| a.similarity.total_cmp(&b.similarity))
+        .expect("a passage passed the gate");
+    let source = format!("(Source: {})", best.citation);
+    let budget = max_chars.saturating_sub(source.chars().count() + 2).max(80);
+    let text = format!("{}\n\n{source}", trim_to(&plain(&best.text), budget));
+    let mut citations = vec![best.citation.clone()];
+    citations.extend(
+        result
             .passages
             .iter()
-            .max_by(|a, b| a.similarity.total_cmp(&b.similarity))
-            .expect("a passage passed the gate");
-        let source = format!("(Source: {})", best.citation);
-        let budget = max_chars.saturating_sub(source.chars().count() + 2).max(80);
-        let text = format!("{}\n\n{source}", trim_to(&plain(&best.text), budget));
-        let mut citations = vec![best.citation.clone()];
-        citations.extend(
-            result
-                .passages
-                .iter()
-                .filter(|p| p.chunk_id != best.chunk_id)
-                .map(|p| p.citation.clone()),
-        );
-        citations.dedup();
-        Ok(Answer::Grounded {
-            text,
-            citations,
-            confidence: result.confidence,
-        })
+            .filter(|p| p.chunk_id != best.chunk_id)
+            .map(|p| p.citation.clone()),
+    );
+    citations.dedup();
+    Answer::Grounded {
+        text,
+        citations,
+        confidence: result.confidence,
     }
 }
 

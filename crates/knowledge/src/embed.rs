@@ -161,6 +161,107 @@ impl MiniLm {
     }
 }
 
+/// An embedder that remembers: vectors are kept in a file keyed by a hash of the model name and
+/// the text, so evals over tens of thousands of sentences embed each one once per machine.
+/// Never used for serving; the file lives in a cache folder, not the repository.
+pub struct CachedEmbedder {
+    inner: std::sync::Arc<dyn Embedder>,
+    path: PathBuf,
+    known: std::sync::Mutex<std::collections::HashMap<[u8; 16], Vec<f32>>>,
+}
+
+impl CachedEmbedder {
+    /// Wrap `inner`, reading what `path` already holds (a missing or torn file is fine).
+    pub fn open(inner: std::sync::Arc<dyn Embedder>, path: &Path) -> Self {
+        let dimension = inner.dimension();
+        let record = 16 + 4 * dimension;
+        let mut known = std::collections::HashMap::new();
+        if let Ok(bytes) = std::fs::read(path) {
+            for chunk in bytes.chunks_exact(record) {
+                let mut key = [0u8; 16];
+                key.copy_from_slice(&chunk[..16]);
+                let vector = chunk[16..]
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                known.insert(key, vector);
+            }
+        }
+        Self {
+            inner,
+            path: path.to_path_buf(),
+            known: std::sync::Mutex::new(known),
+        }
+    }
+
+    fn key(&self, text: &str) -> [u8; 16] {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(self.inner.name().as_bytes())
+            .chain_update([0u8])
+            .chain_update(text.as_bytes())
+            .finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        key
+    }
+}
+
+#[async_trait::async_trait]
+impl Embedder for CachedEmbedder {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn dimension(&self) -> usize {
+        self.inner.dimension()
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let keys: Vec<[u8; 16]> = texts.iter().map(|t| self.key(t)).collect();
+        let missing: Vec<(usize, String)> = {
+            let known = self.known.lock().expect("embedding cache lock");
+            texts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !known.contains_key(&keys[*i]))
+                .map(|(i, t)| (i, t.clone()))
+                .collect()
+        };
+        if !missing.is_empty() {
+            let fresh = self
+                .inner
+                .embed(&missing.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>())
+                .await?;
+            let mut bytes = Vec::with_capacity(fresh.len() * (16 + 4 * self.dimension()));
+            let mut known = self.known.lock().expect("embedding cache lock");
+            for ((i, _), vector) in missing.iter().zip(fresh) {
+                bytes.extend_from_slice(&keys[*i]);
+                for x in &vector {
+                    bytes.extend_from_slice(&x.to_le_bytes());
+                }
+                known.insert(keys[*i], vector);
+            }
+            drop(known);
+            // A cache that cannot be written only costs time next run.
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            use std::io::Write;
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .and_then(|mut f| f.write_all(&bytes));
+            if let Err(e) = written {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not write the embedding cache");
+            }
+        }
+        let known = self.known.lock().expect("embedding cache lock");
+        Ok(keys.iter().map(|k| known[k].clone()).collect())
+    }
+}
+
 /// Cosine similarity of two unit vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -15,13 +15,13 @@ pub mod openai;
 pub mod server;
 
 pub use base::{
-    Answer, Bm25, Citation, IngestEvent, IngestReport, KnowledgeBase, KnowledgeError,
-    KnowledgeSettings, Passage, SearchResult,
+    extractive_answer, Answer, Bm25, Citation, IngestEvent, IngestReport, KnowledgeBase,
+    KnowledgeError, KnowledgeSettings, Passage, SearchResult,
 };
 pub use chunk::{Chunk, Chunker};
 pub use document::{load_dir, Document, DocumentError, Loaded};
 pub use edge::EdgeIndex;
-pub use embed::{EmbedError, Embedder, MiniLm};
+pub use embed::{CachedEmbedder, EmbedError, Embedder, MiniLm};
 pub use index::{IndexError, IndexHit, IndexQuery, IndexedChunk, SearchFilter, VectorIndex};
 pub use openai::OpenAiEmbedder;
 pub use server::QdrantServerIndex;

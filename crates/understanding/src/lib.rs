@@ -1,16 +1,32 @@
 //! Understanding: a customer message plus its dialogue context in, commands with confidences
 //! out. Understanding never acts; the decision engine validates and executes what it proposes.
 //!
-//! Implementations share the [`Understanding`] trait: [`RuleUnderstanding`] (routes by the
-//! loaded flows' examples and reads slot values by their declared types; needs no model), and
-//! later the local embedding router and the LLM command generator.
+//! Implementations share the [`Understanding`] trait:
+//! - [`RuleUnderstanding`]: routes by word overlap with the flows' examples; needs no model.
+//! - [`LocalUnderstanding`]: routes by embedding similarity (the local MiniLM) to flow examples,
+//!   built-in intents and the knowledge base, with calibrated thresholds. The default.
+//!
+//! Both read slot values with the typed [`extract`]ors and share one command precedence
+//! ([`pipeline`]). [`sentiment`] scores each customer message without a model.
 
+pub mod eval;
+pub mod extract;
+pub mod llm;
+pub mod local;
+pub mod pipeline;
+pub mod router;
 mod rules;
+pub mod sentiment;
 
+pub use extract::{yes_no, Extractors};
+pub use llm::LlmUnderstanding;
+pub use local::{KnowledgeProbe, LocalUnderstanding};
+pub use router::{Builtin, EmbeddingRouter, Intent, Routed, RouterSettings};
 pub use rules::RuleUnderstanding;
+pub use sentiment::{Sentiment, Trajectory};
 
 use async_trait::async_trait;
-use frontline_domain::{Channel, ScoredCommand};
+use frontline_domain::{Channel, LlmUsage, ScoredCommand};
 use serde::{Deserialize, Serialize};
 
 /// Who said something.
@@ -54,6 +70,8 @@ pub struct DialogueContext {
     pub active_flow: Option<ActiveFlow>,
     /// The last few utterances, oldest first (the current message excluded).
     pub recent: Vec<Utterance>,
+    /// The customer's today, for "yesterday" and "last Tuesday".
+    pub today: chrono::NaiveDate,
 }
 
 /// Why understanding produced nothing usable.
@@ -62,6 +80,17 @@ pub enum UnderstandingError {
     /// The model or endpoint failed; the caller falls back to another understanding.
     #[error("understanding unavailable: {0}")]
     Unavailable(String),
+}
+
+/// What understanding made of one message, and what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Understood {
+    /// The commands, never empty.
+    pub commands: Vec<ScoredCommand>,
+    /// Who produced them (`rules`, `local:minilm`, `llm:<model>`, or a fallback's name).
+    pub source: String,
+    /// The LLM's part, when one is configured (calls may be 0).
+    pub llm: Option<LlmUsage>,
 }
 
 /// Message + context → commands.
@@ -76,4 +105,17 @@ pub trait Understanding: Send + Sync {
         message: &str,
         context: &DialogueContext,
     ) -> Result<Vec<ScoredCommand>, UnderstandingError>;
+
+    /// [`Understanding::understand`] with its source and cost; what the agent calls.
+    async fn interpret(
+        &self,
+        message: &str,
+        context: &DialogueContext,
+    ) -> Result<Understood, UnderstandingError> {
+        Ok(Understood {
+            commands: self.understand(message, context).await?,
+            source: self.name(),
+            llm: None,
+        })
+    }
 }

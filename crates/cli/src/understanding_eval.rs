@@ -1,0 +1,110 @@
+//! `frontline eval` suites for understanding: the slot-extraction set, the demo routing set,
+//! and the local router on Banking77 and CLINC150 (from the shared datasets folder).
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use frontline_knowledge::{CachedEmbedder, Embedder};
+use frontline_understanding::eval::{
+    banking77, calibrate_local, clinc150, evaluate_intents, evaluate_routing, evaluate_slots,
+    load_routing_set, load_slot_set, routed_cases,
+};
+use frontline_understanding::local::LocalSettings;
+use frontline_understanding::{KnowledgeProbe, LocalUnderstanding, RuleUnderstanding};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The understanding suites `frontline eval` knows.
+pub const SUITES: [&str; 4] = ["slots", "routing", "banking77", "clinc150"];
+
+fn embedding_cache(name: &str) -> PathBuf {
+    let cache = std::env::var("FRONTLINE_MODEL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
+                .join(".cache/frontline")
+        });
+    cache.join("embeddings").join(format!("{name}.bin"))
+}
+
+/// Run the understanding suites among `suites` (all of them when empty; datasets that are
+/// missing are skipped then, and an error when asked for by name).
+pub async fn eval_command(config: &Config, suites: &[String], shared: &Path) -> Result<()> {
+    let all = suites.is_empty();
+    let wanted = |name: &str| all || suites.iter().any(|s| s == name);
+    let model = crate::knowledge::local_model(config).await?;
+    if wanted("slots") {
+        let flows = crate::load_flows(Path::new("evals/understanding/flows"))?;
+        let set = load_slot_set(Path::new("evals/understanding/slots.yaml"))?;
+        let local =
+            LocalUnderstanding::build(flows.clone(), model.clone(), LocalSettings::default())
+                .await?;
+        println!(
+            "{}",
+            evaluate_slots(&local, &flows, "report_problem", &set).await?
+        );
+        let rules = RuleUnderstanding::new(flows.clone());
+        println!(
+            "{}",
+            evaluate_slots(&rules, &flows, "report_problem", &set).await?
+        );
+    }
+    if wanted("routing") {
+        let flows = crate::load_flows(&config.flows.dir)?;
+        let kb = crate::knowledge::eval_knowledge_base(config).await?;
+        let local = LocalUnderstanding::build(flows, model.clone(), LocalSettings::default())
+            .await?
+            .with_knowledge(kb.clone());
+        let cases = load_routing_set(Path::new("evals/understanding/routing.yaml"))?;
+        let report = evaluate_routing(&local, &cases, chrono::Utc::now().date_naive()).await?;
+        print!("{report}");
+        for failure in &report.failures {
+            println!("    miss: {failure}");
+        }
+        let data = routed_cases(&local, Some(kb.as_ref() as &dyn KnowledgeProbe), &cases).await?;
+        let (calibrated, accuracy) = calibrate_local(&data, LocalSettings::default());
+        println!(
+            "  calibrated on this set: out_of_scope {:.2}, margin {:.2}, sure {:.2}, knowledge_margin {:.2} → {:.3}",
+            calibrated.router.out_of_scope,
+            calibrated.router.margin,
+            calibrated.sure,
+            calibrated.knowledge_margin,
+            accuracy
+        );
+    }
+    for (name, file) in [
+        ("banking77", "banking77/train.csv"),
+        ("clinc150", "clinc150/train_val.json"),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        let path = shared.join(file);
+        if !path.is_file() {
+            if all {
+                continue;
+            }
+            anyhow::bail!("{name}: {} not found (set --shared)", path.display());
+        }
+        let split = if name == "banking77" {
+            banking77(&path)?
+        } else {
+            clinc150(&path)?
+        };
+        let embedder: Arc<dyn Embedder> =
+            Arc::new(CachedEmbedder::open(model.clone(), &embedding_cache(name)));
+        let total = split.train.len() + split.calibration.len() + split.test.len();
+        let bar = ProgressBar::new(total as u64).with_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} sentences ({eta})")
+                .context("progress bar template")?,
+        );
+        bar.set_message(format!("{name}: embedding"));
+        let report = evaluate_intents(embedder, &split, &[1, 2, 3, 5], &|done, _| {
+            bar.set_position(done as u64)
+        })
+        .await?;
+        bar.finish_and_clear();
+        print!("{report}");
+    }
+    Ok(())
+}

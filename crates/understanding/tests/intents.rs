@@ -1,0 +1,59 @@
+//! The local router on public intent datasets (read from ../shared/data, never copied): each
+//! is split by a stable hash into router examples, a calibration part and a held-out part; the
+//! figures asserted here are on the held-out part. Vectors are cached in the build folder, so
+//! only the first run on a machine pays for embedding ~30k sentences.
+
+mod common;
+
+use frontline_understanding::eval::{banking77, clinc150, evaluate_intents};
+
+fn progress(done: usize, total: usize) {
+    if done == total || done % 4096 < 64 {
+        eprintln!("embedded {done}/{total}");
+    }
+}
+
+#[tokio::test]
+async fn banking77_held_out_accuracy_is_at_least_090() {
+    let split = banking77(&common::shared_data().join("banking77/train.csv")).unwrap();
+    assert!(split.test.len() > 800 && split.train.len() > 7000);
+    let report = evaluate_intents(
+        common::cached_minilm("banking77"),
+        &split,
+        &[1, 2, 3, 5],
+        &progress,
+    )
+    .await
+    .unwrap();
+    println!("{report}");
+    assert!(
+        report.test.in_scope_accuracy >= 0.90,
+        "Banking77 held-out accuracy {:.3}",
+        report.test.in_scope_accuracy
+    );
+}
+
+#[tokio::test]
+async fn clinc150_in_scope_accuracy_and_out_of_scope_recall() {
+    let split = clinc150(&common::shared_data().join("clinc150/train_val.json")).unwrap();
+    assert_eq!(split.train.len(), 15_000);
+    let report = evaluate_intents(
+        common::cached_minilm("clinc150"),
+        &split,
+        &[1, 2, 3, 5],
+        &progress,
+    )
+    .await
+    .unwrap();
+    println!("{report}");
+    assert!(
+        report.test.in_scope_accuracy >= 0.93,
+        "CLINC150 held-out in-scope accuracy {:.3}",
+        report.test.in_scope_accuracy
+    );
+    assert!(
+        report.test.oos_recall >= 0.75,
+        "CLINC150 held-out out-of-scope recall {:.3}",
+        report.test.oos_recall
+    );
+}

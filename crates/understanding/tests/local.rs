@@ -1,0 +1,193 @@
+//! The local understanding on the demo flows and knowledge base: the routing set
+//! (`evals/understanding/routing.yaml`) with the shipped thresholds, calibration on it, and the
+//! behaviours a conversation relies on.
+
+mod common;
+
+use frontline_domain::{Channel, Command, SmallTalk};
+use frontline_knowledge::{EdgeIndex, KnowledgeBase, KnowledgeSettings};
+use frontline_understanding::eval::{
+    calibrate_local, evaluate_routing, load_routing_set, route_accuracy, routed_cases,
+};
+use frontline_understanding::local::LocalSettings;
+use frontline_understanding::{
+    ActiveFlow, DialogueContext, KnowledgeProbe, LocalUnderstanding, Understanding,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn today() -> chrono::NaiveDate {
+    "2026-11-21".parse().unwrap()
+}
+
+fn context(flow: Option<(&str, &str)>) -> DialogueContext {
+    DialogueContext {
+        channel: Channel::WebChat,
+        active_flow: flow.map(|(id, slot)| ActiveFlow {
+            flow_id: id.into(),
+            requested_slot: Some(slot.into()),
+            slots: Default::default(),
+        }),
+        recent: vec![],
+        today: today(),
+    }
+}
+
+async fn demo_knowledge(dir: &std::path::Path) -> Arc<KnowledgeBase> {
+    let index = EdgeIndex::open(dir, 384).unwrap();
+    let kb = KnowledgeBase::new(
+        common::minilm(),
+        Arc::new(index),
+        KnowledgeSettings::default(),
+    );
+    kb.ingest(&common::repo().join("knowledge"), &|_| {})
+        .await
+        .unwrap();
+    Arc::new(kb)
+}
+
+#[tokio::test]
+async fn the_demo_routing_set_is_routed_right_with_the_shipped_thresholds() {
+    let index = tempfile::tempdir().unwrap();
+    let kb = demo_knowledge(index.path()).await;
+    let flows = common::flows("flows");
+    let local = LocalUnderstanding::build(flows, common::minilm(), LocalSettings::default())
+        .await
+        .unwrap()
+        .with_knowledge(kb.clone());
+    let cases = load_routing_set(&common::repo().join("evals/understanding/routing.yaml")).unwrap();
+    let report = evaluate_routing(&local, &cases, today()).await.unwrap();
+    println!("{report}");
+    for failure in &report.failures {
+        println!("  {failure}");
+    }
+    assert!(
+        report.accuracy >= 0.90,
+        "routing accuracy {:.3}",
+        report.accuracy
+    );
+    // Out-of-scope messages are never sent to a flow.
+    let (right, total) = report.by_label["none"];
+    assert!(
+        right as f64 / total as f64 >= 0.8,
+        "out of scope {right}/{total}"
+    );
+
+    // Calibration on the same set finds settings at least as good, and the shipped ones are
+    // within a few points of them.
+    let data = routed_cases(&local, Some(kb.as_ref() as &dyn KnowledgeProbe), &cases)
+        .await
+        .unwrap();
+    let (calibrated, accuracy) = calibrate_local(&data, LocalSettings::default());
+    println!("calibrated: {calibrated:?} → {accuracy:.3}");
+    let shipped = route_accuracy(&data, &LocalSettings::default());
+    assert!(accuracy >= shipped);
+    assert!(
+        shipped >= accuracy - 0.04,
+        "shipped {shipped:.3} vs calibrated {accuracy:.3}"
+    );
+}
+
+#[tokio::test]
+async fn flows_start_with_their_slots_and_enums_match_paraphrases() {
+    let flows = common::flows("flows");
+    let local = LocalUnderstanding::build(flows, common::minilm(), LocalSettings::default())
+        .await
+        .unwrap();
+    let commands = |message: &'static str, ctx: DialogueContext| {
+        let local = &local;
+        async move {
+            local
+                .understand(message, &ctx)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.command)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Wording no example has, with the order id it carries.
+    assert_eq!(
+        commands(
+            "could you tell me what's happening with #W0000002, it hasn't come",
+            context(None)
+        )
+        .await,
+        [
+            Command::StartFlow {
+                flow_id: "order_status".into()
+            },
+            Command::SetSlot {
+                name: "order_id".into(),
+                value: json!("#W0000002")
+            },
+        ]
+    );
+    assert!(matches!(
+        commands("I'd like to hand back these trainers and get my money", context(None)).await[..],
+        [Command::StartFlow { ref flow_id }] if flow_id == "return_items"
+    ));
+    // Built-in intents in words the patterns don't know.
+    assert!(matches!(
+        commands(
+            "is there an actual person I could chat with?",
+            context(None)
+        )
+        .await[..],
+        [Command::HumanHandoff { .. }]
+    ));
+    assert_eq!(
+        commands("good evening", context(None)).await,
+        [Command::ChitChat {
+            topic: SmallTalk::Greeting
+        }]
+    );
+    // An enum answer in the customer's own words.
+    assert_eq!(
+        commands(
+            "just put it back on my credit card",
+            context(Some(("return_items", "refund_to")))
+        )
+        .await,
+        [Command::SetSlot {
+            name: "refund_to".into(),
+            value: Value::String("original payment method".into())
+        }]
+    );
+    // Out of scope stays out.
+    assert!(matches!(
+        commands("what's the capital of Peru?", context(None)).await[..],
+        [Command::CannotHandle { .. }]
+    ));
+}
+
+#[tokio::test]
+async fn a_question_while_a_free_text_slot_is_asked_goes_to_the_knowledge_base() {
+    let index = tempfile::tempdir().unwrap();
+    let kb = demo_knowledge(index.path()).await;
+    let local = LocalUnderstanding::build(
+        common::flows("flows"),
+        common::minilm(),
+        LocalSettings::default(),
+    )
+    .await
+    .unwrap()
+    .with_knowledge(kb);
+    let ctx = context(Some(("change_shipping_address", "city")));
+    let asked = local
+        .understand("how long does standard shipping take?", &ctx)
+        .await
+        .unwrap();
+    assert!(
+        matches!(asked[..], [ref c] if matches!(c.command, Command::AnswerFromKnowledge { .. })),
+        "{asked:?}"
+    );
+    let answered = local.understand("Springfield", &ctx).await.unwrap();
+    assert_eq!(
+        answered.into_iter().map(|c| c.command).collect::<Vec<_>>(),
+        [Command::SetSlot {
+            name: "city".into(),
+            value: json!("Springfield")
+        }]
+    );
+}
