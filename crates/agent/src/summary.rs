@@ -104,7 +104,14 @@ pub fn build_summary(input: SummaryInput<'_>) -> EscalationSummary {
                 }
                 shown
             }),
-        sentiment_trajectory: vec![],
+        sentiment_trajectory: input
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::CommandsUnderstood { sentiment, .. } => *sentiment,
+                _ => None,
+            })
+            .collect(),
         trigger,
         reason,
         customer_was_told,

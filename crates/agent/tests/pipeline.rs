@@ -262,6 +262,8 @@ async fn asking_for_a_human_hands_off_with_a_summary_and_the_bot_goes_quiet() {
             ["find_user_id_by_email", "get_order_details"]
         );
         assert!(summary.customer_was_told.contains("colleague"));
+        // One sentiment score per customer message, neutral questions scoring zero.
+        assert_eq!(summary.sentiment_trajectory, vec![0.0, 0.0]);
         assert_eq!(
             summary.transcript_url,
             format!("/v1/conversations/{}", handoff.conversation_id)

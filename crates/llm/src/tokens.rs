@@ -10,11 +10,7 @@ pub fn count(text: &str) -> usize {
 
 /// The longest suffix of `items` (oldest first) whose token count, each item measured by
 /// `text_of`, fits in `budget`: the most recent history that fits.
-pub fn latest_within<'a, T>(
-    items: &'a [T],
-    budget: usize,
-    text_of: impl Fn(&T) -> &str,
-) -> &'a [T] {
+pub fn latest_within<T>(items: &[T], budget: usize, text_of: impl Fn(&T) -> &str) -> &[T] {
     let mut used = 0;
     let mut start = items.len();
     for (i, item) in items.iter().enumerate().rev() {

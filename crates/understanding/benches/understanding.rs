@@ -102,7 +102,11 @@ async fn run(rounds: usize, full: bool) {
             local.understand(message, &ctx).await.unwrap();
             local_times.push(started.elapsed());
 
-            let embedding = embedder.embed(&[message.clone()]).await.unwrap().remove(0);
+            let embedding = embedder
+                .embed(std::slice::from_ref(message))
+                .await
+                .unwrap()
+                .remove(0);
             let started = Instant::now();
             let ranked = local.router().rank(&embedding);
             std::hint::black_box(local.router().decide(&ranked));

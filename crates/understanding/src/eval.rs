@@ -376,7 +376,7 @@ pub fn clinc150(path: &Path) -> Result<IntentSplit, EvalError> {
         .into_iter()
         .map(|(text, _)| IntentExample { text, label: None });
     for example in in_scope.chain(oos) {
-        if stable_hash(&example.text) % 2 == 0 {
+        if stable_hash(&example.text).is_multiple_of(2) {
             split.calibration.push(example);
         } else {
             split.test.push(example);

@@ -390,9 +390,10 @@ pub fn score(data: &[Labelled], settings: &RouterSettings) -> RoutingScore {
 
 /// The thresholds (for a fixed `k`) that do best on `data`: the out-of-scope threshold and
 /// margin maximising the mean of in-scope accuracy and out-of-scope recall (both matter to a
-/// customer: a wrong flow and a made-up answer are both failures). Without out-of-scope
-/// examples, the out-of-scope threshold is the lowest that keeps in-scope accuracy within half
-/// a point of its best. The ranking inside `data` must have been made with the same `k`.
+/// customer: a wrong flow and a made-up answer are both failures); without out-of-scope
+/// examples, in-scope accuracy alone. Among equally good settings the widest margin and then
+/// the highest threshold win: they refuse more of what the data could not show. The ranking
+/// inside `data` must have been made with the same `k`.
 pub fn calibrate(data: &[Labelled], k: usize) -> (RouterSettings, RoutingScore) {
     let has_oos = data.iter().any(|d| d.expected.is_none());
     let mut best: Option<(f64, RouterSettings, RoutingScore)> = None;
@@ -412,10 +413,7 @@ pub fn calibrate(data: &[Labelled], k: usize) -> (RouterSettings, RoutingScore) 
                 s.in_scope_accuracy
             };
             // Ties go to the later (higher threshold, wider margin): safer.
-            if best
-                .as_ref()
-                .is_none_or(|(b, _, _)| objective >= *b - if has_oos { 0.0 } else { 0.005 })
-            {
+            if best.as_ref().is_none_or(|(b, _, _)| objective >= *b) {
                 best = Some((objective, settings, s));
             }
         }
