@@ -303,8 +303,13 @@ impl LlmClient {
     fn error(&self, e: OpenAIError) -> LlmError {
         let endpoint = self.settings.base_url.clone();
         match e {
+            // A 4xx other than a rate limit is a refusal. So is a 5xx that blames the
+            // request's `response_format`: llama-cpp-python 0.3.36 answers `json_schema` with a
+            // 500 carrying its validation error.
             OpenAIError::ApiError(api)
-                if api.status_code.is_client_error() && api.status_code.as_u16() != 429 =>
+                if (api.status_code.is_client_error() && api.status_code.as_u16() != 429)
+                    || (api.status_code.is_server_error()
+                        && api.api_error.message.contains("response_format")) =>
             {
                 LlmError::Refused {
                     endpoint,
