@@ -17,7 +17,7 @@ use frontline_domain::{Channel, Command, LlmUsage, ScoredCommand};
 use frontline_flows::compile::CONFIRMATION;
 use frontline_flows::spec::Starts;
 use frontline_knowledge::{Citation, KnowledgeBase, Passage, SearchFilter};
-use frontline_llm::{lenient_json, tokens, LlmClient, Message};
+use frontline_llm::{lenient_json, tokens, Completion, LlmClient, Message};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -105,6 +105,18 @@ impl Template {
         }
         out.push_str(rest);
         out
+    }
+}
+
+/// One successful call's cost, as the conversation log records it.
+fn usage_of(completion: &Completion) -> LlmUsage {
+    LlmUsage {
+        calls: 1,
+        prompt_tokens: completion.usage.prompt_tokens,
+        completion_tokens: completion.usage.completion_tokens,
+        cost_usd: completion.usage.cost_usd,
+        estimated: completion.usage.estimated,
+        fallback: None,
     }
 }
 
@@ -495,14 +507,7 @@ impl Understanding for LlmUnderstanding {
             .await
         {
             Ok(completion) => {
-                let usage = LlmUsage {
-                    calls: 1,
-                    prompt_tokens: completion.usage.prompt_tokens,
-                    completion_tokens: completion.usage.completion_tokens,
-                    cost_usd: completion.usage.cost_usd,
-                    estimated: completion.usage.estimated,
-                    fallback: None,
-                };
+                let usage = usage_of(&completion);
                 match self.validate(&completion.text, context) {
                     Ok(commands) => Ok(Understood {
                         commands,
@@ -635,14 +640,7 @@ impl AnswerWriter for LlmAnswerWriter {
             .complete_text(&[Message::user(prompt)])
             .await
             .map_err(|e| e.to_string())?;
-        let usage = LlmUsage {
-            calls: 1,
-            prompt_tokens: completion.usage.prompt_tokens,
-            completion_tokens: completion.usage.completion_tokens,
-            cost_usd: completion.usage.cost_usd,
-            estimated: completion.usage.estimated,
-            fallback: None,
-        };
+        let usage = usage_of(&completion);
         let (text, citations) = ground(&completion.text, passages)?;
         Ok(WrittenAnswer {
             text,

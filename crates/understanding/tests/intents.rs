@@ -60,5 +60,9 @@ async fn clinc150_in_scope_accuracy_and_out_of_scope_recall() {
         "CLINC150 held-out out-of-scope recall {:.3}",
         report.test.oos_recall
     );
-    assert!(report.test.top1_accuracy >= 0.90, "top-1 {:.3}", report.test.top1_accuracy);
+    assert!(
+        report.test.top1_accuracy >= 0.90,
+        "top-1 {:.3}",
+        report.test.top1_accuracy
+    );
 }
