@@ -363,3 +363,34 @@ fn ingest_watch_picks_up_edits() {
         "{line}"
     );
 }
+
+#[test]
+fn llm_mode_refuses_to_start_without_an_endpoint_or_with_a_bad_cassette_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |envs: &[(&str, &str)]| {
+        let mut cmd = frontline(dir.path());
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .env("FRONTLINE_UNDERSTANDING__MODE", "llm")
+            .env("FRONTLINE_KNOWLEDGE__ENABLED", "false");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, stderr) = serve(&[]);
+    assert!(!ok);
+    assert!(stderr.contains("no endpoint is configured"), "{stderr}");
+    let (ok, stderr) = serve(&[
+        ("FRONTLINE_LLM__BASE_URL", "http://127.0.0.1:9/v1"),
+        ("FRONTLINE_LLM__CASSETTE", "rewind"),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("[llm] cassette") && stderr.contains("expected off, record or replay"),
+        "{stderr}"
+    );
+}
