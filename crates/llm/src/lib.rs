@@ -149,16 +149,6 @@ pub struct Usage {
     pub cost_usd: f64,
 }
 
-impl Usage {
-    /// Add another call's usage.
-    pub fn add(&mut self, other: &Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.estimated |= other.estimated;
-        self.cost_usd += other.cost_usd;
-    }
-}
-
 /// A chat message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {

@@ -581,17 +581,10 @@ pub fn label_of(commands: &[frontline_domain::ScoredCommand]) -> String {
 /// The label a route gives (as [`label_of`] would for the commands it leads to).
 pub fn label_of_route(route: &crate::pipeline::Route) -> String {
     use crate::pipeline::Route;
-    use crate::router::Builtin;
     match route {
         Route::Flow(id, _) => id.clone(),
         Route::Clarify(_) => "clarify".into(),
-        Route::Builtin(b, _) => match b {
-            Builtin::Human => "human",
-            Builtin::Greeting => "greeting",
-            Builtin::Thanks => "thanks",
-            Builtin::Goodbye => "goodbye",
-        }
-        .into(),
+        Route::Builtin(b, _) => b.name().into(),
         Route::Knowledge(_) => "knowledge".into(),
         Route::Nothing => "none".into(),
     }

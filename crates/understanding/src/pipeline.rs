@@ -136,9 +136,11 @@ impl Pipeline {
         asked_fallback: Option<Value>,
     ) -> Vec<ScoredCommand> {
         let text = normalize(message);
-        if self.asks_for_human(message) || matches!(route, Route::Builtin(Builtin::Human, _)) {
+        let explicit = self.asks_for_human(message);
+        if explicit || matches!(route, Route::Builtin(Builtin::Human, _)) {
+            // The pattern is certain; the router's similarity is as sure as it says.
             let confidence = match route {
-                Route::Builtin(Builtin::Human, s) if !self.asks_for_human(message) => s,
+                Route::Builtin(Builtin::Human, s) if !explicit => s,
                 _ => 0.95,
             };
             return vec![ScoredCommand::new(

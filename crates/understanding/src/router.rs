@@ -102,16 +102,6 @@ pub enum Intent {
     Builtin(Builtin),
 }
 
-impl Intent {
-    /// `flow:<id>` or `builtin:<name>`.
-    pub fn label(&self) -> String {
-        match self {
-            Intent::Flow(id) => id.clone(),
-            Intent::Builtin(b) => format!("builtin:{}", b.name()),
-        }
-    }
-}
-
 /// The router's thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RouterSettings {
@@ -268,13 +258,6 @@ impl EmbeddingRouter {
     /// The verdict for a ranking, by the thresholds.
     pub fn decide(&self, ranked: &[(Intent, f32)]) -> Routed {
         decide(ranked, &self.settings)
-    }
-
-    /// Embed `message` (one call) and route it; also returns the ranking.
-    pub async fn route(&self, message: &str) -> Result<(Routed, Vec<(Intent, f32)>), EmbedError> {
-        let embedding = self.embed_one(message).await?;
-        let ranked = self.rank(&embedding);
-        Ok((self.decide(&ranked), ranked))
     }
 
     /// One text's unit vector.

@@ -440,11 +440,6 @@ impl Trajectory {
         self.scores.last().copied().unwrap_or(0.0)
     }
 
-    /// The lowest score so far.
-    pub fn lowest(&self) -> f32 {
-        self.scores.iter().copied().fold(0.0, f32::min)
-    }
-
     /// Slope of a least-squares line through the last [`Self::WINDOW`] scores, per message:
     /// negative when the customer is getting angrier.
     pub fn trend(&self) -> f32 {
