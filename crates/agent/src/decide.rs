@@ -2,7 +2,7 @@
 //! for (recording each), and turn its effects into what to say and whether to hand off. The
 //! engine decides; this module only carries out and words.
 
-use crate::{Agent, AgentError, Decision};
+use crate::{Agent, AgentError, Decision, Handoff};
 use frontline_domain::{
     ActionCall, ActionError, Channel, Command, ConversationId, Customer, EventKind, FlowFrame,
     IdentityKind, ScoredCommand, SmallTalk,
@@ -10,18 +10,9 @@ use frontline_domain::{
 use frontline_flows::{Effect, Env, Input};
 use serde_json::{json, Value};
 
-const NOT_UNDERSTOOD: &str =
+/// The reply when nothing in the message could be acted on.
+pub(crate) const NOT_UNDERSTOOD: &str =
     "Sorry, I'm not sure I understood. I can check on an order, cancel an order or a subscription, or change a delivery address, and a colleague is always one message away.";
-
-/// How a channel is named to the customer.
-pub(crate) fn channel_phrase(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Rest | Channel::WebChat | Channel::Chatwoot => "right here in this chat",
-        Channel::Email => "by email, in this thread",
-        Channel::Sms => "by text message",
-        Channel::Whatsapp => "here on WhatsApp",
-    }
-}
 
 /// What flows may know of the customer: the handles they write from.
 fn customer_facts(customer: &Customer) -> Value {
@@ -84,16 +75,31 @@ pub(crate) async fn decide(
     let mut effects = agent
         .engine
         .advance(&mut stack, Input::Commands(commands.to_vec()), &env);
-    let (mut texts, mut greetings, mut handoff) = (Vec::new(), Vec::new(), None);
+    let (mut texts, mut greetings, mut handoff, mut asked) = (Vec::new(), Vec::new(), None, None);
+    let mut started = Vec::new();
     loop {
         let mut call = None;
         for effect in effects.drain(..) {
             match effect {
-                Effect::Say(text) | Effect::Ask { text, .. } => texts.push(text),
+                Effect::Say(text) => texts.push(text),
+                Effect::Ask { slot, text } => {
+                    texts.push(text.clone());
+                    asked = Some((slot, text));
+                }
                 Effect::CallAction { call: c, .. } => call = Some(c),
                 Effect::Escalate {
-                    trigger, reason, ..
-                } => handoff = Some((trigger, reason)),
+                    trigger,
+                    reason,
+                    queue,
+                    flow,
+                } => {
+                    handoff = Some(Handoff {
+                        trigger,
+                        reason,
+                        queue,
+                        flow: flow.map(|f| *f),
+                    })
+                }
                 Effect::Unhandled(Command::ChitChat { topic }) => {
                     greetings.push(small_talk(topic, turn.customer))
                 }
@@ -104,19 +110,12 @@ pub(crate) async fn decide(
                 // Nothing else to say is handled below: "not understood".
                 Effect::Unhandled(_) => {}
                 Effect::FlowEnded { flow_id, outcome } => {
-                    let outcome = serde_json::to_value(outcome)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    tracing::info!(%flow_id, %outcome, "flow ended");
-                    agent
-                        .append(
-                            turn.conversation_id,
-                            EventKind::FlowEnded { flow_id, outcome },
-                        )
-                        .await?;
+                    record_flow_ended(agent, turn.conversation_id, flow_id, outcome).await?
                 }
-                Effect::FlowStarted { flow_id } => tracing::info!(%flow_id, "flow started"),
+                Effect::FlowStarted { flow_id } => {
+                    tracing::info!(%flow_id, "flow started");
+                    started.push(flow_id);
+                }
                 Effect::Rejected { command, reason } => {
                     tracing::info!(command = command.kind(), %reason, "command rejected")
                 }
@@ -128,24 +127,32 @@ pub(crate) async fn decide(
             .engine
             .advance(&mut stack, Input::ActionOutcome(outcome), &env);
     }
-    if handoff.is_some() {
-        texts.push(format!(
-            "I'm handing this over to a colleague now. They'll reply {}, and they'll see everything we've discussed, so you won't need to repeat yourself.",
-            channel_phrase(turn.channel)
-        ));
-    }
     greetings.append(&mut texts);
-    let texts = greetings;
-    let text = if texts.is_empty() {
-        NOT_UNDERSTOOD.to_string()
-    } else {
-        texts.join("\n\n")
-    };
     Ok(Decision {
-        text,
+        texts: greetings,
         stack,
         handoff,
+        asked,
+        started,
     })
+}
+
+/// Log a flow's end.
+pub(crate) async fn record_flow_ended(
+    agent: &Agent,
+    conversation_id: ConversationId,
+    flow_id: String,
+    outcome: frontline_flows::Outcome,
+) -> Result<(), AgentError> {
+    let outcome = serde_json::to_value(outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    tracing::info!(%flow_id, %outcome, "flow ended");
+    agent
+        .append(conversation_id, EventKind::FlowEnded { flow_id, outcome })
+        .await?;
+    Ok(())
 }
 
 /// Run an action and record it in the log.

@@ -6,9 +6,11 @@
 //! so a conversation continues on any channel and any replica.
 
 mod decide;
+mod escalate;
 mod knowledge;
 pub mod locks;
-pub mod summary;
+
+pub use escalate::EscalationSettings;
 
 use chrono::Duration;
 use frontline_domain::{
@@ -113,14 +115,30 @@ pub struct Agent {
     locks: locks::CustomerLocks,
     knowledge: Option<Arc<frontline_knowledge::KnowledgeBase>>,
     answer_writer: Option<Arc<dyn frontline_understanding::llm::AnswerWriter>>,
+    escalation: EscalationSettings,
+    handoff_target: Option<Arc<dyn frontline_handoff::HandoffTarget>>,
+}
+
+/// A decision to hand the conversation to a human.
+pub(crate) struct Handoff {
+    pub trigger: EscalationTrigger,
+    pub reason: String,
+    /// The queue a flow's `escalate` step named.
+    pub queue: Option<String>,
+    /// The innermost flow as it stood when handed over.
+    pub flow: Option<FlowFrame>,
 }
 
 /// What the decision step wants done.
 pub(crate) struct Decision {
-    /// One reply per turn: several sentences are joined, since SMS and email want one message.
-    pub text: String,
+    /// What to say, in order; joined into one reply, since SMS and email want one message.
+    pub texts: Vec<String>,
     pub stack: Vec<FlowFrame>,
-    pub handoff: Option<(EscalationTrigger, String)>,
+    pub handoff: Option<Handoff>,
+    /// The slot the reply asks for, and the question.
+    pub asked: Option<(String, String)>,
+    /// Flows started on this turn, in order.
+    pub started: Vec<String>,
 }
 
 impl Agent {
@@ -142,7 +160,26 @@ impl Agent {
             locks: locks::CustomerLocks::default(),
             knowledge: None,
             answer_writer: None,
+            escalation: EscalationSettings::default(),
+            handoff_target: None,
         }
+    }
+
+    /// Queue every handoff for this helpdesk (delivered by `frontline_handoff::dispatch`), and
+    /// release conversations there too.
+    pub fn with_handoff_target(
+        mut self,
+        target: Arc<dyn frontline_handoff::HandoffTarget>,
+    ) -> Self {
+        self.handoff_target = Some(target);
+        self
+    }
+
+    /// Escalate by these settings (policy, routing, what the customer is told) instead of the
+    /// defaults.
+    pub fn with_escalation(mut self, escalation: EscalationSettings) -> Self {
+        self.escalation = escalation;
+        self
     }
 
     /// Answer informational questions from this knowledge base (without one, they are not
@@ -171,6 +208,11 @@ impl Agent {
     /// The knowledge base it answers from, if any.
     pub fn knowledge(&self) -> Option<&Arc<frontline_knowledge::KnowledgeBase>> {
         self.knowledge.as_ref()
+    }
+
+    /// The helpdesk handoffs go to, if one is configured.
+    pub fn handoff_target(&self) -> Option<Arc<dyn frontline_handoff::HandoffTarget>> {
+        self.handoff_target.clone()
     }
 
     /// The store this agent writes to.
@@ -367,8 +409,10 @@ impl Agent {
             channel_message_id: &message.channel_message_id,
             customer: &customer,
         };
-        let decision =
+        let mut decision =
             decide::decide(self, turn, stack.clone(), &commands, knowledge_answer).await?;
+        self.apply_policy(conversation.id, &customer, &history, &stack, &mut decision)
+            .await?;
         if decision.stack != stack {
             self.append(
                 conversation.id,
@@ -380,7 +424,15 @@ impl Agent {
         }
         outcome.active_flow = decision.stack.last().cloned();
 
-        let text = &decision.text;
+        let text = if decision.handoff.is_some() {
+            let mut parts = decision.texts.clone();
+            parts.push(self.handoff_message(message.channel));
+            parts.join("\n\n")
+        } else if decision.texts.is_empty() {
+            decide::NOT_UNDERSTOOD.to_string()
+        } else {
+            decision.texts.join("\n\n")
+        };
         let reply = OutboundMessage {
             conversation_id: conversation.id,
             channel: message.channel,
@@ -396,18 +448,16 @@ impl Agent {
                 channel: message.channel,
                 text: text.clone(),
                 outbox_id,
+                asked: decision.asked.as_ref().map(|(slot, _)| slot.clone()),
             },
         )
         .await?;
         if message.channel.replies_in_response() {
             self.store.mark_delivered(outbox_id, now).await?;
         }
-        outcome.replies.push(Reply {
-            text: text.clone(),
-            outbox_id,
-        });
+        outcome.replies.push(Reply { text, outbox_id });
 
-        if let Some((trigger, reason)) = decision.handoff {
+        if let Some(handoff) = decision.handoff {
             let from = self
                 .store
                 .set_status(conversation.id, ConversationStatus::HandedOff)
@@ -420,26 +470,9 @@ impl Agent {
                 },
             )
             .await?;
-            let events = self.store.events(conversation.id).await?;
-            let conversation = self.store.conversation(conversation.id).await?;
-            let summary = summary::build_summary(summary::SummaryInput {
-                customer: &customer,
-                conversation: &conversation,
-                events: &events,
-                current_channel: message.channel,
-                trigger,
-                reason,
-                customer_was_told: decision.text.clone(),
-                now: (self.clock)(),
-            });
-            tracing::info!(?trigger, "conversation handed off");
-            self.append(
-                conversation.id,
-                EventKind::Escalated {
-                    summary: Box::new(summary),
-                },
-            )
-            .await?;
+            tracing::info!(trigger = %handoff.trigger, "conversation handed off");
+            self.summarise_handoff(&customer, conversation.id, message.channel, handoff)
+                .await?;
             outcome.status = ConversationStatus::HandedOff;
         }
         Ok(outcome)

@@ -77,6 +77,39 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Jso
     }))
 }
 
+/// The demo flows, a seeded demo shop in `dir`, and the local embedding model.
+async fn demo_parts(dir: &tempfile::TempDir) -> (Arc<FlowSet>, Shop, Arc<dyn Embedder>) {
+    let flows =
+        Arc::new(FlowSet::load(&repo("flows"), &frontline_shop::actions::catalog()).unwrap());
+    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
+    shop.seed_if_empty(&SeedOptions::demo(
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+    ))
+    .await
+    .unwrap();
+    let model: Arc<dyn Embedder> = Arc::new(MiniLm::load(&MiniLm::default_dir()).unwrap());
+    (flows, shop, model)
+}
+
+/// An agent on `understanding`, at Monday 2026-11-02 10:00 UTC.
+fn agent_on(
+    db: &frontline_store::testing::TestStore,
+    understanding: LlmUnderstanding,
+    shop: Shop,
+    flows: Arc<FlowSet>,
+) -> Agent {
+    Agent::new(
+        db.store.clone(),
+        Arc::new(understanding),
+        Arc::new(shop),
+        Engine::new(flows),
+        AgentConfig::default(),
+    )
+    .with_clock(Arc::new(|| {
+        Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
+    }))
+}
+
 fn say(id: &str, text: &str) -> InboundMessage {
     InboundMessage {
         channel: Channel::WebChat,
@@ -106,15 +139,7 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let dir = tempfile::tempdir().unwrap();
-    let flows =
-        Arc::new(FlowSet::load(&repo("flows"), &frontline_shop::actions::catalog()).unwrap());
-    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
-    shop.seed_if_empty(&SeedOptions::demo(
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    ))
-    .await
-    .unwrap();
-    let model: Arc<dyn Embedder> = Arc::new(MiniLm::load(&MiniLm::default_dir()).unwrap());
+    let (flows, shop, model) = demo_parts(&dir).await;
     let index = EdgeIndex::open(&dir.path().join("index"), 384).unwrap();
     let kb = Arc::new(KnowledgeBase::new(
         model.clone(),
@@ -151,18 +176,9 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
         Template::load(&repo("prompts/answer.md"), &ANSWER_PLACEHOLDERS).unwrap(),
     );
     let db = sqlite().await;
-    let agent = Agent::new(
-        db.store.clone(),
-        Arc::new(understanding),
-        Arc::new(shop),
-        Engine::new(flows),
-        AgentConfig::default(),
-    )
-    .with_clock(Arc::new(|| {
-        Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
-    }))
-    .with_knowledge(kb)
-    .with_answer_writer(Arc::new(writer));
+    let agent = agent_on(&db, understanding, shop, flows)
+        .with_knowledge(kb)
+        .with_answer_writer(Arc::new(writer));
 
     let calls = || script.calls.lock().unwrap().len();
     // Turn 1 needs understanding: one call; the LLM's commands are used.
@@ -253,4 +269,76 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
         &e.kind,
         EventKind::KnowledgeConsulted { answered: true, llm: Some(u), .. } if u.calls == 1 && u.fallback.is_none()
     )));
+}
+
+/// With the LLM endpoint down, each turn falls back to the local reading and says so; the second
+/// such turn in a row hands off as an agent error (the escalation policy's LLM trigger).
+#[tokio::test]
+async fn an_llm_endpoint_that_stays_down_hands_off_as_an_agent_error() {
+    // A port nothing listens on: connection refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let (flows, shop, model) = demo_parts(&dir).await;
+    let client = Arc::new(LlmClient::new(
+        LlmSettings {
+            base_url: url,
+            model: "down".into(),
+            timeout: Duration::from_secs(3),
+            ..LlmSettings::default()
+        },
+        Cassette::off(),
+    ));
+    let local = Arc::new(
+        LocalUnderstanding::build(flows.clone(), model, LocalSettings::default())
+            .await
+            .unwrap(),
+    );
+    let understanding = LlmUnderstanding::new(
+        client,
+        local,
+        None,
+        Template::load(&repo("prompts/command_generator.md"), &COMMAND_PLACEHOLDERS).unwrap(),
+        Default::default(),
+    );
+    let db = sqlite().await;
+    let agent = agent_on(&db, understanding, shop, flows);
+    let first = agent.handle(say("d1", "hello there")).await.unwrap();
+    assert_eq!(first.status, frontline_domain::ConversationStatus::Bot);
+    assert!(!first.replies.is_empty(), "the local reading still answers");
+    let second = agent.handle(say("d2", "thanks, bye")).await.unwrap();
+    assert_eq!(
+        second.status,
+        frontline_domain::ConversationStatus::HandedOff
+    );
+    let events = db.store.events(second.conversation_id).await.unwrap();
+    let usage: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::CommandsUnderstood { llm: Some(u), .. } => Some(u.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        usage.iter().all(|u| u.unavailable && u.fallback.is_some()),
+        "{usage:?}"
+    );
+    let summary = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Escalated { summary } => Some(summary.clone()),
+            _ => None,
+        })
+        .expect("handed off");
+    assert_eq!(
+        summary.trigger,
+        frontline_domain::EscalationTrigger::AgentError
+    );
+    assert!(
+        summary.reason.contains("2 turns in a row"),
+        "{}",
+        summary.reason
+    );
+    db.cleanup().await;
 }

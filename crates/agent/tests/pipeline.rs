@@ -1,5 +1,8 @@
 //! The turn pipeline end to end on the real store (SQLite and PostgreSQL) and the demo shop.
 
+use axum::extract::{Json, State};
+use axum::http::Uri;
+use axum::Router;
 use chrono::{NaiveDate, TimeZone, Utc};
 use frontline_agent::{Agent, AgentConfig, TurnOutcome};
 use frontline_domain::{
@@ -7,11 +10,15 @@ use frontline_domain::{
     InboundMessage, NormalizeOptions,
 };
 use frontline_flows::{Engine, FlowSet};
+use frontline_handoff::chatwoot::{Chatwoot, ChatwootConfig};
+use frontline_handoff::dispatch::{Backoff, Dispatcher};
+use frontline_handoff::{http_client, HandoffTarget};
 use frontline_shop::seed::SeedOptions;
 use frontline_shop::Shop;
 use frontline_store::testing::{all_backends, TestStore};
 use frontline_understanding::RuleUnderstanding;
-use std::sync::Arc;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 
 /// The repository's flows, checked against the shop's catalog.
 fn flows() -> Arc<FlowSet> {
@@ -31,21 +38,26 @@ async fn shop(dir: &tempfile::TempDir) -> Shop {
     shop
 }
 
+/// An agent on rule understanding and the demo shop, at Monday 2026-11-02 10:00 UTC.
+async fn rule_agent(store: frontline_store::Store, dir: &tempfile::TempDir) -> Agent {
+    let flows = flows();
+    Agent::new(
+        store,
+        Arc::new(RuleUnderstanding::new(flows.clone())),
+        Arc::new(shop(dir).await),
+        Engine::new(flows),
+        AgentConfig::default(),
+    )
+    .with_clock(Arc::new(|| {
+        Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
+    }))
+}
+
 async fn agents() -> Vec<(Arc<Agent>, TestStore, tempfile::TempDir)> {
     let mut out = vec![];
     for db in all_backends().await {
         let dir = tempfile::tempdir().unwrap();
-        let flows = flows();
-        let agent = Agent::new(
-            db.store.clone(),
-            Arc::new(RuleUnderstanding::new(flows.clone())),
-            Arc::new(shop(&dir).await),
-            Engine::new(flows),
-            AgentConfig::default(),
-        )
-        .with_clock(Arc::new(|| {
-            Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
-        }));
+        let agent = rule_agent(db.store.clone(), &dir).await;
         out.push((Arc::new(agent), db, dir));
     }
     out
@@ -271,12 +283,65 @@ async fn asking_for_a_human_hands_off_with_a_summary_and_the_bot_goes_quiet() {
 
         // The bot stays silent on every channel; the messages still land in the conversation.
         let later = agent
-            .handle(message(Channel::Email, "e1", ada, "hello? anyone?"))
+            .handle(message(Channel::Email, "e1", ada.clone(), "hello? anyone?"))
             .await
             .unwrap();
         assert_eq!(later.conversation_id, handoff.conversation_id);
         assert!(later.replies.is_empty(), "{}", db.label);
         assert_eq!(later.status, ConversationStatus::HandedOff);
+
+        // The human's reply and private note land in the same log; the reply is queued for the
+        // customer on the channel they last wrote from.
+        let id = handoff.conversation_id;
+        agent
+            .record_human_message(id, "Grace (support)", "Hi Ada, I'm on it.", false)
+            .await
+            .unwrap();
+        agent
+            .record_human_message(id, "Grace (support)", "customer is polite", true)
+            .await
+            .unwrap();
+        let log = db.store.events(id).await.unwrap();
+        let human: Vec<_> = log
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::HumanMessage { text, private, .. } => Some((text.as_str(), *private)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            human,
+            [("Hi Ada, I'm on it.", false), ("customer is polite", true)]
+        );
+        let queued = db.store.outbox_of(id).await.unwrap();
+        let last = &queued.last().unwrap().message;
+        assert_eq!(
+            (last.channel, last.text.as_str()),
+            (Channel::Email, "Hi Ada, I'm on it.")
+        );
+
+        // Released, the bot answers again, in the same conversation.
+        assert_eq!(
+            agent.release(id).await.unwrap(),
+            ConversationStatus::HandedOff
+        );
+        assert_eq!(
+            agent.release(id).await.unwrap(),
+            ConversationStatus::Bot,
+            "idempotent"
+        );
+        let back = agent
+            .handle(message(
+                Channel::Email,
+                "e2",
+                ada,
+                "where is my order W0000003",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(back.conversation_id, id);
+        assert_eq!(back.status, ConversationStatus::Bot);
+        assert!(!back.replies.is_empty(), "{}", db.label);
         db.cleanup().await;
     }
 }
@@ -583,4 +648,88 @@ async fn a_backend_that_hangs_gets_an_apology_and_a_handoff_within_the_deadline(
     assert_eq!(summary.unwrap().trigger, EscalationTrigger::AgentError);
     assert!(log.iter().any(|e| matches!(&e.kind, EventKind::ActionExecuted { outcome: Err(err), .. } if err.to_string().contains("timed out"))));
     db.cleanup().await;
+}
+
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+async fn chatwoot(State(seen): State<Seen>, uri: Uri, Json(body): Json<Value>) -> Json<Value> {
+    let path = uri.path().to_string();
+    seen.lock().unwrap().push((path.clone(), body));
+    Json(if path.ends_with("/contacts") {
+        json!({"payload": {"contact": {"id": 5}, "contact_inbox": {"source_id": "s"}}})
+    } else if path.ends_with("/conversations") {
+        json!({"id": 321})
+    } else if path.ends_with("/messages") {
+        json!({"id": 1})
+    } else {
+        json!({})
+    })
+}
+
+/// A handoff travels from the turn that decides it, through the store's handoff outbox, to a
+/// helpdesk (Chatwoot's real API, served by a local double), and a release reaches it too.
+#[tokio::test]
+async fn a_handoff_is_queued_delivered_to_chatwoot_and_released_there() {
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .fallback(axum::routing::post(chatwoot))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let target: Arc<dyn HandoffTarget> = Arc::new(Chatwoot::new(
+        ChatwootConfig {
+            base_url: url,
+            account_id: 1,
+            api_access_token: "t".into(),
+            inbox_id: 2,
+            labels: vec![],
+        },
+        http_client(std::time::Duration::from_secs(5)),
+    ));
+
+    for db in all_backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = rule_agent(db.store.clone(), &dir)
+            .await
+            .with_handoff_target(target.clone());
+        let now = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
+        let out = agent
+            .handle(message(
+                Channel::WebChat,
+                "m1",
+                identity(IdentityKind::Email, ADA_EMAIL),
+                "I want to talk to a real person",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(out.status, ConversationStatus::HandedOff);
+        let queued = db.store.handoffs_of(out.conversation_id).await.unwrap();
+        assert_eq!(queued.len(), 1, "queued in the turn that decided it");
+        assert_eq!(queued[0].target, "chatwoot");
+        assert_eq!(queued[0].request["summary"]["trigger"], "explicit_request");
+
+        let dispatcher = Dispatcher::new(db.store.clone(), target.clone(), Backoff::default());
+        assert_eq!(dispatcher.run_once(now).await.unwrap().delivered, 1);
+        let delivered = &db.store.handoffs_of(out.conversation_id).await.unwrap()[0];
+        assert_eq!(delivered.reference.as_deref(), Some("321"));
+        {
+            let seen = seen.lock().unwrap();
+            let note = seen
+                .iter()
+                .find(|(p, _)| p == "/api/v1/accounts/1/conversations/321/messages")
+                .expect("a private note");
+            assert_eq!(note.1["private"], true);
+            assert!(note.1["content"]
+                .as_str()
+                .unwrap()
+                .contains("explicit_request"));
+        }
+
+        agent.release(out.conversation_id).await.unwrap();
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(last.0, "/api/v1/accounts/1/conversations/321/toggle_status");
+        assert_eq!(last.1, json!({"status": "pending"}));
+        db.cleanup().await;
+    }
 }

@@ -31,6 +31,11 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Conversation continuity and intake.
     pub conversation: ConversationConfig,
+    /// When and how conversations go to a human.
+    pub escalation: EscalationConfig,
+    /// Where handoffs are delivered (`[handoff]`: `target = "none" | "chatwoot" | "zendesk" |
+    /// "freshdesk" | "webhook"` and that target's settings).
+    pub handoff: frontline_handoff::TargetConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -265,6 +270,75 @@ pub struct ConversationConfig {
     pub inbox_lease_seconds: u32,
 }
 
+/// `[escalation]`: the policy (`[escalation.sentiment]`, `[escalation.low_confidence]`,
+/// `[escalation.repeated_failure]`, `[escalation.vip]`, `[escalation.agent_error]`), routing
+/// (`[escalation.routing]` with `[[escalation.routing.rules]]`), business hours
+/// (`[escalation.hours]`) and per-channel response times (`[escalation.response_times]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationConfig {
+    /// Sentiment triggers.
+    pub sentiment: frontline_escalation::policy::SentimentPolicy,
+    /// Low-confidence triggers.
+    pub low_confidence: frontline_escalation::policy::LowConfidencePolicy,
+    /// Repeated-failure triggers.
+    pub repeated_failure: frontline_escalation::policy::RepeatedFailurePolicy,
+    /// VIP customers.
+    pub vip: frontline_escalation::policy::VipPolicy,
+    /// LLM and understanding failures.
+    pub agent_error: frontline_escalation::policy::AgentErrorPolicy,
+    /// Routing rules.
+    pub routing: frontline_escalation::Routing,
+    /// When the human team works.
+    pub hours: frontline_escalation::BusinessHours,
+    /// What the customer is told to expect, per channel.
+    pub response_times: frontline_escalation::ResponseTimes,
+    /// The customers' language when nothing says otherwise.
+    pub default_locale: String,
+    /// This service's public base URL, for transcript links in summaries.
+    pub public_url: String,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        let policy = frontline_escalation::EscalationPolicy::default();
+        Self {
+            sentiment: policy.sentiment,
+            low_confidence: policy.low_confidence,
+            repeated_failure: policy.repeated_failure,
+            vip: policy.vip,
+            agent_error: policy.agent_error,
+            routing: Default::default(),
+            hours: Default::default(),
+            response_times: Default::default(),
+            default_locale: "en".into(),
+            public_url: String::new(),
+        }
+    }
+}
+
+impl EscalationConfig {
+    /// The agent's escalation settings; bad business hours are an error naming the setting.
+    pub fn settings(&self) -> Result<frontline_agent::EscalationSettings> {
+        Ok(frontline_agent::EscalationSettings {
+            policy: frontline_escalation::EscalationPolicy {
+                sentiment: self.sentiment.clone(),
+                low_confidence: self.low_confidence.clone(),
+                repeated_failure: self.repeated_failure.clone(),
+                vip: self.vip.clone(),
+                agent_error: self.agent_error.clone(),
+            },
+            routing: self.routing.clone(),
+            notice: frontline_escalation::HandoffNotice::new(
+                &self.hours,
+                self.response_times.clone(),
+            )?,
+            default_locale: (!self.default_locale.is_empty()).then(|| self.default_locale.clone()),
+            public_url: self.public_url.clone(),
+        })
+    }
+}
+
 /// `[log]`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -288,6 +362,8 @@ impl Default for Config {
             llm: LlmConfig::default(),
             identity: IdentityConfig::default(),
             conversation: ConversationConfig::default(),
+            escalation: EscalationConfig::default(),
+            handoff: Default::default(),
             log: LogConfig::default(),
         }
     }
@@ -484,6 +560,58 @@ mod tests {
             assert!(err.contains("does not exist"), "{err}");
             // The default file may be absent.
             assert!(Config::load(Path::new("missing.toml"), false).is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn escalation_and_handoff_settings_read_from_the_file_and_bad_hours_say_which() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "frontline.toml",
+                r#"
+[escalation.sentiment]
+below = -0.7
+[escalation.vip]
+identities = ["email:ceo@example.com"]
+[escalation.hours]
+utc_offset = "+01:00"
+[[escalation.routing.rules]]
+name = "vip"
+when = { vip = true }
+priority = "urgent"
+
+[handoff]
+target = "zendesk"
+base_url = "https://acme.zendesk.com"
+email = "bot@acme.com"
+api_token = "t"
+"#,
+            )?;
+            jail.set_env("FRONTLINE_TEST_DATABASE_URL", "postgres://ignored");
+            let config =
+                Config::load(Path::new("frontline.toml"), true).map_err(|e| e.to_string())?;
+            assert_eq!(config.escalation.sentiment.below, -0.7);
+            assert_eq!(config.escalation.sentiment.falling_over, 3, "defaults kept");
+            assert_eq!(config.escalation.routing.rules[0].name, "vip");
+            assert!(matches!(
+                config.handoff,
+                frontline_handoff::TargetConfig::Zendesk(ref z) if z.email == "bot@acme.com"
+            ));
+            let settings = config.escalation.settings().map_err(|e| e.to_string())?;
+            assert_eq!(settings.policy.vip.identities, ["email:ceo@example.com"]);
+
+            jail.create_file("frontline.toml", "[escalation.hours]\nopen = \"9am\"\n")?;
+            let config =
+                Config::load(Path::new("frontline.toml"), true).map_err(|e| e.to_string())?;
+            let err = config.escalation.settings().unwrap_err().to_string();
+            assert!(err.contains("escalation.hours.open"), "{err}");
+            jail.create_file("frontline.toml", "[handoff]\ntarget = \"jira\"\n")?;
+            let err = format!(
+                "{:#}",
+                Config::load(Path::new("frontline.toml"), true).unwrap_err()
+            );
+            assert!(err.contains("jira"), "{err}");
             Ok(())
         });
     }

@@ -313,15 +313,20 @@ async fn build_agent(config: &Config) -> Result<Agent> {
     };
     let kb = knowledge_base(config).await?;
     let (understanding, writer) = understanding(config, &flows, kb.as_ref()).await?;
+    let escalation = config.escalation.settings()?;
     let mut agent = Agent::new(
         store,
         understanding,
         Arc::new(shop),
         Engine::new(flows),
         agent_config,
-    );
+    )
+    .with_escalation(escalation);
     if let Some(writer) = writer {
         agent = agent.with_answer_writer(writer);
+    }
+    if let Some(target) = config.handoff.build(HANDOFF_TIMEOUT) {
+        agent = agent.with_handoff_target(target);
     }
     Ok(match kb {
         Some(kb) => agent.with_knowledge(kb),
@@ -435,8 +440,20 @@ fn normalize_options(config: &Config) -> NormalizeOptions {
     }
 }
 
+/// Deadline of one request to a helpdesk.
+const HANDOFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     let agent = build_agent(&config).await?;
+    if let Some(target) = agent.handoff_target() {
+        tracing::info!(target = target.name(), "delivering handoffs");
+        let dispatcher = frontline_handoff::dispatch::Dispatcher::new(
+            agent.store().clone(),
+            target,
+            Default::default(),
+        );
+        tokio::spawn(dispatcher.run(std::time::Duration::from_secs(2)));
+    }
     let knowledge = agent.knowledge().cloned();
     let agent = Arc::new(agent);
     let bind = bind.unwrap_or_else(|| config.server.bind.clone());

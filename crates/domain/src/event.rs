@@ -62,6 +62,10 @@ pub enum EventKind {
         text: String,
         /// The outbox entry carrying it.
         outbox_id: OutboxId,
+        /// The slot the reply asks the customer for, if it asks for one (repeated asks of the
+        /// same slot are an escalation trigger).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        asked: Option<String>,
     },
     /// The conversation changed hands.
     StatusChanged {
@@ -92,6 +96,16 @@ pub enum EventKind {
         /// The summary sent to the human.
         summary: Box<EscalationSummary>,
     },
+    /// A human agent wrote in the conversation (a reply to the customer, or a private note).
+    HumanMessage {
+        /// Who wrote it (the helpdesk's agent name or id).
+        author: String,
+        /// What they wrote.
+        text: String,
+        /// A private note, not sent to the customer.
+        #[serde(default)]
+        private: bool,
+    },
 }
 
 impl EventKind {
@@ -107,6 +121,7 @@ impl EventKind {
             EventKind::StatusChanged { .. } => "status_changed",
             EventKind::KnowledgeConsulted { .. } => "knowledge_consulted",
             EventKind::Escalated { .. } => "escalated",
+            EventKind::HumanMessage { .. } => "human_message",
         }
     }
 }
@@ -178,4 +193,7 @@ pub struct LlmUsage {
     /// understanding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// The endpoint could not be reached or did not answer in time (escalation counts these).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unavailable: bool,
 }

@@ -20,7 +20,9 @@ pub use channel::Channel;
 pub use command::{Command, ScoredCommand, SmallTalk};
 pub use conversation::{Conversation, ConversationStatus};
 pub use customer::{Customer, IdentityRecord};
-pub use escalation::{EscalationSummary, EscalationTrigger};
+pub use escalation::{
+    EscalationOverride, EscalationSummary, EscalationTrigger, Priority, RoutingHint,
+};
 pub use event::{Event, EventKind, FlowFrame, LlmUsage};
 pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
 pub use ids::{ConversationId, CustomerId, OutboxId};

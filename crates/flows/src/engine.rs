@@ -72,6 +72,9 @@ pub enum Effect {
         reason: String,
         /// Which queue, if the flow named one.
         queue: Option<String>,
+        /// The innermost flow as it stood when it was handed over (step reached, slots
+        /// collected), if one was active.
+        flow: Option<Box<FlowFrame>>,
     },
     /// A flow started.
     FlowStarted {
@@ -132,6 +135,19 @@ impl Engine {
     /// Apply `input` to `stack` and run until the flows need the customer or an action.
     pub fn advance(&self, stack: &mut Vec<FlowFrame>, input: Input, env: &Env) -> Vec<Effect> {
         self.advance_traced(stack, input, env).0
+    }
+
+    /// Hand the conversation to a human for a reason found outside the flows (the escalation
+    /// policy): every active flow ends `escalated`.
+    pub fn escalate(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        trigger: EscalationTrigger,
+        reason: String,
+    ) -> Vec<Effect> {
+        let mut out = Out::default();
+        self.hand_off(stack, trigger, reason, None, &mut out);
+        out.effects
     }
 
     /// Like [`Engine::advance`], also returning every step executed, as (flow id, step id):
@@ -263,12 +279,7 @@ impl Engine {
             Command::HumanHandoff { reason } => Some(reason.clone()),
             _ => None,
         }) {
-            self.end_all(stack, Outcome::Escalated, out);
-            out.effects.push(Effect::Escalate {
-                trigger: EscalationTrigger::ExplicitRequest,
-                reason,
-                queue: None,
-            });
+            self.hand_off(stack, EscalationTrigger::ExplicitRequest, reason, None, out);
             return false;
         }
         let mut acted = false;
@@ -565,40 +576,63 @@ impl Engine {
                         Self::set_pc(&flow, frame, target);
                     }
                     None => {
-                        self.end_all(stack, Outcome::Escalated, out);
                         out.effects.push(Effect::Say(
                             "Sorry, something went wrong on our side.".into(),
                         ));
-                        out.effects.push(Effect::Escalate {
-                            trigger: EscalationTrigger::AgentError,
-                            reason: format!("action `{name}` failed: {error}"),
-                            queue: None,
-                        });
+                        self.hand_off(
+                            stack,
+                            EscalationTrigger::AgentError,
+                            format!("action `{name}` failed: {error}"),
+                            None,
+                            out,
+                        );
                     }
                 }
             }
         }
     }
 
-    fn end_all(&self, stack: &mut Vec<FlowFrame>, outcome: Outcome, out: &mut Out) {
+    /// End every flow; returns the innermost one as it stood.
+    fn end_all(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        outcome: Outcome,
+        out: &mut Out,
+    ) -> Option<FlowFrame> {
+        let mut innermost = None;
         while let Some(frame) = stack.pop() {
             out.effects.push(Effect::FlowEnded {
-                flow_id: frame.flow_id,
+                flow_id: frame.flow_id.clone(),
                 outcome,
             });
+            innermost.get_or_insert(frame);
         }
+        innermost
+    }
+
+    /// End every flow as escalated and ask for a human.
+    fn hand_off(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        trigger: EscalationTrigger,
+        reason: String,
+        queue: Option<String>,
+        out: &mut Out,
+    ) {
+        let flow = self.end_all(stack, Outcome::Escalated, out).map(Box::new);
+        out.effects.push(Effect::Escalate {
+            trigger,
+            reason,
+            queue,
+            flow,
+        });
     }
 
     fn fail(&self, stack: &mut Vec<FlowFrame>, reason: String, out: &mut Out) {
-        self.end_all(stack, Outcome::Escalated, out);
         out.effects.push(Effect::Say(
             "Sorry, I've run into a problem I can't solve myself.".into(),
         ));
-        out.effects.push(Effect::Escalate {
-            trigger: EscalationTrigger::AgentError,
-            reason,
-            queue: None,
-        });
+        self.hand_off(stack, EscalationTrigger::AgentError, reason, None, out);
     }
 
     /// Run the top frame until something waits.
@@ -778,12 +812,7 @@ impl Engine {
             Op::Escalate { reason, queue } => {
                 let reason = reason.render(&scope);
                 let queue = queue.clone();
-                self.end_all(stack, Outcome::Escalated, out);
-                out.effects.push(Effect::Escalate {
-                    trigger: EscalationTrigger::Policy,
-                    reason,
-                    queue,
-                });
+                self.hand_off(stack, EscalationTrigger::Policy, reason, queue, out);
                 Some(Pause::Waiting)
             }
             Op::End { outcome } => {

@@ -7,7 +7,7 @@ pub mod spec;
 pub mod yaml;
 
 pub use load::{load_dir, parse_flow, Diagnostic, SourceFlow};
-pub use spec::FlowSpec;
+pub use spec::{FlowSpec, Outcome, Tier};
 pub mod compile;
 pub mod expr;
 pub mod template;

@@ -17,6 +17,18 @@ pub enum Tier {
     Emotional,
 }
 
+impl Tier {
+    /// The name as written in flow files (`informational`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Informational => "informational",
+            Tier::Transactional => "transactional",
+            Tier::Complex => "complex",
+            Tier::Emotional => "emotional",
+        }
+    }
+}
+
 /// Who may start a flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -237,4 +249,7 @@ pub struct FlowSpec {
     pub responses: BTreeMap<String, String>,
     /// What it does.
     pub steps: Vec<StepSpec>,
+    /// Escalation thresholds that differ from the service-wide policy while this flow runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<frontline_domain::EscalationOverride>,
 }

@@ -423,11 +423,12 @@ fn cancel_handoff_unknown_flows_and_bad_values() {
         &mut b,
         &env,
     );
-    assert!(effects.contains(&Effect::Escalate {
+    assert!(effects.iter().any(|e| matches!(e, Effect::Escalate {
         trigger: frontline_domain::EscalationTrigger::ExplicitRequest,
-        reason: "asked".into(),
-        queue: None
-    }));
+        reason,
+        queue: None,
+        flow: Some(frame),
+    } if reason == "asked" && frame.flow_id == "cancel_order")));
     assert!(stack.is_empty());
     assert!(writes(&b).is_empty());
 }

@@ -106,6 +106,16 @@ pub enum LlmError {
     },
 }
 
+impl LlmError {
+    /// Whether the endpoint was down or too slow (as opposed to answering unusably).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            LlmError::Unavailable { .. } | LlmError::Timeout { .. }
+        )
+    }
+}
+
 /// How structured output is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

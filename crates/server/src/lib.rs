@@ -23,8 +23,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use frontline_agent::{Agent, TurnOutcome};
 use frontline_domain::{
-    Channel, Conversation, ConversationId, Customer, CustomerId, Event, Identity, IdentityKind,
-    InboundMessage, NormalizeOptions,
+    Channel, Conversation, ConversationId, ConversationStatus, Customer, CustomerId, Event,
+    Identity, IdentityKind, InboundMessage, NormalizeOptions,
 };
 use frontline_knowledge::{KnowledgeBase, SearchFilter, SearchResult};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/messages", post(post_message))
         .route("/v1/conversations/{id}", get(get_conversation))
+        .route("/v1/conversations/{id}/release", post(release_conversation))
+        .route(
+            "/v1/conversations/{id}/human-messages",
+            post(post_human_message),
+        )
         .route("/v1/customers/{id}", get(get_customer))
         .route("/v1/knowledge/search", get(search_knowledge))
         .route("/healthz", get(healthz))
@@ -267,6 +272,59 @@ async fn get_conversation(
         conversation,
         events,
     }))
+}
+
+/// `POST /v1/conversations/{id}/release` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReleaseView {
+    /// Who had the conversation before.
+    pub previous: ConversationStatus,
+    /// Who has it now.
+    pub status: ConversationStatus,
+}
+
+async fn release_conversation(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ReleaseView>, ApiError> {
+    let id: ConversationId = path_id(&id, "conversation")?;
+    let previous = state.agent.release(id).await?;
+    let status = state.agent.store().conversation(id).await?.status;
+    Ok(Json(ReleaseView { previous, status }))
+}
+
+/// `POST /v1/conversations/{id}/human-messages` body: what a human agent wrote.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HumanMessageRequest {
+    /// The agent's name or id.
+    pub author: String,
+    /// The text.
+    pub text: String,
+    /// A private note (not sent to the customer).
+    #[serde(default)]
+    pub private: bool,
+}
+
+async fn post_human_message(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ValidJson(request): ValidJson<HumanMessageRequest>,
+) -> Result<(StatusCode, Json<Event>), ApiError> {
+    let id: ConversationId = path_id(&id, "conversation")?;
+    if request.author.trim().is_empty() {
+        return Err(ApiError::invalid("author".to_string(), "author is empty"));
+    }
+    if request.text.trim().is_empty() {
+        return Err(ApiError::invalid("text".to_string(), "text is empty"));
+    }
+    // 404 for an unknown conversation, before anything is written.
+    state.agent.store().conversation(id).await?;
+    let event = state
+        .agent
+        .record_human_message(id, request.author.trim(), &request.text, request.private)
+        .await?;
+    Ok((StatusCode::CREATED, Json(event)))
 }
 
 /// `GET /v1/customers/{id}` response.

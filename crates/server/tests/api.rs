@@ -350,3 +350,73 @@ async fn health_and_readiness() {
         s.db.cleanup().await;
     }
 }
+
+impl Server {
+    async fn post_to(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn a_handed_off_conversation_takes_human_messages_and_is_released_over_http() {
+    for s in servers().await {
+        let (_, handed) = s.post(ada("h1", "I want to talk to a real person")).await;
+        assert_eq!(handed["status"], "handed_off", "{}: {handed}", s.db.label);
+        let id = handed["conversation_id"].as_str().unwrap().to_string();
+
+        let (status, event) = s
+            .post_to(
+                &format!("/v1/conversations/{id}/human-messages"),
+                json!({"author": "Grace", "text": "Hello Ada, Grace here."}),
+            )
+            .await;
+        assert_eq!(status, 201, "{event}");
+        assert_eq!(event["kind"], "human_message");
+        assert_eq!(event["author"], "Grace");
+
+        let (status, err) = s
+            .post_to(
+                &format!("/v1/conversations/{id}/human-messages"),
+                json!({"author": "Grace", "text": "  "}),
+            )
+            .await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (400, Some("text"))
+        );
+        let (status, err) = s
+            .post_to(
+                &format!("/v1/conversations/{id}/human-messages"),
+                json!({"author": "Grace", "text": "hi", "visibility": "all"}),
+            )
+            .await;
+        assert_eq!(status, 400, "unknown fields are refused: {err}");
+        let unknown = "0196f0a0-0000-7000-8000-00000000ffff";
+        let (status, _) = s
+            .post_to(&format!("/v1/conversations/{unknown}/release"), json!({}))
+            .await;
+        assert_eq!(status, 404);
+        let (status, _) = s
+            .post_to("/v1/conversations/not-a-uuid/release", json!({}))
+            .await;
+        assert_eq!(status, 400);
+
+        let (status, released) = s
+            .post_to(&format!("/v1/conversations/{id}/release"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{released}");
+        assert_eq!(released, json!({"previous": "handed_off", "status": "bot"}));
+        let (_, back) = s.post(ada("h2", "where is my order #W0000002")).await;
+        assert_eq!(back["conversation_id"], id.as_str());
+        assert_eq!(back["status"], "bot");
+        assert!(!back["replies"].as_array().unwrap().is_empty());
+        s.db.cleanup().await;
+    }
+}

@@ -7,10 +7,12 @@
 mod conversations;
 mod customers;
 mod events;
+mod handoffs;
 mod inbox;
 mod outbox;
 
 pub use customers::Resolution;
+pub use handoffs::{HandoffAttempt, HandoffEntry};
 pub use inbox::InboxClaim;
 pub use outbox::OutboxEntry;
 

@@ -23,7 +23,7 @@ pub use llm::LlmUnderstanding;
 pub use local::{KnowledgeProbe, LocalUnderstanding};
 pub use router::{Builtin, EmbeddingRouter, Intent, Routed, RouterSettings};
 pub use rules::RuleUnderstanding;
-pub use sentiment::{Sentiment, Trajectory};
+pub use sentiment::Sentiment;
 
 use async_trait::async_trait;
 use frontline_domain::{Channel, LlmUsage, ScoredCommand};

@@ -117,6 +117,7 @@ fn usage_of(completion: &Completion) -> LlmUsage {
         cost_usd: completion.usage.cost_usd,
         estimated: completion.usage.estimated,
         fallback: None,
+        unavailable: false,
     }
 }
 
@@ -521,6 +522,7 @@ impl Understanding for LlmUnderstanding {
                 e.to_string(),
                 LlmUsage {
                     calls: 1,
+                    unavailable: e.is_unavailable(),
                     ..LlmUsage::default()
                 },
             )),

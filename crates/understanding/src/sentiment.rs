@@ -2,8 +2,8 @@
 //! with our own lexicon tuned for support conversations ("still waiting", "unacceptable",
 //! "scam", "lawyer"), negation ("not happy"), intensifiers ("extremely"), dampeners ("a bit"),
 //! "but" shifting weight to what follows, capitals and exclamation marks as emphasis, and
-//! emoji. [`Trajectory`] follows the scores over a conversation so escalation can see a
-//! customer getting angrier, not just one bad message.
+//! emoji. The escalation policy (`frontline-escalation`) follows the logged scores over a
+//! conversation, so it sees a customer getting angrier, not just one bad message.
 
 use serde::{Deserialize, Serialize};
 
@@ -419,67 +419,6 @@ pub fn score(message: &str) -> Sentiment {
     }
 }
 
-/// The customer's sentiment over a conversation, oldest message first.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Trajectory {
-    /// One compound score per customer message.
-    pub scores: Vec<f32>,
-}
-
-impl Trajectory {
-    /// Messages a trend is computed over.
-    pub const WINDOW: usize = 4;
-
-    /// A trajectory of these scores.
-    pub fn new(scores: Vec<f32>) -> Self {
-        Self { scores }
-    }
-
-    /// The latest message's score (0 when there is none).
-    pub fn current(&self) -> f32 {
-        self.scores.last().copied().unwrap_or(0.0)
-    }
-
-    /// Slope of a least-squares line through the last [`Self::WINDOW`] scores, per message:
-    /// negative when the customer is getting angrier.
-    pub fn trend(&self) -> f32 {
-        let tail = &self.scores[self.scores.len().saturating_sub(Self::WINDOW)..];
-        let n = tail.len() as f32;
-        if tail.len() < 2 {
-            return 0.0;
-        }
-        let mean_x = (n - 1.0) / 2.0;
-        let mean_y = tail.iter().sum::<f32>() / n;
-        let (mut num, mut den) = (0.0, 0.0);
-        for (i, y) in tail.iter().enumerate() {
-            let dx = i as f32 - mean_x;
-            num += dx * (y - mean_y);
-            den += dx * dx;
-        }
-        num / den
-    }
-
-    /// How many of the latest messages in a row were negative.
-    pub fn negative_streak(&self) -> usize {
-        self.scores
-            .iter()
-            .rev()
-            .take_while(|s| **s <= Sentiment::NEGATIVE)
-            .count()
-    }
-
-    /// Whether the customer is, or is becoming, upset enough that a human should look: a very
-    /// negative message, two strongly negative in a row, or a steady decline into the negative.
-    pub fn deteriorating(&self) -> bool {
-        let current = self.current();
-        let last_two_bad = self.scores.len() >= 2
-            && self.scores[self.scores.len() - 2..]
-                .iter()
-                .all(|s| *s <= -0.5);
-        current <= -0.75 || last_two_bad || (self.trend() <= -0.2 && current <= -0.4)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,18 +452,5 @@ mod tests {
         assert!(c("still waiting for my refund") < 0.0);
         assert!(c("ok 😡") < 0.0);
         assert!(c("👍") > 0.0);
-    }
-
-    #[test]
-    fn trajectory_sees_a_customer_getting_angrier() {
-        let calm = Trajectory::new(vec![0.0, 0.2, 0.0]);
-        assert!(!calm.deteriorating());
-        let souring = Trajectory::new(vec![0.1, -0.2, -0.45, -0.6]);
-        assert!(souring.trend() < -0.2);
-        assert!(souring.deteriorating());
-        assert_eq!(souring.negative_streak(), 3);
-        let outburst = Trajectory::new(vec![0.0, c("This is a SCAM, I want my money back NOW!!!")]);
-        assert!(outburst.deteriorating());
-        assert!(Trajectory::default().trend() == 0.0);
     }
 }

@@ -1,0 +1,370 @@
+//! The escalation step of a turn: ask the policy whether a human should take over (beyond what
+//! the flows decided), and when one does, build the context summary from the log, check it
+//! against its schema and record it.
+
+use crate::decide::record_flow_ended;
+use crate::{Agent, AgentError, Decision, Handoff};
+use frontline_domain::escalation::SummaryPriorContact;
+use frontline_domain::{
+    Channel, Conversation, ConversationId, Customer, EscalationSummary, EscalationTrigger, Event,
+    EventKind, FlowFrame, Timestamp,
+};
+use frontline_escalation::{
+    build_summary, completeness, policy::prior_flows, validate_summary, EscalationPolicy,
+    HandoffNotice, PriorFlow, RouteFacts, Routing, StartedFlow, SummaryInput, Trajectory,
+    TurnFacts,
+};
+use frontline_flows::Effect;
+
+/// How the agent escalates: the policy, routing rules and what the customer is told.
+#[derive(Clone, Debug)]
+pub struct EscalationSettings {
+    /// When to hand off.
+    pub policy: EscalationPolicy,
+    /// Where handoffs go.
+    pub routing: Routing,
+    /// What the customer hears.
+    pub notice: HandoffNotice,
+    /// The customers' language when nothing says otherwise (BCP 47).
+    pub default_locale: Option<String>,
+    /// Base URL of this service, for transcript links in summaries (empty: relative links).
+    pub public_url: String,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        Self {
+            policy: EscalationPolicy::default(),
+            routing: Routing::default(),
+            notice: HandoffNotice::default(),
+            default_locale: Some("en".into()),
+            public_url: String::new(),
+        }
+    }
+}
+
+/// What the customer hears first when the policy (not a flow) hands off.
+fn acknowledgement(trigger: EscalationTrigger) -> Option<&'static str> {
+    match trigger {
+        EscalationTrigger::NegativeSentiment => {
+            Some("I'm sorry this has been so frustrating, and I want to get it sorted properly.")
+        }
+        EscalationTrigger::LowConfidence | EscalationTrigger::RepeatedFailure => {
+            Some("I don't want to keep you going round in circles.")
+        }
+        EscalationTrigger::AgentError => Some("Sorry, something isn't working on our side."),
+        EscalationTrigger::ExplicitRequest | EscalationTrigger::Policy => None,
+    }
+}
+
+impl Agent {
+    fn is_vip(&self, customer: &Customer) -> bool {
+        self.escalation
+            .policy
+            .is_vip(customer.identities.iter().map(|r| &r.identity))
+    }
+
+    /// The flows of the customer's other conversations active within the repeat-contact window.
+    async fn prior_contacts(
+        &self,
+        customer: &Customer,
+        current: ConversationId,
+        now: Timestamp,
+    ) -> Result<Vec<(Conversation, Vec<PriorFlow>)>, AgentError> {
+        let days = self.escalation.policy.repeated_failure.repeat_contact_days;
+        let since = now - chrono::Duration::days(days.into());
+        let mut out = vec![];
+        for conversation in self.store.conversations_of(customer.id).await? {
+            if conversation.id == current || conversation.last_activity_at < since {
+                continue;
+            }
+            let events = self.store.events(conversation.id).await?;
+            let flows = prior_flows(conversation.last_activity_at, &events);
+            out.push((conversation, flows));
+        }
+        Ok(out)
+    }
+
+    /// Apply the escalation policy to a decided turn: when it calls for a human, the flows end
+    /// `escalated` and the decision becomes a handoff.
+    pub(crate) async fn apply_policy(
+        &self,
+        conversation_id: ConversationId,
+        customer: &Customer,
+        history: &[Event],
+        stack_before: &[FlowFrame],
+        decision: &mut Decision,
+    ) -> Result<(), AgentError> {
+        if decision.handoff.is_some() {
+            return Ok(());
+        }
+        // The log so far: what the turn started with, plus what this turn appended.
+        let last_seen = history.last().map_or(0, |e| e.seq);
+        let mut events = history.to_vec();
+        events.extend(self.store.events_after(conversation_id, last_seen).await?);
+        let now = (self.clock)();
+        let spec_of = |id: &str| self.engine.flows().get(id).map(|f| &f.spec);
+        let started: Vec<StartedFlow<'_>> = decision
+            .started
+            .iter()
+            .filter_map(|id| {
+                let spec = spec_of(id)?;
+                Some(StartedFlow {
+                    flow_id: id,
+                    tier: spec.tier.as_str(),
+                    frame: decision.stack.iter().rev().find(|f| &f.flow_id == id),
+                    vip_to_human: spec.escalation.as_ref().and_then(|o| o.vip_to_human),
+                })
+            })
+            .collect();
+        let prior: Vec<PriorFlow> = if started.is_empty() {
+            vec![]
+        } else {
+            self.prior_contacts(customer, conversation_id, now)
+                .await?
+                .into_iter()
+                .flat_map(|(_, flows)| flows)
+                .collect()
+        };
+        // The thresholds of the flow the customer is in (or was in, if it ended this turn).
+        let flow_now = decision
+            .stack
+            .last()
+            .map(|f| f.flow_id.as_str())
+            .or_else(|| stack_before.last().map(|f| f.flow_id.as_str()));
+        let policy = match flow_now
+            .and_then(spec_of)
+            .and_then(|s| s.escalation.as_ref())
+        {
+            Some(o) => self.escalation.policy.with_override(o),
+            None => self.escalation.policy.clone(),
+        };
+        let facts = TurnFacts {
+            events: &events,
+            asked: decision.asked.as_ref().map(|(slot, _)| slot.as_str()),
+            started: &started,
+            vip: self.is_vip(customer),
+            prior_flows: &prior,
+            now,
+        };
+        let Some(escalation) = policy.assess(&facts) else {
+            return Ok(());
+        };
+        tracing::info!(trigger = %escalation.trigger, reason = %escalation.reason, "escalation policy hands off");
+        let effects = self.engine.escalate(
+            &mut decision.stack,
+            escalation.trigger,
+            escalation.reason.clone(),
+        );
+        for effect in effects {
+            match effect {
+                Effect::FlowEnded { flow_id, outcome } => {
+                    record_flow_ended(self, conversation_id, flow_id, outcome).await?
+                }
+                Effect::Escalate {
+                    trigger,
+                    reason,
+                    queue,
+                    flow,
+                } => {
+                    decision.handoff = Some(Handoff {
+                        trigger,
+                        reason,
+                        queue,
+                        flow: flow.map(|f| *f),
+                    })
+                }
+                _ => {}
+            }
+        }
+        // What the flows said stays (a result, a refusal); the question they were about to ask
+        // goes, and the acknowledgement leads.
+        if let Some((_, question)) = decision.asked.take() {
+            decision.texts.retain(|t| t != &question);
+        }
+        if let Some(ack) = acknowledgement(escalation.trigger) {
+            decision.texts.insert(0, ack.to_string());
+        }
+        Ok(())
+    }
+
+    /// The customer-facing handoff message for `channel`.
+    pub(crate) fn handoff_message(&self, channel: Channel) -> String {
+        self.escalation.notice.message(channel, (self.clock)())
+    }
+
+    /// Build, check and record the summary of a handoff (the reply has been logged already).
+    pub(crate) async fn summarise_handoff(
+        &self,
+        customer: &Customer,
+        conversation_id: ConversationId,
+        channel: Channel,
+        handoff: Handoff,
+    ) -> Result<EscalationSummary, AgentError> {
+        let now = (self.clock)();
+        let events: Vec<Event> = self.store.events(conversation_id).await?;
+        let conversation = self.store.conversation(conversation_id).await?;
+        let vip = self.is_vip(customer);
+        let tier = handoff
+            .flow
+            .as_ref()
+            .and_then(|f| self.engine.flows().get(&f.flow_id))
+            .map(|f| f.spec.tier.as_str());
+        let locale = self.escalation.default_locale.clone();
+        let routing = self.escalation.routing.route(&RouteFacts {
+            vip,
+            trigger: handoff.trigger,
+            flow: handoff.flow.as_ref().map(|f| f.flow_id.as_str()),
+            flow_queue: handoff.queue.as_deref(),
+            tier,
+            locale: locale.as_deref(),
+            channel,
+            sentiment: Trajectory::from_events(&events).current(),
+        });
+        let prior_contacts = self
+            .prior_contacts(customer, conversation_id, now)
+            .await?
+            .into_iter()
+            .map(|(c, flows)| SummaryPriorContact {
+                conversation_id: c.id,
+                last_activity_at: c.last_activity_at,
+                flows: flows
+                    .iter()
+                    .map(|f| format!("{} ({})", f.flow_id, f.outcome))
+                    .collect(),
+            })
+            .collect();
+        let summary = build_summary(SummaryInput {
+            customer,
+            vip,
+            locale,
+            conversation: &conversation,
+            events: &events,
+            current_channel: channel,
+            flow: handoff.flow.as_ref(),
+            flow_tier: tier,
+            trigger: handoff.trigger,
+            reason: handoff.reason,
+            routing,
+            prior_contacts,
+            transcript_base: &self.escalation.public_url,
+            now,
+        });
+        // Context-transfer completeness, exported with every handoff (a metric for dashboards
+        // reading the logs; 1.0 means every required field is backed by the log).
+        let complete = completeness(&summary, &events);
+        tracing::info!(
+            trigger = %summary.trigger,
+            completeness = complete.ratio(),
+            missing = ?complete.missing(),
+            "handoff summary built"
+        );
+        if let Err(e) = validate_summary(&summary) {
+            // Code builds every field, so this is a bug; the conversation is still handed off
+            // (the team sees it in frontline), but nothing unchecked is sent to the helpdesk.
+            tracing::error!(error = %e, "escalation summary fails its schema; not sent");
+        }
+        let escalated = self
+            .append(
+                conversation_id,
+                EventKind::Escalated {
+                    summary: Box::new(summary.clone()),
+                },
+            )
+            .await?;
+        if let Some(target) = self.handoff_target.as_ref().map(|t| t.name()) {
+            let id = format!("{conversation_id}-{}", escalated.seq);
+            match frontline_handoff::HandoffRequest::new(id.clone(), summary.clone()) {
+                Ok(request) => {
+                    let request = serde_json::to_value(&request).expect("a request serialises");
+                    self.store
+                        .enqueue_handoff(&id, conversation_id, target, &request, now)
+                        .await?;
+                }
+                Err(e) => tracing::error!(error = %e, "handoff not queued"),
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Give a handed-off conversation back to the bot (the helpdesk's "release"). Returns the
+    /// status it had; releasing a conversation the bot already has changes nothing.
+    pub async fn release(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<frontline_domain::ConversationStatus, AgentError> {
+        use frontline_domain::ConversationStatus;
+        let current = self.store.conversation(conversation_id).await?.status;
+        if current != ConversationStatus::HandedOff {
+            return Ok(current);
+        }
+        let from = self
+            .store
+            .set_status(conversation_id, ConversationStatus::Bot)
+            .await?;
+        self.append(
+            conversation_id,
+            EventKind::StatusChanged {
+                from,
+                to: ConversationStatus::Bot,
+            },
+        )
+        .await?;
+        tracing::info!(%conversation_id, "conversation released back to the bot");
+        // Tell the helpdesk too, where it has a bot state (Chatwoot: `pending`). The bot has
+        // the conversation either way; a helpdesk that cannot be told is logged, not fatal.
+        if let Some(target) = &self.handoff_target {
+            for entry in self.store.handoffs_of(conversation_id).await? {
+                let Some(reference) = entry.reference else {
+                    continue;
+                };
+                let delivered = frontline_handoff::Delivered { reference };
+                if let Err(e) = target.release(&delivered).await {
+                    tracing::warn!(error = %e, "could not release the conversation at the helpdesk");
+                }
+            }
+        }
+        Ok(from)
+    }
+
+    /// Record what a human agent wrote in a conversation. A reply (not a private note) is also
+    /// queued for the customer on the channel they last wrote from.
+    pub async fn record_human_message(
+        &self,
+        conversation_id: ConversationId,
+        author: &str,
+        text: &str,
+        private: bool,
+    ) -> Result<Event, AgentError> {
+        let events = self.store.events(conversation_id).await?;
+        let event = self
+            .append(
+                conversation_id,
+                EventKind::HumanMessage {
+                    author: author.to_string(),
+                    text: text.to_string(),
+                    private,
+                },
+            )
+            .await?;
+        if !private {
+            let last = events.iter().rev().find_map(|e| match &e.kind {
+                EventKind::MessageReceived {
+                    channel, sender, ..
+                } => Some((*channel, sender.clone())),
+                _ => None,
+            });
+            if let Some((channel, recipient)) = last {
+                let reply = frontline_domain::OutboundMessage {
+                    conversation_id,
+                    channel,
+                    recipient,
+                    text: text.to_string(),
+                    in_reply_to: None,
+                };
+                self.store.enqueue_outbox(&reply, (self.clock)()).await?;
+            }
+        }
+        Ok(event)
+    }
+}
