@@ -351,8 +351,21 @@ fn ingest_watch_picks_up_edits() {
             .spawn()
             .unwrap(),
     );
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    let mut next = || lines.next().unwrap().unwrap();
+    // Lines arrive through a channel so a watcher that misses the edit fails the test in time
+    // instead of blocking it forever.
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("the watcher printed its next line within a minute")
+    };
     assert!(next().contains("1 chunks added"));
     assert!(next().starts_with("watching"));
     std::fs::write(docs.join("b.md"), "# Beta\n\nSecond article.\n").unwrap();

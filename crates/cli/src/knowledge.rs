@@ -141,8 +141,9 @@ pub async fn ingest_command(
     if !watch {
         return Ok(());
     }
-    println!("watching {} for changes (Ctrl-C to stop)", dir.display());
+    // Take the baseline before saying so: an edit made right after "watching" must count.
     let mut seen = fingerprint(dir);
+    println!("watching {} for changes (Ctrl-C to stop)", dir.display());
     loop {
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}
