@@ -17,6 +17,8 @@ fi
 
 # LLM mode is tested against a real llama.cpp server with a tiny model: installed once, here.
 scripts/llm.sh >/dev/null
+# The email channel is tested against a real SMTP server (aiosmtpd).
+scripts/smtp.sh >/dev/null
 
 cargo test --workspace --all-targets --no-fail-fast
 cargo test --workspace --doc --no-fail-fast

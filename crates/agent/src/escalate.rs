@@ -328,7 +328,8 @@ impl Agent {
     }
 
     /// Record what a human agent wrote in a conversation. A reply (not a private note) is also
-    /// queued for the customer on the channel they last wrote from.
+    /// queued for the customer on the channel they last wrote from, unless that channel is a
+    /// helpdesk that delivered it itself.
     pub async fn record_human_message(
         &self,
         conversation_id: ConversationId,
@@ -350,17 +351,24 @@ impl Agent {
         if !private {
             let last = events.iter().rev().find_map(|e| match &e.kind {
                 EventKind::MessageReceived {
-                    channel, sender, ..
-                } => Some((*channel, sender.clone())),
+                    channel,
+                    channel_message_id,
+                    sender,
+                    thread,
+                    ..
+                } => Some((*channel, channel_message_id, sender, thread)),
                 _ => None,
             });
-            if let Some((channel, recipient)) = last {
+            if let Some((channel, in_reply_to, recipient, thread)) =
+                last.filter(|(channel, ..)| !channel.delivers_human_replies())
+            {
                 let reply = frontline_domain::OutboundMessage {
                     conversation_id,
                     channel,
-                    recipient,
+                    recipient: recipient.clone(),
                     text: text.to_string(),
-                    in_reply_to: None,
+                    in_reply_to: Some(in_reply_to.clone()),
+                    thread: thread.clone(),
                 };
                 self.store.enqueue_outbox(&reply, (self.clock)()).await?;
             }

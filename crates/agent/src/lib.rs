@@ -7,10 +7,12 @@
 
 mod decide;
 mod escalate;
+mod intake;
 mod knowledge;
 pub mod locks;
 
 pub use escalate::EscalationSettings;
+pub use intake::IntakePass;
 
 use chrono::Duration;
 use frontline_domain::{
@@ -117,6 +119,7 @@ pub struct Agent {
     answer_writer: Option<Arc<dyn frontline_understanding::llm::AnswerWriter>>,
     escalation: EscalationSettings,
     handoff_target: Option<Arc<dyn frontline_handoff::HandoffTarget>>,
+    directory: Option<Arc<dyn frontline_domain::IdentityDirectory>>,
 }
 
 /// A decision to hand the conversation to a human.
@@ -162,7 +165,19 @@ impl Agent {
             answer_writer: None,
             escalation: EscalationSettings::default(),
             handoff_target: None,
+            directory: None,
         }
+    }
+
+    /// Ask this directory (the business system's customer records) which handles belong
+    /// together, so an email address and the phone number on one account are one customer from
+    /// their first message on either channel.
+    pub fn with_directory(
+        mut self,
+        directory: Arc<dyn frontline_domain::IdentityDirectory>,
+    ) -> Self {
+        self.directory = Some(directory);
+        self
     }
 
     /// Queue every handoff for this helpdesk (delivered by `frontline_handoff::dispatch`), and
@@ -301,12 +316,12 @@ impl Agent {
 
     async fn run_turn(&self, message: &InboundMessage) -> Result<TurnOutcome, AgentError> {
         let now = (self.clock)();
-        let identities: Vec<_> = message.identities().cloned().collect();
-        let customer = self
+        let identities = self.vouched_identities(message).await;
+        let resolution = self
             .store
             .resolve_customer(&identities, message.display_name.as_deref(), now)
-            .await?
-            .customer;
+            .await?;
+        let customer = resolution.customer;
         tracing::Span::current().record("customer_id", field::display(customer.id));
         let _turn = self.locks.lock(customer.id).await;
         let conversation = self
@@ -320,6 +335,17 @@ impl Agent {
             )
             .await?;
         tracing::Span::current().record("conversation_id", field::display(conversation.id));
+        for merge in resolution.merged {
+            self.append(
+                conversation.id,
+                EventKind::CustomersMerged {
+                    survivor: merge.survivor,
+                    merged: merge.merged,
+                    reason: merge.reason,
+                },
+            )
+            .await?;
+        }
         let history = self.store.events(conversation.id).await?;
         self.append(
             conversation.id,
@@ -328,6 +354,7 @@ impl Agent {
                 channel_message_id: message.channel_message_id.clone(),
                 sender: message.sender.clone(),
                 text: message.text.clone(),
+                thread: message.thread.clone(),
             },
         )
         .await?;
@@ -439,6 +466,7 @@ impl Agent {
             recipient: message.sender.clone(),
             text: text.clone(),
             in_reply_to: Some(message.channel_message_id.clone()),
+            thread: message.thread.clone(),
         };
         let now = (self.clock)();
         let outbox_id = self.store.enqueue_outbox(&reply, now).await?;
@@ -476,6 +504,33 @@ impl Agent {
             outcome.status = ConversationStatus::HandedOff;
         }
         Ok(outcome)
+    }
+
+    /// The message's identities, then what the directory links to them (the account id, the
+    /// account's email and phone). A directory failure costs only the links.
+    async fn vouched_identities(
+        &self,
+        message: &InboundMessage,
+    ) -> Vec<frontline_domain::Identity> {
+        let mut identities: Vec<_> = message.identities().cloned().collect();
+        let Some(directory) = &self.directory else {
+            return identities;
+        };
+        for identity in message.identities() {
+            match directory.linked(identity).await {
+                Ok(linked) => {
+                    for found in linked {
+                        if !identities.contains(&found) {
+                            identities.push(found);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%identity, error = %e, "identity directory failed; continuing without its links")
+                }
+            }
+        }
+        identities
     }
 
     pub(crate) async fn append(

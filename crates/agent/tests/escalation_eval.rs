@@ -227,6 +227,7 @@ async fn run_case(parts: &Parts, settings: &EscalationSettings, case: &Case) -> 
                 text,
                 received_at,
                 conversation_hint: None,
+                thread: Default::default(),
             })
             .await
             .unwrap_or_else(|e| panic!("{}: turn {i} failed: {e}", case.name));

@@ -71,6 +71,7 @@ fn say(channel: Channel, id: &str, text: &str) -> InboundMessage {
         text: text.into(),
         received_at: Utc::now(),
         conversation_hint: None,
+        thread: Default::default(),
     }
 }
 

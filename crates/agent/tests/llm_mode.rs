@@ -125,6 +125,7 @@ fn say(id: &str, text: &str) -> InboundMessage {
         text: text.into(),
         received_at: Utc::now(),
         conversation_hint: None,
+        thread: Default::default(),
     }
 }
 

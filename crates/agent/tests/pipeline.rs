@@ -77,6 +77,7 @@ fn message(channel: Channel, id: &str, sender: Identity, text: &str) -> InboundM
         text: text.into(),
         received_at: Utc::now(),
         conversation_hint: None,
+        thread: Default::default(),
     }
 }
 

@@ -68,6 +68,7 @@ async fn every_turn_runs_in_a_span_with_its_customer_and_conversation() {
         text: "where is my order #W0000002".into(),
         received_at: chrono::Utc::now(),
         conversation_hint: None,
+        thread: Default::default(),
     };
     let out = agent.handle(message).await.unwrap();
 

@@ -36,6 +36,9 @@ pub struct Config {
     /// Where handoffs are delivered (`[handoff]`: `target = "none" | "chatwoot" | "zendesk" |
     /// "freshdesk" | "webhook"` and that target's settings).
     pub handoff: frontline_handoff::TargetConfig,
+    /// Channels besides REST (`[channels.twilio]`, `[channels.whatsapp]`, `[channels.email]`,
+    /// `[channels.chatwoot]`): webhooks in, replies out.
+    pub channels: frontline_channels::deliver::ChannelsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -364,6 +367,7 @@ impl Default for Config {
             conversation: ConversationConfig::default(),
             escalation: EscalationConfig::default(),
             handoff: Default::default(),
+            channels: Default::default(),
             log: LogConfig::default(),
         }
     }

@@ -314,14 +314,17 @@ async fn build_agent(config: &Config) -> Result<Agent> {
     let kb = knowledge_base(config).await?;
     let (understanding, writer) = understanding(config, &flows, kb.as_ref()).await?;
     let escalation = config.escalation.settings()?;
+    let shop = Arc::new(shop);
     let mut agent = Agent::new(
         store,
         understanding,
-        Arc::new(shop),
+        shop.clone(),
         Engine::new(flows),
         agent_config,
     )
-    .with_escalation(escalation);
+    .with_escalation(escalation)
+    // The shop's customer records tie an account's email and phone together.
+    .with_directory(shop);
     if let Some(writer) = writer {
         agent = agent.with_answer_writer(writer);
     }
@@ -456,6 +459,27 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     }
     let knowledge = agent.knowledge().cloned();
     let agent = Arc::new(agent);
+    // Webhooks queue messages; the intake worker runs their turns; the outbox worker delivers
+    // the replies on every configured channel.
+    let intake = Arc::new(tokio::sync::Notify::new());
+    let replies = Arc::new(tokio::sync::Notify::new());
+    let senders = config
+        .channels
+        .senders(HANDOFF_TIMEOUT)
+        .map_err(anyhow::Error::msg)?;
+    let outbox = frontline_channels::deliver::OutboxWorker::new(
+        agent.store().clone(),
+        senders,
+        Default::default(),
+    );
+    tracing::info!(channels = ?outbox.channels(), "delivering replies");
+    tokio::spawn(outbox.run(std::time::Duration::from_secs(2), replies.clone()));
+    tokio::spawn(agent.clone().run_queue(
+        Default::default(),
+        std::time::Duration::from_secs(1),
+        intake.clone(),
+        replies,
+    ));
     let bind = bind.unwrap_or_else(|| config.server.bind.clone());
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -465,6 +489,8 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
         agent: agent.clone(),
         normalize: normalize_options(&config),
         knowledge,
+        channels: config.channels.clone(),
+        intake,
     });
     // Printed on stdout so scripts and tests can find a port chosen by the OS.
     println!("frontline listening on http://{addr}");
@@ -560,6 +586,7 @@ async fn chat(config: Config, identity: &str, channel: &str) -> Result<()> {
             text: text.to_string(),
             received_at: chrono::Utc::now(),
             conversation_hint: None,
+            thread: Default::default(),
         };
         match agent.handle(message).await {
             Ok(outcome) => print_outcome(&outcome),

@@ -95,3 +95,15 @@ pub trait ActionBackend: Send + Sync {
     /// the first result without acting again.
     async fn execute(&self, call: &ActionCall) -> Result<serde_json::Value, ActionError>;
 }
+
+/// The business system's customer directory: which handles it knows belong together (the
+/// account behind an email address or a phone number, and that account's other handles). The
+/// agent asks it before resolving a message's sender, so a customer who chatted by email this
+/// morning and texts from the phone number on their account now is one customer, in one
+/// conversation.
+#[async_trait]
+pub trait IdentityDirectory: Send + Sync {
+    /// The identities linked to `identity` (the account id first), or none if it is unknown.
+    async fn linked(&self, identity: &crate::Identity)
+        -> Result<Vec<crate::Identity>, ActionError>;
+}

@@ -35,6 +35,12 @@ impl Channel {
     pub fn replies_in_response(self) -> bool {
         matches!(self, Channel::Rest)
     }
+
+    /// Whether the channel is a helpdesk that delivers its own agents' messages to the customer
+    /// (Chatwoot): a person's reply written there is recorded, never relayed a second time.
+    pub fn delivers_human_replies(self) -> bool {
+        matches!(self, Channel::Chatwoot)
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,9 @@ pub enum EventKind {
         sender: Identity,
         /// What they wrote.
         text: String,
+        /// What a reply needs to land in the same thread (email subject and references, …).
+        #[serde(default, skip_serializing_if = "crate::ThreadRef::is_empty")]
+        thread: crate::ThreadRef,
     },
     /// Understanding proposed these commands for the last message.
     CommandsUnderstood {
@@ -96,6 +99,16 @@ pub enum EventKind {
         /// The summary sent to the human.
         summary: Box<EscalationSummary>,
     },
+    /// Two customer records became one (a message vouched for identities of both); the merged
+    /// customer's conversations now belong to the survivor.
+    CustomersMerged {
+        /// The record that remains.
+        survivor: crate::CustomerId,
+        /// The record merged into it.
+        merged: crate::CustomerId,
+        /// Why.
+        reason: String,
+    },
     /// A human agent wrote in the conversation (a reply to the customer, or a private note).
     HumanMessage {
         /// Who wrote it (the helpdesk's agent name or id).
@@ -113,6 +126,7 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::MessageReceived { .. } => "message_received",
+            EventKind::CustomersMerged { .. } => "customers_merged",
             EventKind::CommandsUnderstood { .. } => "commands_understood",
             EventKind::FlowUpdated { .. } => "flow_updated",
             EventKind::FlowEnded { .. } => "flow_ended",

@@ -15,7 +15,9 @@ pub mod ids;
 pub mod message;
 pub mod wire;
 
-pub use action::{ActionBackend, ActionCall, ActionError, ActionKind, ActionSpec};
+pub use action::{
+    ActionBackend, ActionCall, ActionError, ActionKind, ActionSpec, IdentityDirectory,
+};
 pub use channel::Channel;
 pub use command::{Command, ScoredCommand, SmallTalk};
 pub use conversation::{Conversation, ConversationStatus};
@@ -26,7 +28,7 @@ pub use escalation::{
 pub use event::{Event, EventKind, FlowFrame, LlmUsage};
 pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
 pub use ids::{ConversationId, CustomerId, OutboxId};
-pub use message::{InboundMessage, OutboundMessage};
+pub use message::{InboundMessage, OutboundMessage, ThreadRef};
 pub use wire::UnknownName;
 
 /// Timestamps everywhere are UTC.

@@ -25,6 +25,35 @@ pub struct InboundMessage {
     /// A conversation the channel already knows this belongs to (email `reply+<id>@`, …).
     #[serde(default)]
     pub conversation_hint: Option<ConversationId>,
+    /// What a reply needs to land in the same thread on this channel.
+    #[serde(default, skip_serializing_if = "ThreadRef::is_empty")]
+    pub thread: ThreadRef,
+}
+
+/// Channel facts a reply needs to land in the customer's thread: copied from the inbound
+/// message to its reply, opaque to everything between the channel's parser and its sender.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadRef {
+    /// Email: the subject the customer wrote under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Email: the `References` chain, oldest first, ending with the message replied to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// The provider's own thread, e.g. a Chatwoot conversation `<account>:<conversation>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_thread: Option<String>,
+    /// The address the customer wrote to, which the reply comes from: the email address, the
+    /// Twilio number, the WhatsApp business phone number id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+impl ThreadRef {
+    /// True when the channel needs nothing to thread its reply.
+    pub fn is_empty(&self) -> bool {
+        self == &ThreadRef::default()
+    }
 }
 
 impl InboundMessage {
@@ -47,4 +76,7 @@ pub struct OutboundMessage {
     pub text: String,
     /// The channel message id this answers, for threading.
     pub in_reply_to: Option<String>,
+    /// The thread facts of the message this answers.
+    #[serde(default, skip_serializing_if = "ThreadRef::is_empty")]
+    pub thread: ThreadRef,
 }

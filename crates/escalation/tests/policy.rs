@@ -40,6 +40,7 @@ impl Log {
                 value: "ada@example.com".into(),
             },
             text: text.into(),
+            thread: Default::default(),
         })
         .push(EventKind::CommandsUnderstood {
             commands: commands
@@ -155,6 +156,7 @@ fn three_unsure_turns_in_a_row_hand_off_and_a_confident_one_resets() {
             value: "ada@example.com".into(),
         },
         text: "what's the airspeed of a swallow".into(),
+        thread: Default::default(),
     })
     .push(EventKind::CommandsUnderstood {
         commands: vec![ScoredCommand::new(

@@ -2,39 +2,10 @@
 //! saved progress, and schedules retries with exponential backoff.
 
 use crate::{HandoffRequest, HandoffTarget};
-use chrono::Duration;
 use frontline_domain::Timestamp;
-use frontline_store::{HandoffAttempt, Store, StoreError};
+pub use frontline_store::Backoff;
+use frontline_store::{DeliveryAttempt, Store, StoreError};
 use std::sync::Arc;
-
-/// Retry schedule.
-#[derive(Clone, Debug)]
-pub struct Backoff {
-    /// Wait after the first failure.
-    pub first: Duration,
-    /// Longest wait between attempts.
-    pub max: Duration,
-    /// Give up after this many attempts.
-    pub attempts: i64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            first: Duration::seconds(15),
-            max: Duration::minutes(30),
-            attempts: 20,
-        }
-    }
-}
-
-impl Backoff {
-    /// The wait after `attempts` failed attempts (1 = the first failure).
-    pub fn wait(&self, attempts: i64) -> Duration {
-        let factor = 1_i64 << (attempts - 1).clamp(0, 20);
-        (self.first * factor as i32).min(self.max)
-    }
-}
 
 /// What one pass over the outbox did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -73,34 +44,34 @@ impl Dispatcher {
             }
             let mut progress = entry.progress.clone();
             let attempt = match serde_json::from_value::<HandoffRequest>(entry.request.clone()) {
-                Err(e) => HandoffAttempt::Failed {
+                Err(e) => DeliveryAttempt::Failed {
                     error: format!("stored request is unreadable: {e}"),
                 },
                 Ok(request) => match self.target.deliver(&request, &mut progress).await {
-                    Ok(delivered) => HandoffAttempt::Delivered {
+                    Ok(delivered) => DeliveryAttempt::Delivered {
                         reference: delivered.reference,
                     },
                     Err(e) if e.is_transient() && entry.attempts + 1 < self.backoff.attempts => {
-                        HandoffAttempt::Retry {
+                        DeliveryAttempt::Retry {
                             next_attempt_at: now + self.backoff.wait(entry.attempts + 1),
                             error: e.to_string(),
                         }
                     }
-                    Err(e) => HandoffAttempt::Failed {
+                    Err(e) => DeliveryAttempt::Failed {
                         error: e.to_string(),
                     },
                 },
             };
             match &attempt {
-                HandoffAttempt::Delivered { reference } => {
+                DeliveryAttempt::Delivered { reference } => {
                     tracing::info!(handoff = %entry.id, target = self.target.name(), %reference, "handoff delivered");
                     pass.delivered += 1;
                 }
-                HandoffAttempt::Retry { error, .. } => {
+                DeliveryAttempt::Retry { error, .. } => {
                     tracing::warn!(handoff = %entry.id, %error, "handoff delivery failed; will retry");
                     pass.retrying += 1;
                 }
-                HandoffAttempt::Failed { error } => {
+                DeliveryAttempt::Failed { error } => {
                     tracing::error!(handoff = %entry.id, %error, "handoff delivery failed for good");
                     pass.failed += 1;
                 }

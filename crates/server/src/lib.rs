@@ -8,14 +8,21 @@
 //! | `GET /v1/conversations/{id}` | a conversation with its whole cross-channel event log |
 //! | `GET /v1/customers/{id}` | a customer, their identities and conversations |
 //! | `GET /v1/knowledge/search?q=…&k=…&locale=…&tags=a,b` | passages with scores and citations, and the relevance gate's verdict |
+//! | `POST /webhooks/twilio` | Twilio SMS and WhatsApp (form, `X-Twilio-Signature`) |
+//! | `GET`/`POST /webhooks/whatsapp` | Meta WhatsApp Cloud API: handshake, notifications (`X-Hub-Signature-256`) |
+//! | `POST /webhooks/email/postmark` | Postmark inbound email (basic auth) |
+//! | `POST /webhooks/email/mailgun` | Mailgun inbound email (signed form) |
+//! | `POST /webhooks/chatwoot?token=…` | Chatwoot Agent Bot events |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | the store answers |
 
 mod error;
 mod json;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use json::ValidJson;
+pub use webhooks::ChannelSettings;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -46,6 +53,10 @@ pub struct AppState {
     pub normalize: NormalizeOptions,
     /// The shared knowledge base, when one is configured.
     pub knowledge: Option<Arc<KnowledgeBase>>,
+    /// The channels whose webhooks this server accepts.
+    pub channels: ChannelSettings,
+    /// Woken when a webhook queued a message (the intake worker waits on it).
+    pub intake: Arc<tokio::sync::Notify>,
 }
 
 /// The application's routes and layers.
@@ -60,6 +71,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/customers/{id}", get(get_customer))
         .route("/v1/knowledge/search", get(search_knowledge))
+        .route("/webhooks/twilio", post(webhooks::twilio_inbound))
+        .route(
+            "/webhooks/whatsapp",
+            get(webhooks::whatsapp_handshake).post(webhooks::whatsapp_inbound),
+        )
+        .route("/webhooks/email/postmark", post(webhooks::postmark_inbound))
+        .route("/webhooks/email/mailgun", post(webhooks::mailgun_inbound))
+        .route("/webhooks/chatwoot", post(webhooks::chatwoot_inbound))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -160,6 +179,7 @@ impl MessageRequest {
             text: self.text,
             received_at: chrono_now(),
             conversation_hint: None,
+            thread: Default::default(),
         })
     }
 }

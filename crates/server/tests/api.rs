@@ -43,6 +43,8 @@ async fn servers() -> Vec<Server> {
             agent: Arc::new(agent),
             normalize: NormalizeOptions::default(),
             knowledge: None,
+            channels: Default::default(),
+            intake: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

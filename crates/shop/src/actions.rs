@@ -690,6 +690,64 @@ pub fn catalog() -> Vec<ActionSpec> {
         .collect()
 }
 
+/// The shop's customer records as a directory: an email address or phone number on an account
+/// links to the account id and the account's other handles. Built on the shop's own look-up
+/// actions.
+#[async_trait]
+impl frontline_domain::IdentityDirectory for Shop {
+    async fn linked(&self, identity: &Identity) -> Result<Vec<Identity>, ActionError> {
+        let lookup = |name: &str, arg: &str| ActionCall {
+            name: name.to_string(),
+            args: json!({ arg: identity.value }),
+            idempotency_key: None,
+        };
+        let user_id = match identity.kind {
+            IdentityKind::AccountId => identity.value.clone(),
+            IdentityKind::Email | IdentityKind::Phone => {
+                let call = if identity.kind == IdentityKind::Email {
+                    lookup("find_user_id_by_email", "email")
+                } else {
+                    lookup("find_user_id_by_phone", "phone")
+                };
+                match self.execute(&call).await {
+                    Ok(Value::String(id)) => id,
+                    Ok(_) | Err(ActionError::NotFound { .. }) => return Ok(vec![]),
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => return Ok(vec![]),
+        };
+        let details = match self
+            .execute(&ActionCall {
+                name: "get_user_details".into(),
+                args: json!({ "user_id": user_id }),
+                idempotency_key: None,
+            })
+            .await
+        {
+            Ok(details) => details,
+            Err(ActionError::NotFound { .. }) => return Ok(vec![]),
+            Err(e) => return Err(e),
+        };
+        let opts = NormalizeOptions::default();
+        let mut linked = vec![Identity {
+            kind: IdentityKind::AccountId,
+            value: user_id,
+        }];
+        for (kind, field) in [
+            (IdentityKind::Email, "email"),
+            (IdentityKind::Phone, "phone"),
+        ] {
+            if let Some(raw) = details[field].as_str() {
+                if let Ok(found) = Identity::parse(kind, raw, &opts) {
+                    linked.push(found);
+                }
+            }
+        }
+        Ok(linked)
+    }
+}
+
 #[async_trait]
 impl ActionBackend for Shop {
     fn catalog(&self) -> Vec<ActionSpec> {

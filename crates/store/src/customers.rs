@@ -1,7 +1,7 @@
 //! Customers and identity resolution: which customer is behind a set of handles.
 
 use crate::{from_millis, parse_field, to_millis, Result, Store, StoreError};
-use frontline_domain::{Customer, CustomerId, Identity, IdentityRecord, Timestamp};
+use frontline_domain::{Customer, CustomerId, Identity, IdentityKind, IdentityRecord, Timestamp};
 use sqlx::Row;
 
 /// How [`Store::resolve_customer`] found the customer.
@@ -11,14 +11,44 @@ pub struct Resolution {
     pub customer: Customer,
     /// True if no identity was known and a new customer record was created.
     pub created: bool,
+    /// Customers merged into this one because the message vouched for identities of both.
+    pub merged: Vec<CustomerMerge>,
+}
+
+/// Two customer records that became one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomerMerge {
+    /// The record that remains.
+    pub survivor: CustomerId,
+    /// The record merged into it (kept, pointing at the survivor).
+    pub merged: CustomerId,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Which identity decides the surviving record when a message ties two customers together:
+/// the shop's account id, then email, then phone, then the channel handles.
+fn merge_priority(kind: IdentityKind) -> u8 {
+    match kind {
+        IdentityKind::AccountId => 0,
+        IdentityKind::Email => 1,
+        IdentityKind::Phone => 2,
+        IdentityKind::Whatsapp => 3,
+        IdentityKind::ChatwootContact => 4,
+        IdentityKind::WebSession => 5,
+    }
 }
 
 impl Store {
     /// Find the customer behind `identities` (the first is the sender), creating one if none of
     /// them is known. Unknown identities are attached to the customer found.
     ///
-    /// An identity that already belongs to a *different* customer is left where it is: merging
-    /// customers is an explicit, audited operation, never a side effect of a message.
+    /// When the identities belong to *different* customers, the message ties them together:
+    /// the others are merged into the owner of the strongest identity (account id, then email,
+    /// then phone), each merge recorded; customers whose verified identities disagree are never
+    /// merged (the message then counts for the sender's owner only).
     pub async fn resolve_customer(
         &self,
         identities: &[Identity],
@@ -94,12 +124,144 @@ impl Store {
                 .await?;
             }
             tx.commit().await?;
+            let merged = if created {
+                vec![]
+            } else {
+                self.merge_owners(identities, now).await?
+            };
+            let customer_id = merged.first().map_or(customer_id, |m| m.survivor);
             let customer = self.customer(customer_id).await?;
-            return Ok(Resolution { customer, created });
+            return Ok(Resolution {
+                customer,
+                created,
+                merged,
+            });
         }
         Err(StoreError::NotFound(format!(
             "a stable owner for {sender} (three racing inserts in a row)"
         )))
+    }
+
+    /// Merge the distinct owners of `identities` into the owner of the strongest one.
+    async fn merge_owners(
+        &self,
+        identities: &[Identity],
+        now: Timestamp,
+    ) -> Result<Vec<CustomerMerge>> {
+        let mut owners: Vec<(u8, CustomerId, &Identity)> = Vec::new();
+        for identity in identities {
+            if let Some(owner) = self.identity_owner(identity).await? {
+                let owner = self.follow_merges(owner).await?;
+                owners.push((merge_priority(identity.kind), owner, identity));
+            }
+        }
+        owners.sort_by_key(|(priority, ..)| *priority);
+        let Some((_, survivor, strongest)) = owners.first().cloned() else {
+            return Ok(vec![]);
+        };
+        let mut merges = vec![];
+        for (_, other, identity) in &owners[1..] {
+            if *other == survivor || merges.iter().any(|m: &CustomerMerge| m.merged == *other) {
+                continue;
+            }
+            let reason = format!("one message vouched for {strongest} and {identity}");
+            match self.merge_customers(survivor, *other, &reason, now).await {
+                Ok(merge) => merges.push(merge),
+                Err(StoreError::Conflict(why)) => {
+                    tracing::warn!(%survivor, merged = %other, %why, "customers not merged");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(merges)
+    }
+
+    /// Merge customer `merged` into `survivor`: identities and conversations move to the
+    /// survivor, the merged record points at it, and the merge is recorded. Refused with
+    /// [`StoreError::Conflict`] when both have a verified identity of the same kind (account id,
+    /// email or phone) with different values.
+    pub async fn merge_customers(
+        &self,
+        survivor: CustomerId,
+        merged: CustomerId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<CustomerMerge> {
+        if survivor == merged {
+            return Err(StoreError::Conflict(format!(
+                "customer {survivor} cannot be merged into itself"
+            )));
+        }
+        let (a, b) = (self.customer(survivor).await?, self.customer(merged).await?);
+        for kind in [
+            IdentityKind::AccountId,
+            IdentityKind::Email,
+            IdentityKind::Phone,
+        ] {
+            let verified = |c: &Customer| -> Vec<String> {
+                c.identities
+                    .iter()
+                    .filter(|r| r.verified && r.identity.kind == kind)
+                    .map(|r| r.identity.value.clone())
+                    .collect()
+            };
+            let (va, vb) = (verified(&a), verified(&b));
+            if !va.is_empty() && !vb.is_empty() && !va.iter().any(|v| vb.contains(v)) {
+                return Err(StoreError::Conflict(format!(
+                    "customers {survivor} and {merged} have different verified {kind} identities"
+                )));
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "UPDATE identities SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE conversations SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE customers SET merged_into = $1 WHERE id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(survivor.to_string())
+                .bind(merged.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO customer_merges (survivor, merged, reason, at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(survivor.to_string())
+        .bind(merged.to_string())
+        .bind(reason.to_string())
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(%survivor, %merged, reason, "customers merged");
+        Ok(CustomerMerge {
+            survivor,
+            merged,
+            reason: reason.to_string(),
+            at: now,
+        })
+    }
+
+    /// Every merge into or of `customer`, oldest first (the audit trail).
+    pub async fn merges_of(&self, customer: CustomerId) -> Result<Vec<CustomerMerge>> {
+        sqlx::query(
+            "SELECT survivor, merged, reason, at FROM customer_merges \
+             WHERE survivor = $1 OR merged = $1 ORDER BY at",
+        )
+        .bind(customer.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(CustomerMerge {
+                survivor: parse_field("customer_merges", "survivor", &r.get::<String, _>(0))?,
+                merged: parse_field("customer_merges", "merged", &r.get::<String, _>(1))?,
+                reason: r.get(2),
+                at: from_millis("customer_merges", r.get(3))?,
+            })
+        })
+        .collect()
     }
 
     /// The customer an identity belongs to, if any.

@@ -2,7 +2,9 @@
 //! decides it, then delivered (and retried) by a worker, with the steps already done kept in
 //! `progress`.
 
-use crate::{from_millis, parse_field, parse_json, to_millis, Result, Store, StoreError};
+use crate::{
+    from_millis, parse_field, parse_json, to_millis, DeliveryAttempt, Result, Store, StoreError,
+};
 use frontline_domain::{ConversationId, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -34,28 +36,6 @@ pub struct HandoffEntry {
     pub reference: Option<String>,
     /// The last failure.
     pub last_error: Option<String>,
-}
-
-/// How a delivery attempt went.
-#[derive(Clone, Debug, PartialEq)]
-pub enum HandoffAttempt {
-    /// Delivered; the helpdesk's reference.
-    Delivered {
-        /// Ticket or conversation id.
-        reference: String,
-    },
-    /// Failed for now; try again at `next_attempt_at`.
-    Retry {
-        /// When.
-        next_attempt_at: Timestamp,
-        /// Why it failed.
-        error: String,
-    },
-    /// Failed for good (a permanent error, or out of attempts).
-    Failed {
-        /// Why.
-        error: String,
-    },
 }
 
 const COLUMNS: &str = "id, conversation_id, target, request, progress, attempts, created_at, \
@@ -119,19 +99,19 @@ impl Store {
         &self,
         id: &str,
         progress: &serde_json::Map<String, serde_json::Value>,
-        attempt: &HandoffAttempt,
+        attempt: &DeliveryAttempt,
         now: Timestamp,
     ) -> Result<()> {
         let progress = serde_json::Value::Object(progress.clone()).to_string();
         let query = match attempt {
-            HandoffAttempt::Delivered { reference } => sqlx::query(
+            DeliveryAttempt::Delivered { reference } => sqlx::query(
                 "UPDATE handoffs SET progress = $1, attempts = attempts + 1, delivered_at = $2, \
                  reference = $3, last_error = NULL WHERE id = $4",
             )
             .bind(progress)
             .bind(to_millis(now))
             .bind(reference.clone()),
-            HandoffAttempt::Retry {
+            DeliveryAttempt::Retry {
                 next_attempt_at,
                 error,
             } => sqlx::query(
@@ -141,7 +121,7 @@ impl Store {
             .bind(progress)
             .bind(to_millis(*next_attempt_at))
             .bind(error.clone()),
-            HandoffAttempt::Failed { error } => sqlx::query(
+            DeliveryAttempt::Failed { error } => sqlx::query(
                 "UPDATE handoffs SET progress = $1, attempts = attempts + 1, failed_at = $2, \
                  last_error = $3 WHERE id = $4",
             )

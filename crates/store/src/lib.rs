@@ -10,11 +10,13 @@ mod events;
 mod handoffs;
 mod inbox;
 mod outbox;
+mod queue;
 
-pub use customers::Resolution;
-pub use handoffs::{HandoffAttempt, HandoffEntry};
+pub use customers::{CustomerMerge, Resolution};
+pub use handoffs::HandoffEntry;
 pub use inbox::InboxClaim;
 pub use outbox::OutboxEntry;
+pub use queue::QueuedMessage;
 
 use chrono::{TimeZone, Utc};
 use frontline_domain::Timestamp;
@@ -51,6 +53,61 @@ pub enum StoreError {
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The change would contradict what is known (e.g. merging two customers whose verified
+    /// identities disagree).
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+/// How a delivery attempt went.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeliveryAttempt {
+    /// Delivered; the provider's reference.
+    Delivered {
+        /// Ticket, conversation or message id at the provider.
+        reference: String,
+    },
+    /// Failed for now; try again at `next_attempt_at`.
+    Retry {
+        /// When.
+        next_attempt_at: Timestamp,
+        /// Why it failed.
+        error: String,
+    },
+    /// Failed for good (a permanent error, or out of attempts).
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// When a failed delivery (a reply, a handoff) is tried again: exponential, capped, finite.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    /// Wait after the first failure.
+    pub first: chrono::Duration,
+    /// Longest wait between attempts.
+    pub max: chrono::Duration,
+    /// Give up after this many attempts.
+    pub attempts: i64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            first: chrono::Duration::seconds(15),
+            max: chrono::Duration::minutes(30),
+            attempts: 20,
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait after `attempts` failed attempts (1 = the first failure).
+    pub fn wait(&self, attempts: i64) -> chrono::Duration {
+        let factor = 1_i64 << (attempts - 1).clamp(0, 20);
+        (self.first * factor as i32).min(self.max)
+    }
 }
 
 /// Result alias for store operations.

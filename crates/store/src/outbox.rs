@@ -1,7 +1,10 @@
 //! The outbox: every reply is written here before it is delivered, so a crash between deciding
 //! and delivering never loses it; a delivery worker drains due entries.
 
-use crate::{from_millis, parse_field, parse_json, to_json, to_millis, Result, Store, StoreError};
+use crate::{
+    from_millis, parse_field, parse_json, to_json, to_millis, DeliveryAttempt, Result, Store,
+    StoreError,
+};
 use frontline_domain::{ConversationId, OutboundMessage, OutboxId, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -21,9 +24,16 @@ pub struct OutboxEntry {
     pub next_attempt_at: Timestamp,
     /// When it was delivered, if it was.
     pub delivered_at: Option<Timestamp>,
+    /// When it was given up on, if it was.
+    pub failed_at: Option<Timestamp>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The provider's id for the delivered message.
+    pub reference: Option<String>,
 }
 
-const COLUMNS: &str = "id, payload, attempts, created_at, next_attempt_at, delivered_at";
+const COLUMNS: &str = "id, payload, attempts, created_at, next_attempt_at, delivered_at, \
+                       failed_at, last_error, reference";
 
 impl Store {
     /// Write a reply to the outbox, due now.
@@ -67,7 +77,8 @@ impl Store {
     /// Undelivered entries due at `now`, oldest first.
     pub async fn due_outbox(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxEntry>> {
         sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+            "SELECT {COLUMNS} FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL \
+             AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2"
         ))
         .bind(to_millis(now))
@@ -76,6 +87,91 @@ impl Store {
         .await?
         .iter()
         .map(decode)
+        .collect()
+    }
+
+    /// Record how a delivery attempt went.
+    pub async fn record_outbox_attempt(
+        &self,
+        id: OutboxId,
+        attempt: &DeliveryAttempt,
+        now: Timestamp,
+    ) -> Result<()> {
+        let query = match attempt {
+            DeliveryAttempt::Delivered { reference } => sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, delivered_at = $1, reference = $2, \
+                 last_error = NULL WHERE id = $3",
+            )
+            .bind(to_millis(now))
+            .bind(reference.clone()),
+            DeliveryAttempt::Retry {
+                next_attempt_at,
+                error,
+            } => sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
+                 WHERE id = $3",
+            )
+            .bind(to_millis(*next_attempt_at))
+            .bind(error.clone()),
+            DeliveryAttempt::Failed { error } => sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, failed_at = $1, last_error = $2 \
+                 WHERE id = $3",
+            )
+            .bind(to_millis(now))
+            .bind(error.clone()),
+        };
+        let n = query
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("outbox entry {id}")));
+        }
+        Ok(())
+    }
+
+    /// Keep a provider's delivery receipt (`sent`, `delivered`, `read`, `failed`, …); the same
+    /// receipt twice is one.
+    pub async fn record_delivery_status(
+        &self,
+        channel: frontline_domain::Channel,
+        provider_message_id: &str,
+        status: &str,
+        detail: Option<&str>,
+        at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO delivery_statuses (channel, provider_message_id, status, at, detail) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (channel, provider_message_id, status) DO NOTHING",
+        )
+        .bind(channel.as_str())
+        .bind(provider_message_id.to_string())
+        .bind(status.to_string())
+        .bind(to_millis(at))
+        .bind(detail.map(str::to_string))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The receipts recorded for a provider message, oldest first: `(status, at)`.
+    pub async fn delivery_statuses(
+        &self,
+        channel: frontline_domain::Channel,
+        provider_message_id: &str,
+    ) -> Result<Vec<(String, Timestamp)>> {
+        sqlx::query(
+            "SELECT status, at FROM delivery_statuses WHERE channel = $1 \
+             AND provider_message_id = $2 ORDER BY at, status",
+        )
+        .bind(channel.as_str())
+        .bind(provider_message_id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.get(0), from_millis("delivery_statuses", r.get(1))?)))
         .collect()
     }
 
@@ -105,5 +201,11 @@ fn decode(row: &AnyRow) -> Result<OutboxEntry> {
             .get::<Option<i64>, _>(5)
             .map(|ms| from_millis(T, ms))
             .transpose()?,
+        failed_at: row
+            .get::<Option<i64>, _>(6)
+            .map(|ms| from_millis(T, ms))
+            .transpose()?,
+        last_error: row.get(7),
+        reference: row.get(8),
     })
 }

@@ -94,25 +94,6 @@ async fn identity_resolution_finds_creates_and_attaches() {
             .unwrap();
         assert_eq!(by_phone.customer.id, first.customer.id);
 
-        // Someone else's handle is never moved to her by a message that mentions both.
-        let bob = s
-            .resolve_customer(&[email("bob@example.com")], Some("Bob"), at(4))
-            .await
-            .unwrap();
-        let mixed = s
-            .resolve_customer(
-                &[email("ada@example.com"), email("bob@example.com")],
-                None,
-                at(5),
-            )
-            .await
-            .unwrap();
-        assert_eq!(mixed.customer.id, first.customer.id);
-        assert_eq!(
-            s.identity_owner(&email("bob@example.com")).await.unwrap(),
-            Some(bob.customer.id)
-        );
-
         s.verify_identity(&email("ada@example.com")).await.unwrap();
         let ada = s.customer(first.customer.id).await.unwrap();
         assert!(ada
@@ -123,6 +104,102 @@ async fn identity_resolution_finds_creates_and_attaches() {
             .verify_identity(&email("nobody@example.com"))
             .await
             .is_err());
+        db.cleanup().await;
+    }
+}
+
+fn account(v: &str) -> Identity {
+    Identity {
+        kind: IdentityKind::AccountId,
+        value: v.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_message_tying_two_customers_merges_them_audited_unless_verified_ids_conflict() {
+    for db in all_backends().await {
+        let s = &db.store;
+        // Known by phone from an SMS, and separately by email with a conversation.
+        let by_phone = s
+            .resolve_customer(&[phone("+14155550123")], None, at(0))
+            .await
+            .unwrap()
+            .customer
+            .id;
+        let (by_email, conversation) =
+            customer_with_conversation(s, "ada@example.com", Channel::Email).await;
+        // The web form vouches for both: the email's owner survives (email outranks phone).
+        let tied = s
+            .resolve_customer(
+                &[phone("+14155550123"), email("ada@example.com")],
+                None,
+                at(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tied.customer.id, by_email, "{}", db.label);
+        assert_eq!(tied.merged.len(), 1);
+        assert_eq!(tied.merged[0].merged, by_phone);
+        assert!(
+            tied.merged[0].reason.contains("email:ada@example.com"),
+            "{}",
+            tied.merged[0].reason
+        );
+        assert_eq!(
+            s.identity_owner(&phone("+14155550123")).await.unwrap(),
+            Some(by_email)
+        );
+        assert_eq!(
+            s.customer(by_phone).await.unwrap().merged_into,
+            Some(by_email)
+        );
+        assert_eq!(
+            s.conversations_of(by_email).await.unwrap()[0].id,
+            conversation.id
+        );
+        let audit = s.merges_of(by_phone).await.unwrap();
+        assert_eq!((audit.len(), audit[0].survivor), (1, by_email));
+        // The phone alone now finds the survivor.
+        let again = s
+            .resolve_customer(&[phone("+14155550123")], None, at(2))
+            .await
+            .unwrap();
+        assert_eq!((again.customer.id, again.merged.len()), (by_email, 0));
+
+        // Two customers with different verified account ids are never merged.
+        let carol = s
+            .resolve_customer(&[account("carol_1")], None, at(3))
+            .await
+            .unwrap()
+            .customer
+            .id;
+        let dave = s
+            .resolve_customer(&[account("dave_2")], None, at(3))
+            .await
+            .unwrap()
+            .customer
+            .id;
+        s.verify_identity(&account("carol_1")).await.unwrap();
+        s.verify_identity(&account("dave_2")).await.unwrap();
+        let both = s
+            .resolve_customer(&[account("carol_1"), account("dave_2")], None, at(4))
+            .await
+            .unwrap();
+        assert_eq!(
+            (both.customer.id, both.merged.len()),
+            (carol, 0),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            s.identity_owner(&account("dave_2")).await.unwrap(),
+            Some(dave)
+        );
+        assert!(matches!(
+            s.merge_customers(carol, dave, "by hand", at(5)).await,
+            Err(frontline_store::StoreError::Conflict(_))
+        ));
+        assert!(s.merges_of(dave).await.unwrap().is_empty());
         db.cleanup().await;
     }
 }
@@ -254,6 +331,7 @@ async fn events_append_in_gap_free_order_and_round_trip() {
                         channel_message_id: format!("m{i}"),
                         sender: email("ada@example.com"),
                         text: format!("message {i}"),
+                        thread: Default::default(),
                     },
                 )
                 .await
@@ -353,6 +431,7 @@ async fn outbox_entries_stay_due_until_delivered() {
             recipient: email("ada@example.com"),
             text: "Your order has shipped.".into(),
             in_reply_to: Some("<m1@example.com>".into()),
+            thread: Default::default(),
         };
         let id = s.enqueue_outbox(&reply, at(0)).await.unwrap();
         let due = s.due_outbox(at(1), 10).await.unwrap();

@@ -1,0 +1,168 @@
+//! frontline's channels. Each module speaks one provider's real wire format:
+//!
+//! * inbound: **verify** the request (signature, token) → **parse** the payload into
+//!   [`InboundMessage`]s (and delivery receipts) → the server queues them for the agent;
+//! * outbound: **render** a reply for the channel (SMS segments, WhatsApp markup, email
+//!   threading headers) → **deliver** it through the provider's API ([`deliver`]).
+//!
+//! | module | provider | inbound | outbound |
+//! |---|---|---|---|
+//! | [`twilio`] | Twilio SMS and WhatsApp | form webhook, `X-Twilio-Signature` | Messages REST API (or TwiML) |
+//! | [`whatsapp`] | Meta WhatsApp Cloud API | `GET` handshake, JSON webhook, `X-Hub-Signature-256` | Graph `/{phone_number_id}/messages` |
+//! | [`email`] | Postmark, Mailgun | JSON / form webhooks, Mailgun HMAC | SMTP with threading headers |
+//! | [`chatwoot`] | Chatwoot Agent Bot | JSON webhook, URL token | Chatwoot messages API |
+//! | [`webchat`] | the embeddable widget | verified user ids (HMAC) | server-sent events |
+//!
+//! No business logic lives here: a channel never decides what to say, only how it travels.
+
+pub mod chatwoot;
+pub mod deliver;
+pub mod email;
+pub mod render;
+pub mod twilio;
+pub mod webchat;
+pub mod whatsapp;
+
+use frontline_domain::{Channel, InboundMessage, Timestamp};
+use hmac::{Hmac, Mac};
+
+/// Why a webhook request was refused. The server maps these onto HTTP statuses: providers
+/// retry non-2xx answers, so only requests that must never be processed get one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// Not from the provider (missing or wrong signature, stale timestamp, bad token): 401,
+    /// nothing stored.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// A subscription handshake with the wrong verify token: 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Signed correctly but not a payload we can read: 400 with the reason.
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+}
+
+impl WebhookError {
+    pub(crate) fn malformed(reason: impl Into<String>) -> Self {
+        WebhookError::Malformed(reason.into())
+    }
+    pub(crate) fn unauthorized(reason: impl Into<String>) -> Self {
+        WebhookError::Unauthorized(reason.into())
+    }
+}
+
+/// A provider's delivery receipt for a message we sent (sent, delivered, read, failed, …):
+/// recorded, never answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryStatus {
+    /// The channel.
+    pub channel: Channel,
+    /// The provider's id of our message.
+    pub provider_message_id: String,
+    /// The provider's status word, lowercased.
+    pub status: String,
+    /// Error details for failures.
+    pub detail: Option<String>,
+    /// When the provider says it happened.
+    pub at: Timestamp,
+}
+
+/// What one webhook request carried. Providers batch: one request can hold several messages
+/// and receipts; anything else is listed in `ignored` with why (answered 200, since providers
+/// retry anything else).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Received {
+    /// Customer messages for the agent.
+    pub messages: Vec<InboundMessage>,
+    /// Delivery receipts to record.
+    pub statuses: Vec<DeliveryStatus>,
+    /// What was deliberately not acted on, and why.
+    pub ignored: Vec<String>,
+}
+
+impl Received {
+    /// Nothing to act on, for this reason.
+    pub fn ignored(reason: impl Into<String>) -> Self {
+        Received {
+            ignored: vec![reason.into()],
+            ..Received::default()
+        }
+    }
+
+    /// Exactly these messages.
+    pub fn messages(messages: Vec<InboundMessage>) -> Self {
+        Received {
+            messages,
+            ..Received::default()
+        }
+    }
+}
+
+/// HMAC-SHA256 over the concatenation of `parts`.
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Hmac<sha2::Sha256> {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+/// Check a hex-encoded HMAC-SHA256 of `parts` in constant time.
+pub(crate) fn verify_hex_sha256(
+    key: &[u8],
+    parts: &[&[u8]],
+    given_hex: &str,
+) -> Result<(), WebhookError> {
+    let given = hex::decode(given_hex.trim())
+        .map_err(|_| WebhookError::unauthorized("the signature is not hex"))?;
+    hmac_sha256(key, parts)
+        .verify_slice(&given)
+        .map_err(|_| WebhookError::unauthorized("the signature does not match the body"))
+}
+
+/// Whether two secrets (tokens, passwords) are equal, compared in constant time: both are run
+/// through an HMAC and the tags compared, so neither length nor content leaks through timing.
+pub fn secrets_match(expected: &[u8], given: &[u8]) -> bool {
+    let tag = hmac_sha256(b"frontline-secret-compare", &[expected])
+        .finalize()
+        .into_bytes();
+    hmac_sha256(b"frontline-secret-compare", &[given])
+        .verify_slice(&tag)
+        .is_ok()
+}
+
+/// Seconds since the Unix epoch as a timestamp, or a clear error.
+pub(crate) fn unix_seconds(field: &str, raw: &str) -> Result<Timestamp, WebhookError> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .ok_or_else(|| WebhookError::malformed(format!("`{field}` is not a Unix time: {raw:?}")))
+}
+
+/// Form fields as `(name, value)` pairs, in the order sent.
+pub type FormFields = Vec<(String, String)>;
+
+/// Decode an `application/x-www-form-urlencoded` body.
+pub fn parse_form(body: &[u8]) -> Result<FormFields, WebhookError> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| WebhookError::malformed(format!("not a form body: {e}")))
+}
+
+/// The first value of a form field.
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A form field that must be present and non-empty.
+pub(crate) fn required<'a>(
+    fields: &'a [(String, String)],
+    name: &str,
+) -> Result<&'a str, WebhookError> {
+    field(fields, name)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| WebhookError::malformed(format!("the `{name}` field is missing")))
+}

@@ -1,0 +1,423 @@
+//! Channel webhooks over a real loopback socket, on every store backend: each provider's wire
+//! format and signature (with tampered copies), the durable queue, the turn that follows, and
+//! the reply waiting in the outbox with what its channel needs to thread it.
+
+mod common;
+
+use base64::Engine as _;
+use common::*;
+use frontline_channels::twilio;
+use frontline_domain::Channel;
+use hmac::Mac;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn twilio_sms_is_verified_queued_answered_once_and_tampering_is_refused() {
+    for s in servers().await {
+        let url = format!("{}/webhooks/twilio", s.base);
+        let (fields, body) = form(&[
+            ("MessageSid", "SM100"),
+            ("AccountSid", "AC123"),
+            ("From", "+14155550123"),
+            ("To", "+18005550000"),
+            ("Body", "where is my order #W0000002"),
+            ("NumMedia", "0"),
+        ]);
+        let signature = twilio::signature(TWILIO_TOKEN, &url, &fields);
+        let headers = [
+            ("content-type", FORM.to_string()),
+            ("x-twilio-signature", signature.clone()),
+        ];
+
+        // Tampered body, same signature: 401 and nothing queued.
+        let tampered = String::from_utf8(body.clone())
+            .unwrap()
+            .replace("W0000002", "W0000003");
+        let (status, text) = s
+            .post("/webhooks/twilio", &headers, tampered.into_bytes())
+            .await;
+        assert_eq!(status, 401, "{}: {text}", s.db.label);
+        assert_eq!(s.backlog().await, 0);
+        let (status, _) = s
+            .post("/webhooks/twilio", &headers[..1], body.clone())
+            .await;
+        assert_eq!(status, 401, "no signature");
+
+        let (status, text) = s.post("/webhooks/twilio", &headers, body.clone()).await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("<Response></Response>"), "{text}");
+        // Twilio retries: the same MessageSid is queued once.
+        let (status, _) = s.post("/webhooks/twilio", &headers, body).await;
+        assert_eq!(status, 200);
+        assert_eq!(s.backlog().await, 1);
+
+        assert_eq!(s.run_turns().await, 1);
+        assert_eq!(s.backlog().await, 0);
+        let replies = s.replies().await;
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        assert_eq!(replies[0].channel, Channel::Sms);
+        assert_eq!(replies[0].recipient.to_string(), "phone:+14155550123");
+        assert_eq!(replies[0].thread.via.as_deref(), Some("+18005550000"));
+        assert!(replies[0].text.contains("W0000002"), "{}", replies[0].text);
+
+        // Signed but unreadable: 400 with the reason.
+        let (fields, body) = form(&[("From", "+14155550123"), ("Body", "hi")]);
+        let headers = [
+            ("content-type", FORM.to_string()),
+            (
+                "x-twilio-signature",
+                twilio::signature(TWILIO_TOKEN, &url, &fields),
+            ),
+        ];
+        let (status, text) = s.post("/webhooks/twilio", &headers, body).await;
+        assert_eq!(status, 400);
+        assert!(text.contains("MessageSid"), "{text}");
+        s.db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn whatsapp_cloud_api_handshake_messages_and_receipts() {
+    for s in servers().await {
+        let get = |query: &str| {
+            let url = format!("{}/webhooks/whatsapp?{query}", s.base);
+            let http = s.http.clone();
+            async move {
+                let r = http.get(url).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        assert_eq!(
+            get("hub.mode=subscribe&hub.verify_token=meta-verify&hub.challenge=8675309").await,
+            (200, "8675309".to_string())
+        );
+        assert_eq!(
+            get("hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1")
+                .await
+                .0,
+            403
+        );
+
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "15550001111", "phone_number_id": "1065" },
+                "contacts": [{ "profile": { "name": "Ada" }, "wa_id": "14155550123" }],
+                "messages": [{ "from": "14155550123", "id": "wamid.1", "timestamp": "1763800000",
+                               "type": "text", "text": { "body": "where is my order #W0000002" } }],
+                "statuses": [{ "id": "wamid.OUT", "status": "delivered", "timestamp": "1763800001",
+                               "recipient_id": "14155550123" }]
+            } }] }]
+        })
+        .to_string()
+        .into_bytes();
+        let mut tampered = body.clone();
+        let at = tampered.iter().position(|b| *b == b'W').unwrap();
+        tampered[at] = b'X';
+        let headers = [
+            ("content-type", "application/json".to_string()),
+            ("x-hub-signature-256", meta_signature(&body)),
+        ];
+        let (status, _) = s.post("/webhooks/whatsapp", &headers, tampered).await;
+        assert_eq!(status, 401, "{}", s.db.label);
+        assert_eq!(s.backlog().await, 0);
+
+        let (status, text) = s.post("/webhooks/whatsapp", &headers, body).await;
+        assert_eq!(status, 200, "{text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (answer["accepted"].as_u64(), answer["statuses"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let receipts =
+            s.db.store
+                .delivery_statuses(Channel::Whatsapp, "wamid.OUT")
+                .await
+                .unwrap();
+        assert_eq!(receipts[0].0, "delivered");
+
+        assert_eq!(s.run_turns().await, 1);
+        let replies = s.replies().await;
+        assert_eq!(replies[0].channel, Channel::Whatsapp);
+        assert_eq!(replies[0].thread.via.as_deref(), Some("1065"));
+
+        // A signed notification that is not JSON: 400.
+        let junk = b"not json".to_vec();
+        let headers = [("x-hub-signature-256", meta_signature(&junk))];
+        assert_eq!(s.post("/webhooks/whatsapp", &headers, junk).await.0, 400);
+        s.db.cleanup().await;
+    }
+}
+
+/// Mailgun's signature = hex HMAC-SHA256(signing key, timestamp + token). This vector was
+/// computed with Python's `hmac` module, an implementation independent of ours:
+/// `hmac.new(b"mailgun-signing-key", b"1763800000" + b"e5a0d1c0ffee", hashlib.sha256).hexdigest()`.
+const MAILGUN_VECTOR: (&str, &str, &str) = (
+    "1763800000",
+    "e5a0d1c0ffee",
+    "cc0e5b82caad9d871e745a8d20c385cd57c7ff1cd6049e3aa0924c6524337a88",
+);
+
+#[tokio::test]
+async fn email_threads_by_reply_address_and_ignores_auto_replies() {
+    for s in servers().await {
+        // Postmark, basic auth.
+        let auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("postmark:inbound-pass")
+        );
+        let postmark = |message_id: &str, to: &str, extra_headers: Value| {
+            let mut headers = vec![json!({ "Name": "Message-ID", "Value": message_id })];
+            headers.extend(extra_headers.as_array().cloned().unwrap_or_default());
+            json!({
+                "FromFull": { "Email": "Ada.Lovelace1000@example.com", "Name": "Ada Lovelace" },
+                "ToFull": [{ "Email": to, "Name": "" }],
+                "Subject": "My order",
+                "MessageID": "pm-1",
+                "TextBody": "where is my order #W0000002\n\nOn Mon, Shop wrote:\n> earlier",
+                "StrippedTextReply": "",
+                "Headers": headers,
+                "Date": "Sat, 22 Nov 2026 10:00:00 +0000"
+            })
+            .to_string()
+            .into_bytes()
+        };
+        let headers = [
+            ("content-type", "application/json".to_string()),
+            ("authorization", auth.clone()),
+        ];
+        let wrong = [(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("postmark:guess")
+            ),
+        )];
+        let first = postmark("<m1@mail.example.com>", "support@shop.example", json!([]));
+        assert_eq!(
+            s.post("/webhooks/email/postmark", &wrong, first.clone())
+                .await
+                .0,
+            401
+        );
+        let (status, text) = s.post("/webhooks/email/postmark", &headers, first).await;
+        assert_eq!(status, 200, "{}: {text}", s.db.label);
+        assert_eq!(s.run_turns().await, 1);
+        let reply = s.replies().await.remove(0);
+        assert_eq!(reply.channel, Channel::Email);
+        assert_eq!(reply.recipient.value, "ada.lovelace1000@example.com");
+        assert_eq!(reply.thread.subject.as_deref(), Some("My order"));
+        assert_eq!(reply.in_reply_to.as_deref(), Some("<m1@mail.example.com>"));
+
+        // An out-of-office reply is acknowledged and not answered.
+        let ooo = postmark(
+            "<ooo@mail.example.com>",
+            "support@shop.example",
+            json!([{ "Name": "Auto-Submitted", "Value": "auto-replied" }]),
+        );
+        let (status, text) = s.post("/webhooks/email/postmark", &headers, ooo).await;
+        assert_eq!(status, 200);
+        assert!(text.contains("auto-submitted"), "{text}");
+        assert_eq!(s.backlog().await, 0);
+
+        // Mailgun, signed, replying to our reply+<conversation>@ address: it threads into the
+        // same conversation.
+        let conversation = reply.conversation_id;
+        let now = chrono::Utc::now().timestamp().to_string();
+        let sign = |ts: &str, tok: &str| {
+            let mut mac =
+                hmac::Hmac::<sha2::Sha256>::new_from_slice(MAILGUN_KEY.as_bytes()).unwrap();
+            mac.update(format!("{ts}{tok}").as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        };
+        let reply_to = format!("reply+{conversation}@shop.example");
+        let fields_from = |from: &str, id: &str, ts: &str, signature: &str| {
+            form(&[
+                ("recipient", reply_to.as_str()),
+                ("sender", from),
+                ("from", &format!("Ada <{from}>")),
+                ("subject", "Re: My order"),
+                ("body-plain", "Thanks, and can I return it?\n> quoted"),
+                ("stripped-text", ""),
+                ("Message-Id", id),
+                ("In-Reply-To", "<frontline.x@shop.example>"),
+                ("timestamp", ts),
+                ("token", "tok-1"),
+                ("signature", signature),
+            ])
+            .1
+        };
+        let fields = |ts: &str, signature: &str| {
+            fields_from(
+                "ada.lovelace1000@example.com",
+                "<m2@mail.example.org>",
+                ts,
+                signature,
+            )
+        };
+        let form_headers = [("content-type", FORM.to_string())];
+        let stale = (chrono::Utc::now().timestamp() - 3600).to_string();
+        let (status, text) = s
+            .post(
+                "/webhooks/email/mailgun",
+                &form_headers,
+                fields(&stale, &sign(&stale, "tok-1")),
+            )
+            .await;
+        assert_eq!(status, 401, "a stale timestamp is a replay: {text}");
+        let (status, _) = s
+            .post(
+                "/webhooks/email/mailgun",
+                &form_headers,
+                fields(&now, &sign(&now, "tok-2")),
+            )
+            .await;
+        assert_eq!(status, 401, "signature over another token");
+        let (status, text) = s
+            .post(
+                "/webhooks/email/mailgun",
+                &form_headers,
+                fields(&now, &sign(&now, "tok-1")),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(s.run_turns().await, 1);
+        let events = s.db.store.events(conversation).await.unwrap();
+        let texts: Vec<String> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                frontline_domain::EventKind::MessageReceived { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "where is my order #W0000002",
+                "Thanks, and can I return it?"
+            ],
+            "the second email joined the first one's conversation, quote stripped"
+        );
+        // The reply address is no key to someone else's conversation: a stranger writing to it
+        // gets a conversation of their own.
+        let (status, _) = s
+            .post(
+                "/webhooks/email/mailgun",
+                &form_headers,
+                fields_from(
+                    "mallory@example.net",
+                    "<m3@example.net>",
+                    &now,
+                    &sign(&now, "tok-1"),
+                ),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(s.run_turns().await, 1);
+        assert_eq!(
+            s.db.store.events(conversation).await.unwrap().len(),
+            events.len()
+        );
+        s.db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn mailgun_signature_matches_an_independent_vector_and_not_a_tampered_one() {
+    let (timestamp, token, signature) = MAILGUN_VECTOR;
+    let fields: Vec<(String, String)> = [
+        ("timestamp", timestamp),
+        ("token", token),
+        ("signature", signature),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let at = chrono::DateTime::from_timestamp(timestamp.parse().unwrap(), 0).unwrap();
+    assert_eq!(
+        frontline_channels::email::verify_mailgun(MAILGUN_KEY, &fields, at),
+        Ok(())
+    );
+    let mut tampered = fields.clone();
+    tampered[1].1.push('0');
+    assert!(frontline_channels::email::verify_mailgun(MAILGUN_KEY, &tampered, at).is_err());
+}
+
+#[tokio::test]
+async fn chatwoot_agent_bot_answers_only_its_own_conversations() {
+    for s in servers().await {
+        let event = |id: u64, kind: &str, status: &str| {
+            json!({
+                "event": "message_created", "id": id, "content": "where is my order #W0000002",
+                "message_type": kind, "private": false,
+                "sender": { "id": 17, "name": "Ada", "type": if kind == "incoming" { "contact" } else { "agent_bot" } },
+                "account": { "id": 3 }, "inbox": { "id": 5 },
+                "conversation": { "id": 42, "status": status, "meta": { "sender": {
+                    "id": 17, "name": "Ada", "email": "ada.lovelace1000@example.com", "type": "contact" } } }
+            })
+            .to_string()
+            .into_bytes()
+        };
+        let json_headers = [("content-type", "application/json".to_string())];
+        assert_eq!(
+            s.post(
+                "/webhooks/chatwoot?token=guess",
+                &json_headers,
+                event(1, "incoming", "pending")
+            )
+            .await
+            .0,
+            401
+        );
+        let (status, text) = s
+            .post(
+                "/webhooks/chatwoot?token=cw-token",
+                &json_headers,
+                event(2, "outgoing", "pending"),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            text.contains("agent_bot"),
+            "no loop on our own message: {text}"
+        );
+        let (status, _) = s
+            .post(
+                "/webhooks/chatwoot?token=cw-token",
+                &json_headers,
+                event(3, "incoming", "open"),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            s.backlog().await,
+            0,
+            "{}: a person has an open conversation",
+            s.db.label
+        );
+        let (status, text) = s
+            .post(
+                "/webhooks/chatwoot?token=cw-token",
+                &json_headers,
+                event(4, "incoming", "pending"),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(s.run_turns().await, 1);
+        let reply = s.replies().await.remove(0);
+        assert_eq!(reply.channel, Channel::Chatwoot);
+        assert_eq!(reply.thread.provider_thread.as_deref(), Some("3:42"));
+        // An unknown event type is acknowledged and ignored.
+        let other = json!({ "event": "webwidget_triggered", "account": { "id": 3 } }).to_string();
+        let (status, text) = s
+            .post(
+                "/webhooks/chatwoot?token=cw-token",
+                &json_headers,
+                other.into_bytes(),
+            )
+            .await;
+        assert_eq!((status, text.contains("webwidget_triggered")), (200, true));
+        s.db.cleanup().await;
+    }
+}

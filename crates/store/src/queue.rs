@@ -1,0 +1,108 @@
+//! The inbound queue: a webhook's verified, parsed message is written here before the webhook
+//! is acknowledged, then a worker runs its turn. A provider redelivering the same message id
+//! finds it already queued; a crash between acknowledging and answering loses nothing.
+
+use crate::{from_millis, parse_json, to_json, to_millis, DeliveryAttempt, Result, Store};
+use frontline_domain::{Channel, InboundMessage, Timestamp};
+use sqlx::Row;
+
+/// A queued inbound message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuedMessage {
+    /// The message.
+    pub message: InboundMessage,
+    /// Turns attempted so far.
+    pub attempts: i64,
+    /// When the webhook was accepted.
+    pub accepted_at: Timestamp,
+}
+
+impl Store {
+    /// Queue a message for its turn. Returns false if this provider message was queued before
+    /// (a redelivery), in which case nothing changes.
+    pub async fn accept_inbound(&self, message: &InboundMessage, now: Timestamp) -> Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO inbound_queue (channel, channel_message_id, payload, accepted_at, \
+             next_attempt_at) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (channel, channel_message_id) DO NOTHING",
+        )
+        .bind(message.channel.as_str())
+        .bind(message.channel_message_id.clone())
+        .bind(to_json(message))
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    /// Queued messages due at `now`, in the order they were accepted.
+    pub async fn due_inbound(&self, now: Timestamp, limit: i64) -> Result<Vec<QueuedMessage>> {
+        sqlx::query(
+            "SELECT payload, attempts, accepted_at FROM inbound_queue \
+             WHERE done_at IS NULL AND next_attempt_at <= $1 \
+             ORDER BY accepted_at, channel_message_id LIMIT $2",
+        )
+        .bind(to_millis(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(QueuedMessage {
+                message: parse_json("inbound_queue", &row.get::<String, _>(0))?,
+                attempts: row.get(1),
+                accepted_at: from_millis("inbound_queue", row.get(2))?,
+            })
+        })
+        .collect()
+    }
+
+    /// Record how a queued message's turn went: `Delivered` = the turn ran (done), `Retry` =
+    /// try again later, `Failed` = give up (kept with its error for an operator).
+    pub async fn record_inbound_attempt(
+        &self,
+        channel: Channel,
+        channel_message_id: &str,
+        attempt: &DeliveryAttempt,
+        now: Timestamp,
+    ) -> Result<()> {
+        let query = match attempt {
+            DeliveryAttempt::Delivered { .. } => sqlx::query(
+                "UPDATE inbound_queue SET attempts = attempts + 1, done_at = $1, last_error = NULL \
+                 WHERE channel = $2 AND channel_message_id = $3",
+            )
+            .bind(to_millis(now)),
+            DeliveryAttempt::Retry {
+                next_attempt_at,
+                error,
+            } => sqlx::query(
+                "UPDATE inbound_queue SET attempts = attempts + 1, next_attempt_at = $1, \
+                 last_error = $2 WHERE channel = $3 AND channel_message_id = $4",
+            )
+            .bind(to_millis(*next_attempt_at))
+            .bind(error.clone()),
+            // Failed entries stay for an operator, out of the due set (done, with the error).
+            DeliveryAttempt::Failed { error } => sqlx::query(
+                "UPDATE inbound_queue SET attempts = attempts + 1, done_at = $1, last_error = $2 \
+                 WHERE channel = $3 AND channel_message_id = $4",
+            )
+            .bind(to_millis(now))
+            .bind(error.clone()),
+        };
+        query
+            .bind(channel.as_str())
+            .bind(channel_message_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How many queued messages still wait for their turn (a readiness and metrics figure).
+    pub async fn inbound_backlog(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM inbound_queue WHERE done_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get(0))
+    }
+}
