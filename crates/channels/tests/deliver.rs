@@ -28,6 +28,13 @@ struct Provider {
     script: Arc<Mutex<Vec<(u16, Value)>>>,
 }
 
+impl Provider {
+    /// The requests so far (a copy: no lock is held by the caller).
+    fn requests(&self) -> Vec<(String, HeaderMap, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
 async fn record(
     State(p): State<Provider>,
     uri: axum::http::Uri,
@@ -177,7 +184,7 @@ async fn twilio_sms_goes_through_the_messages_api_and_retries_on_5xx_only() {
     assert_eq!(entry.reference.as_deref(), Some("SM-out-1"));
     assert!(entry.delivered_at.is_some());
 
-    let seen = p.seen.lock().unwrap();
+    let seen = p.requests();
     let (path, headers, body) = &seen[1];
     assert_eq!(path, "/2010-04-01/Accounts/AC123/Messages.json");
     assert_eq!(headers["authorization"], "Basic QUMxMjM6dG9r", "AC123:tok");
@@ -190,7 +197,6 @@ async fn twilio_sms_goes_through_the_messages_api_and_retries_on_5xx_only() {
         get("Body"),
         Some("Shipped - see tracking (https://t.example/1).")
     );
-    drop(seen);
 
     // A 4xx will not get better: failed at once, with the reason.
     let (_, base) = provider(vec![(400, json!({ "message": "invalid To" }))]).await;
@@ -254,7 +260,7 @@ async fn whatsapp_sends_text_inside_the_window_a_template_outside_and_fails_with
         1
     );
     {
-        let seen = p.seen.lock().unwrap();
+        let seen = p.requests();
         let (path, headers, body) = &seen[0];
         assert_eq!(path, "/1065/messages");
         assert_eq!(headers["authorization"], "Bearer EAAB-token");
@@ -299,7 +305,7 @@ async fn whatsapp_sends_text_inside_the_window_a_template_outside_and_fails_with
         worker(&db, sender).run_once(now).await.unwrap().delivered,
         1
     );
-    let seen = p.seen.lock().unwrap();
+    let seen = p.requests();
     let body: Value = serde_json::from_str(&seen.last().unwrap().2).unwrap();
     assert_eq!(body["type"], "template");
     assert_eq!(body["template"]["name"], "support_update");
@@ -335,7 +341,7 @@ async fn chatwoot_replies_post_to_the_conversation_as_the_bot() {
         worker(&db, sender).run_once(now).await.unwrap().delivered,
         1
     );
-    let seen = p.seen.lock().unwrap();
+    let seen = p.requests();
     let (path, headers, body) = &seen[0];
     assert_eq!(path, "/api/v1/accounts/3/conversations/42/messages");
     assert_eq!(headers["api_access_token"], "bot-token");
