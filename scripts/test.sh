@@ -19,6 +19,8 @@ fi
 scripts/llm.sh >/dev/null
 # The email channel is tested against a real SMTP server (aiosmtpd).
 scripts/smtp.sh >/dev/null
+# The web chat is tested end to end in a real headless Chromium.
+scripts/browser.sh >/dev/null
 
 cargo test --workspace --all-targets --no-fail-fast
 cargo test --workspace --doc --no-fail-fast

@@ -407,3 +407,68 @@ fn llm_mode_refuses_to_start_without_an_endpoint_or_with_a_bad_cassette_mode() {
         "{stderr}"
     );
 }
+
+/// The web chat in a real headless Chromium (Debian `chromium`, driven by playwright-core; both
+/// installed by `scripts/browser.sh`): a question answered from the knowledge base, streamed
+/// into the widget, then the order-status flow run to its end. Leaves a screenshot in the
+/// target folder (`webchat/webchat.png`).
+#[test]
+fn the_web_chat_works_in_a_real_browser() {
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = Command::new(format!("{repo}/scripts/browser.sh"))
+        .output()
+        .expect("running scripts/browser.sh");
+    assert!(
+        out.status.success(),
+        "scripts/browser.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found = String::from_utf8(out.stdout).unwrap();
+    let (node_modules, chromium) = found.trim().split_once('\t').expect("two paths");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("webchat");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base) = start(dir.path(), None);
+    let script = json!([
+        "How long does a refund take?",
+        "where is my order?",
+        "ada.lovelace1000@example.com",
+        "W0000002"
+    ]);
+    let run = Command::new("node")
+        .arg(format!("{repo}/tests/webchat.e2e.cjs"))
+        .args([base.as_str(), chromium])
+        .arg(&shots)
+        .env("NODE_PATH", node_modules)
+        .env("WEBCHAT_SCRIPT", script.to_string())
+        .output()
+        .expect("node runs");
+    drop(server);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&run.stderr)));
+    assert!(seen.get("error").is_none(), "{seen}");
+    let replies: Vec<&str> = seen["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(replies.len(), 4, "{seen}");
+    assert!(
+        replies[0].contains("refund") && replies[0].contains("(Source:"),
+        "{}",
+        replies[0]
+    );
+    assert!(replies[1].contains("email address"), "{}", replies[1]);
+    assert!(replies[2].contains("order number"), "{}", replies[2]);
+    assert!(
+        replies[3].contains("Order #W0000002 was delivered on"),
+        "{}",
+        replies[3]
+    );
+    // The replies arrived streamed, piece by piece, not as four whole messages.
+    assert!(seen["tokens"].as_u64().unwrap() > 20, "{seen}");
+    assert!(shots.join("webchat.png").metadata().unwrap().len() > 1000);
+}

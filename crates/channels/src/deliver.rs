@@ -550,6 +550,17 @@ pub struct ChannelsConfig {
     pub email: Option<EmailConfig>,
     /// Chatwoot Agent Bot.
     pub chatwoot: Option<ChatwootConfig>,
+    /// The web chat (always on; this only adds verified sign-ins).
+    pub webchat: Option<WebchatConfig>,
+}
+
+/// `[channels.webchat]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebchatConfig {
+    /// The secret the shop's server signs user ids with (`identifier_hash`); without it, the
+    /// web chat takes anonymous visitors only.
+    pub identity_secret: Option<String>,
 }
 
 impl ChannelsConfig {

@@ -8,6 +8,8 @@
 //! | `GET /v1/conversations/{id}` | a conversation with its whole cross-channel event log |
 //! | `GET /v1/customers/{id}` | a customer, their identities and conversations |
 //! | `GET /v1/knowledge/search?q=…&k=…&locale=…&tags=a,b` | passages with scores and citations, and the relevance gate's verdict |
+//! | `GET /chat`, `GET /widget.js` | the web chat demo page and the embeddable widget |
+//! | `GET /v1/webchat/session`, `POST /v1/webchat/messages`, `GET /v1/webchat/events` | the web chat: session cookie, messages in, replies out as server-sent events (`Last-Event-ID` resume) |
 //! | `POST /webhooks/twilio` | Twilio SMS and WhatsApp (form, `X-Twilio-Signature`) |
 //! | `GET`/`POST /webhooks/whatsapp` | Meta WhatsApp Cloud API: handshake, notifications (`X-Hub-Signature-256`) |
 //! | `POST /webhooks/email/postmark` | Postmark inbound email (basic auth) |
@@ -18,6 +20,7 @@
 
 mod error;
 mod json;
+pub mod webchat;
 pub mod webhooks;
 
 pub use error::ApiError;
@@ -71,6 +74,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/customers/{id}", get(get_customer))
         .route("/v1/knowledge/search", get(search_knowledge))
+        .route("/widget.js", get(webchat::widget))
+        .route("/chat", get(webchat::demo_page))
+        .route("/v1/webchat/session", get(webchat::session))
+        .route("/v1/webchat/messages", post(webchat::post_message))
+        .route("/v1/webchat/events", get(webchat::events))
         .route("/webhooks/twilio", post(webhooks::twilio_inbound))
         .route(
             "/webhooks/whatsapp",

@@ -421,3 +421,126 @@ async fn chatwoot_agent_bot_answers_only_its_own_conversations() {
         s.db.cleanup().await;
     }
 }
+
+/// Read server-sent events until `count` `message` events arrived; returns the raw text.
+async fn read_messages(response: reqwest::Response, count: usize) -> String {
+    let mut response = response;
+    let mut text = String::new();
+    let deadline = std::time::Duration::from_secs(20);
+    tokio::time::timeout(deadline, async {
+        while text.matches("event: message").count() < count {
+            match response.chunk().await.unwrap() {
+                Some(chunk) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                None => break,
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {count} message events in time: {text}"));
+    text
+}
+
+/// The ids of the `message` events in a stream's text.
+fn message_ids(stream: &str) -> Vec<String> {
+    stream
+        .split("\n\n")
+        .filter(|block| block.contains("event: message"))
+        .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("id: ")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn web_chat_streams_replies_resumes_after_the_last_event_and_checks_signed_ids() {
+    for s in servers().await {
+        let session = s
+            .http
+            .get(format!("{}/v1/webchat/session", s.base))
+            .send()
+            .await
+            .unwrap();
+        let cookie = session.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        let post = |body: Value| {
+            let (http, url, cookie) = (
+                s.http.clone(),
+                format!("{}/v1/webchat/messages", s.base),
+                cookie.clone(),
+            );
+            async move {
+                let r = http
+                    .post(url)
+                    .header("cookie", cookie)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        // A forged sign-in is refused and queues nothing.
+        let (status, text) =
+            post(json!({ "text": "hi", "user_id": "ada_lovelace_1000", "identifier_hash": "00" }))
+                .await;
+        assert_eq!(status, 401, "{}: {text}", s.db.label);
+        assert_eq!(s.backlog().await, 0);
+        // Signed by the shop's server: the visitor is Ada.
+        let hash = frontline_channels::webchat::identifier_hash(WIDGET_SECRET, "ada_lovelace_1000");
+        let (status, text) = post(json!({
+            "text": "where is my order #W0000002", "user_id": "ada_lovelace_1000", "identifier_hash": hash
+        }))
+        .await;
+        assert_eq!(status, 202, "{text}");
+        assert_eq!(s.run_turns().await, 1);
+
+        let events = |last: Option<String>| {
+            let mut request = s
+                .http
+                .get(format!("{}/v1/webchat/events", s.base))
+                .header("cookie", cookie.clone());
+            if let Some(id) = last {
+                request = request.header("last-event-id", id);
+            }
+            request.send()
+        };
+        let first = events(None).await.unwrap();
+        assert_eq!(first.headers()["content-type"], "text/event-stream");
+        let stream = read_messages(first, 1).await;
+        assert!(stream.contains("event: token"), "{stream}");
+        assert!(stream.contains("W0000002"), "{stream}");
+        let first_id = message_ids(&stream)[0].clone();
+
+        // The customer is Ada: her account id joined this session.
+        let ada =
+            s.db.store
+                .identity_owner(&frontline_domain::Identity {
+                    kind: frontline_domain::IdentityKind::AccountId,
+                    value: "ada_lovelace_1000".into(),
+                })
+                .await
+                .unwrap();
+        assert!(ada.is_some());
+
+        let (status, _) = post(json!({ "text": "thanks!" })).await;
+        assert_eq!(status, 202);
+        assert_eq!(s.run_turns().await, 1);
+        // Reconnecting after the first reply gets only the second.
+        let resumed = read_messages(events(Some(first_id.clone())).await.unwrap(), 1).await;
+        let ids = message_ids(&resumed);
+        assert_eq!(ids.len(), 1, "{resumed}");
+        assert_ne!(ids[0], first_id);
+        // Without a session cookie there is no stream.
+        let anonymous = s
+            .http
+            .get(format!("{}/v1/webchat/events", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status().as_u16(), 401);
+        s.db.cleanup().await;
+    }
+}

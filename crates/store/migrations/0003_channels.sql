@@ -20,6 +20,9 @@ CREATE INDEX inbound_queue_due ON inbound_queue (done_at, next_attempt_at);
 ALTER TABLE outbox ADD COLUMN failed_at BIGINT;
 ALTER TABLE outbox ADD COLUMN last_error TEXT;
 ALTER TABLE outbox ADD COLUMN reference TEXT;
+-- Who a reply is for (`kind:value`), so the web chat's event stream finds its session's replies.
+ALTER TABLE outbox ADD COLUMN recipient TEXT;
+CREATE INDEX outbox_by_recipient ON outbox (channel, recipient, created_at);
 
 -- Delivery receipts (sent, delivered, read, failed) from providers' status callbacks.
 CREATE TABLE delivery_statuses (

@@ -45,13 +45,14 @@ impl Store {
         let id = OutboxId::new();
         sqlx::query(
             "INSERT INTO outbox (id, conversation_id, channel, payload, attempts, created_at, \
-             next_attempt_at) VALUES ($1, $2, $3, $4, 0, $5, $5)",
+             next_attempt_at, recipient) VALUES ($1, $2, $3, $4, 0, $5, $5, $6)",
         )
         .bind(id.to_string())
         .bind(message.conversation_id.to_string())
         .bind(message.channel.as_str())
         .bind(to_json(message))
         .bind(to_millis(now))
+        .bind(message.recipient.to_string())
         .execute(&self.pool)
         .await?;
         Ok(id)
@@ -173,6 +174,33 @@ impl Store {
         .iter()
         .map(|r| Ok((r.get(0), from_millis("delivery_statuses", r.get(1))?)))
         .collect()
+    }
+
+    /// Replies on `channel` for `recipient` written after the entry `after` (all of them
+    /// without one), oldest first: what a web chat session has not seen yet.
+    pub async fn outbox_for_recipient(
+        &self,
+        channel: frontline_domain::Channel,
+        recipient: &frontline_domain::Identity,
+        after: Option<OutboxId>,
+    ) -> Result<Vec<OutboxEntry>> {
+        let entries: Vec<OutboxEntry> = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE channel = $1 AND recipient = $2 \
+             ORDER BY created_at, id"
+        ))
+        .bind(channel.as_str())
+        .bind(recipient.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect::<Result<_>>()?;
+        Ok(
+            match after.and_then(|a| entries.iter().position(|e| e.id == a)) {
+                Some(seen) => entries[seen + 1..].to_vec(),
+                None => entries,
+            },
+        )
     }
 
     /// Every outbox entry of a conversation, oldest first.

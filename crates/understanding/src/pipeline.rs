@@ -137,7 +137,25 @@ impl Pipeline {
     ) -> Vec<ScoredCommand> {
         let text = normalize(message);
         let explicit = self.asks_for_human(message);
-        if explicit || matches!(route, Route::Builtin(Builtin::Human, _)) {
+        let active = context.active_flow.as_ref();
+        // Whether the message answers the question being asked.
+        let answers = || {
+            active.is_some_and(|a| {
+                let mut probe = Vec::new();
+                self.slots_for(
+                    &a.flow_id,
+                    a.requested_slot.as_deref(),
+                    message,
+                    context,
+                    &mut probe,
+                );
+                !probe.is_empty()
+            })
+        };
+        // The router's "a person, please" is only a guess by similarity: a message that answers
+        // the question being asked (an email address when asked for one) is that answer.
+        let routed_to_human = matches!(route, Route::Builtin(Builtin::Human, _)) && !answers();
+        if explicit || routed_to_human {
             // The pattern is certain; the router's similarity is as sure as it says.
             let confidence = match route {
                 Route::Builtin(Builtin::Human, s) if !explicit => s,
@@ -150,7 +168,6 @@ impl Pipeline {
                 confidence,
             )];
         }
-        let active = context.active_flow.as_ref();
         let requested = active.and_then(|f| f.requested_slot.as_deref());
         if requested == Some(CONFIRMATION) {
             if let Some(yes) = yes_no(message) {
@@ -168,20 +185,6 @@ impl Pipeline {
         }
 
         let mut commands = Vec::new();
-        // Whether the message answers the question being asked.
-        let answers = || {
-            active.is_some_and(|a| {
-                let mut probe = Vec::new();
-                self.slots_for(
-                    &a.flow_id,
-                    a.requested_slot.as_deref(),
-                    message,
-                    context,
-                    &mut probe,
-                );
-                !probe.is_empty()
-            })
-        };
         // A message that answers the question is not a switch to a flow the router is unsure
         // of ("Springfield" for the city is not a new request).
         let route = match route {

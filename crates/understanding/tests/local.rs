@@ -106,6 +106,19 @@ async fn flows_start_with_their_slots_and_enums_match_paraphrases() {
                 .collect::<Vec<_>>()
         }
     };
+    // A bare email address, when one is asked for, is the answer, even though the router finds
+    // it closest to "a person, please" (found by the web chat's browser test).
+    assert_eq!(
+        commands(
+            "ada.lovelace1000@example.com",
+            context(Some(("authenticate", "email")))
+        )
+        .await,
+        [Command::SetSlot {
+            name: "email".into(),
+            value: json!("ada.lovelace1000@example.com")
+        }]
+    );
     // Wording no example has, with the order id it carries.
     assert_eq!(
         commands(

@@ -24,6 +24,7 @@ use std::sync::Arc;
 pub const TWILIO_TOKEN: &str = "twilio-auth-token";
 pub const META_SECRET: &str = "meta-app-secret";
 pub const MAILGUN_KEY: &str = "mailgun-signing-key";
+pub const WIDGET_SECRET: &str = "widget-identity-secret";
 
 pub struct Server {
     pub base: String,
@@ -63,6 +64,9 @@ fn channels(base: &str) -> ChannelsConfig {
             base_url: "http://127.0.0.1:9".into(),
             bot_token: "bot".into(),
             webhook_token: "cw-token".into(),
+        }),
+        webchat: Some(frontline_channels::deliver::WebchatConfig {
+            identity_secret: Some(WIDGET_SECRET.into()),
         }),
     }
 }

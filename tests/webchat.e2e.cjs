@@ -1,0 +1,45 @@
+// The web chat in a real headless Chromium, driven by playwright-core (installed by
+// scripts/browser.sh). Usage: NODE_PATH=<its node_modules> node tests/webchat.e2e.cjs <base url> <chromium> <screenshot dir>
+// Types a question and waits for the streamed answer, then runs a flow to its end; prints one
+// JSON line with what it saw, and leaves screenshots. The Rust test asserts on that line.
+const { chromium } = require("playwright-core"); // found through NODE_PATH
+
+(async () => {
+const [base, executablePath, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+const seen = { replies: [], tokens: 0 };
+try {
+  const page = await browser.newPage();
+  await page.goto(`${base}/chat`);
+  await page.waitForSelector("#frontline-chat input");
+
+  // Send a message; wait for the reply (its `message` event closes the streamed bubble).
+  async function say(text) {
+    const before = await page.locator("#frontline-chat li.agent.done").count();
+    await page.fill("#frontline-chat input", text);
+    await page.click("#frontline-chat button");
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("#frontline-chat li.agent.done").length > n,
+      before,
+      { timeout: 30000 },
+    );
+    const reply = await page.locator("#frontline-chat li.agent.done").nth(before).textContent();
+    seen.replies.push(reply);
+    return reply;
+  }
+
+  for (const text of JSON.parse(process.env.WEBCHAT_SCRIPT)) {
+    await say(text);
+  }
+  seen.tokens = Number(await page.locator("#frontline-chat").getAttribute("data-tokens"));
+  await page.screenshot({ path: `${shots}/webchat.png`, fullPage: true });
+} catch (e) {
+  seen.error = String(e);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(seen));
+})();
