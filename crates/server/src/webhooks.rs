@@ -112,6 +112,17 @@ pub async fn accept(state: &AppState, received: Received) -> Result<Accepted, Re
     Ok(out)
 }
 
+/// Queue what a verified, parsed webhook carried; a refusal becomes its error response.
+async fn queue(
+    state: &AppState,
+    checked: Result<Received, WebhookError>,
+) -> Result<Accepted, Response> {
+    match checked {
+        Ok(received) => accept(state, received).await,
+        Err(e) => Err(Refused(e).into_response()),
+    }
+}
+
 fn respond(result: Result<Accepted, Response>) -> Response {
     match result {
         Ok(accepted) => (StatusCode::OK, Json(accepted)).into_response(),
@@ -129,23 +140,16 @@ pub async fn twilio_inbound(
     let Some(config) = &state.channels.twilio else {
         return not_configured("twilio");
     };
-    let params = match parse_form(&body) {
-        Ok(p) => p,
-        Err(e) => return Refused(e).into_response(),
-    };
-    if let Err(e) = twilio::verify(
-        &config.auth_token,
-        &config.webhook_url,
-        &params,
-        header_str(&headers, twilio::SIGNATURE_HEADER),
-    ) {
-        return Refused(e).into_response();
-    }
-    let received = match twilio::parse(&params, &state.normalize, now()) {
-        Ok(r) => r,
-        Err(e) => return Refused(e).into_response(),
-    };
-    match accept(&state, received).await {
+    let checked = parse_form(&body).and_then(|params| {
+        twilio::verify(
+            &config.auth_token,
+            &config.webhook_url,
+            &params,
+            header_str(&headers, twilio::SIGNATURE_HEADER),
+        )?;
+        twilio::parse(&params, &state.normalize, now())
+    });
+    match queue(&state, checked).await {
         Ok(_) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/xml")],
@@ -195,10 +199,7 @@ pub async fn whatsapp_inbound(
         header_str(&headers, whatsapp::SIGNATURE_HEADER),
     )
     .and_then(|()| whatsapp::parse(&body, &state.normalize));
-    match checked {
-        Ok(received) => respond(accept(&state, received).await),
-        Err(e) => Refused(e).into_response(),
-    }
+    respond(queue(&state, checked).await)
 }
 
 /// `POST /webhooks/email/postmark`: Postmark inbound, authenticated by the basic auth its
@@ -216,10 +217,7 @@ pub async fn postmark_inbound(
     };
     let checked = check_basic_auth(expected, header_str(&headers, "authorization"))
         .and_then(|()| email::parse_postmark(&body, &config.identity(), &state.normalize, now()));
-    match checked {
-        Ok(received) => respond(accept(&state, received).await),
-        Err(e) => Refused(e).into_response(),
-    }
+    respond(queue(&state, checked).await)
 }
 
 fn check_basic_auth(expected: &str, header: Option<&str>) -> Result<(), WebhookError> {
@@ -262,10 +260,7 @@ pub async fn mailgun_inbound(
         email::verify_mailgun(key, &fields, now())?;
         email::parse_mailgun(&fields, &config.identity(), &state.normalize, now())
     });
-    match checked {
-        Ok(received) => respond(accept(&state, received).await),
-        Err(e) => Refused(e).into_response(),
-    }
+    respond(queue(&state, checked).await)
 }
 
 /// `POST /webhooks/chatwoot?token=…`: the Agent Bot's events.
