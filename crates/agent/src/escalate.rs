@@ -287,6 +287,73 @@ impl Agent {
         Ok(summary)
     }
 
+    /// A reply could not reach the customer on `channel` and never will by retrying (WhatsApp's
+    /// 24-hour window closed with no template configured, say): a person must follow up another
+    /// way. The conversation's flows end `escalated`, it is handed off with a summary whose
+    /// reason says what could not be delivered, and the bot stays silent from then on. Returns
+    /// `false` (and does nothing) when a person already has the conversation.
+    pub async fn escalate_undeliverable(
+        &self,
+        conversation_id: ConversationId,
+        channel: Channel,
+        reason: &str,
+    ) -> Result<bool, AgentError> {
+        use frontline_domain::ConversationStatus;
+        let conversation = self.store.conversation(conversation_id).await?;
+        let _turn = self.locks.lock(conversation.customer_id).await;
+        // Re-read under the lock: a turn may have handed it off meanwhile.
+        let conversation = self.store.conversation(conversation_id).await?;
+        if conversation.status != ConversationStatus::Bot {
+            return Ok(false);
+        }
+        let customer = self.store.customer(conversation.customer_id).await?;
+        let events = self.store.events(conversation_id).await?;
+        let mut stack = crate::flow_stack(&events);
+        let before = stack.clone();
+        let reason = format!("a reply could not be delivered on {channel}: {reason}");
+        let mut handoff = Handoff {
+            trigger: EscalationTrigger::Policy,
+            reason: reason.clone(),
+            queue: None,
+            flow: None,
+        };
+        for effect in self
+            .engine
+            .escalate(&mut stack, EscalationTrigger::Policy, reason)
+        {
+            match effect {
+                Effect::FlowEnded { flow_id, outcome } => {
+                    record_flow_ended(self, conversation_id, flow_id, outcome).await?
+                }
+                Effect::Escalate { queue, flow, .. } => {
+                    handoff.queue = queue;
+                    handoff.flow = flow.map(|f| *f);
+                }
+                _ => {}
+            }
+        }
+        if stack != before {
+            self.append(conversation_id, EventKind::FlowUpdated { stack })
+                .await?;
+        }
+        let from = self
+            .store
+            .set_status(conversation_id, ConversationStatus::HandedOff)
+            .await?;
+        self.append(
+            conversation_id,
+            EventKind::StatusChanged {
+                from,
+                to: ConversationStatus::HandedOff,
+            },
+        )
+        .await?;
+        tracing::warn!(%conversation_id, %channel, reason = %handoff.reason, "reply undeliverable; conversation handed off");
+        self.summarise_handoff(&customer, conversation_id, channel, handoff)
+            .await?;
+        Ok(true)
+    }
+
     /// Give a handed-off conversation back to the bot (the helpdesk's "release"). Returns the
     /// status it had; releasing a conversation the bot already has changes nothing.
     pub async fn release(

@@ -5,7 +5,7 @@
 
 use crate::Agent;
 use frontline_domain::escalation::SummaryArticle;
-use frontline_domain::{Channel, Command, EventKind, LlmUsage, ScoredCommand};
+use frontline_domain::{Channel, Command, EventKind, InboundMessage, LlmUsage, ScoredCommand};
 use frontline_knowledge::{extractive_answer, Answer, Citation, SearchFilter};
 
 /// The longest answer each channel should carry.
@@ -36,10 +36,10 @@ fn article(c: &Citation) -> SummaryArticle {
 /// Search if this turn calls for it, and rewrite `commands` to what the search supports.
 pub(crate) async fn consult(
     agent: &Agent,
-    text: &str,
-    channel: Channel,
+    message: &InboundMessage,
     commands: &mut Vec<ScoredCommand>,
 ) -> Option<Consulted> {
+    let (text, channel) = (message.text.as_str(), message.channel);
     let knowledge = agent.knowledge.as_ref()?;
     let asked = commands.iter().find_map(|c| match &c.command {
         Command::AnswerFromKnowledge { query } => Some(query.clone()),
@@ -57,6 +57,21 @@ pub(crate) async fn consult(
     let result = match knowledge.search(&query, 5, &SearchFilter::default()).await {
         Ok(found) => {
             let written = match (&agent.answer_writer, &found.abstain) {
+                (Some(writer), None) if channel.streams_replies() => {
+                    let drafts = agent.drafts();
+                    let mut on_delta = |delta: &str| drafts.publish(&message.sender, delta);
+                    Some(
+                        writer
+                            .write_streaming(
+                                &query,
+                                &found.passages,
+                                max_chars,
+                                channel,
+                                &mut on_delta,
+                            )
+                            .await,
+                    )
+                }
                 (Some(writer), None) => Some(
                     writer
                         .write(&query, &found.passages, max_chars, channel)

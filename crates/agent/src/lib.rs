@@ -6,6 +6,7 @@
 //! so a conversation continues on any channel and any replica.
 
 mod decide;
+pub mod drafts;
 mod escalate;
 mod intake;
 mod knowledge;
@@ -120,6 +121,7 @@ pub struct Agent {
     escalation: EscalationSettings,
     handoff_target: Option<Arc<dyn frontline_handoff::HandoffTarget>>,
     directory: Option<Arc<dyn frontline_domain::IdentityDirectory>>,
+    drafts: drafts::Drafts,
 }
 
 /// A decision to hand the conversation to a human.
@@ -166,7 +168,14 @@ impl Agent {
             escalation: EscalationSettings::default(),
             handoff_target: None,
             directory: None,
+            drafts: drafts::Drafts::default(),
         }
+    }
+
+    /// Where answers being written are published for channels that stream
+    /// ([`frontline_domain::Channel::streams_replies`]); subscribe to show them as they form.
+    pub fn drafts(&self) -> &drafts::Drafts {
+        &self.drafts
     }
 
     /// Ask this directory (the business system's customer records) which handles belong
@@ -405,8 +414,7 @@ impl Agent {
             }
         };
         let sentiment = frontline_understanding::sentiment::score(&message.text).compound;
-        let consulted =
-            knowledge::consult(self, &message.text, message.channel, &mut commands).await;
+        let consulted = knowledge::consult(self, message, &mut commands).await;
         if consulted.is_some() {
             source.push_str("+knowledge");
         }
@@ -565,7 +573,7 @@ impl Agent {
 }
 
 /// The dialogue state is the latest flow snapshot in the log.
-fn flow_stack(events: &[Event]) -> Vec<FlowFrame> {
+pub(crate) fn flow_stack(events: &[Event]) -> Vec<FlowFrame> {
     events
         .iter()
         .rev()

@@ -6,6 +6,7 @@
 //! local reading or the extractive answer, with the reason in the log.
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -41,7 +42,7 @@ struct Script {
     calls: Mutex<Vec<String>>,
 }
 
-async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Json<Value> {
+async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Response {
     let messages = body["messages"].as_array().unwrap();
     let last = messages.last().unwrap()["content"]
         .as_str()
@@ -68,14 +69,30 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Jso
         }
     } else {
         // The answer prompt: cite the first passage.
-        "Refunds to a card take 5 to 7 business days after we receive the return [1].".to_string()
+        ANSWER.to_string()
     };
+    if body["stream"] == true {
+        // Streamed as OpenAI streams: content deltas, then a usage chunk, then [DONE].
+        let mut sse = String::new();
+        for piece in ANSWER.split_inclusive(' ').collect::<Vec<_>>().chunks(4) {
+            let delta = json!({"choices": [{"index": 0, "delta": {"content": piece.concat()}}]});
+            sse.push_str(&format!("data: {delta}\n\n"));
+        }
+        let usage =
+            json!({"choices": [], "usage": {"prompt_tokens": 600, "completion_tokens": 20}});
+        sse.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
+        return ([("content-type", "text/event-stream")], sse).into_response();
+    }
     Json(json!({
         "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 800, "completion_tokens": 40, "total_tokens": 840}
     }))
+    .into_response()
 }
+
+/// What the scripted model writes for the answer prompt.
+const ANSWER: &str = "Refunds to a card take 5 to 7 business days after we receive the return [1].";
 
 /// The demo flows, a seeded demo shop in `dir`, and the local embedding model.
 async fn demo_parts(dir: &tempfile::TempDir) -> (Arc<FlowSet>, Shop, Arc<dyn Embedder>) {
@@ -209,12 +226,19 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
         done.replies[0].text
     );
 
-    // A knowledge question: one call to understand, one to write the grounded answer.
-    let answer = agent
-        .handle(say("m4", "how long do refunds take to reach my card?"))
-        .await
-        .unwrap();
+    // A knowledge question: one call to understand, one to write the grounded answer, which
+    // the web chat sees as it is written (drafts, piece by piece, for this customer).
+    let mut drafts = agent.drafts().subscribe();
+    let asked = say("m4", "how long do refunds take to reach my card?");
+    let answer = agent.handle(asked.clone()).await.unwrap();
     assert_eq!(calls(), 3);
+    let mut pieces = vec![];
+    while let Ok(draft) = drafts.try_recv() {
+        assert_eq!(draft.recipient, asked.sender);
+        pieces.push(draft.delta);
+    }
+    assert!(pieces.len() >= 3, "streamed in pieces: {pieces:?}");
+    assert_eq!(pieces.concat(), ANSWER);
     let reply = &answer.replies[0].text;
     assert!(
         reply.contains("5 to 7 business days") && reply.contains("(Sources: [1] "),

@@ -18,9 +18,26 @@ pub enum SendError {
     /// Worth retrying (network, 5xx, 429).
     #[error("transient: {0}")]
     Transient(String),
-    /// Will fail again (4xx, no address, outside the WhatsApp window with no template).
+    /// Will fail again (4xx, no address).
     #[error("permanent: {0}")]
     Permanent(String),
+    /// The customer cannot be reached on this channel now, by us or by anyone retrying (outside
+    /// WhatsApp's 24-hour window with no template): a person must follow up another way.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// What to do with a reply that can never be delivered on its channel: the agent hands the
+/// conversation to a person.
+#[async_trait]
+pub trait Undeliverable: Send + Sync {
+    /// `message` (outbox entry `outbox`) cannot reach the customer, because of `reason`.
+    async fn undeliverable(
+        &self,
+        message: &OutboundMessage,
+        outbox: OutboxId,
+        reason: &str,
+    ) -> Result<(), String>;
 }
 
 /// What a sender may need to know beyond the message.
@@ -262,7 +279,7 @@ impl Sender for WhatsappSender {
                     &text,
                 ),
                 None => {
-                    return Err(SendError::Permanent(
+                    return Err(SendError::Unreachable(
                         "outside WhatsApp's 24-hour window and no template is configured".into(),
                     ))
                 }
@@ -449,6 +466,9 @@ pub struct Pass {
     pub retrying: usize,
     /// Given up on.
     pub failed: usize,
+    /// Of those given up on, the ones handed to a person because the customer cannot be
+    /// reached on the channel.
+    pub handed_off: usize,
 }
 
 /// Drains the outbox through the configured senders.
@@ -456,6 +476,7 @@ pub struct OutboxWorker {
     store: Store,
     senders: HashMap<Channel, Arc<dyn Sender>>,
     backoff: Backoff,
+    undeliverable: Option<Arc<dyn Undeliverable>>,
 }
 
 impl OutboxWorker {
@@ -465,7 +486,15 @@ impl OutboxWorker {
             store,
             senders: senders.into_iter().map(|s| (s.channel(), s)).collect(),
             backoff,
+            undeliverable: None,
         }
+    }
+
+    /// Hand replies that can never be delivered to `handler` (without one they are only marked
+    /// failed).
+    pub fn with_undeliverable(mut self, handler: Arc<dyn Undeliverable>) -> Self {
+        self.undeliverable = Some(handler);
+        self
     }
 
     /// The channels it delivers on.
@@ -507,6 +536,24 @@ impl OutboxWorker {
                     DeliveryAttempt::Retry {
                         next_attempt_at: now + self.backoff.wait(entry.attempts + 1),
                         error,
+                    }
+                }
+                Err(SendError::Unreachable(reason)) => {
+                    pass.failed += 1;
+                    tracing::warn!(outbox = %entry.id, %reason, "customer unreachable on the channel");
+                    if let Some(handler) = &self.undeliverable {
+                        match handler
+                            .undeliverable(&entry.message, entry.id, &reason)
+                            .await
+                        {
+                            Ok(()) => pass.handed_off += 1,
+                            Err(e) => {
+                                tracing::error!(outbox = %entry.id, error = %e, "could not hand off an undeliverable reply")
+                            }
+                        }
+                    }
+                    DeliveryAttempt::Failed {
+                        error: SendError::Unreachable(reason).to_string(),
                     }
                 }
                 Err(e) => {

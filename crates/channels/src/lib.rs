@@ -149,6 +149,29 @@ pub fn parse_form(body: &[u8]) -> Result<FormFields, WebhookError> {
         .map_err(|e| WebhookError::malformed(format!("not a form body: {e}")))
 }
 
+/// The text fields of a `multipart/form-data` body (`content_type` carries its boundary), as
+/// [`parse_form`] gives them, and how many file parts (attachments) were left out.
+pub async fn parse_multipart_form(
+    content_type: &str,
+    body: bytes::Bytes,
+) -> Result<(FormFields, usize), WebhookError> {
+    let malformed =
+        |e: multer::Error| WebhookError::malformed(format!("not a multipart form: {e}"));
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let (mut fields, mut files) = (Vec::new(), 0);
+    while let Some(part) = form.next_field().await.map_err(malformed)? {
+        let name = part.name().map(str::to_string);
+        match (name, part.file_name()) {
+            (Some(name), None) => fields.push((name, part.text().await.map_err(malformed)?)),
+            // Attachments (and nameless parts) are not read: the message is its text.
+            _ => files += 1,
+        }
+    }
+    Ok((fields, files))
+}
+
 /// The first value of a form field.
 pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields

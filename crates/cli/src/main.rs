@@ -369,6 +369,7 @@ async fn understanding(
                     k: u.k,
                     out_of_scope: u.out_of_scope,
                     margin: u.margin,
+                    head: u.intent_head,
                 },
                 ..LocalSettings::default()
             };
@@ -463,15 +464,13 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     // the replies on every configured channel.
     let intake = Arc::new(tokio::sync::Notify::new());
     let replies = Arc::new(tokio::sync::Notify::new());
-    let senders = config
-        .channels
-        .senders(HANDOFF_TIMEOUT)
-        .map_err(anyhow::Error::msg)?;
-    let outbox = frontline_channels::deliver::OutboxWorker::new(
-        agent.store().clone(),
-        senders,
+    let outbox = frontline_server::delivery::outbox_worker(
+        agent.clone(),
+        &config.channels,
         Default::default(),
-    );
+        HANDOFF_TIMEOUT,
+    )
+    .map_err(anyhow::Error::msg)?;
     tracing::info!(channels = ?outbox.channels(), "delivering replies");
     tokio::spawn(outbox.run(std::time::Duration::from_secs(2), replies.clone()));
     tokio::spawn(agent.clone().run_queue(

@@ -41,6 +41,12 @@ impl Channel {
     pub fn delivers_human_replies(self) -> bool {
         matches!(self, Channel::Chatwoot)
     }
+
+    /// Whether the channel shows a reply as it is written (the web chat, over server-sent
+    /// events), so an LLM's answer is streamed to it as drafts before the reply is final.
+    pub fn streams_replies(self) -> bool {
+        matches!(self, Channel::WebChat)
+    }
 }
 
 #[cfg(test)]

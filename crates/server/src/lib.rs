@@ -18,6 +18,7 @@
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | the store answers |
 
+pub mod delivery;
 mod error;
 mod json;
 pub mod webchat;

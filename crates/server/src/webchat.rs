@@ -197,9 +197,10 @@ pub async fn post_message(
 }
 
 /// `GET /v1/webchat/events`: the session's replies as server-sent events, from after
-/// `Last-Event-ID` (all of them without it). Each reply is streamed as `token` events (its words
-/// as they are released) and closed by a `message` event whose id is the reply's, carrying the
-/// whole text; a reconnecting client resumes after the last `message` it saw.
+/// `Last-Event-ID` (all of them without it). Each reply is streamed as `token` events and closed
+/// by a `message` event whose id is the reply's, carrying the whole, final text; a reconnecting
+/// client resumes after the last `message` it saw. An answer an LLM writes is streamed as the
+/// model produces it (the agent's drafts); a flow's reply, ready at once, as its words.
 pub async fn events(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let Some(session) = session_of(&headers) else {
         return ApiError::unauthorized(format!(
@@ -215,60 +216,105 @@ pub async fn events(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
         kind: IdentityKind::WebSession,
         value: session,
     };
-    let stream = futures_util::stream::unfold(
-        (
-            state,
-            recipient,
-            after,
-            std::collections::VecDeque::<Event>::new(),
-        ),
-        |(state, recipient, mut after, mut pending)| async move {
-            loop {
-                if let Some(event) = pending.pop_front() {
-                    return Some((
-                        Ok::<_, Infallible>(event),
-                        (state, recipient, after, pending),
-                    ));
-                }
-                let store = state.agent.store();
-                match store
-                    .outbox_for_recipient(Channel::WebChat, &recipient, after)
-                    .await
-                {
-                    Ok(entries) if !entries.is_empty() => {
-                        for entry in entries {
-                            for token in tokens(&entry.message.text) {
-                                pending.push_back(Event::default().event("token").data(token));
-                            }
-                            let data = serde_json::json!({ "text": entry.message.text });
-                            pending.push_back(
-                                Event::default()
-                                    .event("message")
-                                    .id(entry.id.to_string())
-                                    .data(data.to_string()),
-                            );
-                            if entry.delivered_at.is_none() {
-                                if let Err(e) =
-                                    store.mark_delivered(entry.id, chrono::Utc::now()).await
-                                {
-                                    tracing::warn!(error = %e, "could not mark a web chat reply delivered");
-                                }
-                            }
-                            after = Some(entry.id);
-                        }
-                    }
-                    Ok(_) => tokio::time::sleep(POLL).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "web chat stream: store unavailable; retrying");
-                        tokio::time::sleep(POLL * 5).await;
-                    }
-                }
-            }
-        },
-    );
+    let live = Live {
+        drafts: state.agent.drafts().subscribe(),
+        state,
+        recipient,
+        after,
+        pending: Default::default(),
+        streamed: false,
+    };
+    let stream = futures_util::stream::unfold(live, |mut live| async move {
+        let event = live.next().await;
+        Some((Ok::<_, Infallible>(event), live))
+    });
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// One visitor's open event stream.
+struct Live {
+    state: Arc<AppState>,
+    recipient: Identity,
+    /// The last reply sent.
+    after: Option<OutboxId>,
+    drafts: tokio::sync::broadcast::Receiver<frontline_agent::drafts::Draft>,
+    pending: std::collections::VecDeque<Event>,
+    /// Whether the reply being written was streamed as drafts (its words are not sent again).
+    streamed: bool,
+}
+
+impl Live {
+    /// The next event: a draft piece as the LLM writes it, or a finished reply from the store
+    /// (looked for every [`POLL`]).
+    async fn next(&mut self) -> Event {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return event;
+            }
+            self.look_for_replies().await;
+            if !self.pending.is_empty() {
+                continue;
+            }
+            let poll = tokio::time::Instant::now() + POLL;
+            while self.pending.is_empty() {
+                use tokio::sync::broadcast::error::RecvError;
+                tokio::select! {
+                    draft = self.drafts.recv() => match draft {
+                        Ok(d) if d.recipient == self.recipient => {
+                            self.streamed = true;
+                            self.pending.push_back(Event::default().event("token").data(d.delta));
+                        }
+                        Ok(_) => {}
+                        // Pieces missed; the finished reply still arrives whole.
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => tokio::time::sleep_until(poll).await,
+                    },
+                    _ = tokio::time::sleep_until(poll) => break,
+                }
+            }
+        }
+    }
+
+    /// Queue the replies written since the last one sent, and mark them delivered.
+    async fn look_for_replies(&mut self) {
+        let store = self.state.agent.store();
+        let entries = match store
+            .outbox_for_recipient(Channel::WebChat, &self.recipient, self.after)
+            .await
+        {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, "web chat stream: store unavailable; retrying");
+                tokio::time::sleep(POLL * 5).await;
+                return;
+            }
+        };
+        for entry in entries {
+            // A reply that was not streamed as it was written (a flow's words) is still shown
+            // piece by piece.
+            if !std::mem::take(&mut self.streamed) {
+                for token in tokens(&entry.message.text) {
+                    self.pending
+                        .push_back(Event::default().event("token").data(token));
+                }
+            }
+            let data = serde_json::json!({ "text": entry.message.text });
+            self.pending.push_back(
+                Event::default()
+                    .event("message")
+                    .id(entry.id.to_string())
+                    .data(data.to_string()),
+            );
+            if entry.delivered_at.is_none() {
+                if let Err(e) = store.mark_delivered(entry.id, chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "could not mark a web chat reply delivered");
+                }
+            }
+            self.after = Some(entry.id);
+        }
+    }
 }
 
 /// A reply cut into the pieces a typing effect shows: words with their following space.

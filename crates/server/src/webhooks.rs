@@ -251,12 +251,25 @@ pub async fn mailgun_inbound(
     let Some(key) = &config.mailgun_signing_key else {
         return not_configured("Mailgun email");
     };
-    if header_str(&headers, "content-type").is_some_and(|c| c.starts_with("multipart/")) {
-        let body = serde_json::json!({ "error": { "code": "unsupported_media_type",
-            "message": "post the route as application/x-www-form-urlencoded (forward without attachments)" } });
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response();
-    }
-    let checked = parse_form(&body).and_then(|fields| {
+    // Mailgun posts `multipart/form-data` when the message has attachments (and for "store and
+    // notify" forwards), else a URL-encoded form.
+    let fields = match header_str(&headers, "content-type") {
+        Some(c) if c.starts_with("multipart/form-data") => {
+            frontline_channels::parse_multipart_form(c, body)
+                .await
+                .map(|(fields, files)| {
+                    if files > 0 {
+                        tracing::info!(
+                            files,
+                            "email attachments not read; the message is its text"
+                        );
+                    }
+                    fields
+                })
+        }
+        _ => parse_form(&body),
+    };
+    let checked = fields.and_then(|fields| {
         email::verify_mailgun(key, &fields, now())?;
         email::parse_mailgun(&fields, &config.identity(), &state.normalize, now())
     });
@@ -282,53 +295,49 @@ pub async fn chatwoot_inbound(
         Err(e) => return Refused(e).into_response(),
     };
     let store_failed = |e: frontline_agent::AgentError| crate::ApiError::from(e).into_response();
+    let contact = match &event {
+        chatwoot::Event::HumanReply { contact, .. }
+        | chatwoot::Event::ReturnedToBot { contact } => contact.clone(),
+        _ => return respond(accept(&state, event.into()).await),
+    };
+    // A conversation frontline never took part in is the helpdesk's alone: acknowledged and
+    // ignored (Chatwoot would retry an error).
+    let conversation = match chatwoot_conversation(&state, &contact).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return respond(Ok(Accepted {
+                ignored: vec![format!("no conversation for {contact}")],
+                ..Accepted::default()
+            }))
+        }
+        Err(response) => return response,
+    };
     let result = match event {
         chatwoot::Event::HumanReply {
-            contact,
             author,
             text,
             private,
-        } => match chatwoot_conversation(&state, &contact).await {
-            Ok(id) => state
-                .agent
-                .record_human_message(id, &author, &text, private)
-                .await
-                .map(|_| Accepted::default())
-                .map_err(store_failed),
-            Err(response) => Err(response),
-        },
-        chatwoot::Event::ReturnedToBot { contact } => {
-            match chatwoot_conversation(&state, &contact).await {
-                Ok(id) => state
-                    .agent
-                    .release(id)
-                    .await
-                    .map(|_| Accepted::default())
-                    .map_err(store_failed),
-                Err(response) => Err(response),
-            }
-        }
-        other => accept(&state, other.into()).await,
+            ..
+        } => state
+            .agent
+            .record_human_message(conversation, &author, &text, private)
+            .await
+            .map(|_| ()),
+        _ => state.agent.release(conversation).await.map(|_| ()),
     };
-    respond(result)
+    respond(result.map(|()| Accepted::default()).map_err(store_failed))
 }
 
-/// The latest conversation of the customer behind a Chatwoot contact.
+/// The latest conversation of the customer behind a Chatwoot contact, if frontline has one.
 async fn chatwoot_conversation(
     state: &AppState,
     contact: &frontline_domain::Identity,
-) -> Result<frontline_domain::ConversationId, Response> {
+) -> Result<Option<frontline_domain::ConversationId>, Response> {
     let store = state.agent.store();
-    let not_found =
-        || crate::ApiError::not_found(format!("no conversation for {contact}")).into_response();
-    let customer = store
-        .identity_owner(contact)
-        .await
-        .map_err(|e| crate::ApiError::from(e).into_response())?
-        .ok_or_else(not_found)?;
-    let conversations = store
-        .conversations_of(customer)
-        .await
-        .map_err(|e| crate::ApiError::from(e).into_response())?;
-    conversations.first().map(|c| c.id).ok_or_else(not_found)
+    let failed = |e: frontline_store::StoreError| crate::ApiError::from(e).into_response();
+    let Some(customer) = store.identity_owner(contact).await.map_err(failed)? else {
+        return Ok(None);
+    };
+    let conversations = store.conversations_of(customer).await.map_err(failed)?;
+    Ok(conversations.first().map(|c| c.id))
 }

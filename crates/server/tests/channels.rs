@@ -544,3 +544,342 @@ async fn web_chat_streams_replies_resumes_after_the_last_event_and_checks_signed
         s.db.cleanup().await;
     }
 }
+
+/// Mailgun posts `multipart/form-data` when a message has attachments. Build one as Mailgun
+/// does: text fields, then a file part.
+fn mailgun_multipart(fields: &[(&str, &str)], boundary: &str) -> Vec<u8> {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"attachment-1\"; filename=\"receipt.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n%PDF-1.4 not really\r\n--{boundary}--\r\n"
+    ));
+    body.into_bytes()
+}
+
+#[tokio::test]
+async fn mailgun_multipart_posts_with_attachments_are_read_and_still_verified() {
+    let s = sqlite_server().await;
+    let now = chrono::Utc::now().timestamp().to_string();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(MAILGUN_KEY.as_bytes()).unwrap();
+    mac.update(format!("{now}tok-mp").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let fields = |signature: &str| {
+        mailgun_multipart(
+            &[
+                ("recipient", "support@shop.example"),
+                ("sender", "ada.lovelace1000@example.com"),
+                ("from", "Ada <ada.lovelace1000@example.com>"),
+                ("subject", "Receipt attached"),
+                ("body-plain", "where is my order #W0000002"),
+                ("Message-Id", "<mp1@mail.example.org>"),
+                ("timestamp", &now),
+                ("token", "tok-mp"),
+                ("signature", signature),
+            ],
+            "----mailgun-b0undary",
+        )
+    };
+    let headers = [(
+        "content-type",
+        "multipart/form-data; boundary=----mailgun-b0undary".to_string(),
+    )];
+    let mut tampered = signature.clone();
+    tampered.replace_range(0..1, if signature.starts_with('0') { "1" } else { "0" });
+    let (status, text) = s
+        .post("/webhooks/email/mailgun", &headers, fields(&tampered))
+        .await;
+    assert_eq!(
+        status, 401,
+        "a tampered signature in a multipart post: {text}"
+    );
+    assert_eq!(s.backlog().await, 0);
+
+    let (status, text) = s
+        .post("/webhooks/email/mailgun", &headers, fields(&signature))
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(s.run_turns().await, 1);
+    let reply = s.replies().await.remove(0);
+    assert_eq!(reply.channel, Channel::Email);
+    assert_eq!(reply.recipient.value, "ada.lovelace1000@example.com");
+    assert_eq!(reply.in_reply_to.as_deref(), Some("<mp1@mail.example.org>"));
+    assert!(reply.text.contains("W0000002"), "{}", reply.text);
+
+    // A multipart post cut short is refused with the reason, not half-read.
+    let mut cut = fields(&signature);
+    cut.truncate(cut.len() / 2);
+    let (status, text) = s.post("/webhooks/email/mailgun", &headers, cut).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("multipart"), "{text}");
+    s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn chatwoot_human_replies_are_recorded_and_pending_returns_the_conversation_to_the_bot() {
+    for s in servers().await {
+        let json_headers = [("content-type", "application/json".to_string())];
+        let contact = json!({ "id": 17, "name": "Ada", "email": "ada.lovelace1000@example.com", "type": "contact" });
+        let customer_says = |id: u64, text: &str, status: &str| {
+            json!({
+                "event": "message_created", "id": id, "content": text,
+                "message_type": "incoming", "private": false,
+                "sender": { "id": 17, "name": "Ada", "type": "contact" },
+                "account": { "id": 3 }, "inbox": { "id": 5 },
+                "conversation": { "id": 42, "status": status, "meta": { "sender": contact } }
+            })
+            .to_string()
+            .into_bytes()
+        };
+        let post = |body: Vec<u8>| s.post("/webhooks/chatwoot?token=cw-token", &json_headers, body);
+
+        // A human reply about a contact frontline never talked to is acknowledged, not an error
+        // (Chatwoot would retry it).
+        let stranger = json!({
+            "event": "message_created", "id": 90, "content": "Hi, this is Sam",
+            "message_type": "outgoing", "private": false,
+            "sender": { "id": 2, "name": "Sam", "type": "user" }, "account": { "id": 3 },
+            "conversation": { "id": 77, "status": "open", "meta": { "sender": {
+                "id": 99, "email": "nobody@example.org", "type": "contact" } } }
+        });
+        let (status, text) = post(stranger.to_string().into_bytes()).await;
+        assert_eq!(status, 200, "{}: {text}", s.db.label);
+        assert!(text.contains("no conversation"), "{text}");
+
+        // The customer asks for a person: the bot hands off.
+        let (status, _) = post(customer_says(1, "I want to talk to a human", "pending")).await;
+        assert_eq!(status, 200);
+        assert_eq!(s.run_turns().await, 1);
+        let conversation =
+            s.db.store
+                .conversations_of(
+                    s.db.store
+                        .identity_owner(&frontline_domain::Identity {
+                            kind: frontline_domain::IdentityKind::ChatwootContact,
+                            value: "3:17".into(),
+                        })
+                        .await
+                        .unwrap()
+                        .expect("the contact is a customer"),
+                )
+                .await
+                .unwrap()
+                .remove(0);
+        assert_eq!(
+            conversation.status,
+            frontline_domain::ConversationStatus::HandedOff
+        );
+        let replies_before = s.db.store.outbox_of(conversation.id).await.unwrap().len();
+
+        // The person (a Chatwoot `user`) answers, and leaves a private note: both recorded in
+        // the log; neither relayed by frontline, since Chatwoot delivers its agents' messages.
+        for (id, text, private) in [
+            (2, "Hi Ada, Sam here. Looking now.", false),
+            (3, "VIP, be quick", true),
+        ] {
+            let reply = json!({
+                "event": "message_created", "id": id, "content": text,
+                "message_type": "outgoing", "private": private,
+                "sender": { "id": 2, "name": "Sam", "type": "user" }, "account": { "id": 3 },
+                "conversation": { "id": 42, "status": "open", "meta": { "sender": contact } }
+            });
+            let (status, text) = post(reply.to_string().into_bytes()).await;
+            assert_eq!(status, 200, "{text}");
+        }
+        let humans: Vec<(String, String, bool)> =
+            s.db.store
+                .events(conversation.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|e| match e.kind {
+                    frontline_domain::EventKind::HumanMessage {
+                        author,
+                        text,
+                        private,
+                    } => Some((author, text, private)),
+                    _ => None,
+                })
+                .collect();
+        assert_eq!(
+            humans,
+            [
+                (
+                    "Sam".to_string(),
+                    "Hi Ada, Sam here. Looking now.".to_string(),
+                    false
+                ),
+                ("Sam".to_string(), "VIP, be quick".to_string(), true)
+            ]
+        );
+        assert_eq!(
+            s.db.store.outbox_of(conversation.id).await.unwrap().len(),
+            replies_before,
+            "nothing relayed a second time"
+        );
+        // While the person has it, the customer's messages get no bot reply.
+        let (status, _) = post(customer_says(4, "thanks Sam", "open")).await;
+        assert_eq!(status, 200);
+        assert_eq!(s.run_turns().await, 0, "an open conversation is not queued");
+
+        // The person sets it back to pending: the bot has it again and answers.
+        let back = json!({
+            "event": "conversation_status_changed", "status": "pending", "id": 42,
+            "account": { "id": 3 }, "meta": { "sender": contact }
+        });
+        let (status, text) = post(back.to_string().into_bytes()).await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(
+            s.db.store
+                .conversation(conversation.id)
+                .await
+                .unwrap()
+                .status,
+            frontline_domain::ConversationStatus::Bot
+        );
+        let (status, _) = post(customer_says(5, "where is my order #W0000002", "pending")).await;
+        assert_eq!(status, 200);
+        assert_eq!(s.run_turns().await, 1);
+        let last = s.db.store.outbox_of(conversation.id).await.unwrap();
+        assert!(
+            last.last().unwrap().message.text.contains("W0000002"),
+            "{}",
+            last.last().unwrap().message.text
+        );
+        s.db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_whatsapp_reply_outside_the_window_without_a_template_hands_off() {
+    for s in servers().await {
+        let ada = Customer {
+            email: "ada.lovelace1000@example.com".into(),
+            phone: "+14155550123".into(),
+            chatwoot_contact: 17,
+        };
+        s.say(
+            Channel::Whatsapp,
+            "wamid.W1",
+            &ada,
+            "I'd like to return something",
+            false,
+        )
+        .await;
+        let reply = s.replies().await.remove(0);
+        let conversation = reply.conversation_id;
+        // The WhatsApp API stayed unreachable for a day: the reply is still in the outbox when
+        // the customer's 24-hour window closes, and no template is configured.
+        let worker = frontline_server::delivery::outbox_worker(
+            s.agent.clone(),
+            &channels(&s.base),
+            frontline_store::Backoff::default(),
+            std::time::Duration::from_secs(2),
+        )
+        .unwrap();
+        let later = chrono::Utc::now() + chrono::Duration::hours(25);
+        let pass = worker.run_once(later).await.unwrap();
+        assert_eq!(
+            (pass.failed, pass.handed_off, pass.delivered),
+            (1, 1, 0),
+            "{}",
+            s.db.label
+        );
+        let entry = s.db.store.outbox_of(conversation).await.unwrap().remove(0);
+        assert!(entry.failed_at.is_some());
+        assert!(entry.last_error.unwrap().contains("24-hour window"));
+        assert_eq!(
+            s.db.store.conversation(conversation).await.unwrap().status,
+            frontline_domain::ConversationStatus::HandedOff
+        );
+        let summary =
+            s.db.store
+                .events(conversation)
+                .await
+                .unwrap()
+                .into_iter()
+                .find_map(|e| match e.kind {
+                    frontline_domain::EventKind::Escalated { summary } => Some(summary),
+                    _ => None,
+                })
+                .expect("the handoff has a summary");
+        assert_eq!(summary.trigger, frontline_domain::EscalationTrigger::Policy);
+        assert!(summary.reason.contains("whatsapp"), "{}", summary.reason);
+        assert!(
+            summary.reason.contains("24-hour window"),
+            "{}",
+            summary.reason
+        );
+        assert_eq!(summary.current_channel, Channel::Whatsapp);
+        // Handing off twice changes nothing.
+        assert!(!s
+            .agent
+            .escalate_undeliverable(conversation, Channel::Whatsapp, "again")
+            .await
+            .unwrap());
+        s.db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn web_chat_streams_its_own_visitors_llm_drafts_then_the_final_reply() {
+    let s = sqlite_server().await;
+    let session = s
+        .http
+        .get(format!("{}/v1/webchat/session", s.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = session.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let session_id = cookie.split_once('=').unwrap().1.to_string();
+    let stream = s
+        .http
+        .get(format!("{}/v1/webchat/events", s.base))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    // The answer as the LLM writes it (what the agent publishes while its writer streams),
+    // with another visitor's draft in between.
+    let web = |session: &str| frontline_domain::Identity {
+        kind: frontline_domain::IdentityKind::WebSession,
+        value: session.to_string(),
+    };
+    let drafts = s.agent.drafts();
+    drafts.publish(&web(&session_id), "Refunds take ");
+    drafts.publish(&web("someone-else"), "not yours");
+    drafts.publish(&web(&session_id), "5 to 7 days [1].");
+    // Then the turn's final reply lands in the outbox.
+    let (status, text) = {
+        let r = s
+            .http
+            .post(format!("{}/v1/webchat/messages", s.base))
+            .header("cookie", cookie)
+            .json(&json!({ "text": "hello" }))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(status, 202, "{text}");
+    assert_eq!(s.run_turns().await, 1);
+    let text = read_messages(stream, 1).await;
+    let tokens: Vec<&str> = text
+        .split("\n\n")
+        .filter(|b| b.contains("event: token"))
+        .filter_map(|b| b.lines().find_map(|l| l.strip_prefix("data: ")))
+        .collect();
+    assert_eq!(
+        tokens,
+        ["Refunds take ", "5 to 7 days [1]."],
+        "the drafts, in order, and not re-sent as words: {text}"
+    );
+    assert!(!text.contains("not yours"), "{text}");
+    assert_eq!(message_ids(&text).len(), 1, "{text}");
+    s.db.cleanup().await;
+}

@@ -556,6 +556,22 @@ pub trait AnswerWriter: Send + Sync {
         max_chars: usize,
         channel: Channel,
     ) -> Result<WrittenAnswer, String>;
+
+    /// Like [`AnswerWriter::write`], showing the text to `on_delta` piece by piece as it is
+    /// written (for channels that stream). The pieces are a draft: the returned answer (checked,
+    /// sources listed) is what counts. By default the whole answer arrives as one piece.
+    async fn write_streaming(
+        &self,
+        question: &str,
+        passages: &[Passage],
+        max_chars: usize,
+        channel: Channel,
+        on_delta: &mut (dyn for<'s> FnMut(&'s str) + Send),
+    ) -> Result<WrittenAnswer, String> {
+        let written = self.write(question, passages, max_chars, channel).await?;
+        on_delta(&written.text);
+        Ok(written)
+    }
 }
 
 /// [`AnswerWriter`] by an LLM with `prompts/answer.md`. The answer must cite at least one
@@ -616,6 +632,40 @@ pub fn ground(text: &str, passages: &[Passage]) -> Result<(String, Vec<Citation>
     ))
 }
 
+impl LlmAnswerWriter {
+    fn prompt(
+        &self,
+        question: &str,
+        passages: &[Passage],
+        max_chars: usize,
+        channel: Channel,
+    ) -> String {
+        let listing = passages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("[{}] ({}) {}", i + 1, p.citation, p.text.trim()))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        self.template.render(&[
+            ("channel", channel.to_string()),
+            ("max_chars", max_chars.to_string()),
+            ("passages", listing),
+            ("question", question.to_string()),
+        ])
+    }
+}
+
+/// Check what the model wrote and list its sources.
+fn written(completion: &Completion, passages: &[Passage]) -> Result<WrittenAnswer, String> {
+    let usage = usage_of(completion);
+    let (text, citations) = ground(&completion.text, passages)?;
+    Ok(WrittenAnswer {
+        text,
+        citations,
+        usage,
+    })
+}
+
 #[async_trait]
 impl AnswerWriter for LlmAnswerWriter {
     async fn write(
@@ -625,30 +675,30 @@ impl AnswerWriter for LlmAnswerWriter {
         max_chars: usize,
         channel: Channel,
     ) -> Result<WrittenAnswer, String> {
-        let listing = passages
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("[{}] ({}) {}", i + 1, p.citation, p.text.trim()))
-            .collect::<Vec<_>>()
-            .join("\n\n");
-        let prompt = self.template.render(&[
-            ("channel", channel.to_string()),
-            ("max_chars", max_chars.to_string()),
-            ("passages", listing),
-            ("question", question.to_string()),
-        ]);
+        let prompt = self.prompt(question, passages, max_chars, channel);
         let completion = self
             .client
             .complete_text(&[Message::user(prompt)])
             .await
             .map_err(|e| e.to_string())?;
-        let usage = usage_of(&completion);
-        let (text, citations) = ground(&completion.text, passages)?;
-        Ok(WrittenAnswer {
-            text,
-            citations,
-            usage,
-        })
+        written(&completion, passages)
+    }
+
+    async fn write_streaming(
+        &self,
+        question: &str,
+        passages: &[Passage],
+        max_chars: usize,
+        channel: Channel,
+        on_delta: &mut (dyn for<'s> FnMut(&'s str) + Send),
+    ) -> Result<WrittenAnswer, String> {
+        let prompt = self.prompt(question, passages, max_chars, channel);
+        let completion = self
+            .client
+            .stream_text(&[Message::user(prompt)], on_delta)
+            .await
+            .map_err(|e| e.to_string())?;
+        written(&completion, passages)
     }
 }
 

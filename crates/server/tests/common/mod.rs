@@ -34,7 +34,7 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
-fn channels(base: &str) -> ChannelsConfig {
+pub fn channels(base: &str) -> ChannelsConfig {
     ChannelsConfig {
         twilio: Some(TwilioConfig {
             account_sid: "AC123".into(),
