@@ -151,6 +151,9 @@ pub struct UnderstandingConfig {
     pub out_of_scope: f32,
     /// Local router: a runner-up this close to the best → ask which one.
     pub margin: f32,
+    /// Local router: a trained intent head chooses among the intents (similarity still
+    /// decides what is out of scope).
+    pub intent_head: bool,
 }
 
 /// Which understanding runs.
@@ -251,6 +254,7 @@ impl Default for UnderstandingConfig {
             k: local.router.k,
             out_of_scope: local.router.out_of_scope,
             margin: local.router.margin,
+            intent_head: local.router.head,
         }
     }
 }

@@ -412,8 +412,12 @@ impl std::fmt::Display for IntentReport {
         let (train, cal, test) = self.sizes;
         writeln!(
             f,
-            "{}: {train} router examples, {cal} calibration, {test} held out; k={} out_of_scope={:.2} margin={:.3}",
-            self.dataset, self.settings.k, self.settings.out_of_scope, self.settings.margin
+            "{}: {train} router examples, {cal} calibration, {test} held out; {} k={} out_of_scope={:.2} margin={:.3}",
+            self.dataset,
+            if self.settings.head { "intent head," } else { "nearest examples," },
+            self.settings.k,
+            self.settings.out_of_scope,
+            self.settings.margin
         )?;
         for (name, s) in [("calibration", &self.calibration), ("held out", &self.test)] {
             write!(
@@ -435,7 +439,8 @@ impl std::fmt::Display for IntentReport {
 }
 
 /// Build a router on `split.train`, fit its thresholds on `split.calibration` for each `k` in
-/// `ks`, keep the best `k`, and score it on `split.test`. `progress(done, total)` follows the
+/// `ks`, with and without the trained intent head, keep the best, and score it on
+/// `split.test`. `progress(done, total)` follows the
 /// embedding work.
 pub async fn evaluate_intents(
     embedder: Arc<dyn Embedder>,
@@ -484,19 +489,16 @@ pub async fn evaluate_intents(
             })
             .collect::<Vec<_>>()
     };
-    let mut best: Option<(f64, RouterSettings, RoutingScore)> = None;
-    for &k in ks {
+    let mut best: Option<((bool, f64), RouterSettings, RoutingScore)> = None;
+    for (k, head) in ks.iter().flat_map(|k| [(*k, false), (*k, true)]) {
         router.set_settings(RouterSettings {
             k,
+            head,
             ..router.settings()
         });
         let data = labelled(&router, &split.calibration, &calibration_vectors);
-        let (settings, s) = calibrate(&data, k);
-        let objective = if s.out_of_scope > 0 {
-            (s.in_scope_accuracy + s.oos_recall) / 2.0
-        } else {
-            s.in_scope_accuracy
-        };
+        let (settings, s) = calibrate(&data, k, head);
+        let objective = crate::router::objective(&s, s.out_of_scope > 0);
         if best.as_ref().is_none_or(|(b, _, _)| objective > *b) {
             best = Some((objective, settings, s));
         }

@@ -11,6 +11,7 @@
 
 pub mod eval;
 pub mod extract;
+pub mod head;
 pub mod llm;
 pub mod local;
 pub mod pipeline;

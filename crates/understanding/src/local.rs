@@ -60,6 +60,7 @@ impl Default for LocalSettings {
                 k: 2,
                 out_of_scope: 0.40,
                 margin: 0.01,
+                head: false,
             },
             sure: 0.70,
             knowledge_margin: -0.05,

@@ -5,7 +5,12 @@
 //! cosine similarity: an intent's score is the mean of its `k` closest examples. Below the
 //! out-of-scope threshold nothing is chosen; when the runner-up is within the margin, the
 //! customer is asked to choose. Both thresholds come from [`calibrate`] on labelled data.
+//!
+//! With [`RouterSettings::head`] on, a trained softmax layer ([`IntentHead`]) chooses among the
+//! intents instead of the nearest examples; the similarity scores still decide whether the
+//! message is in scope at all, and what is compared with the knowledge base.
 
+use crate::head::{HeadTraining, IntentHead};
 use frontline_knowledge::{EmbedError, Embedder};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -111,6 +116,9 @@ pub struct RouterSettings {
     pub out_of_scope: f32,
     /// A runner-up (of another intent) within this of the best → ask which one.
     pub margin: f32,
+    /// Let the trained intent head choose the intent (similarity still gates the scope).
+    #[serde(default)]
+    pub head: bool,
 }
 
 impl Default for RouterSettings {
@@ -120,6 +128,7 @@ impl Default for RouterSettings {
             k: 2,
             out_of_scope: 0.55,
             margin: 0.02,
+            head: false,
         }
     }
 }
@@ -145,6 +154,8 @@ pub struct EmbeddingRouter {
     owner: Vec<usize>,
     dimension: usize,
     settings: RouterSettings,
+    /// Fitted to the examples when the router is built.
+    head: IntentHead,
 }
 
 impl std::fmt::Debug for EmbeddingRouter {
@@ -189,7 +200,7 @@ impl EmbeddingRouter {
         settings: RouterSettings,
     ) -> Self {
         let mut intents: Vec<Intent> = Vec::new();
-        let owner = examples
+        let owner: Vec<usize> = examples
             .into_iter()
             .map(
                 |(intent, _)| match intents.iter().position(|i| *i == intent) {
@@ -201,13 +212,22 @@ impl EmbeddingRouter {
                 },
             )
             .collect();
+        let dimension = embedder.dimension();
+        let head = IntentHead::train(
+            &vectors,
+            &owner,
+            intents.len(),
+            dimension,
+            &HeadTraining::default(),
+        );
         Self {
-            dimension: embedder.dimension(),
+            dimension,
             embedder,
             intents,
             vectors,
             owner,
             settings,
+            head,
         }
     }
 
@@ -240,19 +260,44 @@ impl EmbeddingRouter {
                 top.truncate(k);
             }
         }
+        let similarity = |top: &Vec<f32>| top.iter().sum::<f32>() / top.len().max(1) as f32;
+        if self.settings.head && self.head.classes() == self.intents.len() {
+            return self.rank_by_head(embedding, &best.iter().map(similarity).collect::<Vec<_>>());
+        }
         let mut ranked: Vec<(Intent, f32)> = best
             .iter()
             .enumerate()
             .filter(|(_, top)| !top.is_empty())
-            .map(|(i, top)| {
-                (
-                    self.intents[i].clone(),
-                    top.iter().sum::<f32>() / top.len() as f32,
-                )
-            })
+            .map(|(i, top)| (self.intents[i].clone(), similarity(top)))
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         ranked
+    }
+
+    /// The head's order, most probable first, each intent with its similarity (capped at the
+    /// first's): the chosen intent's own examples must be close enough for the message to be in
+    /// scope.
+    fn rank_by_head(&self, embedding: &[f32], similarities: &[f32]) -> Vec<(Intent, f32)> {
+        let probabilities = self.head.probabilities(embedding);
+        let mut order: Vec<usize> = (0..self.intents.len()).collect();
+        order.sort_by(|a, b| {
+            probabilities[*b]
+                .total_cmp(&probabilities[*a])
+                .then_with(|| self.intents[*a].cmp(&self.intents[*b]))
+        });
+        let best = similarities[order[0]];
+        order
+            .into_iter()
+            .enumerate()
+            .map(|(rank, i)| {
+                let score = if rank == 0 {
+                    best
+                } else {
+                    similarities[i].min(best)
+                };
+                (self.intents[i].clone(), score)
+            })
+            .collect()
     }
 
     /// The verdict for a ranking, by the thresholds.
@@ -371,15 +416,31 @@ pub fn score(data: &[Labelled], settings: &RouterSettings) -> RoutingScore {
     }
 }
 
+/// Out-of-scope recall the calibration must reach before it trades any more of it for in-scope
+/// accuracy: at least 85% of messages about something no flow handles are refused rather than
+/// sent into a wrong flow (on calibration data; the issue asks for 75% on held-out data, and a
+/// small out-of-scope set swings a few points either way).
+pub const OOS_RECALL_FLOOR: f64 = 0.85;
+
+/// How [`calibrate`] ranks a score (higher is better): settings meeting the recall floor
+/// first, by in-scope accuracy; then the others, by the mean of accuracy and recall.
+pub fn objective(s: &RoutingScore, has_oos: bool) -> (bool, f64) {
+    match (has_oos, s.oos_recall >= OOS_RECALL_FLOOR) {
+        (false, _) | (true, true) => (true, s.in_scope_accuracy),
+        (true, false) => (false, (s.in_scope_accuracy + s.oos_recall) / 2.0),
+    }
+}
+
 /// The thresholds (for a fixed `k`) that do best on `data`: the out-of-scope threshold and
-/// margin maximising the mean of in-scope accuracy and out-of-scope recall (both matter to a
-/// customer: a wrong flow and a made-up answer are both failures); without out-of-scope
-/// examples, in-scope accuracy alone. Among equally good settings the widest margin and then
-/// the highest threshold win: they refuse more of what the data could not show. The ranking
-/// inside `data` must have been made with the same `k`.
-pub fn calibrate(data: &[Labelled], k: usize) -> (RouterSettings, RoutingScore) {
+/// margin giving the best in-scope accuracy among those that refuse at least
+/// [`OOS_RECALL_FLOOR`] of the out-of-scope messages (when none does, the best mean of in-scope
+/// accuracy and out-of-scope recall); without out-of-scope examples, in-scope accuracy alone.
+/// Among equally good settings the widest margin and then the highest threshold win: they
+/// refuse more of what the data could not show. The ranking inside `data` must have been made
+/// with the same `k` and head.
+pub fn calibrate(data: &[Labelled], k: usize, head: bool) -> (RouterSettings, RoutingScore) {
     let has_oos = data.iter().any(|d| d.expected.is_none());
-    let mut best: Option<(f64, RouterSettings, RoutingScore)> = None;
+    let mut best: Option<((bool, f64), RouterSettings, RoutingScore)> = None;
     for margin_step in 0..=10 {
         let margin = margin_step as f32 * 0.005;
         for threshold_step in 0..=60 {
@@ -388,13 +449,10 @@ pub fn calibrate(data: &[Labelled], k: usize) -> (RouterSettings, RoutingScore) 
                 k,
                 out_of_scope,
                 margin,
+                head,
             };
             let s = score(data, &settings);
-            let objective = if has_oos {
-                (s.in_scope_accuracy + s.oos_recall) / 2.0
-            } else {
-                s.in_scope_accuracy
-            };
+            let objective = objective(&s, has_oos);
             // Ties go to the later (higher threshold, wider margin): safer.
             if best.as_ref().is_none_or(|(b, _, _)| objective >= *b) {
                 best = Some((objective, settings, s));
@@ -419,6 +477,7 @@ mod tests {
             k: 1,
             out_of_scope: 0.5,
             margin: 0.05,
+            head: false,
         };
         assert_eq!(
             decide(&[(flow("a"), 0.8), (flow("b"), 0.6)], &settings),
@@ -447,11 +506,34 @@ mod tests {
                 expected: None,
             }))
             .collect();
-        let (settings, s) = calibrate(&data, 1);
+        let (settings, s) = calibrate(&data, 1, false);
         assert!(settings.out_of_scope > 0.49 && settings.out_of_scope <= 0.70);
         assert_eq!(s.in_scope_accuracy, 1.0);
         assert_eq!(s.oos_recall, 1.0);
         assert_eq!(s.oos_precision, 1.0);
+    }
+
+    #[test]
+    fn calibration_keeps_the_recall_floor_and_gives_up_no_more_accuracy() {
+        // In-scope scores 0.50..0.69, out-of-scope 0.40..0.59: they overlap, so every threshold
+        // trades one for the other.
+        let data: Vec<Labelled> = (0..20)
+            .map(|i| Labelled {
+                ranked: vec![(flow("a"), 0.505 + i as f32 * 0.01), (flow("b"), 0.1)],
+                expected: Some(flow("a")),
+            })
+            .chain((0..20).map(|i| Labelled {
+                ranked: vec![(flow("a"), 0.405 + i as f32 * 0.01), (flow("b"), 0.1)],
+                expected: None,
+            }))
+            .collect();
+        let (settings, s) = calibrate(&data, 1, false);
+        // The lowest threshold refusing 17 of 20 out-of-scope messages (the 0.85 floor) is
+        // 0.57; it turns away 7 of the 20 in-scope ones.
+        assert_eq!(OOS_RECALL_FLOOR, 0.85);
+        assert!((s.oos_recall - 0.85).abs() < 1e-9, "{s:?}");
+        assert!((settings.out_of_scope - 0.57).abs() < 1e-6, "{settings:?}");
+        assert!((s.in_scope_accuracy - 0.65).abs() < 1e-9, "{s:?}");
     }
 
     #[test]

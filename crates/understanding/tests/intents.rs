@@ -46,22 +46,25 @@ async fn clinc150_in_scope_accuracy_and_out_of_scope_recall() {
     .await
     .unwrap();
     println!("{report}");
-    // Floors at what the k-NN router measures today (0.850 in-scope, 0.927 out-of-scope
-    // recall, held out). The target is 0.93 in-scope with recall >= 0.75: the k-NN's
-    // top-1 alone is 0.908, so it needs a trained intent head (a softmax layer over the same
-    // vectors reached 0.94 / 0.86 in a prototype); until then these guard against regressions.
+    // The targets, held out: in-scope accuracy >= 0.93 with out-of-scope recall
+    // >= 0.75. The k-NN router alone reached 0.850 / 0.927 (top-1 0.908); the trained intent
+    // head, with similarity still gating the scope, is what the calibration picks.
     assert!(
-        report.test.in_scope_accuracy >= 0.84,
+        report.settings.head,
+        "the calibration picks the intent head"
+    );
+    assert!(
+        report.test.in_scope_accuracy >= 0.93,
         "CLINC150 held-out in-scope accuracy {:.3}",
         report.test.in_scope_accuracy
     );
     assert!(
-        report.test.oos_recall >= 0.90,
+        report.test.oos_recall >= 0.75,
         "CLINC150 held-out out-of-scope recall {:.3}",
         report.test.oos_recall
     );
     assert!(
-        report.test.top1_accuracy >= 0.90,
+        report.test.top1_accuracy >= 0.95,
         "top-1 {:.3}",
         report.test.top1_accuracy
     );
