@@ -10,6 +10,8 @@
 //! Training is deterministic (zero start, a fixed shuffling sequence), so the same examples
 //! always give the same head.
 
+use crate::router::dot;
+
 /// How the head is fitted.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HeadTraining {
@@ -85,22 +87,6 @@ fn shuffle(order: &mut [usize], seed: &mut u64) {
         let j = ((*seed >> 33) % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8 * 8;
-    for (x, y) in a[..chunks].chunks_exact(8).zip(b[..chunks].chunks_exact(8)) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let tail: f32 = a[chunks..]
-        .iter()
-        .zip(&b[chunks..])
-        .map(|(x, y)| x * y)
-        .sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 /// Softmax of `logits` in place.

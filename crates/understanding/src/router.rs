@@ -328,7 +328,8 @@ pub fn decide(ranked: &[(Intent, f32)], settings: &RouterSettings) -> Routed {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// The dot product of two equally long vectors (the cosine similarity of unit vectors).
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Four lanes so the compiler vectorises without -ffast-math.
     let mut acc = [0.0f32; 4];
     let chunks = a.len() / 4 * 4;
