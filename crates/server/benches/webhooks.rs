@@ -9,6 +9,7 @@
 //! request is a new message (unique id, valid signature), so each one is a real insert.
 //!
 //! Run: cargo bench -p frontline-server --bench webhooks
+//! (`FRONTLINE_BENCH_CONNECTIONS=N` sets the requests in flight; 16 by default)
 //! Under `cargo test` the binary runs a small smoke version so it cannot rot.
 
 use chrono::NaiveDate;
@@ -192,7 +193,12 @@ async fn drive(
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (count, concurrency) = if full { (20_000, 32) } else { (300, 8) };
+    let (count, default_connections) = if full { (20_000, 16) } else { (300, 8) };
+    // FRONTLINE_BENCH_CONNECTIONS: how many requests are in flight at once.
+    let concurrency = std::env::var("FRONTLINE_BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_connections);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
