@@ -336,18 +336,8 @@ impl Agent {
             self.append(conversation_id, EventKind::FlowUpdated { stack })
                 .await?;
         }
-        let from = self
-            .store
-            .set_status(conversation_id, ConversationStatus::HandedOff)
+        self.change_status(conversation_id, ConversationStatus::HandedOff)
             .await?;
-        self.append(
-            conversation_id,
-            EventKind::StatusChanged {
-                from,
-                to: ConversationStatus::HandedOff,
-            },
-        )
-        .await?;
         tracing::warn!(%conversation_id, %channel, reason = %handoff.reason, "reply undeliverable; conversation handed off");
         self.summarise_handoff(&customer, conversation_id, channel, handoff)
             .await?;
@@ -366,17 +356,8 @@ impl Agent {
             return Ok(current);
         }
         let from = self
-            .store
-            .set_status(conversation_id, ConversationStatus::Bot)
+            .change_status(conversation_id, ConversationStatus::Bot)
             .await?;
-        self.append(
-            conversation_id,
-            EventKind::StatusChanged {
-                from,
-                to: ConversationStatus::Bot,
-            },
-        )
-        .await?;
         tracing::info!(%conversation_id, "conversation released back to the bot");
         // Tell the helpdesk too, where it has a bot state (Chatwoot: `pending`). The bot has
         // the conversation either way; a helpdesk that cannot be told is logged, not fatal.

@@ -494,18 +494,8 @@ impl Agent {
         outcome.replies.push(Reply { text, outbox_id });
 
         if let Some(handoff) = decision.handoff {
-            let from = self
-                .store
-                .set_status(conversation.id, ConversationStatus::HandedOff)
+            self.change_status(conversation.id, ConversationStatus::HandedOff)
                 .await?;
-            self.append(
-                conversation.id,
-                EventKind::StatusChanged {
-                    from,
-                    to: ConversationStatus::HandedOff,
-                },
-            )
-            .await?;
             tracing::info!(trigger = %handoff.trigger, "conversation handed off");
             self.summarise_handoff(&customer, conversation.id, message.channel, handoff)
                 .await?;
@@ -539,6 +529,18 @@ impl Agent {
             }
         }
         identities
+    }
+
+    /// Set a conversation's status and log the change; returns the status it had.
+    pub(crate) async fn change_status(
+        &self,
+        conversation_id: ConversationId,
+        to: ConversationStatus,
+    ) -> Result<ConversationStatus, AgentError> {
+        let from = self.store.set_status(conversation_id, to).await?;
+        self.append(conversation_id, EventKind::StatusChanged { from, to })
+            .await?;
+        Ok(from)
     }
 
     pub(crate) async fn append(
