@@ -472,3 +472,70 @@ fn the_web_chat_works_in_a_real_browser() {
     assert!(seen["tokens"].as_u64().unwrap() > 20, "{seen}");
     assert!(shots.join("webchat.png").metadata().unwrap().len() > 1000);
 }
+
+#[test]
+fn eval_writes_its_report_and_a_broken_flow_fails_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let suites = concat!(env!("CARGO_MANIFEST_DIR"), "/../../evals/suites");
+    let eval = |flows: &std::path::Path, extra: &[&str]| {
+        let mut cmd = frontline(dir.path());
+        cmd.env("FRONTLINE_FLOWS__DIR", flows)
+            .args(["eval", "flows", "--dir", suites, "--report"])
+            .arg(dir.path().join("report"))
+            .args(extra);
+        cmd.output().expect("frontline eval runs")
+    };
+    let flows = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../flows"));
+    let baseline = dir.path().join("baseline.json");
+    let good = eval(flows, &["--save-baseline", baseline.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(stdout.contains("cases passed (100.0%)"), "{stdout}");
+    assert!(stdout.contains("coverage: flows"), "{stdout}");
+    for file in ["report/report.json", "report/report.html", "baseline.json"] {
+        assert!(dir.path().join(file).is_file(), "{file}");
+    }
+
+    // Break a flow (pending orders can no longer be cancelled) and compare.
+    let broken = dir.path().join("broken-flows");
+    std::fs::create_dir_all(&broken).unwrap();
+    for entry in std::fs::read_dir(flows).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(entry.path()).unwrap().replace(
+                "if: order.status != \"pending\"",
+                "if: order.status == \"pending\"",
+            );
+            std::fs::write(broken.join(entry.file_name()), text).unwrap();
+        }
+    }
+    let bad = eval(&broken, &["--baseline", baseline.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("REGRESSION case flows/cancel a pending order passed, now fails"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("the eval gate failed"), "{stderr}");
+
+    // A malformed suite names its file and line.
+    let bad_suites = dir.path().join("bad-suites");
+    std::fs::create_dir_all(&bad_suites).unwrap();
+    std::fs::write(
+        bad_suites.join("typo.yaml"),
+        "suite: typo\ncases:\n  - name: one\n    steps:\n      - {text: hi, expect: [flow_startd: x]}\n",
+    )
+    .unwrap();
+    let out = frontline(dir.path())
+        .args(["eval", "--dir"])
+        .arg(&bad_suites)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("typo.yaml:5:"), "{stderr}");
+}

@@ -5,7 +5,7 @@
 use crate::{Agent, AgentError, Decision, Handoff};
 use frontline_domain::{
     ActionCall, ActionError, Channel, Command, ConversationId, Customer, EventKind, FlowFrame,
-    IdentityKind, ScoredCommand, SmallTalk,
+    IdentityKind, ScoredCommand, SmallTalk, StepRef,
 };
 use frontline_flows::{Effect, Env, Input};
 use serde_json::{json, Value};
@@ -72,9 +72,10 @@ pub(crate) async fn decide(
             turn.conversation_id, turn.channel, turn.channel_message_id
         ),
     };
-    let mut effects = agent
-        .engine
-        .advance(&mut stack, Input::Commands(commands.to_vec()), &env);
+    let (mut effects, mut ran) =
+        agent
+            .engine
+            .advance_traced(&mut stack, Input::Commands(commands.to_vec()), &env);
     let (mut texts, mut greetings, mut handoff, mut asked) = (Vec::new(), Vec::new(), None, None);
     let mut started = Vec::new();
     loop {
@@ -123,9 +124,12 @@ pub(crate) async fn decide(
         }
         let Some(call) = call else { break };
         let outcome = act(agent, turn.conversation_id, call).await?;
-        effects = agent
-            .engine
-            .advance(&mut stack, Input::ActionOutcome(outcome), &env);
+        let (more, steps) =
+            agent
+                .engine
+                .advance_traced(&mut stack, Input::ActionOutcome(outcome), &env);
+        effects = more;
+        ran.extend(steps);
     }
     greetings.append(&mut texts);
     Ok(Decision {
@@ -134,6 +138,10 @@ pub(crate) async fn decide(
         handoff,
         asked,
         started,
+        ran: ran
+            .into_iter()
+            .map(|(flow, step)| StepRef { flow, step })
+            .collect(),
     })
 }
 

@@ -333,8 +333,11 @@ impl Agent {
             }
         }
         if stack != before {
-            self.append(conversation_id, EventKind::FlowUpdated { stack })
-                .await?;
+            self.append(
+                conversation_id,
+                EventKind::FlowUpdated { stack, ran: vec![] },
+            )
+            .await?;
         }
         self.change_status(conversation_id, ConversationStatus::HandedOff)
             .await?;

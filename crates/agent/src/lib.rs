@@ -144,6 +144,8 @@ pub(crate) struct Decision {
     pub asked: Option<(String, String)>,
     /// Flows started on this turn, in order.
     pub started: Vec<String>,
+    /// The flow steps the engine ran, in order.
+    pub ran: Vec<frontline_domain::StepRef>,
 }
 
 impl Agent {
@@ -448,11 +450,12 @@ impl Agent {
             decide::decide(self, turn, stack.clone(), &commands, knowledge_answer).await?;
         self.apply_policy(conversation.id, &customer, &history, &stack, &mut decision)
             .await?;
-        if decision.stack != stack {
+        if decision.stack != stack || !decision.ran.is_empty() {
             self.append(
                 conversation.id,
                 EventKind::FlowUpdated {
                     stack: decision.stack.clone(),
+                    ran: std::mem::take(&mut decision.ran),
                 },
             )
             .await?;
@@ -580,7 +583,7 @@ pub(crate) fn flow_stack(events: &[Event]) -> Vec<FlowFrame> {
         .iter()
         .rev()
         .find_map(|e| match &e.kind {
-            EventKind::FlowUpdated { stack } => Some(stack.clone()),
+            EventKind::FlowUpdated { stack, .. } => Some(stack.clone()),
             _ => None,
         })
         .unwrap_or_default()

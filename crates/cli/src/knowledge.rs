@@ -192,12 +192,27 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)>
 }
 
 /// `frontline eval knowledge`: the demo question set, and τ2 banking-knowledge when its data is
-/// present. Prints every figure; returns them for callers that gate on them.
-pub async fn eval_command(config: &Config, suites: &[String], shared: &Path) -> Result<()> {
+/// present. Prints every figure; returns the headline ones by suite, for the eval report.
+pub async fn eval_command(
+    config: &Config,
+    suites: &[String],
+    shared: &Path,
+) -> Result<crate::understanding_eval::DatasetFigures> {
+    let mut figures = crate::understanding_eval::DatasetFigures::new();
     let all = suites.is_empty();
     if all || suites.iter().any(|s| s == "demo") {
         let report = eval_demo(config).await?;
         println!("knowledge/demo: {report}");
+        figures.insert(
+            "demo".into(),
+            [
+                ("recall_at_1".into(), report.recall_at_1),
+                ("recall_at_5".into(), report.recall_at_5),
+                ("abstain_precision".into(), report.abstain_precision),
+                ("abstain_recall".into(), report.abstain_recall),
+            ]
+            .into(),
+        );
     }
     if all || suites.iter().any(|s| s == "tau2-banking") {
         let data = shared.join("tau2-banking-knowledge");
@@ -217,11 +232,20 @@ pub async fn eval_command(config: &Config, suites: &[String], shared: &Path) -> 
                 report.mrr,
                 elapsed.as_secs_f64()
             );
+            figures.insert(
+                "tau2-banking".into(),
+                [
+                    ("document_recall_at_5".into(), report.document_recall_at_5),
+                    ("document_recall_at_10".into(), report.document_recall_at_10),
+                    ("mrr".into(), report.mrr),
+                ]
+                .into(),
+            );
         } else if !all {
             anyhow::bail!("τ2 banking-knowledge data not found at {}", data.display());
         }
     }
-    Ok(())
+    Ok(figures)
 }
 
 /// The configured knowledge folder in a fresh embedded index (in a scratch folder).

@@ -1,6 +1,7 @@
 //! `frontline`: the support agent service and its tools.
 
 mod config;
+mod eval;
 mod knowledge;
 mod understanding_eval;
 
@@ -75,14 +76,40 @@ enum Command {
         #[arg(long, default_value_t = 1000, hide = true)]
         poll_ms: u64,
     },
-    /// Run offline evals and print their figures.
+    /// Run the offline evals: every conversation suite in evals/suites on the real agent (or
+    /// the named ones), plus any dataset evals named (demo, tau2-banking, slots, routing,
+    /// banking77, clinc150). Writes report.json and report.html; with --baseline, exits 1 when a
+    /// figure regressed beyond the tolerance or a passing case fails (without, when any case
+    /// fails).
     Eval {
-        /// Which suites: demo (the demo knowledge question set), tau2-banking (τ2
-        /// banking-knowledge retrieval), slots (slot extraction), routing (the demo routing
-        /// set), banking77 and clinc150 (the local router on held-out data). Default: all whose
-        /// data is present.
-        #[arg(long = "suite")]
+        /// Suites to run, by name.
+        #[arg(value_name = "SUITE")]
+        names: Vec<String>,
+        /// The same, as options (`--suite routing --suite clinc150`).
+        #[arg(long = "suite", hide = true)]
         suites: Vec<String>,
+        /// The understanding under test: local, llm (the configured endpoint, through its
+        /// cassettes) or rules. Default: as configured.
+        #[arg(long, value_parser = ["local", "llm", "rules"])]
+        mode: Option<String>,
+        /// Where report.json and report.html go.
+        #[arg(long, default_value = "data/eval-report")]
+        report: PathBuf,
+        /// A baseline (a file saved with --save-baseline, or a report.json) to compare against.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Save this run's gated figures as a baseline.
+        #[arg(long)]
+        save_baseline: Option<PathBuf>,
+        /// How far (absolute) a figure may move the wrong way before it is a regression.
+        #[arg(long, default_value_t = 0.02)]
+        tolerance: f64,
+        /// The conversation suites folder.
+        #[arg(long, default_value = "evals/suites")]
+        dir: PathBuf,
+        /// Cases run at once.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
         /// The shared datasets folder.
         #[arg(long, env = "FRONTLINE_SHARED_DATA", default_value = "../shared/data")]
         shared: PathBuf,
@@ -153,16 +180,36 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
-        Command::Eval { suites, shared } => {
-            let (understanding, knowledge): (Vec<String>, Vec<String>) = suites
-                .into_iter()
-                .partition(|s| understanding_eval::SUITES.contains(&s.as_str()));
-            let all = understanding.is_empty() && knowledge.is_empty();
-            if all || !knowledge.is_empty() {
-                knowledge::eval_command(&config, &knowledge, &shared).await?;
-            }
-            if all || !understanding.is_empty() {
-                understanding_eval::eval_command(&config, &understanding, &shared).await?;
+        Command::Eval {
+            mut names,
+            suites,
+            mode,
+            report,
+            baseline,
+            save_baseline,
+            tolerance,
+            dir,
+            jobs,
+            shared,
+        } => {
+            names.extend(suites);
+            let passes = eval::eval_command(
+                config,
+                eval::EvalArgs {
+                    names,
+                    mode,
+                    report,
+                    baseline,
+                    save_baseline,
+                    tolerance,
+                    dir,
+                    shared,
+                    jobs,
+                },
+            )
+            .await?;
+            if !passes {
+                anyhow::bail!("the eval gate failed (see the regressions or failures above)");
             }
             Ok(())
         }

@@ -28,8 +28,14 @@ fn embedding_cache(name: &str) -> PathBuf {
 }
 
 /// Run the understanding suites among `suites` (all of them when empty; datasets that are
-/// missing are skipped then, and an error when asked for by name).
-pub async fn eval_command(config: &Config, suites: &[String], shared: &Path) -> Result<()> {
+/// missing are skipped then, and an error when asked for by name). Prints each report and
+/// returns its headline figures by suite, for the eval report.
+pub async fn eval_command(
+    config: &Config,
+    suites: &[String],
+    shared: &Path,
+) -> Result<DatasetFigures> {
+    let mut figures = DatasetFigures::new();
     let all = suites.is_empty();
     let wanted = |name: &str| all || suites.iter().any(|s| s == name);
     let model = crate::knowledge::local_model(config).await?;
@@ -39,9 +45,22 @@ pub async fn eval_command(config: &Config, suites: &[String], shared: &Path) -> 
         let local =
             LocalUnderstanding::build(flows.clone(), model.clone(), LocalSettings::default())
                 .await?;
-        println!(
-            "{}",
-            evaluate_slots(&local, &flows, "report_problem", &set).await?
+        let report = evaluate_slots(&local, &flows, "report_problem", &set).await?;
+        println!("{report}");
+        let (tp, fp, fn_) = report.by_type.values().fold((0, 0, 0), |(a, b, c), n| {
+            (
+                a + n.true_positives,
+                b + n.false_positives,
+                c + n.false_negatives,
+            )
+        });
+        figures.insert(
+            "slots".into(),
+            [
+                ("precision".into(), tp as f64 / (tp + fp).max(1) as f64),
+                ("recall".into(), tp as f64 / (tp + fn_).max(1) as f64),
+            ]
+            .into(),
         );
         let rules = RuleUnderstanding::new(flows.clone());
         println!(
@@ -58,6 +77,10 @@ pub async fn eval_command(config: &Config, suites: &[String], shared: &Path) -> 
         let cases = load_routing_set(Path::new("evals/understanding/routing.yaml"))?;
         let report = evaluate_routing(&local, &cases, chrono::Utc::now().date_naive()).await?;
         print!("{report}");
+        figures.insert(
+            "routing".into(),
+            [("accuracy".into(), report.accuracy)].into(),
+        );
         for failure in &report.failures {
             println!("    miss: {failure}");
         }
@@ -105,6 +128,18 @@ pub async fn eval_command(config: &Config, suites: &[String], shared: &Path) -> 
         .await?;
         bar.finish_and_clear();
         print!("{report}");
+        figures.insert(
+            name.into(),
+            [
+                ("in_scope_accuracy".into(), report.test.in_scope_accuracy),
+                ("oos_recall".into(), report.test.oos_recall),
+            ]
+            .into(),
+        );
     }
-    Ok(())
+    Ok(figures)
 }
+
+/// Headline figures by dataset suite: suite → figure → value.
+pub type DatasetFigures =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>;

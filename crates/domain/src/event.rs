@@ -6,6 +6,15 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 
+/// One step of one flow, as the engine ran it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StepRef {
+    /// The flow's id.
+    pub flow: String,
+    /// The step's id within it.
+    pub step: String,
+}
+
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -37,11 +46,15 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         llm: Option<LlmUsage>,
     },
-    /// The flow stack changed (started, advanced, finished, cancelled). The latest one is the
-    /// dialogue state; replaying the log replays the state.
+    /// The flow stack changed (started, advanced, finished, cancelled), or flow steps ran. The
+    /// latest one is the dialogue state; replaying the log replays the state.
     FlowUpdated {
         /// Active flows, innermost last; empty when no flow is active.
         stack: Vec<FlowFrame>,
+        /// The flow steps the engine ran on this turn, in order (step coverage in evals and
+        /// analytics).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ran: Vec<StepRef>,
     },
     /// A flow finished.
     FlowEnded {

@@ -599,7 +599,7 @@ pub fn prior_flows(at: Timestamp, events: &[Event]) -> Vec<PriorFlow> {
     let mut flows: Vec<PriorFlow> = vec![];
     for e in events {
         match &e.kind {
-            EventKind::FlowUpdated { stack } => {
+            EventKind::FlowUpdated { stack, .. } => {
                 for frame in stack {
                     match flows
                         .iter_mut()

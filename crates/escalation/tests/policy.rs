@@ -291,6 +291,7 @@ fn a_repeat_contact_within_the_window_about_the_same_thing_hands_off() {
     earlier
         .push(EventKind::FlowUpdated {
             stack: vec![frame.clone()],
+            ran: vec![],
         })
         .push(EventKind::FlowEnded {
             flow_id: "cancel_order".into(),

@@ -120,8 +120,15 @@ fn diagnose_step(step: &Value) -> Option<String> {
     }
 }
 
-/// Parse one flow file's text.
-pub fn parse_flow(file: &Path, source: &str) -> Result<SourceFlow, Vec<Diagnostic>> {
+/// Read a YAML document, check it against a JSON Schema and type it, every problem located at
+/// `file:line:col`. `explain` may reword a schema error (return `None` to keep the schema's own
+/// words). Flow files and eval suites are read this way.
+pub fn parse_document<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    source: &str,
+    schema: &jsonschema::Validator,
+    explain: &dyn Fn(&Located, &jsonschema::ValidationError<'_>) -> Option<String>,
+) -> Result<(T, Located), Vec<Diagnostic>> {
     let at = |position: Position, message: String, pointer: &str| Diagnostic {
         file: file.to_path_buf(),
         position,
@@ -139,17 +146,9 @@ pub fn parse_flow(file: &Path, source: &str) -> Result<SourceFlow, Vec<Diagnosti
         )]
     })?;
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
-    for error in validator().iter_errors(&located.value) {
+    for error in schema.iter_errors(&located.value) {
         let pointer = error.instance_path().as_str().to_string();
-        let is_step = matches!(
-            error.kind(),
-            jsonschema::error::ValidationErrorKind::OneOfNotValid { .. }
-                | jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. }
-        );
-        let message = is_step
-            .then(|| located.value.pointer(&pointer).and_then(diagnose_step))
-            .flatten()
-            .unwrap_or_else(|| error.to_string());
+        let message = explain(&located, &error).unwrap_or_else(|| error.to_string());
         diagnostics.push(at(located.position(&pointer), message, &pointer));
     }
     if !diagnostics.is_empty() {
@@ -157,7 +156,7 @@ pub fn parse_flow(file: &Path, source: &str) -> Result<SourceFlow, Vec<Diagnosti
         diagnostics.dedup();
         return Err(diagnostics);
     }
-    let spec: FlowSpec = serde_path_to_error::deserialize(&located.value).map_err(|e| {
+    let typed: T = serde_path_to_error::deserialize(&located.value).map_err(|e| {
         let pointer = path_to_pointer(&e.path().to_string());
         vec![at(
             located.position(&pointer),
@@ -165,6 +164,33 @@ pub fn parse_flow(file: &Path, source: &str) -> Result<SourceFlow, Vec<Diagnosti
             &pointer,
         )]
     })?;
+    Ok((typed, located))
+}
+
+/// Parse one flow file's text.
+pub fn parse_flow(file: &Path, source: &str) -> Result<SourceFlow, Vec<Diagnostic>> {
+    let explain = |located: &Located, error: &jsonschema::ValidationError<'_>| {
+        let is_step = matches!(
+            error.kind(),
+            jsonschema::error::ValidationErrorKind::OneOfNotValid { .. }
+                | jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. }
+        );
+        is_step
+            .then(|| {
+                located
+                    .value
+                    .pointer(error.instance_path().as_str())
+                    .and_then(diagnose_step)
+            })
+            .flatten()
+    };
+    let (spec, located): (FlowSpec, Located) = parse_document(file, source, validator(), &explain)?;
+    let at = |position: Position, message: String, pointer: &str| Diagnostic {
+        file: file.to_path_buf(),
+        position,
+        message,
+        pointer: pointer.to_string(),
+    };
     let stem = file
         .file_stem()
         .and_then(|s| s.to_str())

@@ -14,6 +14,8 @@
 //! - **Record/replay** ([`cassette`]): evals in LLM mode are deterministic in CI.
 
 pub mod cassette;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 
 pub use cassette::{Cassette, CassetteMode};

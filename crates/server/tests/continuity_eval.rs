@@ -77,7 +77,7 @@ async fn asks(server: &Server, conversation: ConversationId) -> (usize, Vec<Stri
     let (mut asked, mut repeats) = (0, vec![]);
     for event in server.db.store.events(conversation).await.unwrap() {
         match &event.kind {
-            EventKind::FlowUpdated { stack } => {
+            EventKind::FlowUpdated { stack, .. } => {
                 for frame in stack {
                     known.extend(
                         frame
@@ -162,7 +162,7 @@ async fn decisions(server: &Server, who: &Customer) -> Vec<String> {
                 EventKind::FlowEnded { flow_id, outcome } => {
                     out.push(format!("flow {flow_id} {outcome}"))
                 }
-                EventKind::FlowUpdated { stack } => {
+                EventKind::FlowUpdated { stack, .. } => {
                     if let Some(top) = stack.last() {
                         let line = format!("in {} asking {:?}", top.flow_id, top.requested_slot);
                         if out.last() != Some(&line) {

@@ -66,9 +66,15 @@ impl Pipeline {
             goodbye: re(
                 r"^(bye|goodbye|bye bye|see you|see ya|that'?s all|that is all|nothing else|have a (good|nice) (day|one))$",
             ),
-            cancel: re(
-                r"^(never ?mind|forget (it|about it)|cancel( that| it)?|stop( that| it)?|i changed my mind|don'?t bother|no thanks?)$",
-            ),
+            // "never mind", "actually, forget it", "ok stop this please", "I don't want to do
+            // this anymore": fillers around one stop phrase, nothing else.
+            cancel: re(concat!(
+                r"^((actually|oh|ok|okay|um|umm|well|hmm|sorry|wait|no|erm) )*",
+                r"(never ?mind|forget (it|about it|that|this)|cancel (that|it|this)|cancel|stop|stop (that|it|this|here)",
+                r"|i('ve| have)? changed my mind|don'?t bother|no thanks?",
+                r"|let'?s (stop|not)|i don'?t want to (do|continue) (this|that|it)( anymore| any more)?)",
+                r"( (then|please|thanks|thank you|anyway|for now))*$"
+            )),
         }
     }
 

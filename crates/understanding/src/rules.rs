@@ -295,6 +295,29 @@ mod tests {
             .await,
             [Command::CancelFlow]
         );
+        for stop in [
+            "actually never mind",
+            "Oh, forget it then.",
+            "ok stop this please",
+            "I don't want to do this anymore",
+            "I've changed my mind",
+        ] {
+            assert_eq!(
+                commands(&u, stop, &context(Some(("cancel_order", Some("order_id"))))).await,
+                [Command::CancelFlow],
+                "{stop}"
+            );
+        }
+        // A stop phrase inside a request is not a stop.
+        assert_ne!(
+            commands(
+                &u,
+                "stop my order before it ships",
+                &context(Some(("cancel_order", Some("order_id"))))
+            )
+            .await,
+            [Command::CancelFlow]
+        );
         assert!(matches!(
             commands(&u, "never mind", &context(None)).await[..],
             [Command::CannotHandle { .. }]

@@ -8,80 +8,16 @@
 mod common;
 
 use frontline_domain::{Channel, Command};
+use frontline_llm::testing::LlamaServer;
 use frontline_llm::{Cassette, CassetteMode, LlmClient, LlmSettings, Message, StructuredMode};
 use frontline_understanding::llm::{LlmUnderstanding, Template, COMMAND_PLACEHOLDERS};
 use frontline_understanding::local::LocalSettings;
 use frontline_understanding::{ActiveFlow, DialogueContext, LocalUnderstanding, Understanding};
-use std::process::{Child, Command as Process, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The server process, stopped when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_server() -> Server {
-    let script = common::repo().join("scripts/llm.sh");
-    let out = Process::new(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("running scripts/llm.sh");
-    assert!(out.status.success(), "scripts/llm.sh failed");
-    let line = String::from_utf8(out.stdout).unwrap();
-    let (python, model) = line.trim().split_once('\t').expect("python<TAB>model");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Process::new(python)
-        .args([
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            model,
-            "--host",
-            "127.0.0.1",
-        ])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting llama_cpp.server");
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}/v1"),
-    };
-    let started = Instant::now();
-    loop {
-        let up = reqwest::get(format!("{}/models", server.url))
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if up {
-            return server;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the LLM server did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+async fn start_server() -> LlamaServer {
+    LlamaServer::start(&common::repo()).await
 }
 
 fn client(url: &str) -> Arc<LlmClient> {

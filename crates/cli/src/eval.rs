@@ -1,0 +1,181 @@
+//! `frontline eval`: the conversation suites of `evals/suites/` on the real agent, the dataset
+//! evals alongside, one report (terminal, `report.json`, `report.html`), and the baseline gate.
+
+use crate::config::{Config, UnderstandingMode};
+use anyhow::{Context, Result};
+use chrono::{NaiveDate, TimeZone, Utc};
+use frontline_evals::{figures, load_suites, run_suites, Baseline, Report, World};
+use frontline_flows::Engine;
+use frontline_shop::seed::SeedOptions;
+use frontline_shop::Shop;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// Dataset evals `frontline eval` runs alongside the conversation suites, when named.
+pub const DATASETS: [&str; 6] = [
+    "demo",
+    "tau2-banking",
+    "slots",
+    "routing",
+    "banking77",
+    "clinc150",
+];
+
+/// What `frontline eval` was asked.
+pub struct EvalArgs {
+    /// Suite names (conversation suites and datasets); empty: every conversation suite.
+    pub names: Vec<String>,
+    /// `local`, `llm` or `rules`, overriding the configuration.
+    pub mode: Option<String>,
+    /// The folder for `report.json` and `report.html`.
+    pub report: PathBuf,
+    /// A baseline to compare against (the gate).
+    pub baseline: Option<PathBuf>,
+    /// Where to save this run's figures as the next baseline.
+    pub save_baseline: Option<PathBuf>,
+    /// How far a figure may fall before it is a regression.
+    pub tolerance: f64,
+    /// The suites folder.
+    pub dir: PathBuf,
+    /// The shared datasets folder.
+    pub shared: PathBuf,
+    /// Cases run at once.
+    pub jobs: usize,
+}
+
+/// Run the evals; `Ok(false)` when the gate fails.
+pub async fn eval_command(mut config: Config, args: EvalArgs) -> Result<bool> {
+    if let Some(mode) = &args.mode {
+        config.understanding.mode = match mode.as_str() {
+            "local" => UnderstandingMode::Local,
+            "llm" => UnderstandingMode::Llm,
+            "rules" => UnderstandingMode::Rules,
+            other => anyhow::bail!("--mode {other}: expected local, llm or rules"),
+        };
+    }
+    let (datasets, conversations): (Vec<String>, Vec<String>) = args
+        .names
+        .iter()
+        .cloned()
+        .partition(|n| DATASETS.contains(&n.as_str()));
+    let suites = load_suites(&args.dir).with_context(|| {
+        format!(
+            "reading the suites in {} (each problem is at file:line:col)",
+            args.dir.display()
+        )
+    })?;
+    for name in &conversations {
+        if !suites.iter().any(|s| &s.name == name) {
+            anyhow::bail!(
+                "no suite named {name}: {} has {}; datasets: {}",
+                args.dir.display(),
+                suites
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                DATASETS.join(", ")
+            );
+        }
+    }
+    let suites: Vec<_> = suites
+        .into_iter()
+        .filter(|s| {
+            conversations.contains(&s.name) || (conversations.is_empty() && datasets.is_empty())
+        })
+        .collect();
+
+    let mut dataset_figures = crate::understanding_eval::DatasetFigures::new();
+    if !datasets.is_empty() {
+        let (understanding, knowledge): (Vec<String>, Vec<String>) = datasets
+            .into_iter()
+            .partition(|s| crate::understanding_eval::SUITES.contains(&s.as_str()));
+        if !knowledge.is_empty() {
+            dataset_figures
+                .extend(crate::knowledge::eval_command(&config, &knowledge, &args.shared).await?);
+        }
+        if !understanding.is_empty() {
+            dataset_figures.extend(
+                crate::understanding_eval::eval_command(&config, &understanding, &args.shared)
+                    .await?,
+            );
+        }
+    }
+
+    let flows = crate::load_flows(&config.flows.dir)?;
+    let kb = crate::knowledge::eval_knowledge_base(&config).await?;
+    let (understanding, answer_writer) = crate::understanding(&config, &flows, Some(&kb)).await?;
+    let mode = understanding.name();
+    let world = World {
+        flows: flows.clone(),
+        understanding,
+        knowledge: Some(kb.clone()),
+        answer_writer,
+        shop: demo_shop().await?,
+        escalation: config.escalation.settings()?,
+        // Monday 10:00 UTC: the team is working.
+        start: Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap(),
+        concurrency: args.jobs.max(1),
+    };
+    let total: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} cases ({elapsed})")
+            .context("progress bar template")?,
+    );
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message("eval");
+    let runs = run_suites(&world, &suites, &|done| bar.set_position(done as u64)).await?;
+    bar.finish_and_clear();
+
+    let mut figures = figures(&mode, &runs, &Engine::new(flows), Some(&kb)).await;
+    figures.datasets = dataset_figures;
+    let mut report = Report {
+        figures,
+        comparison: None,
+    };
+    if let Some(path) = &args.baseline {
+        let baseline = Baseline::load(path)?;
+        report.comparison = Some(frontline_evals::compare(
+            &Baseline::of(&report.figures),
+            &baseline,
+            args.tolerance,
+        ));
+    }
+    report.write(&args.report)?;
+    print!("{}", report.summary());
+    println!(
+        "report: {} and {}",
+        args.report.join("report.json").display(),
+        args.report.join("report.html").display()
+    );
+    if let Some(path) = &args.save_baseline {
+        save_baseline(&report, path)?;
+        println!("baseline saved to {}", path.display());
+    }
+    Ok(report.gate_passes())
+}
+
+fn save_baseline(report: &Report, path: &Path) -> Result<()> {
+    let json = serde_json::to_string_pretty(&Baseline::of(&report.figures))?;
+    std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+/// The demo shop's data, generated for a fixed date so every run sees the same orders.
+async fn demo_shop() -> Result<frontline_shop::ShopData> {
+    let dir = std::env::temp_dir().join(format!(
+        "frontline-eval-shop-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let shop = Shop::open(&dir.join("shop.db")).await?;
+    shop.seed_if_empty(&SeedOptions::demo(
+        NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date"),
+    ))
+    .await?;
+    let data = shop.export().await?;
+    drop(shop);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(data)
+}

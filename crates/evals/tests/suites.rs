@@ -1,0 +1,469 @@
+//! The suites of `evals/suites/` on the real parts: the local understanding (all-MiniLM-L6-v2),
+//! the demo knowledge base in an embedded qdrant-edge shard, the demo shop and SQLite. Every case
+//! must pass and the figures must meet the issues' targets; a broken flow must fail the gate;
+//! the HTML report must render in a real headless Chromium.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use frontline_agent::EscalationSettings;
+use frontline_domain::{Channel, EscalationTrigger};
+use frontline_evals::{
+    compare, figures, load_suites, parse_suite, run_suites, Baseline, Figures, Report, Suite, World,
+};
+use frontline_flows::{Engine, FlowSet};
+use frontline_knowledge::{EdgeIndex, Embedder, KnowledgeBase, KnowledgeSettings, MiniLm};
+use frontline_llm::testing::LlamaServer;
+use frontline_llm::{Cassette, CassetteMode, LlmClient, LlmSettings};
+use frontline_shop::seed::SeedOptions;
+use frontline_shop::Shop;
+use frontline_understanding::llm::{
+    LlmAnswerWriter, LlmUnderstanding, Template, ANSWER_PLACEHOLDERS, COMMAND_PLACEHOLDERS,
+};
+use frontline_understanding::local::LocalSettings;
+use frontline_understanding::LocalUnderstanding;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// What a test's cases share: model, knowledge base, shop data.
+struct Parts {
+    model: Arc<dyn Embedder>,
+    kb: Arc<KnowledgeBase>,
+    shop: frontline_shop::ShopData,
+    _dir: tempfile::TempDir,
+}
+
+async fn parts() -> Parts {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
+    shop.seed_if_empty(&SeedOptions::demo(
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+    ))
+    .await
+    .unwrap();
+    let shop = shop.export().await.unwrap();
+    let model: Arc<dyn Embedder> = Arc::new(
+        MiniLm::load(&MiniLm::default_dir()).expect("model installed by scripts/model.sh"),
+    );
+    let index = EdgeIndex::open(&dir.path().join("index"), 384).unwrap();
+    let kb = Arc::new(KnowledgeBase::new(
+        model.clone(),
+        Arc::new(index),
+        KnowledgeSettings::default(),
+    ));
+    kb.ingest(&repo("knowledge"), &|_| {}).await.unwrap();
+    Parts {
+        model,
+        kb,
+        shop,
+        _dir: dir,
+    }
+}
+
+async fn world(flows_dir: &Path) -> (World, Parts) {
+    let parts = parts().await;
+    let flows = Arc::new(FlowSet::load(flows_dir, &frontline_shop::actions::catalog()).unwrap());
+    let understanding = Arc::new(
+        LocalUnderstanding::build(flows.clone(), parts.model.clone(), LocalSettings::default())
+            .await
+            .unwrap()
+            .with_knowledge(parts.kb.clone()),
+    );
+    let world = World {
+        flows,
+        understanding,
+        knowledge: Some(parts.kb.clone()),
+        answer_writer: None,
+        shop: parts.shop.clone(),
+        escalation: EscalationSettings::default(),
+        start: Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap(),
+        concurrency: 2,
+    };
+    (world, parts)
+}
+
+async fn run(world: &World, suites: &[Suite]) -> Figures {
+    let runs = run_suites(world, suites, &|_| {}).await.unwrap();
+    figures(
+        "local",
+        &runs,
+        &Engine::new(world.flows.clone()),
+        world.knowledge.as_deref(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_demo_suite_passes_and_meets_its_targets() {
+    let suites = load_suites(&repo("evals/suites")).unwrap();
+    let (world, _parts) = world(&repo("flows")).await;
+    let runs = run_suites(&world, &suites, &|_| {}).await.unwrap();
+    // Every handoff's summary meets its JSON Schema.
+    for run in &runs {
+        if let Some(summary) = run.escalation() {
+            frontline_escalation::validate_summary(summary)
+                .unwrap_or_else(|e| panic!("{}: {e}", run.name));
+        }
+    }
+    let f = figures(
+        "local",
+        &runs,
+        &Engine::new(world.flows.clone()),
+        Some(&world.knowledge.clone().unwrap()),
+    )
+    .await;
+    let report = Report {
+        figures: f.clone(),
+        comparison: None,
+    };
+    print!("{}", report.summary());
+    assert!(
+        f.failures.is_empty(),
+        "failing cases:\n{}",
+        report.summary()
+    );
+
+    // At least 80 demo conversations, and at least 30 adversarial ones.
+    let count = |name: &str| {
+        f.suites
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(0, |s| s.cases)
+    };
+    assert!(count("adversarial") >= 30, "{}", count("adversarial"));
+    assert!(f.cases - count("adversarial") >= 80, "{}", f.cases);
+
+    // Escalation: every trigger at least five times, precision and recall at least 0.9; at
+    // least 30 happy paths, none handed off; summaries complete.
+    for trigger in EscalationTrigger::ALL.iter().map(|t| t.code()) {
+        let p = &f.escalation[trigger];
+        assert!(p.support >= 5, "{trigger}: {} cases", p.support);
+        assert!(p.precision >= 0.9 && p.recall >= 0.9, "{trigger}: {p:?}");
+    }
+    assert!(f.escalation["none"].support >= 30);
+    assert_eq!(f.escalation["none"].recall, 1.0);
+    assert_eq!(f.context_transfer, Some(1.0));
+
+    // Knowledge answers are extractive in local mode, so every sentence has its passage.
+    assert!(f.grounded_answers >= 10, "{}", f.grounded_answers);
+    assert!(f.groundedness.unwrap() >= 0.95, "{:?}", f.groundedness);
+    // Nobody is asked again for what they already gave, on any channel.
+    assert_eq!(f.repeat_ask_rate, 0.0);
+    // Every customer-startable flow ran; steps never run are listed by file:line.
+    assert_eq!(f.coverage.flows, 1.0, "{:?}", f.coverage.per_flow);
+    assert!(f.coverage.steps >= 0.6, "{:?}", f.coverage.uncovered);
+    for u in &f.coverage.uncovered {
+        assert!(u.at.contains("flows/") && u.at.contains(".yaml:"), "{u:?}");
+    }
+    // Command figures exist for what the cases expect, and the flows they start are right.
+    assert!(f.commands["start_flow"].recall >= 0.9, "{:?}", f.commands);
+    let cm = &f.confusion;
+    let diagonal: usize = (0..cm.labels.len()).map(|i| cm.counts[i][i]).sum();
+    let total: usize = cm.counts.iter().flatten().sum();
+    assert!(total >= 30 && diagonal == total, "{cm:?}");
+    assert!(f.automation_rate > 0.3 && f.resolution_rate >= f.automation_rate);
+    // No LLM in local mode.
+    assert_eq!(f.llm.calls, 0);
+    assert!(f.latency.turns >= 250 && f.latency.p50 > 0.0);
+}
+
+#[tokio::test]
+async fn a_deliberately_broken_flow_fails_the_gate() {
+    let suites: Vec<Suite> = load_suites(&repo("evals/suites"))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name == "flows")
+        .collect();
+    let (good_world, _parts) = world(&repo("flows")).await;
+    let good = run(&good_world, &suites).await;
+    let baseline = Baseline::of(&good);
+
+    // The same flows, with the cancellation's policy check inverted: pending orders refused.
+    let broken = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo("flows")).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let text = text.replace(
+                "if: order.status != \"pending\"",
+                "if: order.status == \"pending\"",
+            );
+            std::fs::write(broken.path().join(entry.file_name()), text).unwrap();
+        }
+    }
+    let (bad_world, _bad_parts) = world(broken.path()).await;
+    let bad = run(&bad_world, &suites).await;
+    let comparison = compare(&Baseline::of(&bad), &baseline, 0.02);
+    let report = Report {
+        figures: bad,
+        comparison: Some(comparison.clone()),
+    };
+    assert!(!report.gate_passes(), "{}", report.summary());
+    assert!(
+        comparison
+            .regressions
+            .iter()
+            .any(|r| r == "case flows/cancel a pending order passed, now fails"),
+        "{:?}",
+        comparison.regressions
+    );
+    assert!(comparison
+        .regressions
+        .iter()
+        .any(|r| r.starts_with("suite.flows.pass_rate: 1.000 → ")));
+    // Against itself, the good run passes.
+    assert!(compare(&baseline, &baseline, 0.0).ok());
+}
+
+#[tokio::test]
+async fn assertions_fail_with_the_reason_and_the_case_location() {
+    let suite = parse_suite(
+        &repo("evals/suites/inline.yaml"),
+        r##"
+suite: inline
+cases:
+  - name: wrong expectations
+    steps:
+      - text: "where is my order #W0000002?"
+        expect:
+          - flow_started: cancel_order
+          - action_called: {name: get_order_details, args: {order_id: "#W0000003"}}
+          - escalated: policy
+          - reply_not_matches: "(?i)delivered"
+  - name: right expectations
+    steps:
+      - text: "where is my order #W0000002?"
+        expect:
+          - flow_started: order_status
+          - action_called: {name: get_order_details, args: {order_id: "#W0000002"}}
+          - not_escalated
+"##,
+    )
+    .unwrap();
+    let (world, _parts) = world(&repo("flows")).await;
+    let runs = run_suites(&world, &[suite], &|_| {}).await.unwrap();
+    assert!(runs[1].passed(), "{:?}", runs[1].failures);
+    let failures = &runs[0].failures;
+    assert_eq!(failures.len(), 4, "{failures:?}");
+    assert!(failures[0].contains("expected cancel_order to start; started [\"order_status\"]"));
+    assert!(failures[1].contains("not with"));
+    assert!(failures[2].contains("not handed off"));
+    assert!(failures[3].contains("replies contain"));
+    assert_eq!(runs[0].line, 4);
+}
+
+#[tokio::test]
+async fn a_handoff_summary_answers_who_what_what_was_tried_why_and_what_next() {
+    let suite = parse_suite(
+        &repo("evals/suites/inline.yaml"),
+        r##"
+suite: inline
+cases:
+  - name: scripted
+    steps:
+      - text: how long do refunds take?
+      - text: "I want to cancel order #W0000001"
+      - {text: "I have been waiting all day, this is ridiculous and I am furious", channel: email}
+    expect:
+      - escalated: negative_sentiment
+      - summary_has: {fields: [customer.identities, flow.slots.order_id, actions_taken, knowledge_shown, sentiment_trajectory, suggested_next_step, routing.queue]}
+"##,
+    )
+    .unwrap();
+    let (world, _parts) = world(&repo("flows")).await;
+    let runs = run_suites(&world, &[suite], &|_| {}).await.unwrap();
+    let run = &runs[0];
+    assert!(run.passed(), "{:?}", run.failures);
+    let s = run.escalation().expect("handed off");
+    let ids: Vec<String> = s
+        .customer
+        .identities
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
+    assert!(ids.contains(&"email:ada.lovelace1000@example.com".to_string()));
+    assert_eq!(s.channels_used, [Channel::WebChat, Channel::Email]);
+    assert!(s.issue_statement.contains("how long do refunds take?"));
+    let flow = s.flow.as_ref().expect("the cancellation in progress");
+    assert_eq!(flow.flow_id, "cancel_order");
+    assert_eq!(flow.slots["order_id"], "#W0000001");
+    assert!(s
+        .actions_taken
+        .iter()
+        .any(|a| a.name == "get_order_details" && a.outcome == "ok"));
+    assert_eq!(s.sentiment_trajectory.len(), 3);
+    assert!(s.sentiment_trajectory[2] <= -0.6);
+    assert!(s.reason.contains("upset"), "{}", s.reason);
+    assert!(s.customer_was_told.contains("by email, in this thread"));
+    assert_eq!(
+        run.steps.last().unwrap().replies.last().unwrap(),
+        &s.customer_was_told
+    );
+    assert!(s.suggested_next_step.contains("cancel_order"));
+    let note = frontline_escalation::render_note(s);
+    assert!(note.contains("`cancel_order` at step"), "{note}");
+}
+
+#[tokio::test]
+async fn the_html_report_renders_in_headless_chromium() {
+    let suites: Vec<Suite> = load_suites(&repo("evals/suites"))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name == "knowledge" || s.name == "channels")
+        .collect();
+    let (world, _parts) = world(&repo("flows")).await;
+    let f = run(&world, &suites).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = Report {
+        comparison: Some(compare(&Baseline::of(&f), &Baseline::of(&f), 0.02)),
+        figures: f,
+    };
+    report.write(dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    // Self-contained: nothing fetched from anywhere.
+    for reference in ["src=", "href=", "url(", "http:", "https:", "<script"] {
+        assert!(
+            !html.contains(reference),
+            "the report refers to {reference}"
+        );
+    }
+    // report.json reads back as the same figures.
+    let json: Report =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json, report);
+
+    let chromium = std::process::Command::new("sh")
+        .args(["-c", "command -v chromium || command -v chromium-browser"])
+        .output()
+        .unwrap();
+    let chromium = String::from_utf8(chromium.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        !chromium.is_empty(),
+        "chromium is installed by scripts/browser.sh (make test runs it)"
+    );
+    let page = format!("file://{}", dir.path().join("report.html").display());
+    let headless = |extra: &[&str]| {
+        let profile = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                &format!("--user-data-dir={}", profile.path().display()),
+            ])
+            .args(extra)
+            .arg(&page)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    // The browser's DOM holds the charts and the figures.
+    let dom = String::from_utf8(headless(&["--dump-dom"])).unwrap();
+    assert!(dom.contains("frontline eval report"));
+    assert!(
+        dom.matches("<svg").count() >= 3,
+        "pass rates, latency, coverage"
+    );
+    assert!(dom.contains("knowledge") && dom.contains("channels"));
+    assert!(dom.contains("Flow confusion matrix"));
+    // And the page paints: a screenshot with more than one colour in it.
+    let shot = dir.path().join("report.png");
+    headless(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1200,1600",
+    ]);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(
+        png.len() > 20_000,
+        "a blank page compresses to almost nothing: {}",
+        png.len()
+    );
+}
+
+/// The world in LLM mode: the local understanding under an LLM at `url`, through a cassette.
+async fn llm_world(url: &str, mode: CassetteMode, cassettes: &Path) -> (World, Parts) {
+    let (mut world, parts) = world(&repo("flows")).await;
+    let client = Arc::new(LlmClient::new(
+        LlmSettings {
+            base_url: url.to_string(),
+            api_key: "none".into(),
+            model: "smollm2".into(),
+            timeout: std::time::Duration::from_secs(120),
+            max_tokens: 160,
+            ..LlmSettings::default()
+        },
+        Cassette::new(mode, cassettes),
+    ));
+    let local = Arc::new(
+        LocalUnderstanding::build(
+            world.flows.clone(),
+            parts.model.clone(),
+            LocalSettings::default(),
+        )
+        .await
+        .unwrap()
+        .with_knowledge(parts.kb.clone()),
+    );
+    let commands =
+        Template::load(&repo("prompts/command_generator.md"), &COMMAND_PLACEHOLDERS).unwrap();
+    let answers = Template::load(&repo("prompts/answer.md"), &ANSWER_PLACEHOLDERS).unwrap();
+    world.understanding = Arc::new(LlmUnderstanding::new(
+        client.clone(),
+        local,
+        Some(parts.kb.clone()),
+        commands,
+        Default::default(),
+    ));
+    world.answer_writer = Some(Arc::new(LlmAnswerWriter::new(client, answers)));
+    world.concurrency = 1;
+    (world, parts)
+}
+
+#[tokio::test]
+async fn llm_mode_replays_its_cassettes_to_the_same_figures() {
+    // A few knowledge questions and one cancellation: calls for understanding and for answers.
+    let suites: Vec<Suite> = load_suites(&repo("evals/suites"))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name == "knowledge" || s.name == "flows")
+        .map(|mut s| {
+            s.cases.truncate(3);
+            s
+        })
+        .collect();
+    let cassettes = tempfile::tempdir().unwrap();
+    let server = LlamaServer::start(&repo("")).await;
+    let (world, _parts) = llm_world(&server.url, CassetteMode::Record, cassettes.path()).await;
+    let recorded = run(&world, &suites).await;
+    drop(server);
+    assert!(recorded.llm.calls > 0, "{:?}", recorded.llm);
+    assert!(recorded.llm.tokens > 0 && recorded.llm.calls_per_turn > 0.0);
+    // Replayed with the server gone: the same calls, tokens, outcomes and figures.
+    let (world, _parts) = llm_world(
+        "http://127.0.0.1:9/v1",
+        CassetteMode::Replay,
+        cassettes.path(),
+    )
+    .await;
+    let replayed = run(&world, &suites).await;
+    assert_eq!(replayed.llm, recorded.llm);
+    assert_eq!(replayed.results, recorded.results);
+    assert_eq!(replayed.commands, recorded.commands);
+    assert_eq!(replayed.escalation, recorded.escalation);
+    assert_eq!(replayed.groundedness, recorded.groundedness);
+    assert_eq!(replayed.coverage, recorded.coverage);
+}
