@@ -72,6 +72,8 @@ pub(crate) async fn decide(
             turn.conversation_id, turn.channel, turn.channel_message_id
         ),
     };
+    // The stack before the engine's last advance: where an ended flow's slots are read from.
+    let mut before = stack.clone();
     let (mut effects, mut ran) =
         agent
             .engine
@@ -111,7 +113,8 @@ pub(crate) async fn decide(
                 // Nothing else to say is handled below: "not understood".
                 Effect::Unhandled(_) => {}
                 Effect::FlowEnded { flow_id, outcome } => {
-                    record_flow_ended(agent, turn.conversation_id, flow_id, outcome).await?
+                    let slots = ended_slots(&before, &stack, &flow_id);
+                    record_flow_ended(agent, turn.conversation_id, flow_id, outcome, slots).await?
                 }
                 Effect::FlowStarted { flow_id } => {
                     tracing::info!(%flow_id, "flow started");
@@ -124,6 +127,7 @@ pub(crate) async fn decide(
         }
         let Some(call) = call else { break };
         let outcome = act(agent, turn.conversation_id, call).await?;
+        before = stack.clone();
         let (more, steps) =
             agent
                 .engine
@@ -145,12 +149,35 @@ pub(crate) async fn decide(
     })
 }
 
-/// Log a flow's end.
+/// The slots of a flow that ended during an advance: its frame as it stood before, unless it is
+/// still on the stack (then it ended a frame started within the advance, which held nothing the
+/// stack does not).
+pub(crate) fn ended_slots(
+    before: &[FlowFrame],
+    after: &[FlowFrame],
+    flow_id: &str,
+) -> serde_json::Map<String, Value> {
+    before
+        .iter()
+        .rev()
+        .find(|f| f.flow_id == flow_id && !after.iter().any(|a| a.instance == f.instance))
+        .map(|f| {
+            f.slots
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Log a flow's end, with the slot values it held.
 pub(crate) async fn record_flow_ended(
     agent: &Agent,
     conversation_id: ConversationId,
     flow_id: String,
     outcome: frontline_flows::Outcome,
+    slots: serde_json::Map<String, Value>,
 ) -> Result<(), AgentError> {
     let outcome = serde_json::to_value(outcome)
         .ok()
@@ -158,7 +185,14 @@ pub(crate) async fn record_flow_ended(
         .unwrap_or_default();
     tracing::info!(%flow_id, %outcome, "flow ended");
     agent
-        .append(conversation_id, EventKind::FlowEnded { flow_id, outcome })
+        .append(
+            conversation_id,
+            EventKind::FlowEnded {
+                flow_id,
+                outcome,
+                slots,
+            },
+        )
         .await?;
     Ok(())
 }

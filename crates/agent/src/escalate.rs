@@ -2,7 +2,7 @@
 //! the flows decided), and when one does, build the context summary from the log, check it
 //! against its schema and record it.
 
-use crate::decide::record_flow_ended;
+use crate::decide::{ended_slots, record_flow_ended};
 use crate::{Agent, AgentError, Decision, Handoff};
 use frontline_domain::escalation::SummaryPriorContact;
 use frontline_domain::{
@@ -151,6 +151,7 @@ impl Agent {
             return Ok(());
         };
         tracing::info!(trigger = %escalation.trigger, reason = %escalation.reason, "escalation policy hands off");
+        let before = decision.stack.clone();
         let effects = self.engine.escalate(
             &mut decision.stack,
             escalation.trigger,
@@ -159,7 +160,8 @@ impl Agent {
         for effect in effects {
             match effect {
                 Effect::FlowEnded { flow_id, outcome } => {
-                    record_flow_ended(self, conversation_id, flow_id, outcome).await?
+                    let slots = ended_slots(&before, &decision.stack, &flow_id);
+                    record_flow_ended(self, conversation_id, flow_id, outcome, slots).await?
                 }
                 Effect::Escalate {
                     trigger,
@@ -323,7 +325,8 @@ impl Agent {
         {
             match effect {
                 Effect::FlowEnded { flow_id, outcome } => {
-                    record_flow_ended(self, conversation_id, flow_id, outcome).await?
+                    let slots = ended_slots(&before, &stack, &flow_id);
+                    record_flow_ended(self, conversation_id, flow_id, outcome, slots).await?
                 }
                 Effect::Escalate { queue, flow, .. } => {
                     handoff.queue = queue;

@@ -11,6 +11,7 @@ mod escalate;
 mod intake;
 mod knowledge;
 pub mod locks;
+mod memory;
 
 pub use escalate::EscalationSettings;
 pub use intake::IntakePass;
@@ -446,8 +447,30 @@ impl Agent {
             channel_message_id: &message.channel_message_id,
             customer: &customer,
         };
+        // Flows that remember a slot start with what the customer already said.
+        let running: Vec<String> = stack.iter().map(|f| f.flow_id.clone()).collect();
+        let carried = memory::carry_over(
+            &commands,
+            &running,
+            self.engine.flows(),
+            &memory::remembered(&history),
+        );
+        let mut for_engine = commands.clone();
+        for (name, value) in &carried {
+            tracing::info!(slot = %name, %value, "slot remembered from earlier in the conversation");
+            for_engine.push(ScoredCommand::new(
+                Command::SetSlot {
+                    name: name.clone(),
+                    value: value.clone(),
+                },
+                1.0,
+            ));
+        }
         let mut decision =
-            decide::decide(self, turn, stack.clone(), &commands, knowledge_answer).await?;
+            decide::decide(self, turn, stack.clone(), &for_engine, knowledge_answer).await?;
+        if let Some(told) = memory::telling(&carried) {
+            decision.texts.insert(0, told);
+        }
         self.apply_policy(conversation.id, &customer, &history, &stack, &mut decision)
             .await?;
         if decision.stack != stack || !decision.ran.is_empty() {

@@ -478,7 +478,9 @@ async fn a_cancellation_runs_its_flow_and_writes_exactly_once() {
             serde_json::json!({"order_id": "#W0000001", "reason": "ordered by mistake"})
         );
         let log = db.store.events(first.conversation_id).await.unwrap();
-        assert!(log.iter().any(|e| matches!(&e.kind, EventKind::FlowEnded { flow_id, outcome } if flow_id == "cancel_order" && outcome == "resolved")));
+        assert!(log.iter().any(|e| matches!(&e.kind, EventKind::FlowEnded {
+                        flow_id, outcome, ..
+                    } if flow_id == "cancel_order" && outcome == "resolved")));
         // Every action is in the log with its arguments and outcome; the write with its key.
         let write = log
             .iter()

@@ -116,6 +116,8 @@ pub async fn eval_command(mut config: Config, args: EvalArgs) -> Result<bool> {
         // Monday 10:00 UTC: the team is working.
         start: Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap(),
         concurrency: args.jobs.max(1),
+        // `llm` personas are played by the configured endpoint, when there is one.
+        user_simulator: crate::llm_client(&config)?,
     };
     let total: usize = suites.iter().map(|s| s.cases.len()).sum();
     let bar = ProgressBar::new(total as u64).with_style(

@@ -430,19 +430,9 @@ async fn understanding(
             if mode != UnderstandingMode::Llm {
                 return Ok((local, None));
             }
-            let settings = llm.context(
+            let client = llm_client(config)?.context(
                 "understanding mode is llm but no endpoint is configured: set [llm] base_url or OPENAI_BASE_URL / OPENAI_API_KEY",
             )?;
-            let cassette = frontline_llm::Cassette::new(
-                config
-                    .llm
-                    .cassette
-                    .parse()
-                    .map_err(anyhow::Error::msg)
-                    .context("[llm] cassette")?,
-                &config.llm.cassette_dir,
-            );
-            tracing::info!(base_url = %settings.base_url, model = %settings.model, cassette = %config.llm.cassette, "LLM understanding");
             use frontline_understanding::llm::{self, LlmAnswerWriter, Template};
             let prompts = &config.llm.prompts_dir;
             let commands = Template::load(
@@ -450,7 +440,6 @@ async fn understanding(
                 &llm::COMMAND_PLACEHOLDERS,
             )?;
             let answers = Template::load(&prompts.join("answer.md"), &llm::ANSWER_PLACEHOLDERS)?;
-            let client = Arc::new(frontline_llm::LlmClient::new(settings, cassette));
             Ok((
                 Arc::new(LlmUnderstanding::new(
                     client.clone(),
@@ -463,6 +452,27 @@ async fn understanding(
             ))
         }
     }
+}
+
+/// A client for the configured OpenAI-compatible endpoint, through the configured cassette;
+/// `None` when no endpoint is configured.
+fn llm_client(config: &Config) -> Result<Option<Arc<frontline_llm::LlmClient>>> {
+    let Some(settings) = config.llm.settings() else {
+        return Ok(None);
+    };
+    let cassette = frontline_llm::Cassette::new(
+        config
+            .llm
+            .cassette
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("[llm] cassette")?,
+        &config.llm.cassette_dir,
+    );
+    tracing::info!(base_url = %settings.base_url, model = %settings.model, cassette = %config.llm.cassette, "LLM endpoint");
+    Ok(Some(Arc::new(frontline_llm::LlmClient::new(
+        settings, cassette,
+    ))))
 }
 
 /// The knowledge base, brought up to date with its folder, or none if disabled.

@@ -62,6 +62,9 @@ pub enum EventKind {
         flow_id: String,
         /// resolved, abandoned, failed or escalated.
         outcome: String,
+        /// The slot values it held when it ended (what the customer told it).
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        slots: serde_json::Map<String, serde_json::Value>,
     },
     /// A backend action ran.
     ActionExecuted {

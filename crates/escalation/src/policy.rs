@@ -420,9 +420,9 @@ impl EscalationPolicy {
             .events
             .iter()
             .filter_map(|e| match &e.kind {
-                EventKind::FlowEnded { flow_id, outcome } if outcome == "failed" => {
-                    Some(flow_id.as_str())
-                }
+                EventKind::FlowEnded {
+                    flow_id, outcome, ..
+                } if outcome == "failed" => Some(flow_id.as_str()),
                 _ => None,
             })
             .collect();
@@ -616,7 +616,9 @@ pub fn prior_flows(at: Timestamp, events: &[Event]) -> Vec<PriorFlow> {
                     }
                 }
             }
-            EventKind::FlowEnded { flow_id, outcome } => {
+            EventKind::FlowEnded {
+                flow_id, outcome, ..
+            } => {
                 if let Some(open) = flows
                     .iter_mut()
                     .rev()

@@ -352,9 +352,9 @@ pub fn completeness(summary: &EscalationSummary, events: &[Event]) -> Completene
     let escalated_flows: Vec<&str> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::FlowEnded { flow_id, outcome } if outcome == "escalated" => {
-                Some(flow_id.as_str())
-            }
+            EventKind::FlowEnded {
+                flow_id, outcome, ..
+            } if outcome == "escalated" => Some(flow_id.as_str()),
             _ => None,
         })
         .collect();

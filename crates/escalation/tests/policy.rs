@@ -259,6 +259,7 @@ fn clarifications_and_failed_flows_add_up() {
         .push(EventKind::FlowEnded {
             flow_id: "cancel_order".into(),
             outcome: "failed".into(),
+            slots: Default::default(),
         })
         .replied(None);
     assert_eq!(trigger(&policy, &failed.facts(None, &[])), None);
@@ -267,6 +268,7 @@ fn clarifications_and_failed_flows_add_up() {
         .push(EventKind::FlowEnded {
             flow_id: "cancel_order".into(),
             outcome: "failed".into(),
+            slots: Default::default(),
         });
     let e = policy.assess(&failed.facts(None, &[])).unwrap();
     assert_eq!(e.trigger, EscalationTrigger::RepeatedFailure);
@@ -296,6 +298,7 @@ fn a_repeat_contact_within_the_window_about_the_same_thing_hands_off() {
         .push(EventKind::FlowEnded {
             flow_id: "cancel_order".into(),
             outcome: "failed".into(),
+            slots: Default::default(),
         });
     let prior: Vec<PriorFlow> = prior_flows(t0(), &earlier.events);
     assert_eq!(prior.len(), 1);

@@ -248,6 +248,9 @@ pub enum PersonaStyle {
     SwitchesChannel,
     /// Answers, but angrily.
     Angry,
+    /// An LLM plays the customer from the goal (needs an endpoint: `frontline eval` uses the
+    /// configured one, through its cassettes).
+    Llm,
 }
 
 /// What a persona wants and knows.

@@ -70,10 +70,12 @@ fn histogram(buckets: &[(String, usize)]) -> String {
     let max = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
     let (w, h) = (60usize, 160usize);
     let width = w * buckets.len() + 20;
+    // 20 px above the tallest bar for its count, 30 below the bars for the bucket labels.
+    let (top, bottom) = (20, 30);
     let mut svg = format!(
         "<svg role=\"img\" width=\"{width}\" height=\"{}\" viewBox=\"0 0 {width} {}\">",
-        h + 40,
-        h + 40
+        top + h + bottom,
+        top + h + bottom
     );
     for (i, (label, count)) in buckets.iter().enumerate() {
         let bar = (*count as f64 / max as f64 * h as f64).round() as usize;
@@ -81,11 +83,11 @@ fn histogram(buckets: &[(String, usize)]) -> String {
         let _ = write!(
             svg,
             "<rect class=\"bar\" x=\"{x}\" y=\"{}\" width=\"{}\" height=\"{bar}\" fill=\"#3b6fd8\"/><text x=\"{}\" y=\"{}\">{count}</text><text x=\"{x}\" y=\"{}\">{}</text>",
-            h + 10 - bar,
+            top + h - bar,
             w - 8,
             x + 4,
-            (h + 6).saturating_sub(bar),
-            h + 28,
+            top + h - bar - 5,
+            top + h + 18,
             esc(label)
         );
     }

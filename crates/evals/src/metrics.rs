@@ -4,12 +4,12 @@
 //! logs and timings, nothing else.
 
 use crate::run::CaseRun;
-use frontline_domain::{Event, EventKind};
+use frontline_domain::{ConversationId, Event, EventKind};
 use frontline_flows::testing::TestReport;
 use frontline_flows::Engine;
 use frontline_knowledge::{KnowledgeBase, SearchFilter};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Precision, recall and F1 of one label.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -189,6 +189,9 @@ pub struct Figures {
     pub resolution_rate: f64,
     /// Questions for a slot the conversation already had, over all questions.
     pub repeat_ask_rate: f64,
+    /// Each such question: `suite/case: slot`.
+    #[serde(default)]
+    pub repeat_asks: Vec<String>,
     /// Mean context-transfer completeness of the handoff summaries.
     pub context_transfer: Option<f64>,
     /// Handoffs.
@@ -248,6 +251,7 @@ pub async fn figures(
         None => (None, 0),
     };
     let llm = llm_figures(runs, resolved_by_agent);
+    let (repeat_ask_rate, repeat_asks) = repeat_asks(runs);
     Figures {
         mode: mode.to_string(),
         cases: runs.len(),
@@ -261,7 +265,8 @@ pub async fn figures(
         grounded_answers,
         automation_rate: resolved_by_agent as f64 / runs.len().max(1) as f64,
         resolution_rate: (resolved_by_agent + complete_handoffs) as f64 / runs.len().max(1) as f64,
-        repeat_ask_rate: repeat_ask_rate(runs),
+        repeat_ask_rate,
+        repeat_asks,
         context_transfer,
         handoffs,
         latency: latency(runs),
@@ -407,38 +412,45 @@ fn coverage(runs: &[CaseRun], engine: &Engine) -> Coverage {
     }
 }
 
-fn repeat_ask_rate(runs: &[CaseRun]) -> f64 {
-    let (mut asks, mut repeats) = (0usize, 0usize);
+fn repeat_asks(runs: &[CaseRun]) -> (f64, Vec<String>) {
+    let (mut asks, mut repeats) = (0usize, Vec::new());
     for run in runs {
-        let mut known: HashSet<String> = HashSet::new();
+        // What each conversation already had (a case may span several, e.g. another customer).
+        let mut known: HashMap<ConversationId, HashSet<String>> = HashMap::new();
         for event in &run.events {
+            let known = known.entry(event.conversation_id).or_default();
+            let given = |slots: &serde_json::Map<String, serde_json::Value>| {
+                slots
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, _)| k.clone())
+                    .collect::<Vec<_>>()
+            };
             match &event.kind {
                 EventKind::FlowUpdated { stack, .. } => {
                     for frame in stack {
-                        known.extend(
-                            frame
-                                .slots
-                                .iter()
-                                .filter(|(_, v)| !v.is_null())
-                                .map(|(k, _)| k.clone()),
-                        );
+                        known.extend(given(&frame.slots));
                     }
                 }
+                EventKind::FlowEnded { slots, .. } => known.extend(given(slots)),
                 EventKind::ReplySent {
                     asked: Some(slot), ..
                 } if slot != "confirmation" => {
                     asks += 1;
-                    repeats += known.contains(slot) as usize;
+                    if known.contains(slot) {
+                        repeats.push(format!("{}/{}: {slot}", run.suite, run.name));
+                    }
                 }
                 _ => {}
             }
         }
     }
-    if asks == 0 {
+    let rate = if asks == 0 {
         0.0
     } else {
-        repeats as f64 / asks as f64
-    }
+        repeats.len() as f64 / asks as f64
+    };
+    (rate, repeats)
 }
 
 /// The `q`-quantile (0–1) of sorted values, nearest rank.

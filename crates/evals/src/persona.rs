@@ -31,6 +31,72 @@ impl<'a> Player<'a> {
         }
     }
 
+    /// Whether an LLM plays this persona.
+    pub fn is_llm(&self) -> bool {
+        self.persona.style == PersonaStyle::Llm
+    }
+
+    /// The next message an LLM writes for the customer, from the goal and the conversation so
+    /// far; `None` when the persona is done (patience, a handoff, nothing asked, or the model
+    /// says DONE).
+    pub async fn next_by_llm(
+        &mut self,
+        llm: &frontline_llm::LlmClient,
+        steps: &[StepRun],
+    ) -> Result<Option<Step>, frontline_llm::LlmError> {
+        if self.sent >= self.persona.max_turns {
+            return Ok(None);
+        }
+        let text = match steps.last() {
+            None => self.persona.goal.opening.clone(),
+            Some(last) if last.status != ConversationStatus::Bot || last.asked.is_none() => {
+                return Ok(None)
+            }
+            Some(_) => {
+                let completion = llm.complete_text(&self.simulator_prompt(steps)).await?;
+                let text = completion.text.trim().to_string();
+                if text.is_empty() || text.contains("DONE") {
+                    return Ok(None);
+                }
+                text
+            }
+        };
+        self.sent += 1;
+        Ok(Some(self.step(text)))
+    }
+
+    fn simulator_prompt(&self, steps: &[StepRun]) -> Vec<frontline_llm::Message> {
+        let goal = &self.persona.goal;
+        let facts: Vec<String> = goal
+            .answers
+            .iter()
+            .map(|(slot, value)| format!("- {}: {value}", slot.replace('_', " ")))
+            .collect();
+        let mut messages = vec![frontline_llm::Message::system(format!(
+            "You are a customer writing to an online shop's support. You want: {}\nWhat you know:\n{}\nReply as the customer, in one or two short sentences, answering what the agent asks from what you know. Never invent order numbers. When you have what you wanted, reply DONE.",
+            goal.opening,
+            facts.join("\n")
+        ))];
+        for step in steps {
+            // The model plays the customer: its own lines are the assistant's.
+            messages.push(frontline_llm::Message::assistant(step.text.clone()));
+            messages.push(frontline_llm::Message::user(step.replies.join("\n")));
+        }
+        messages
+    }
+
+    fn step(&self, text: String) -> Step {
+        Step {
+            channel: Some(self.channel()),
+            from: None,
+            text: Some(text),
+            payload: None,
+            at: None,
+            commands: None,
+            expect: vec![],
+        }
+    }
+
     /// The next message, given how the last one went; `None` when the persona is done.
     pub fn next(&mut self, last: Option<&StepRun>) -> Option<Step> {
         if self.sent >= self.persona.max_turns {
@@ -42,17 +108,9 @@ impl<'a> Player<'a> {
             Some(_) if self.correction.is_some() => self.correction.take()?,
             Some(last) => self.answer(last.asked.as_deref()?),
         };
-        let channel = self.channel();
+        let step = self.step(text);
         self.sent += 1;
-        Some(Step {
-            channel: Some(channel),
-            from: None,
-            text: Some(text),
-            payload: None,
-            at: None,
-            commands: None,
-            expect: vec![],
-        })
+        Some(step)
     }
 
     fn channel(&self) -> Channel {

@@ -237,6 +237,9 @@ impl Report {
             let values: Vec<String> = values.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
             let _ = writeln!(out, "dataset {dataset}: {}", values.join(", "));
         }
+        for ask in &f.repeat_asks {
+            let _ = writeln!(out, "asked again: {ask}");
+        }
         for failure in &f.failures {
             let _ = writeln!(out, "FAILED {} ({})", failure.case, failure.at);
             for why in &failure.failures {

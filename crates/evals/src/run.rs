@@ -44,6 +44,8 @@ pub struct World {
     pub start: Timestamp,
     /// How many cases run at once.
     pub concurrency: usize,
+    /// The LLM that plays `llm` personas, if an endpoint is configured.
+    pub user_simulator: Option<Arc<frontline_llm::LlmClient>>,
 }
 
 /// One step as it ran.
@@ -250,6 +252,22 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
     let mut index = 0;
     loop {
         let step: Step = match &mut player {
+            Some(player) if player.is_llm() => {
+                let simulator = world.user_simulator.as_ref().ok_or_else(|| {
+                    fail(
+                        "persona",
+                        "an `llm` persona needs an LLM endpoint (set [llm] base_url)".into(),
+                    )
+                })?;
+                match player.next_by_llm(simulator, &run.steps).await {
+                    Ok(Some(step)) => step,
+                    Ok(None) => break,
+                    Err(e) => {
+                        run.failures.push(format!("the user simulator failed: {e}"));
+                        break;
+                    }
+                }
+            }
             Some(player) => match player.next(run.steps.last()) {
                 Some(step) => step,
                 None => break,
@@ -487,9 +505,9 @@ fn check(
             let ended: Vec<(String, String)> = events
                 .iter()
                 .filter_map(|e| match &e.kind {
-                    EventKind::FlowEnded { flow_id, outcome } => {
-                        Some((flow_id.clone(), outcome.clone()))
-                    }
+                    EventKind::FlowEnded {
+                        flow_id, outcome, ..
+                    } => Some((flow_id.clone(), outcome.clone())),
                     _ => None,
                 })
                 .collect();

@@ -64,7 +64,9 @@ async fn parts() -> Parts {
     }
 }
 
-async fn world(flows_dir: &Path) -> (World, Parts) {
+/// The world, after the parts it uses: bind them in this order so the world (and its knowledge
+/// base) is dropped before the parts' folder is removed.
+async fn world(flows_dir: &Path) -> (Parts, World) {
     let parts = parts().await;
     let flows = Arc::new(FlowSet::load(flows_dir, &frontline_shop::actions::catalog()).unwrap());
     let understanding = Arc::new(
@@ -82,8 +84,9 @@ async fn world(flows_dir: &Path) -> (World, Parts) {
         escalation: EscalationSettings::default(),
         start: Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap(),
         concurrency: 2,
+        user_simulator: None,
     };
-    (world, parts)
+    (parts, world)
 }
 
 async fn run(world: &World, suites: &[Suite]) -> Figures {
@@ -100,7 +103,7 @@ async fn run(world: &World, suites: &[Suite]) -> Figures {
 #[tokio::test]
 async fn every_demo_suite_passes_and_meets_its_targets() {
     let suites = load_suites(&repo("evals/suites")).unwrap();
-    let (world, _parts) = world(&repo("flows")).await;
+    let (_parts, world) = world(&repo("flows")).await;
     let runs = run_suites(&world, &suites, &|_| {}).await.unwrap();
     // Every handoff's summary meets its JSON Schema.
     for run in &runs {
@@ -152,7 +155,7 @@ async fn every_demo_suite_passes_and_meets_its_targets() {
     assert!(f.grounded_answers >= 10, "{}", f.grounded_answers);
     assert!(f.groundedness.unwrap() >= 0.95, "{:?}", f.groundedness);
     // Nobody is asked again for what they already gave, on any channel.
-    assert_eq!(f.repeat_ask_rate, 0.0);
+    assert_eq!(f.repeat_ask_rate, 0.0, "{:?}", f.repeat_asks);
     // Every customer-startable flow ran; steps never run are listed by file:line.
     assert_eq!(f.coverage.flows, 1.0, "{:?}", f.coverage.per_flow);
     assert!(f.coverage.steps >= 0.6, "{:?}", f.coverage.uncovered);
@@ -178,7 +181,7 @@ async fn a_deliberately_broken_flow_fails_the_gate() {
         .into_iter()
         .filter(|s| s.name == "flows")
         .collect();
-    let (good_world, _parts) = world(&repo("flows")).await;
+    let (_parts, good_world) = world(&repo("flows")).await;
     let good = run(&good_world, &suites).await;
     let baseline = Baseline::of(&good);
 
@@ -194,7 +197,7 @@ async fn a_deliberately_broken_flow_fails_the_gate() {
             std::fs::write(broken.path().join(entry.file_name()), text).unwrap();
         }
     }
-    let (bad_world, _bad_parts) = world(broken.path()).await;
+    let (_bad_parts, bad_world) = world(broken.path()).await;
     let bad = run(&bad_world, &suites).await;
     let comparison = compare(&Baseline::of(&bad), &baseline, 0.02);
     let report = Report {
@@ -243,12 +246,15 @@ cases:
 "##,
     )
     .unwrap();
-    let (world, _parts) = world(&repo("flows")).await;
+    let (_parts, world) = world(&repo("flows")).await;
     let runs = run_suites(&world, &[suite], &|_| {}).await.unwrap();
     assert!(runs[1].passed(), "{:?}", runs[1].failures);
     let failures = &runs[0].failures;
     assert_eq!(failures.len(), 4, "{failures:?}");
-    assert!(failures[0].contains("expected cancel_order to start; started [\"order_status\"]"));
+    assert!(
+        failures[0].contains("expected cancel_order to start; started [\"order_status\"]"),
+        "{failures:?}"
+    );
     assert!(failures[1].contains("not with"));
     assert!(failures[2].contains("not handed off"));
     assert!(failures[3].contains("replies contain"));
@@ -273,7 +279,7 @@ cases:
 "##,
     )
     .unwrap();
-    let (world, _parts) = world(&repo("flows")).await;
+    let (_parts, world) = world(&repo("flows")).await;
     let runs = run_suites(&world, &[suite], &|_| {}).await.unwrap();
     let run = &runs[0];
     assert!(run.passed(), "{:?}", run.failures);
@@ -314,7 +320,7 @@ async fn the_html_report_renders_in_headless_chromium() {
         .into_iter()
         .filter(|s| s.name == "knowledge" || s.name == "channels")
         .collect();
-    let (world, _parts) = world(&repo("flows")).await;
+    let (_parts, world) = world(&repo("flows")).await;
     let f = run(&world, &suites).await;
     let dir = tempfile::tempdir().unwrap();
     let report = Report {
@@ -395,8 +401,8 @@ async fn the_html_report_renders_in_headless_chromium() {
 }
 
 /// The world in LLM mode: the local understanding under an LLM at `url`, through a cassette.
-async fn llm_world(url: &str, mode: CassetteMode, cassettes: &Path) -> (World, Parts) {
-    let (mut world, parts) = world(&repo("flows")).await;
+async fn llm_world(url: &str, mode: CassetteMode, cassettes: &Path) -> (Parts, World) {
+    let (parts, mut world) = world(&repo("flows")).await;
     let client = Arc::new(LlmClient::new(
         LlmSettings {
             base_url: url.to_string(),
@@ -428,9 +434,10 @@ async fn llm_world(url: &str, mode: CassetteMode, cassettes: &Path) -> (World, P
         commands,
         Default::default(),
     ));
-    world.answer_writer = Some(Arc::new(LlmAnswerWriter::new(client, answers)));
+    world.answer_writer = Some(Arc::new(LlmAnswerWriter::new(client.clone(), answers)));
+    world.user_simulator = Some(client);
     world.concurrency = 1;
-    (world, parts)
+    (parts, world)
 }
 
 #[tokio::test]
@@ -445,15 +452,35 @@ async fn llm_mode_replays_its_cassettes_to_the_same_figures() {
             s
         })
         .collect();
+    // And a customer played by the LLM itself.
+    let mut suites = suites;
+    suites.push(
+        parse_suite(
+            &repo("evals/suites/inline.yaml"),
+            r##"
+suite: simulated
+cases:
+  - name: an LLM customer asks about an order
+    persona:
+      style: llm
+      goal: {opening: "where is my order?", answers: {order_id: "#W0000002"}}
+      max_turns: 3
+"##,
+        )
+        .unwrap(),
+    );
     let cassettes = tempfile::tempdir().unwrap();
     let server = LlamaServer::start(&repo("")).await;
-    let (world, _parts) = llm_world(&server.url, CassetteMode::Record, cassettes.path()).await;
+    let (_parts, world) = llm_world(&server.url, CassetteMode::Record, cassettes.path()).await;
     let recorded = run(&world, &suites).await;
     drop(server);
     assert!(recorded.llm.calls > 0, "{:?}", recorded.llm);
     assert!(recorded.llm.tokens > 0 && recorded.llm.calls_per_turn > 0.0);
+    assert!(recorded
+        .results
+        .contains_key("simulated/an LLM customer asks about an order"));
     // Replayed with the server gone: the same calls, tokens, outcomes and figures.
-    let (world, _parts) = llm_world(
+    let (_parts, world) = llm_world(
         "http://127.0.0.1:9/v1",
         CassetteMode::Replay,
         cassettes.path(),
@@ -466,4 +493,19 @@ async fn llm_mode_replays_its_cassettes_to_the_same_figures() {
     assert_eq!(replayed.escalation, recorded.escalation);
     assert_eq!(replayed.groundedness, recorded.groundedness);
     assert_eq!(replayed.coverage, recorded.coverage);
+}
+
+#[tokio::test]
+async fn an_llm_persona_without_an_endpoint_is_a_clear_error() {
+    let suite = parse_suite(
+        &repo("evals/suites/inline.yaml"),
+        "suite: s\ncases:\n  - name: c\n    persona: {style: llm, goal: {opening: hi}}\n",
+    )
+    .unwrap();
+    let (_parts, world) = world(&repo("flows")).await;
+    let error = match run_suites(&world, &[suite], &|_| {}).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("ran without a simulator"),
+    };
+    assert!(error.contains("needs an LLM endpoint"), "{error}");
 }

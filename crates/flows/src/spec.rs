@@ -122,6 +122,10 @@ pub struct SlotSpec {
     /// Values to refuse, with messages.
     #[serde(default)]
     pub rejections: Vec<Rejection>,
+    /// Start with the value the customer already gave for a slot of this name earlier in the
+    /// conversation, instead of asking again.
+    #[serde(default)]
+    pub remember: bool,
 }
 
 /// Escalation target of an `escalate` step.

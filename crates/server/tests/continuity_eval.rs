@@ -159,9 +159,9 @@ async fn decisions(server: &Server, who: &Customer) -> Vec<String> {
     for conversation in conversations(server, who).await.into_iter().rev() {
         for event in server.db.store.events(conversation).await.unwrap() {
             match event.kind {
-                EventKind::FlowEnded { flow_id, outcome } => {
-                    out.push(format!("flow {flow_id} {outcome}"))
-                }
+                EventKind::FlowEnded {
+                    flow_id, outcome, ..
+                } => out.push(format!("flow {flow_id} {outcome}")),
                 EventKind::FlowUpdated { stack, .. } => {
                     if let Some(top) = stack.last() {
                         let line = format!("in {} asking {:?}", top.flow_id, top.requested_slot);

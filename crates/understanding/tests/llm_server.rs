@@ -14,7 +14,7 @@ use frontline_understanding::llm::{LlmUnderstanding, Template, COMMAND_PLACEHOLD
 use frontline_understanding::local::LocalSettings;
 use frontline_understanding::{ActiveFlow, DialogueContext, LocalUnderstanding, Understanding};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 async fn start_server() -> LlamaServer {
     LlamaServer::start(&common::repo()).await
