@@ -12,9 +12,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 /// Dataset evals `frontline eval` runs alongside the conversation suites, when named.
-pub const DATASETS: [&str; 6] = [
+pub const DATASETS: [&str; 7] = [
     "demo",
     "tau2-banking",
+    "tau2-retail",
     "slots",
     "routing",
     "banking77",
@@ -86,6 +87,32 @@ pub async fn eval_command(mut config: Config, args: EvalArgs) -> Result<bool> {
         .collect();
 
     let mut dataset_figures = crate::understanding_eval::DatasetFigures::new();
+    let (tau2_retail, datasets): (Vec<String>, Vec<String>) =
+        datasets.into_iter().partition(|d| d == "tau2-retail");
+    if !tau2_retail.is_empty() {
+        let report = frontline_evals::tau2::tau2_retail(
+            &args.shared.join("tau2-retail"),
+            Path::new("evals/tau2-retail/flows"),
+        )
+        .await
+        .context("τ2 retail (set --shared to the datasets folder)")?;
+        println!("{report}");
+        for failure in &report.failures {
+            println!("    miss: {failure}");
+        }
+        let ratio = |a: usize, b: usize| a as f64 / b.max(1) as f64;
+        dataset_figures.insert(
+            "tau2-retail".into(),
+            [
+                ("gold_writes".into(), ratio(report.reproduced, report.gold)),
+                (
+                    "violations_refused".into(),
+                    ratio(report.refused, report.violations),
+                ),
+            ]
+            .into(),
+        );
+    }
     if !datasets.is_empty() {
         let (understanding, knowledge): (Vec<String>, Vec<String>) = datasets
             .into_iter()
@@ -103,35 +130,15 @@ pub async fn eval_command(mut config: Config, args: EvalArgs) -> Result<bool> {
     }
 
     let flows = crate::load_flows(&config.flows.dir)?;
-    let kb = crate::knowledge::eval_knowledge_base(&config).await?;
-    let (understanding, answer_writer) = crate::understanding(&config, &flows, Some(&kb)).await?;
-    let mode = understanding.name();
-    let world = World {
-        flows: flows.clone(),
-        understanding,
-        knowledge: Some(kb.clone()),
-        answer_writer,
-        shop: demo_shop().await?,
-        escalation: config.escalation.settings()?,
-        // Monday 10:00 UTC: the team is working.
-        start: Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap(),
-        concurrency: args.jobs.max(1),
-        // `llm` personas are played by the configured endpoint, when there is one.
-        user_simulator: crate::llm_client(&config)?,
+    let mut figures = if suites.is_empty() {
+        // Datasets only: no conversation to run.
+        frontline_evals::Figures {
+            mode: "datasets".into(),
+            ..Default::default()
+        }
+    } else {
+        run_conversations(&config, &args, &suites, flows).await?
     };
-    let total: usize = suites.iter().map(|s| s.cases.len()).sum();
-    let bar = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} cases ({elapsed})")
-            .context("progress bar template")?,
-    );
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.set_message("eval");
-    let runs = run_suites(&world, &suites, &|done| bar.set_position(done as u64)).await?;
-    bar.finish_and_clear();
-
-    let mut figures = figures(&mode, &runs, &Engine::new(flows), Some(&kb)).await;
     figures.datasets = dataset_figures;
     let mut report = Report {
         figures,
@@ -157,6 +164,43 @@ pub async fn eval_command(mut config: Config, args: EvalArgs) -> Result<bool> {
         println!("baseline saved to {}", path.display());
     }
     Ok(report.gate_passes())
+}
+
+/// Run the conversation suites on the real agent and compute their figures.
+async fn run_conversations(
+    config: &Config,
+    args: &EvalArgs,
+    suites: &[frontline_evals::Suite],
+    flows: std::sync::Arc<frontline_flows::FlowSet>,
+) -> Result<frontline_evals::Figures> {
+    let kb = crate::knowledge::eval_knowledge_base(config).await?;
+    let (understanding, answer_writer) = crate::understanding(config, &flows, Some(&kb)).await?;
+    let mode = understanding.name();
+    let world = World {
+        flows: flows.clone(),
+        understanding,
+        knowledge: Some(kb.clone()),
+        answer_writer,
+        shop: demo_shop().await?,
+        escalation: config.escalation.settings()?,
+        // Monday 10:00 UTC: the team is working.
+        start: Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap(),
+        concurrency: args.jobs.max(1),
+        // `llm` personas are played by the configured endpoint, when there is one.
+        user_simulator: crate::llm_client(config)?,
+    };
+    let total: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} cases ({elapsed})")
+            .context("progress bar template")?,
+    );
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message("eval");
+    let runs = run_suites(&world, suites, &|done| bar.set_position(done as u64)).await?;
+    bar.finish_and_clear();
+    Ok(figures(&mode, &runs, &Engine::new(flows), Some(&kb)).await)
 }
 
 fn save_baseline(report: &Report, path: &Path) -> Result<()> {

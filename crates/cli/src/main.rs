@@ -77,8 +77,8 @@ enum Command {
         poll_ms: u64,
     },
     /// Run the offline evals: every conversation suite in evals/suites on the real agent (or
-    /// the named ones), plus any dataset evals named (demo, tau2-banking, slots, routing,
-    /// banking77, clinc150). Writes report.json and report.html; with --baseline, exits 1 when a
+    /// the named ones), plus any dataset evals named (demo, tau2-banking, tau2-retail, slots,
+    /// routing, banking77, clinc150). Writes report.json and report.html; with --baseline, exits 1 when a
     /// figure regressed beyond the tolerance or a passing case fails (without, when any case
     /// fails).
     Eval {

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod persona;
 pub mod report;
 pub mod run;
+pub mod tau2;
 
 pub use case::{load_suite, load_suites, parse_suite, Assertion, Case, Suite};
 pub use metrics::{figures, Figures};

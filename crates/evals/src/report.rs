@@ -183,56 +183,58 @@ impl Report {
                 pct(s.pass_rate)
             );
         }
-        let _ = writeln!(out, "commands (precision / recall / F1, n):");
-        for (kind, p) in &f.commands {
+        if f.cases > 0 {
+            let _ = writeln!(out, "commands (precision / recall / F1, n):");
+            for (kind, p) in &f.commands {
+                let _ = writeln!(
+                    out,
+                    "  {kind:<22} {:.3} / {:.3} / {:.3}  n={}",
+                    p.precision, p.recall, p.f1, p.support
+                );
+            }
+            let _ = writeln!(out, "escalation per trigger (precision / recall, n):");
+            for (trigger, p) in &f.escalation {
+                let _ = writeln!(
+                    out,
+                    "  {trigger:<22} {:.3} / {:.3}  n={}",
+                    p.precision, p.recall, p.support
+                );
+            }
             let _ = writeln!(
                 out,
-                "  {kind:<22} {:.3} / {:.3} / {:.3}  n={}",
-                p.precision, p.recall, p.f1, p.support
+                "coverage: flows {}, steps {} ({} steps never ran)",
+                pct(f.coverage.flows),
+                pct(f.coverage.steps),
+                f.coverage.uncovered.len()
             );
-        }
-        let _ = writeln!(out, "escalation per trigger (precision / recall, n):");
-        for (trigger, p) in &f.escalation {
+            let optional = |x: Option<f64>| x.map(pct).unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 out,
-                "  {trigger:<22} {:.3} / {:.3}  n={}",
-                p.precision, p.recall, p.support
+                "groundedness {} over {} answers · automation {} · resolution {} · repeat asks {} · context transfer {} over {} handoffs",
+                optional(f.groundedness),
+                f.grounded_answers,
+                pct(f.automation_rate),
+                pct(f.resolution_rate),
+                pct(f.repeat_ask_rate),
+                optional(f.context_transfer),
+                f.handoffs
+            );
+            let _ = writeln!(
+                out,
+                "latency per turn: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms over {} turns",
+                f.latency.p50, f.latency.p95, f.latency.p99, f.latency.turns
+            );
+            let _ = writeln!(
+                out,
+                "LLM: {} calls, {} tokens, ${:.4} ({:.2} calls and ${:.5} per turn, ${:.5} per resolved conversation)",
+                f.llm.calls,
+                f.llm.tokens,
+                f.llm.cost_usd,
+                f.llm.calls_per_turn,
+                f.llm.cost_per_turn,
+                f.llm.cost_per_resolved
             );
         }
-        let _ = writeln!(
-            out,
-            "coverage: flows {}, steps {} ({} steps never ran)",
-            pct(f.coverage.flows),
-            pct(f.coverage.steps),
-            f.coverage.uncovered.len()
-        );
-        let optional = |x: Option<f64>| x.map(pct).unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            out,
-            "groundedness {} over {} answers · automation {} · resolution {} · repeat asks {} · context transfer {} over {} handoffs",
-            optional(f.groundedness),
-            f.grounded_answers,
-            pct(f.automation_rate),
-            pct(f.resolution_rate),
-            pct(f.repeat_ask_rate),
-            optional(f.context_transfer),
-            f.handoffs
-        );
-        let _ = writeln!(
-            out,
-            "latency per turn: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms over {} turns",
-            f.latency.p50, f.latency.p95, f.latency.p99, f.latency.turns
-        );
-        let _ = writeln!(
-            out,
-            "LLM: {} calls, {} tokens, ${:.4} ({:.2} calls and ${:.5} per turn, ${:.5} per resolved conversation)",
-            f.llm.calls,
-            f.llm.tokens,
-            f.llm.cost_usd,
-            f.llm.calls_per_turn,
-            f.llm.cost_per_turn,
-            f.llm.cost_per_resolved
-        );
         for (dataset, values) in &f.datasets {
             let values: Vec<String> = values.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
             let _ = writeln!(out, "dataset {dataset}: {}", values.join(", "));

@@ -310,7 +310,7 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
         let events: Vec<Event> = all[from.min(all.len())..].to_vec();
         let before = stack_flows(&run.events);
         run.events.extend(events.iter().cloned());
-        let started = started_flows(&before, &events);
+        let started = started_flows(&world.flows, &before, &events);
         let asked = events.iter().rev().find_map(|e| match &e.kind {
             EventKind::ReplySent { asked, .. } => Some(asked.clone()),
             _ => None,
@@ -426,20 +426,24 @@ fn stack_flows(events: &[Event]) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Flows a step started: those it ran or left on the stack that were not on it before.
-fn started_flows(before: &[String], events: &[Event]) -> Vec<String> {
+/// Flows a step started: those it ran or left on the stack that were not on it before, leaving
+/// out flows only other flows call (`authenticate`) and repair patterns.
+fn started_flows(flows: &FlowSet, before: &[String], events: &[Event]) -> Vec<String> {
+    let startable = |id: &str| {
+        flows
+            .get(id)
+            .is_some_and(|f| f.spec.starts != frontline_flows::spec::Starts::Internal)
+            && !id.starts_with("pattern_")
+    };
     let mut started = Vec::new();
     for event in events {
         if let EventKind::FlowUpdated { stack, ran } = &event.kind {
-            let flows = ran
+            let ids = ran
                 .iter()
                 .map(|s| &s.flow)
                 .chain(stack.iter().map(|f| &f.flow_id));
-            for flow in flows {
-                if !before.contains(flow)
-                    && !started.contains(flow)
-                    && !flow.starts_with("pattern_")
-                {
+            for flow in ids {
+                if !before.contains(flow) && !started.contains(flow) && startable(flow) {
                     started.push(flow.clone());
                 }
             }

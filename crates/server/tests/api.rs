@@ -137,10 +137,24 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
                 "flow_ended",
                 "action_executed",
                 "flow_ended",
+                "flow_updated",
                 "reply_sent"
             ],
             "{}",
             s.db.label
+        );
+        // The flows started and ended within the turn; the log still says which steps ran.
+        let updated = &view["events"][6];
+        assert_eq!(updated["stack"], json!([]));
+        let ran: Vec<&str> = updated["ran"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["flow"].as_str().unwrap())
+            .collect();
+        assert!(
+            ran.contains(&"order_status") && ran.contains(&"authenticate"),
+            "{ran:?}"
         );
         assert_eq!(
             view["events"][0]["text"],
