@@ -466,17 +466,28 @@ impl KnowledgeBase {
             .await?
             .pop()
             .unwrap_or_default();
+        let limit = limit.clamp(1, 100);
+        // Reciprocal rank fusion ties often (rank 3 of one retriever against rank 3 of the
+        // other), and an index orders ties as it stores them. Fetch past the limit and break
+        // ties by chunk id, so the same question gets the same passages in the same order on
+        // every index (and an LLM prompt built from them replays from its cassette).
         let hits = self
             .index
             .search(&IndexQuery {
                 dense,
                 sparse: self.bm25.query(question),
-                limit: limit.clamp(1, 100),
+                limit: (limit * 2).min(100),
                 candidates: self.settings.candidates,
                 filter: filter.clone(),
             })
             .await?;
-        let passages: Vec<Passage> = hits.into_iter().map(Passage::from).collect();
+        let mut passages: Vec<Passage> = hits.into_iter().map(Passage::from).collect();
+        passages.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.chunk_id.cmp(&b.chunk_id))
+        });
+        passages.truncate(limit);
         let confidence = passages.iter().map(|p| p.similarity).fold(0.0f32, f32::max);
         let abstain = if passages.is_empty() {
             Some("nothing in the knowledge base matches".to_string())
