@@ -161,7 +161,11 @@ async fn run(cli: Cli) -> Result<()> {
         None => (PathBuf::from("frontline.toml"), false),
     };
     let config = Config::load(&path, explicit)?;
-    init_tracing(&config, matches!(cli.command, Command::Chat { .. }));
+    // The chat REPL owns the terminal, and an eval's report is its output: warnings only.
+    init_tracing(
+        &config,
+        matches!(cli.command, Command::Chat { .. } | Command::Eval { .. }),
+    );
     match cli.command {
         Command::Serve { bind } => serve(config, bind).await,
         Command::Chat { identity, channel } => chat(config, &identity, &channel).await,
@@ -238,7 +242,6 @@ async fn run(cli: Cli) -> Result<()> {
 
 fn init_tracing(config: &Config, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    // The chat REPL owns the terminal: only warnings, on stderr.
     let default = if quiet {
         "warn"
     } else {

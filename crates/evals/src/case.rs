@@ -63,6 +63,10 @@ pub struct Fixtures {
     /// Flow tiers on which a VIP goes to a person.
     #[serde(default)]
     pub vip_tiers: Vec<String>,
+    /// Changes to the demo shop's data, as a JSON merge patch over it (`{orders: {"#W0000001":
+    /// {status: delivered}}}`); a case's patch applies after its suite's.
+    #[serde(default)]
+    pub shop: Option<Value>,
 }
 
 impl Fixtures {
@@ -75,6 +79,34 @@ impl Fixtures {
             outage: join(&self.outage, &case.outage),
             vip: join(&self.vip, &case.vip),
             vip_tiers: join(&self.vip_tiers, &case.vip_tiers),
+            shop: match (&self.shop, &case.shop) {
+                (Some(suite), Some(case)) => {
+                    let mut both = suite.clone();
+                    merge_patch(&mut both, case);
+                    Some(both)
+                }
+                (suite, case) => case.clone().or_else(|| suite.clone()),
+            },
+        }
+    }
+}
+
+/// Apply a JSON merge patch (RFC 7386): objects merge key by key, `null` removes, anything else
+/// replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(changes) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let fields = target.as_object_mut().expect("an object now");
+    for (key, change) in changes {
+        if change.is_null() {
+            fields.remove(key);
+        } else {
+            merge_patch(fields.entry(key.clone()).or_insert(Value::Null), change);
         }
     }
 }
@@ -569,6 +601,28 @@ cases:
         )
         .unwrap_err();
         assert!(problems[0].to_string().contains(":4:"), "{:?}", problems);
+    }
+
+    #[test]
+    fn shop_patches_merge_suite_then_case() {
+        let suite = parse(
+            r##"
+suite: t
+fixtures: {shop: {orders: {"#W1": {status: delivered, note: x}}}}
+cases:
+  - name: one
+    fixtures: {shop: {orders: {"#W1": {note: null}, "#W2": {status: pending}}}}
+    steps: [{text: hi}]
+"##,
+        )
+        .unwrap();
+        let patch = suite.cases[0].fixtures.shop.clone().unwrap();
+        let mut data = serde_json::json!({"orders": {"#W1": {"status": "pending", "items": [1]}}});
+        merge_patch(&mut data, &patch);
+        assert_eq!(
+            data,
+            serde_json::json!({"orders": {"#W1": {"status": "delivered", "items": [1]}, "#W2": {"status": "pending"}}})
+        );
     }
 
     #[test]

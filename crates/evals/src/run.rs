@@ -187,7 +187,19 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
     let shop = Shop::open(&dir.path().join("shop.db"))
         .await
         .map_err(|e| fail("opening the shop", e.to_string()))?;
-    shop.load(&world.shop)
+    let data = match &case.fixtures.shop {
+        None => None,
+        Some(patch) => {
+            let mut data = serde_json::to_value(&world.shop)
+                .map_err(|e| fail("reading the shop", e.to_string()))?;
+            crate::case::merge_patch(&mut data, patch);
+            Some(
+                serde_json::from_value::<ShopData>(data)
+                    .map_err(|e| fail("the shop fixture", e.to_string()))?,
+            )
+        }
+    };
+    shop.load(data.as_ref().unwrap_or(&world.shop))
         .await
         .map_err(|e| fail("loading the shop", e.to_string()))?;
     let store = Store::connect(&format!(
