@@ -301,7 +301,8 @@ pub struct Goal {
 
 /// Something that must hold of the conversation. Unless it says otherwise, an assertion looks
 /// at the conversation so far; `flow_started`, `reply_matches`, `reply_not_matches` and
-/// `conversation_is` look at the step it follows.
+/// `conversation_is` look at the step it follows (in a case's own `expect`, the reply
+/// assertions look at every reply of the case).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Assertion {
