@@ -4,86 +4,12 @@
 use frontline_store::testing::{postgres, TestStore};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_frontline");
+mod support;
 
-/// Kills the server if a test fails before stopping it.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn frontline(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    // Run in an empty folder with only our variables, so no local frontline.toml leaks in.
-    cmd.current_dir(dir)
-        .env_remove("FRONTLINE_CONFIG")
-        .env("FRONTLINE_DATA_DIR", dir.join("data"))
-        .env(
-            "FRONTLINE_FLOWS__DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../flows"),
-        )
-        .env(
-            "FRONTLINE_KNOWLEDGE__DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../knowledge"),
-        )
-        // The default understanding; an OPENAI_* variable of the developer's must not switch
-        // these tests to LLM mode.
-        .env("FRONTLINE_UNDERSTANDING__MODE", "local")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("OPENAI_API_KEY")
-        .env("RUST_LOG", "warn");
-    cmd
-}
-
-/// Start `frontline serve` on a free port; returns the process and its base URL.
-fn start(dir: &std::path::Path, database_url: Option<String>) -> (Running, String) {
-    let mut cmd = frontline(dir);
-    cmd.args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Some(url) = database_url {
-        cmd.env("FRONTLINE_STORE__DATABASE_URL", url);
-    }
-    let mut child = cmd.spawn().expect("spawn frontline serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the listening line");
-    let base = line
-        .trim()
-        .strip_prefix("frontline listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    (Running(child), base)
-}
-
-fn sigterm_and_wait(mut server: Running) -> std::process::ExitStatus {
-    let pid = server.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "frontline did not stop within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use support::{frontline, sigterm_and_wait, start, start_on, Running};
 
 async fn post_message(http: &reqwest::Client, base: &str, body: &Value) -> Value {
     let response = http
@@ -538,4 +464,139 @@ fn eval_writes_its_report_and_a_broken_flow_fails_the_gate() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("typo.yaml:5:"), "{stderr}");
+}
+
+#[tokio::test]
+async fn logs_never_show_emails_phones_or_card_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = frontline(dir.path());
+    // Debug logs carry each message's sender and text: the most there is to leak.
+    cmd.env(
+        "RUST_LOG",
+        "debug,qdrant_edge=error,sqlx=warn,hyper=warn,h2=warn",
+    )
+    .stderr(Stdio::piped());
+    let (mut server, base) = start_on(cmd, "127.0.0.1:0", None);
+    let stderr = server.0.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut all).unwrap();
+        all
+    });
+    let http = reqwest::Client::new();
+    post_message(
+        &http,
+        &base,
+        &json!({
+            "channel_message_id": "pii-1",
+            "sender": {"kind": "email", "value": "Grace.Hopper@example.com"},
+            "text": "my card 4111 1111 1111 1111 was charged twice, call me on 415 555 0199 or write to grace@navy.example.org",
+        }),
+    )
+    .await;
+    post_message(
+        &http,
+        &base,
+        &json!({
+            "channel_message_id": "pii-2",
+            "sender": {"kind": "phone", "value": "+14155550123"},
+            "text": "where is my order?",
+        }),
+    )
+    .await;
+    assert!(sigterm_and_wait(server).success());
+    let logs = logs.join().unwrap();
+    for pii in [
+        "grace.hopper@example.com",
+        "Grace.Hopper@example.com",
+        "grace@navy.example.org",
+        "4111 1111 1111 1111",
+        "415 555 0199",
+        "+14155550123",
+    ] {
+        assert!(!logs.contains(pii), "{pii} is in the logs:\n{logs}");
+    }
+    // The lines were written, with the values replaced.
+    for mask in ["[email]", "[card]", "[phone]"] {
+        assert!(logs.contains(mask), "no {mask} in the logs:\n{logs}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_runs_every_queued_turn_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base) = start(dir.path(), None);
+    let http = reqwest::Client::new();
+    let session: Value = http
+        .get(format!("{base}/v1/webchat/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = session["session"].as_str().unwrap().to_string();
+    let cookie = format!("{}={session}", frontline_server::webchat::COOKIE);
+    let mut queued = vec![];
+    for text in [
+        "hello",
+        "do gift cards expire?",
+        "how long does delivery take?",
+        "thanks",
+        "which payment methods do you accept?",
+        "bye",
+    ] {
+        let r = http
+            .post(format!("{base}/v1/webchat/messages"))
+            .header("cookie", &cookie)
+            .json(&json!({ "text": text }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let body: Value = r.json().await.unwrap();
+        queued.push(body["message_id"].as_str().unwrap().to_string());
+    }
+    // Stop at once: the turns are still queued.
+    assert!(sigterm_and_wait(server).success());
+
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("data/frontline.db").display()
+    );
+    let store = frontline_store::Store::connect(&url).await.unwrap();
+    assert_eq!(
+        store.inbound_backlog().await.unwrap(),
+        0,
+        "queued turns were left"
+    );
+    let customer = store
+        .identity_owner(&frontline_domain::Identity {
+            kind: frontline_domain::IdentityKind::WebSession,
+            value: session,
+        })
+        .await
+        .unwrap()
+        .expect("the visitor's customer");
+    let conversation = &store.conversations_of(customer).await.unwrap()[0];
+    let events = store.events(conversation.id).await.unwrap();
+    let received: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            frontline_domain::EventKind::MessageReceived {
+                channel_message_id, ..
+            } => Some(channel_message_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        received, queued,
+        "every acknowledged message had its turn, in order"
+    );
+    let replies = events
+        .iter()
+        .filter(|e| e.kind.name() == "reply_sent")
+        .count();
+    assert_eq!(replies, queued.len());
+    store.close().await;
 }

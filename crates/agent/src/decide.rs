@@ -2,6 +2,7 @@
 //! for (recording each), and turn its effects into what to say and whether to hand off. The
 //! engine decides; this module only carries out and words.
 
+use crate::pending::Pending;
 use crate::{Agent, AgentError, Decision, Handoff};
 use frontline_domain::{
     ActionCall, ActionError, Channel, Command, ConversationId, Customer, EventKind, FlowFrame,
@@ -49,6 +50,8 @@ fn small_talk(topic: SmallTalk, customer: &Customer) -> String {
 /// The turn's context for the engine.
 pub(crate) struct TurnContext<'a> {
     pub conversation_id: ConversationId,
+    /// Where the turn's writes gather.
+    pub pending: &'a Pending,
     pub channel: Channel,
     pub channel_message_id: &'a str,
     pub customer: &'a Customer,
@@ -114,7 +117,7 @@ pub(crate) async fn decide(
                 Effect::Unhandled(_) => {}
                 Effect::FlowEnded { flow_id, outcome } => {
                     let slots = ended_slots(&before, &stack, &flow_id);
-                    record_flow_ended(agent, turn.conversation_id, flow_id, outcome, slots).await?
+                    record_flow_ended(agent, turn.pending, flow_id, outcome, slots)
                 }
                 Effect::FlowStarted { flow_id } => {
                     tracing::info!(%flow_id, "flow started");
@@ -126,7 +129,7 @@ pub(crate) async fn decide(
             }
         }
         let Some(call) = call else { break };
-        let outcome = act(agent, turn.conversation_id, call).await?;
+        let outcome = act(agent, turn.pending, call).await;
         before = stack.clone();
         let (more, steps) =
             agent
@@ -172,46 +175,37 @@ pub(crate) fn ended_slots(
 }
 
 /// Log a flow's end, with the slot values it held.
-pub(crate) async fn record_flow_ended(
+pub(crate) fn record_flow_ended(
     agent: &Agent,
-    conversation_id: ConversationId,
+    pending: &Pending,
     flow_id: String,
     outcome: frontline_flows::Outcome,
     slots: serde_json::Map<String, Value>,
-) -> Result<(), AgentError> {
+) {
     let outcome = serde_json::to_value(outcome)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     tracing::info!(%flow_id, %outcome, "flow ended");
-    agent
-        .append(
-            conversation_id,
-            EventKind::FlowEnded {
-                flow_id,
-                outcome,
-                slots,
-            },
-        )
-        .await?;
-    Ok(())
+    agent.log(
+        pending,
+        EventKind::FlowEnded {
+            flow_id,
+            outcome,
+            slots,
+        },
+    );
 }
 
 /// Run an action and record it in the log.
-async fn act(
-    agent: &Agent,
-    conversation_id: ConversationId,
-    call: ActionCall,
-) -> Result<Result<Value, ActionError>, AgentError> {
+async fn act(agent: &Agent, pending: &Pending, call: ActionCall) -> Result<Value, ActionError> {
     let outcome = agent.run_action(&call).await;
-    agent
-        .append(
-            conversation_id,
-            EventKind::ActionExecuted {
-                call,
-                outcome: outcome.clone(),
-            },
-        )
-        .await?;
-    Ok(outcome)
+    agent.log(
+        pending,
+        EventKind::ActionExecuted {
+            call,
+            outcome: outcome.clone(),
+        },
+    );
+    outcome
 }

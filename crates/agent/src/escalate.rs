@@ -3,6 +3,7 @@
 //! against its schema and record it.
 
 use crate::decide::{ended_slots, record_flow_ended};
+use crate::pending::Pending;
 use crate::{Agent, AgentError, Decision, Handoff};
 use frontline_domain::escalation::SummaryPriorContact;
 use frontline_domain::{
@@ -89,7 +90,7 @@ impl Agent {
     /// `escalated` and the decision becomes a handoff.
     pub(crate) async fn apply_policy(
         &self,
-        conversation_id: ConversationId,
+        pending: &Pending,
         customer: &Customer,
         history: &[Event],
         stack_before: &[FlowFrame],
@@ -99,9 +100,9 @@ impl Agent {
             return Ok(());
         }
         // The log so far: what the turn started with, plus what this turn appended.
-        let last_seen = history.last().map_or(0, |e| e.seq);
+        let conversation_id = pending.conversation_id();
         let mut events = history.to_vec();
-        events.extend(self.store.events_after(conversation_id, last_seen).await?);
+        events.extend(pending.appended());
         let now = (self.clock)();
         let spec_of = |id: &str| self.engine.flows().get(id).map(|f| &f.spec);
         let started: Vec<StartedFlow<'_>> = decision
@@ -161,7 +162,7 @@ impl Agent {
             match effect {
                 Effect::FlowEnded { flow_id, outcome } => {
                     let slots = ended_slots(&before, &decision.stack, &flow_id);
-                    record_flow_ended(self, conversation_id, flow_id, outcome, slots).await?
+                    record_flow_ended(self, pending, flow_id, outcome, slots)
                 }
                 Effect::Escalate {
                     trigger,
@@ -199,13 +200,17 @@ impl Agent {
     pub(crate) async fn summarise_handoff(
         &self,
         customer: &Customer,
-        conversation_id: ConversationId,
+        pending: &Pending,
+        history: &[Event],
         channel: Channel,
         handoff: Handoff,
     ) -> Result<EscalationSummary, AgentError> {
         let now = (self.clock)();
-        let events: Vec<Event> = self.store.events(conversation_id).await?;
-        let conversation = self.store.conversation(conversation_id).await?;
+        let conversation_id = pending.conversation_id();
+        let mut events = history.to_vec();
+        events.extend(pending.appended());
+        let mut conversation = self.store.conversation(conversation_id).await?;
+        conversation.status = pending.status();
         let vip = self.is_vip(customer);
         let tier = handoff
             .flow
@@ -266,22 +271,18 @@ impl Agent {
             // (the team sees it in frontline), but nothing unchecked is sent to the helpdesk.
             tracing::error!(error = %e, "escalation summary fails its schema; not sent");
         }
-        let escalated = self
-            .append(
-                conversation_id,
-                EventKind::Escalated {
-                    summary: Box::new(summary.clone()),
-                },
-            )
-            .await?;
+        let escalated = self.log(
+            pending,
+            EventKind::Escalated {
+                summary: Box::new(summary.clone()),
+            },
+        );
         if let Some(target) = self.handoff_target.as_ref().map(|t| t.name()) {
             let id = format!("{conversation_id}-{}", escalated.seq);
             match frontline_handoff::HandoffRequest::new(id.clone(), summary.clone()) {
                 Ok(request) => {
                     let request = serde_json::to_value(&request).expect("a request serialises");
-                    self.store
-                        .enqueue_handoff(&id, conversation_id, target, &request, now)
-                        .await?;
+                    pending.handoff(id, target, request, now);
                 }
                 Err(e) => tracing::error!(error = %e, "handoff not queued"),
             }
@@ -310,6 +311,7 @@ impl Agent {
         }
         let customer = self.store.customer(conversation.customer_id).await?;
         let events = self.store.events(conversation_id).await?;
+        let pending = Pending::new(conversation_id, conversation.status, &events);
         let mut stack = crate::flow_stack(&events);
         let before = stack.clone();
         let reason = format!("a reply could not be delivered on {channel}: {reason}");
@@ -326,7 +328,7 @@ impl Agent {
             match effect {
                 Effect::FlowEnded { flow_id, outcome } => {
                     let slots = ended_slots(&before, &stack, &flow_id);
-                    record_flow_ended(self, conversation_id, flow_id, outcome, slots).await?
+                    record_flow_ended(self, &pending, flow_id, outcome, slots)
                 }
                 Effect::Escalate { queue, flow, .. } => {
                     handoff.queue = queue;
@@ -336,17 +338,13 @@ impl Agent {
             }
         }
         if stack != before {
-            self.append(
-                conversation_id,
-                EventKind::FlowUpdated { stack, ran: vec![] },
-            )
-            .await?;
+            self.log(&pending, EventKind::FlowUpdated { stack, ran: vec![] });
         }
-        self.change_status(conversation_id, ConversationStatus::HandedOff)
-            .await?;
+        self.change_status(&pending, ConversationStatus::HandedOff);
         tracing::warn!(%conversation_id, %channel, reason = %handoff.reason, "reply undeliverable; conversation handed off");
-        self.summarise_handoff(&customer, conversation_id, channel, handoff)
+        self.summarise_handoff(&customer, &pending, &events, channel, handoff)
             .await?;
+        self.store.apply(&pending.finish(None)).await?;
         Ok(true)
     }
 
@@ -357,13 +355,16 @@ impl Agent {
         conversation_id: ConversationId,
     ) -> Result<frontline_domain::ConversationStatus, AgentError> {
         use frontline_domain::ConversationStatus;
-        let current = self.store.conversation(conversation_id).await?.status;
-        if current != ConversationStatus::HandedOff {
-            return Ok(current);
+        let conversation = self.store.conversation(conversation_id).await?;
+        let _turn = self.locks.lock(conversation.customer_id).await;
+        let conversation = self.store.conversation(conversation_id).await?;
+        if conversation.status != ConversationStatus::HandedOff {
+            return Ok(conversation.status);
         }
-        let from = self
-            .change_status(conversation_id, ConversationStatus::Bot)
-            .await?;
+        let events = self.store.events(conversation_id).await?;
+        let pending = Pending::new(conversation_id, conversation.status, &events);
+        let from = self.change_status(&pending, ConversationStatus::Bot);
+        self.store.apply(&pending.finish(None)).await?;
         tracing::info!(%conversation_id, "conversation released back to the bot");
         // Tell the helpdesk too, where it has a bot state (Chatwoot: `pending`). The bot has
         // the conversation either way; a helpdesk that cannot be told is logged, not fatal.
@@ -391,17 +392,18 @@ impl Agent {
         text: &str,
         private: bool,
     ) -> Result<Event, AgentError> {
+        let conversation = self.store.conversation(conversation_id).await?;
+        let _turn = self.locks.lock(conversation.customer_id).await;
         let events = self.store.events(conversation_id).await?;
-        let event = self
-            .append(
-                conversation_id,
-                EventKind::HumanMessage {
-                    author: author.to_string(),
-                    text: text.to_string(),
-                    private,
-                },
-            )
-            .await?;
+        let pending = Pending::new(conversation_id, conversation.status, &events);
+        let event = self.log(
+            &pending,
+            EventKind::HumanMessage {
+                author: author.to_string(),
+                text: text.to_string(),
+                private,
+            },
+        );
         if !private {
             let last = events.iter().rev().find_map(|e| match &e.kind {
                 EventKind::MessageReceived {
@@ -424,9 +426,10 @@ impl Agent {
                     in_reply_to: Some(in_reply_to.clone()),
                     thread: thread.clone(),
                 };
-                self.store.enqueue_outbox(&reply, (self.clock)()).await?;
+                pending.reply(reply, (self.clock)(), false);
             }
         }
+        self.store.apply(&pending.finish(None)).await?;
         Ok(event)
     }
 }

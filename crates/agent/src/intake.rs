@@ -40,8 +40,12 @@ impl Agent {
                 Err(e) if queued.attempts + 1 < backoff.attempts => {
                     pass.retrying += 1;
                     let wait = match e {
-                        // Another worker is on it: look again soon.
-                        AgentError::InProgress { .. } => chrono::Duration::seconds(1),
+                        // Another worker is on it, or another turn of the conversation committed
+                        // first: look again soon.
+                        AgentError::InProgress { .. }
+                        | AgentError::Store(StoreError::Conflict(_)) => {
+                            chrono::Duration::seconds(1)
+                        }
                         _ => backoff.wait(queued.attempts + 1),
                     };
                     DeliveryAttempt::Retry {
@@ -64,25 +68,40 @@ impl Agent {
         Ok(pass)
     }
 
-    /// Run queued turns forever: whenever `wake` is notified (a webhook queued a message) or
-    /// every `every`. After each pass that ran turns, `replies` is notified so the outbox worker
-    /// delivers at once.
+    /// Run queued turns whenever `wake` is notified (a webhook queued a message) or every
+    /// `every`, until `stop` turns true; then the turns still queued are run (the server has
+    /// stopped taking messages, so this ends) and it returns. After each pass that ran turns,
+    /// `replies` is notified so the outbox worker delivers at once.
     pub async fn run_queue(
         self: Arc<Self>,
         backoff: Backoff,
         every: std::time::Duration,
         wake: Arc<Notify>,
         replies: Arc<Notify>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         loop {
-            match self.run_queue_once(&backoff, (self.clock)()).await {
-                Ok(pass) if pass.handled > 0 => replies.notify_one(),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "intake worker: store failed; retrying"),
+            let handled = match self.run_queue_once(&backoff, (self.clock)()).await {
+                Ok(pass) => pass.handled,
+                Err(e) => {
+                    tracing::error!(error = %e, "intake worker: store failed; retrying");
+                    0
+                }
+            };
+            if handled > 0 {
+                replies.notify_one();
+            }
+            if *stop.borrow() {
+                if handled == 0 {
+                    tracing::info!("intake worker: queue drained; stopping");
+                    return;
+                }
+                continue;
             }
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => {}
             }
         }
     }

@@ -54,7 +54,10 @@ pub(crate) async fn consult(
         None => return None,
     };
     let max_chars = max_answer_chars(channel);
-    let result = match knowledge.search(&query, 5, &SearchFilter::default()).await {
+    let searching = std::time::Instant::now();
+    let found = knowledge.search(&query, 5, &SearchFilter::default()).await;
+    agent.metrics.retrieval(searching.elapsed().as_secs_f64());
+    let result = match found {
         Ok(found) => {
             let written = match (&agent.answer_writer, &found.abstain) {
                 (Some(writer), None) if channel.streams_replies() => {

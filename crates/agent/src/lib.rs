@@ -12,6 +12,8 @@ mod intake;
 mod knowledge;
 pub mod locks;
 mod memory;
+pub mod metrics;
+mod pending;
 
 pub use escalate::EscalationSettings;
 pub use intake::IntakePass;
@@ -23,8 +25,9 @@ use frontline_domain::{
     ScoredCommand, Timestamp,
 };
 use frontline_flows::Engine;
-use frontline_store::{InboxClaim, Store, StoreError};
+use frontline_store::{InboxClaim, Store, StoreError, Write};
 use frontline_understanding::{ActiveFlow, DialogueContext, Speaker, Understanding, Utterance};
+use pending::Pending;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tracing::{field, Instrument};
@@ -123,6 +126,7 @@ pub struct Agent {
     handoff_target: Option<Arc<dyn frontline_handoff::HandoffTarget>>,
     directory: Option<Arc<dyn frontline_domain::IdentityDirectory>>,
     drafts: drafts::Drafts,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// A decision to hand the conversation to a human.
@@ -172,7 +176,13 @@ impl Agent {
             handoff_target: None,
             directory: None,
             drafts: drafts::Drafts::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// The agent's metrics (Prometheus).
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     /// Where answers being written are published for channels that stream
@@ -265,24 +275,11 @@ impl Agent {
             return Ok(done);
         }
         let result = self.run_turn(&message).await;
-        match &result {
-            Ok(outcome) => {
-                let stored = serde_json::to_value(outcome).expect("outcome serialises");
-                self.store
-                    .complete_inbound(
-                        channel,
-                        &id,
-                        Some(outcome.conversation_id),
-                        &stored,
-                        (self.clock)(),
-                    )
-                    .await?;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "turn failed; releasing the message for redelivery");
-                if let Err(release) = self.store.release_inbound(channel, &id).await {
-                    tracing::error!(error = %release, "could not release the message; it waits for its lease");
-                }
+        if let Err(e) = &result {
+            self.metrics.turn_failed();
+            tracing::error!(error = %e, "turn failed; releasing the message for redelivery");
+            if let Err(release) = self.store.release_inbound(channel, &id).await {
+                tracing::error!(error = %release, "could not release the message; it waits for its lease");
             }
         }
         result
@@ -308,6 +305,7 @@ impl Agent {
                         AgentError::CorruptResult(message.channel_message_id.clone(), e.to_string())
                     })?;
                     outcome.duplicate = true;
+                    self.metrics.duplicate(message.channel);
                     tracing::info!(
                         "duplicate delivery: answering with the first delivery's result"
                     );
@@ -326,7 +324,10 @@ impl Agent {
         }
     }
 
+    /// Run a claimed message's turn and commit everything it wrote, with the inbox record that
+    /// it ran, in one transaction, while the customer's turns are locked.
     async fn run_turn(&self, message: &InboundMessage) -> Result<TurnOutcome, AgentError> {
+        let started = std::time::Instant::now();
         let now = (self.clock)();
         let identities = self.vouched_identities(message).await;
         let resolution = self
@@ -347,20 +348,47 @@ impl Agent {
             )
             .await?;
         tracing::Span::current().record("conversation_id", field::display(conversation.id));
+        let history = self.store.events(conversation.id).await?;
+        let pending = Pending::new(conversation.id, conversation.status, &history);
         for merge in resolution.merged {
-            self.append(
-                conversation.id,
+            self.log(
+                &pending,
                 EventKind::CustomersMerged {
                     survivor: merge.survivor,
                     merged: merge.merged,
                     reason: merge.reason,
                 },
-            )
-            .await?;
+            );
         }
-        let history = self.store.events(conversation.id).await?;
-        self.append(
-            conversation.id,
+        let outcome = self
+            .turn(message, &customer, &conversation, &history, &pending)
+            .await?;
+        let done = Write::InboxDone {
+            channel: message.channel,
+            channel_message_id: message.channel_message_id.clone(),
+            conversation_id: Some(outcome.conversation_id),
+            result: serde_json::to_value(&outcome).expect("outcome serialises"),
+            at: (self.clock)(),
+        };
+        let appended = pending.appended();
+        self.store.apply(&pending.finish(Some(done))).await?;
+        self.metrics
+            .turn(message.channel, started.elapsed().as_secs_f64(), &appended);
+        Ok(outcome)
+    }
+
+    /// The turn itself: every write goes to `pending`.
+    async fn turn(
+        &self,
+        message: &InboundMessage,
+        customer: &frontline_domain::Customer,
+        conversation: &frontline_domain::Conversation,
+        history: &[Event],
+        pending: &Pending,
+    ) -> Result<TurnOutcome, AgentError> {
+        tracing::debug!(sender = %message.sender, text = %message.text, "message received");
+        self.log(
+            pending,
             EventKind::MessageReceived {
                 channel: message.channel,
                 channel_message_id: message.channel_message_id.clone(),
@@ -368,9 +396,8 @@ impl Agent {
                 text: message.text.clone(),
                 thread: message.thread.clone(),
             },
-        )
-        .await?;
-        let stack = flow_stack(&history);
+        );
+        let stack = flow_stack(history);
         let mut outcome = TurnOutcome {
             conversation_id: conversation.id,
             customer_id: customer.id,
@@ -393,7 +420,7 @@ impl Agent {
                 requested_slot: f.requested_slot.clone(),
                 slots: f.slots.clone(),
             }),
-            recent: recent_utterances(&history, self.config.recent_utterances),
+            recent: recent_utterances(history, self.config.recent_utterances),
             today: (self.clock)().date_naive(),
         };
         let (mut commands, mut source, llm) = match self
@@ -421,20 +448,19 @@ impl Agent {
         if consulted.is_some() {
             source.push_str("+knowledge");
         }
-        self.append(
-            conversation.id,
+        self.log(
+            pending,
             EventKind::CommandsUnderstood {
                 commands: commands.clone(),
                 source,
                 sentiment: Some(sentiment),
                 llm,
             },
-        )
-        .await?;
+        );
         let knowledge_answer = match consulted {
             Some(consulted) => {
                 let answer = consulted.answer.clone();
-                self.append(conversation.id, consulted.event).await?;
+                self.log(pending, consulted.event);
                 answer
             }
             None => None,
@@ -443,9 +469,10 @@ impl Agent {
 
         let turn = decide::TurnContext {
             conversation_id: conversation.id,
+            pending,
             channel: message.channel,
             channel_message_id: &message.channel_message_id,
-            customer: &customer,
+            customer,
         };
         // Flows that remember a slot start with what the customer already said.
         let running: Vec<String> = stack.iter().map(|f| f.flow_id.clone()).collect();
@@ -453,7 +480,7 @@ impl Agent {
             &commands,
             &running,
             self.engine.flows(),
-            &memory::remembered(&history),
+            &memory::remembered(history),
         );
         let mut for_engine = commands.clone();
         for (name, value) in &carried {
@@ -471,17 +498,16 @@ impl Agent {
         if let Some(told) = memory::telling(&carried) {
             decision.texts.insert(0, told);
         }
-        self.apply_policy(conversation.id, &customer, &history, &stack, &mut decision)
+        self.apply_policy(pending, customer, history, &stack, &mut decision)
             .await?;
         if decision.stack != stack || !decision.ran.is_empty() {
-            self.append(
-                conversation.id,
+            self.log(
+                pending,
                 EventKind::FlowUpdated {
                     stack: decision.stack.clone(),
                     ran: std::mem::take(&mut decision.ran),
                 },
-            )
-            .await?;
+            );
         }
         outcome.active_flow = decision.stack.last().cloned();
 
@@ -503,27 +529,22 @@ impl Agent {
             thread: message.thread.clone(),
         };
         let now = (self.clock)();
-        let outbox_id = self.store.enqueue_outbox(&reply, now).await?;
-        self.append(
-            conversation.id,
+        let outbox_id = pending.reply(reply, now, message.channel.replies_in_response());
+        self.log(
+            pending,
             EventKind::ReplySent {
                 channel: message.channel,
                 text: text.clone(),
                 outbox_id,
                 asked: decision.asked.as_ref().map(|(slot, _)| slot.clone()),
             },
-        )
-        .await?;
-        if message.channel.replies_in_response() {
-            self.store.mark_delivered(outbox_id, now).await?;
-        }
+        );
         outcome.replies.push(Reply { text, outbox_id });
 
         if let Some(handoff) = decision.handoff {
-            self.change_status(conversation.id, ConversationStatus::HandedOff)
-                .await?;
+            self.change_status(pending, ConversationStatus::HandedOff);
             tracing::info!(trigger = %handoff.trigger, "conversation handed off");
-            self.summarise_handoff(&customer, conversation.id, message.channel, handoff)
+            self.summarise_handoff(customer, pending, history, message.channel, handoff)
                 .await?;
             outcome.status = ConversationStatus::HandedOff;
         }
@@ -558,26 +579,17 @@ impl Agent {
     }
 
     /// Set a conversation's status and log the change; returns the status it had.
-    pub(crate) async fn change_status(
+    pub(crate) fn change_status(
         &self,
-        conversation_id: ConversationId,
+        pending: &Pending,
         to: ConversationStatus,
-    ) -> Result<ConversationStatus, AgentError> {
-        let from = self.store.set_status(conversation_id, to).await?;
-        self.append(conversation_id, EventKind::StatusChanged { from, to })
-            .await?;
-        Ok(from)
+    ) -> ConversationStatus {
+        pending.change_status((self.clock)(), to)
     }
 
-    pub(crate) async fn append(
-        &self,
-        conversation_id: ConversationId,
-        kind: EventKind,
-    ) -> Result<Event, AgentError> {
-        Ok(self
-            .store
-            .append_event(conversation_id, (self.clock)(), kind)
-            .await?)
+    /// Append an event to the operation's pending writes, stamped now.
+    pub(crate) fn log(&self, pending: &Pending, kind: EventKind) -> Event {
+        pending.event((self.clock)(), kind)
     }
 
     /// Run an action within the configured timeout.

@@ -571,15 +571,27 @@ impl OutboxWorker {
         Ok(pass)
     }
 
-    /// Run forever: a pass whenever `wake` is notified (a reply was queued) or `every` passes.
-    pub async fn run(self, every: Duration, wake: Arc<tokio::sync::Notify>) {
+    /// A pass whenever `wake` is notified (a reply was queued) or `every` passes, until `stop`
+    /// turns true; then one last pass flushes what is due, and it returns.
+    pub async fn run(
+        self,
+        every: Duration,
+        wake: Arc<tokio::sync::Notify>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         loop {
             if let Err(e) = self.run_once(chrono::Utc::now()).await {
                 tracing::error!(error = %e, "outbox worker: store failed; retrying next pass");
             }
+            if *stop.borrow() {
+                // That was the last pass, after the stop: what was due is flushed.
+                tracing::info!("outbox worker: flushed; stopping");
+                return;
+            }
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => {}
             }
         }
     }

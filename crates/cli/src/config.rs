@@ -41,6 +41,22 @@ pub struct Config {
     pub channels: frontline_channels::deliver::ChannelsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// `[security]`: API keys.
+    pub security: SecurityConfig,
+}
+
+/// `[security]`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// `[[security.api_keys]]`: name, `sha256:` hash and scopes (`messages`, `admin`) of each
+    /// key (`frontline keys new` makes one). None: the management API and the REST channel
+    /// answer loopback clients only.
+    pub api_keys: Vec<frontline_server::access::ApiKeyConfig>,
+    /// `[security.rate_limits]`: per client address on the web chat (`per_ip`), per sender on
+    /// every customer message (`per_sender`), each `{per_second, burst}`; and
+    /// `trust_forwarded_for` behind a proxy.
+    pub rate_limits: frontline_server::limit::Limits,
 }
 
 /// `[server]`
@@ -373,6 +389,7 @@ impl Default for Config {
             handoff: Default::default(),
             channels: Default::default(),
             log: LogConfig::default(),
+            security: SecurityConfig::default(),
         }
     }
 }

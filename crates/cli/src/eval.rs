@@ -23,24 +23,38 @@ pub const DATASETS: [&str; 7] = [
 ];
 
 /// What `frontline eval` was asked.
+#[derive(clap::Args)]
 pub struct EvalArgs {
-    /// Suite names (conversation suites and datasets); empty: every conversation suite.
+    /// Suites to run, by name.
+    #[arg(value_name = "SUITE")]
     pub names: Vec<String>,
-    /// `local`, `llm` or `rules`, overriding the configuration.
+    /// The same, as options (`--suite routing --suite clinc150`).
+    #[arg(long = "suite", hide = true)]
+    pub suites: Vec<String>,
+    /// The understanding under test: local, llm (the configured endpoint, through its
+    /// cassettes) or rules. Default: as configured.
+    #[arg(long, value_parser = ["local", "llm", "rules"])]
     pub mode: Option<String>,
-    /// The folder for `report.json` and `report.html`.
+    /// Where report.json and report.html go.
+    #[arg(long, default_value = "data/eval-report")]
     pub report: PathBuf,
-    /// A baseline to compare against (the gate).
+    /// A baseline (a file saved with --save-baseline, or a report.json) to compare against.
+    #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Where to save this run's figures as the next baseline.
+    /// Save this run's gated figures as a baseline.
+    #[arg(long)]
     pub save_baseline: Option<PathBuf>,
-    /// How far a figure may fall before it is a regression.
+    /// How far (absolute) a figure may move the wrong way before it is a regression.
+    #[arg(long, default_value_t = 0.02)]
     pub tolerance: f64,
-    /// The suites folder.
+    /// The conversation suites folder.
+    #[arg(long, default_value = "evals/suites")]
     pub dir: PathBuf,
     /// The shared datasets folder.
+    #[arg(long, env = "FRONTLINE_SHARED_DATA", default_value = "../shared/data")]
     pub shared: PathBuf,
     /// Cases run at once.
+    #[arg(long, default_value_t = 2)]
     pub jobs: usize,
 }
 
@@ -57,6 +71,7 @@ pub async fn eval_command(mut config: Config, args: EvalArgs) -> Result<bool> {
     let (datasets, conversations): (Vec<String>, Vec<String>) = args
         .names
         .iter()
+        .chain(&args.suites)
         .cloned()
         .partition(|n| DATASETS.contains(&n.as_str()));
     let suites = load_suites(&args.dir).with_context(|| {

@@ -3,6 +3,7 @@
 mod config;
 mod eval;
 mod knowledge;
+mod redact;
 mod understanding_eval;
 
 use anyhow::{Context, Result};
@@ -81,38 +82,39 @@ enum Command {
     /// routing, banking77, clinc150). Writes report.json and report.html; with --baseline, exits 1 when a
     /// figure regressed beyond the tolerance or a passing case fails (without, when any case
     /// fails).
-    Eval {
-        /// Suites to run, by name.
-        #[arg(value_name = "SUITE")]
-        names: Vec<String>,
-        /// The same, as options (`--suite routing --suite clinc150`).
-        #[arg(long = "suite", hide = true)]
-        suites: Vec<String>,
-        /// The understanding under test: local, llm (the configured endpoint, through its
-        /// cassettes) or rules. Default: as configured.
-        #[arg(long, value_parser = ["local", "llm", "rules"])]
-        mode: Option<String>,
-        /// Where report.json and report.html go.
-        #[arg(long, default_value = "data/eval-report")]
-        report: PathBuf,
-        /// A baseline (a file saved with --save-baseline, or a report.json) to compare against.
+    Eval(eval::EvalArgs),
+    /// The omnichannel KPIs of the conversations opened in a window, from the store's event
+    /// logs (the same figures as GET /v1/analytics/kpis).
+    Kpis {
+        /// Start of the window: a date (2026-11-01) or an RFC 3339 time. Default: 30 days
+        /// before --to.
         #[arg(long)]
-        baseline: Option<PathBuf>,
-        /// Save this run's gated figures as a baseline.
+        from: Option<String>,
+        /// End of the window (exclusive). Default: now.
         #[arg(long)]
-        save_baseline: Option<PathBuf>,
-        /// How far (absolute) a figure may move the wrong way before it is a regression.
-        #[arg(long, default_value_t = 0.02)]
-        tolerance: f64,
-        /// The conversation suites folder.
-        #[arg(long, default_value = "evals/suites")]
-        dir: PathBuf,
-        /// Cases run at once.
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
-        /// The shared datasets folder.
-        #[arg(long, env = "FRONTLINE_SHARED_DATA", default_value = "../shared/data")]
-        shared: PathBuf,
+        to: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new API key: prints the key (shown only now) and the lines to add to
+    /// frontline.toml, which hold only its SHA-256 digest.
+    New {
+        /// Who will hold it.
+        #[arg(long)]
+        name: String,
+        /// What it may do: messages (the REST channel), admin (the management API).
+        #[arg(long = "scope", required = true, value_parser = ["messages", "admin"])]
+        scopes: Vec<String>,
     },
 }
 
@@ -164,7 +166,7 @@ async fn run(cli: Cli) -> Result<()> {
     // The chat REPL owns the terminal, and an eval's report is its output: warnings only.
     init_tracing(
         &config,
-        matches!(cli.command, Command::Chat { .. } | Command::Eval { .. }),
+        matches!(cli.command, Command::Chat { .. } | Command::Eval(_)),
     );
     match cli.command {
         Command::Serve { bind } => serve(config, bind).await,
@@ -184,37 +186,25 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
-        Command::Eval {
-            mut names,
-            suites,
-            mode,
-            report,
-            baseline,
-            save_baseline,
-            tolerance,
-            dir,
-            jobs,
-            shared,
-        } => {
-            names.extend(suites);
-            let passes = eval::eval_command(
-                config,
-                eval::EvalArgs {
-                    names,
-                    mode,
-                    report,
-                    baseline,
-                    save_baseline,
-                    tolerance,
-                    dir,
-                    shared,
-                    jobs,
-                },
-            )
-            .await?;
+        Command::Eval(args) => {
+            let passes = eval::eval_command(config, args).await?;
             if !passes {
                 anyhow::bail!("the eval gate failed (see the regressions or failures above)");
             }
+            Ok(())
+        }
+        Command::Kpis { from, to, json } => kpis_command(&config, from, to, json).await,
+        Command::Keys {
+            command: KeysCommand::New { name, scopes },
+        } => {
+            let (key, hash) = frontline_server::access::new_key();
+            let scopes = scopes
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            println!("API key for {name} (shown only now; frontline keeps only its digest):\n\n  {key}\n");
+            println!("Add to frontline.toml:\n\n[[security.api_keys]]\nname = {name:?}\nhash = \"{hash}\"\nscopes = [{scopes}]");
             Ok(())
         }
         Command::Flows {
@@ -253,7 +243,8 @@ fn init_tracing(config: &Config, quiet: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        // Emails, phones and card numbers never reach the log.
+        .with_writer(redact::Redacting(std::io::stderr));
     if config.log.format == "json" {
         builder.json().init();
     } else {
@@ -343,6 +334,80 @@ fn test_flows(dir: &std::path::Path) -> Result<()> {
     println!("{} passed, {failed} failed", report.cases.len() - failed);
     if failed > 0 {
         anyhow::bail!("{failed} flow test(s) failed");
+    }
+    Ok(())
+}
+
+async fn kpis_command(
+    config: &Config,
+    from: Option<String>,
+    to: Option<String>,
+    json: bool,
+) -> Result<()> {
+    use frontline_server::analytics::{kpis_between, parse_time};
+    let time = |name: &str, raw: Option<String>| -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        raw.map(|raw| {
+            parse_time(&raw).with_context(|| {
+                format!("--{name} {raw}: expected a date (2026-11-01) or an RFC 3339 time")
+            })
+        })
+        .transpose()
+    };
+    let to = time("to", to)?.unwrap_or_else(chrono::Utc::now);
+    let from = time("from", from)?.unwrap_or(to - chrono::Duration::days(30));
+    anyhow::ensure!(from < to, "--from must be before --to");
+    let store = Store::connect(&config.database_url())
+        .await
+        .context("opening the conversation store")?;
+    let kpis = kpis_between(&store, from, to).await?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&kpis)?);
+        return Ok(());
+    }
+    let pct = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{:.1}%", v * 100.0));
+    println!("conversations opened {from} – {to}: {}", kpis.conversations);
+    for (name, value) in [
+        (
+            "cross-channel resolution rate",
+            pct(kpis.cross_channel_resolution_rate),
+        ),
+        (
+            "first-contact resolution",
+            pct(kpis.first_contact_resolution),
+        ),
+        (
+            "context transfer completeness",
+            pct(kpis.context_transfer_completeness),
+        ),
+        (
+            "repeat-contact rate (7 days)",
+            pct(kpis.repeat_contact_rate),
+        ),
+        ("channel-switch rate", pct(kpis.channel_switch_rate)),
+        ("escalation rate", pct(kpis.escalation_rate)),
+        (
+            "automation rate variance across channels",
+            kpis.automation_rate_variance
+                .map_or("—".into(), |v| format!("{v:.4}")),
+        ),
+        (
+            "cross-channel resolution time (median)",
+            kpis.cross_channel_resolution_seconds_p50
+                .map_or("—".into(), |s| format!("{s:.0} s")),
+        ),
+        (
+            "quality (mean)",
+            kpis.quality_mean.map_or("—".into(), |q| format!("{q:.2}")),
+        ),
+    ] {
+        println!("  {name:<42} {value}");
+    }
+    for (channel, rate) in &kpis.automation_rate_by_channel {
+        println!("  automation rate, {channel:<26} {}", pct(Some(*rate)));
+    }
+    for (reason, rate) in &kpis.escalation_rate_by_reason {
+        println!("  escalations, {reason:<30} {}", pct(Some(*rate)));
     }
     Ok(())
 }
@@ -507,6 +572,9 @@ fn normalize_options(config: &Config) -> NormalizeOptions {
 /// Deadline of one request to a helpdesk.
 const HANDOFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// How long stopping waits for queued turns, then for the outbox flush.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
 async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     let agent = build_agent(&config).await?;
     if let Some(target) = agent.handoff_target() {
@@ -532,12 +600,21 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     tracing::info!(channels = ?outbox.channels(), "delivering replies");
-    tokio::spawn(outbox.run(std::time::Duration::from_secs(2), replies.clone()));
-    tokio::spawn(agent.clone().run_queue(
+    // Stopping is in order: the HTTP server stops taking messages and finishes its requests;
+    // then the intake worker runs the turns still queued; then the outbox worker flushes.
+    let (stop_intake, intake_stopping) = tokio::sync::watch::channel(false);
+    let (stop_outbox, outbox_stopping) = tokio::sync::watch::channel(false);
+    let outbox_worker = tokio::spawn(outbox.run(
+        std::time::Duration::from_secs(2),
+        replies.clone(),
+        outbox_stopping,
+    ));
+    let intake_worker = tokio::spawn(agent.clone().run_queue(
         Default::default(),
         std::time::Duration::from_secs(1),
         intake.clone(),
         replies,
+        intake_stopping,
     ));
     let bind = bind.unwrap_or_else(|| config.server.bind.clone());
     let listener = tokio::net::TcpListener::bind(&bind)
@@ -550,12 +627,33 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
         knowledge,
         channels: config.channels.clone(),
         intake,
+        access: frontline_server::access::Access::new(&config.security.api_keys)?,
+        limits: frontline_server::limit::RateLimits::new(&config.security.rate_limits),
     });
+    if !state.access.has_keys() {
+        tracing::warn!("no API keys configured: the management API and REST channel answer loopback clients only (see `frontline keys new`)");
+    }
     // Printed on stdout so scripts and tests can find a port chosen by the OS.
     println!("frontline listening on http://{addr}");
     std::io::stdout().flush()?;
     tracing::info!(%addr, store = %frontline_store::redact(&config.database_url()), "serving");
     frontline_server::serve(listener, frontline_server::router(state), shutdown_signal()).await?;
+    let _ = stop_intake.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, intake_worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "queued turns still running after {SHUTDOWN_GRACE:?}; they run again at the next start"
+        );
+    }
+    let _ = stop_outbox.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, outbox_worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("replies still being delivered after {SHUTDOWN_GRACE:?}; they are sent at the next start");
+    }
     agent.store().close().await;
     tracing::info!("stopped");
     Ok(())

@@ -4,12 +4,12 @@
 //! logs and timings, nothing else.
 
 use crate::run::CaseRun;
-use frontline_domain::{ConversationId, Event, EventKind};
+use frontline_domain::EventKind;
 use frontline_flows::testing::TestReport;
 use frontline_flows::Engine;
 use frontline_knowledge::{KnowledgeBase, SearchFilter};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Precision, recall and F1 of one label.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -289,35 +289,15 @@ pub async fn figures(
     }
 }
 
-/// Resolved by the agent alone: never handed off, and at least one flow resolved or one
-/// question answered from the knowledge base.
+/// Resolved by the agent alone (the KPI's definition, `frontline_analytics`).
 pub fn resolved_by_agent(run: &CaseRun) -> bool {
-    run.escalation().is_none()
-        && run.events.iter().any(|e| match &e.kind {
-            EventKind::FlowEnded { outcome, .. } => outcome == "resolved",
-            EventKind::KnowledgeConsulted { answered, .. } => *answered,
-            _ => false,
-        })
+    frontline_analytics::resolved_by_agent(&run.events)
 }
 
 /// The completeness of a run's handoff summary against the log of the conversation it handed
 /// off, up to the handoff.
 fn handoff_completeness(run: &CaseRun) -> Option<f64> {
-    let (at, summary) = run
-        .events
-        .iter()
-        .enumerate()
-        .find_map(|(i, e)| match &e.kind {
-            EventKind::Escalated { summary } => Some((i, summary)),
-            _ => None,
-        })?;
-    let conversation = run.events[at].conversation_id;
-    let log: Vec<Event> = run.events[..at]
-        .iter()
-        .filter(|e| e.conversation_id == conversation)
-        .cloned()
-        .collect();
-    Some(frontline_escalation::completeness(summary, &log).ratio())
+    frontline_analytics::handoff(&run.events).map(|(_, complete)| complete)
 }
 
 fn context_transfer(runs: &[CaseRun]) -> (Option<f64>, usize) {
@@ -415,35 +395,13 @@ fn coverage(runs: &[CaseRun], engine: &Engine) -> Coverage {
 fn repeat_asks(runs: &[CaseRun]) -> (f64, Vec<String>) {
     let (mut asks, mut repeats) = (0usize, Vec::new());
     for run in runs {
-        // What each conversation already had (a case may span several, e.g. another customer).
-        let mut known: HashMap<ConversationId, HashSet<String>> = HashMap::new();
-        for event in &run.events {
-            let known = known.entry(event.conversation_id).or_default();
-            let given = |slots: &serde_json::Map<String, serde_json::Value>| {
-                slots
-                    .iter()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, _)| k.clone())
-                    .collect::<Vec<_>>()
-            };
-            match &event.kind {
-                EventKind::FlowUpdated { stack, .. } => {
-                    for frame in stack {
-                        known.extend(given(&frame.slots));
-                    }
-                }
-                EventKind::FlowEnded { slots, .. } => known.extend(given(slots)),
-                EventKind::ReplySent {
-                    asked: Some(slot), ..
-                } if slot != "confirmation" => {
-                    asks += 1;
-                    if known.contains(slot) {
-                        repeats.push(format!("{}/{}: {slot}", run.suite, run.name));
-                    }
-                }
-                _ => {}
-            }
-        }
+        let (n, slots) = frontline_analytics::repeat_asks(&run.events);
+        asks += n;
+        repeats.extend(
+            slots
+                .into_iter()
+                .map(|slot| format!("{}/{}: {slot}", run.suite, run.name)),
+        );
     }
     let rate = if asks == 0 {
         0.0

@@ -82,6 +82,9 @@ async fn start(dir: &std::path::Path) -> (String, Store) {
         knowledge: None,
         channels,
         intake: Default::default(),
+        access: Default::default(),
+        // The bench measures intake, not the limiter: one client sends it all.
+        limits: frontline_server::limit::RateLimits::off(),
     });
     tokio::spawn(frontline_server::serve(
         listener,

@@ -2,12 +2,16 @@
 //! to the agent, and render its outcome; cross-cutting concerns (tracing, body limits) are tower
 //! layers. The agent knows nothing of HTTP.
 //!
+//! Routes marked *messages* or *admin* need an API key with that scope ([`access`]); with no
+//! keys configured they answer loopback clients only.
+//!
 //! | route | what |
 //! |---|---|
-//! | `POST /v1/messages` | the generic REST channel: one customer message in, the agent's replies out |
-//! | `GET /v1/conversations/{id}` | a conversation with its whole cross-channel event log |
-//! | `GET /v1/customers/{id}` | a customer, their identities and conversations |
-//! | `GET /v1/knowledge/search?q=…&k=…&locale=…&tags=a,b` | passages with scores and citations, and the relevance gate's verdict |
+//! | `POST /v1/messages` (*messages*) | the generic REST channel: one customer message in, the agent's replies out |
+//! | `GET /v1/conversations/{id}` (*admin*) | a conversation with its whole cross-channel event log |
+//! | `POST /v1/conversations/{id}/release`, `…/human-messages` (*admin*) | give it back to the bot; record a person's message |
+//! | `GET /v1/customers/{id}` (*admin*) | a customer, their identities and conversations |
+//! | `GET /v1/knowledge/search?q=…&k=…&locale=…&tags=a,b` (*admin*) | passages with scores and citations, and the relevance gate's verdict |
 //! | `GET /chat`, `GET /widget.js` | the web chat demo page and the embeddable widget |
 //! | `GET /v1/webchat/session`, `POST /v1/webchat/messages`, `GET /v1/webchat/events` | the web chat: session cookie, messages in, replies out as server-sent events (`Last-Event-ID` resume) |
 //! | `POST /webhooks/twilio` | Twilio SMS and WhatsApp (form, `X-Twilio-Signature`) |
@@ -15,12 +19,17 @@
 //! | `POST /webhooks/email/postmark` | Postmark inbound email (basic auth) |
 //! | `POST /webhooks/email/mailgun` | Mailgun inbound email (signed form) |
 //! | `POST /webhooks/chatwoot?token=…` | Chatwoot Agent Bot events |
+//! | `GET /v1/analytics/kpis?from=…&to=…` (*admin*) | the omnichannel KPIs of the conversations opened in the window, and their quality scores |
+//! | `GET /metrics` (*admin*) | Prometheus metrics: turn latency by channel and path, LLM calls, tokens and errors, retrieval latency, escalations by reason, inbox duplicates, backlogs |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | the store answers |
 
+pub mod access;
+pub mod analytics;
 pub mod delivery;
 mod error;
 mod json;
+pub mod limit;
 pub mod webchat;
 pub mod webhooks;
 
@@ -30,6 +39,7 @@ pub use webhooks::ChannelSettings;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use frontline_agent::{Agent, TurnOutcome};
@@ -61,12 +71,16 @@ pub struct AppState {
     pub channels: ChannelSettings,
     /// Woken when a webhook queued a message (the intake worker waits on it).
     pub intake: Arc<tokio::sync::Notify>,
+    /// Who may call the management API and the REST channel.
+    pub access: access::Access,
+    /// Rate limits per client address and per sender.
+    pub limits: limit::RateLimits,
 }
 
 /// The application's routes and layers.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/messages", post(post_message))
+    use axum::middleware::from_fn_with_state;
+    let admin = Router::new()
         .route("/v1/conversations/{id}", get(get_conversation))
         .route("/v1/conversations/{id}/release", post(release_conversation))
         .route(
@@ -75,11 +89,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/customers/{id}", get(get_customer))
         .route("/v1/knowledge/search", get(search_knowledge))
+        .route("/metrics", get(metrics))
+        .route("/v1/analytics/kpis", get(analytics::get_kpis))
+        .route_layer(from_fn_with_state(state.clone(), access::require_admin));
+    let messages = Router::new()
+        .route("/v1/messages", post(post_message))
+        .route_layer(from_fn_with_state(state.clone(), access::require_messages));
+    let public = Router::new()
         .route("/widget.js", get(webchat::widget))
         .route("/chat", get(webchat::demo_page))
         .route("/v1/webchat/session", get(webchat::session))
         .route("/v1/webchat/messages", post(webchat::post_message))
         .route("/v1/webchat/events", get(webchat::events))
+        .route_layer(from_fn_with_state(state.clone(), limit::per_ip));
+    Router::new()
+        .merge(admin)
+        .merge(messages)
+        .merge(public)
         .route("/webhooks/twilio", post(webhooks::twilio_inbound))
         .route(
             "/webhooks/whatsapp",
@@ -101,9 +127,13 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address reaches handlers and middleware (loopback-only access without keys).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// A handle on the sender, as the client gives it.
@@ -202,6 +232,7 @@ async fn post_message(
     ValidJson(request): ValidJson<MessageRequest>,
 ) -> Result<Json<TurnOutcome>, ApiError> {
     let message = request.into_inbound(&state.normalize)?;
+    state.limits.sender(&message.sender.to_string())?;
     Ok(Json(state.agent.handle(message).await?))
 }
 
@@ -387,6 +418,25 @@ fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
             format!("`{raw}` is not a {what} id (a UUID)"),
         )
     })
+}
+
+/// `GET /metrics`: the agent's metrics and the store's backlogs, in Prometheus' text format.
+async fn metrics(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    let store = state.agent.store();
+    let (outbox, inbound, handoffs) = (
+        store.outbox_backlog().await?,
+        store.inbound_backlog().await?,
+        store.handoff_backlog().await?,
+    );
+    let metrics = state.agent.metrics();
+    metrics.set_backlogs(outbox, inbound, handoffs);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.encode(),
+    ))
 }
 
 async fn healthz() -> &'static str {

@@ -163,6 +163,7 @@ pub async fn post_message(
             (s, Some(cookie))
         }
     };
+    state.limits.sender(&format!("web_session:{session}"))?;
     let message_id = format!("{session}-{}", OutboxId::new());
     let message = InboundMessage {
         channel: Channel::WebChat,

@@ -4,6 +4,8 @@ use chrono::NaiveDate;
 use frontline_agent::{Agent, AgentConfig};
 use frontline_domain::NormalizeOptions;
 use frontline_flows::{Engine, FlowSet};
+use frontline_server::access::{new_key, Access, ApiKeyConfig, Scope};
+use frontline_server::limit::{Limits, Rate, RateLimits};
 use frontline_server::{router, AppState};
 use frontline_shop::seed::SeedOptions;
 use frontline_shop::Shop;
@@ -22,45 +24,51 @@ struct Server {
 async fn servers() -> Vec<Server> {
     let mut out = vec![];
     for db in all_backends().await {
-        let dir = tempfile::tempdir().unwrap();
-        let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
-        shop.seed_if_empty(&SeedOptions::demo(
-            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-        ))
-        .await
-        .unwrap();
-        let flows_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-        let flows =
-            Arc::new(FlowSet::load(&flows_dir, &frontline_shop::actions::catalog()).unwrap());
-        let agent = Agent::new(
-            db.store.clone(),
-            Arc::new(RuleUnderstanding::new(flows.clone())),
-            Arc::new(shop),
-            Engine::new(flows),
-            AgentConfig::default(),
-        );
-        let state = Arc::new(AppState {
-            agent: Arc::new(agent),
-            normalize: NormalizeOptions::default(),
-            knowledge: None,
-            channels: Default::default(),
-            intake: Default::default(),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(frontline_server::serve(
-            listener,
-            router(state),
-            std::future::pending(),
-        ));
-        out.push(Server {
-            base,
-            http: reqwest::Client::new(),
-            db,
-            _dir: dir,
-        });
+        out.push(server_on(db, Access::default(), RateLimits::default()).await);
     }
     out
+}
+
+/// A server on `db` with these access rules and rate limits.
+async fn server_on(db: TestStore, access: Access, limits: RateLimits) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
+    shop.seed_if_empty(&SeedOptions::demo(
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+    ))
+    .await
+    .unwrap();
+    let flows_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
+    let flows = Arc::new(FlowSet::load(&flows_dir, &frontline_shop::actions::catalog()).unwrap());
+    let agent = Agent::new(
+        db.store.clone(),
+        Arc::new(RuleUnderstanding::new(flows.clone())),
+        Arc::new(shop),
+        Engine::new(flows),
+        AgentConfig::default(),
+    );
+    let state = Arc::new(AppState {
+        agent: Arc::new(agent),
+        normalize: NormalizeOptions::default(),
+        knowledge: None,
+        channels: Default::default(),
+        intake: Default::default(),
+        access,
+        limits,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(frontline_server::serve(
+        listener,
+        router(state),
+        std::future::pending(),
+    ));
+    Server {
+        base,
+        http: reqwest::Client::new(),
+        db,
+        _dir: dir,
+    }
 }
 
 impl Server {
@@ -433,6 +441,329 @@ async fn a_handed_off_conversation_takes_human_messages_and_is_released_over_htt
         assert_eq!(back["conversation_id"], id.as_str());
         assert_eq!(back["status"], "bot");
         assert!(!back["replies"].as_array().unwrap().is_empty());
+        s.db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_management_api_and_the_rest_channel_need_a_key_with_their_scope() {
+    let (admin_key, admin_hash) = new_key();
+    let (sender_key, sender_hash) = new_key();
+    let access = Access::new(&[
+        ApiKeyConfig {
+            name: "console".into(),
+            hash: admin_hash,
+            scopes: vec![Scope::Admin],
+        },
+        ApiKeyConfig {
+            name: "shop backend".into(),
+            hash: sender_hash,
+            scopes: vec![Scope::Messages],
+        },
+    ])
+    .unwrap();
+    let s = server_on(
+        frontline_store::testing::sqlite().await,
+        access,
+        RateLimits::default(),
+    )
+    .await;
+    let send = |key: Option<&str>, id: &str| {
+        let mut r = s
+            .http
+            .post(format!("{}/v1/messages", s.base))
+            .json(&ada(id, "where is my order #W0000002"));
+        if let Some(key) = key {
+            r = r.bearer_auth(key);
+        }
+        r.send()
+    };
+    // No key, a tampered key, a key without the scope: refused, and nothing is processed.
+    let r = send(None, "k1").await.unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+    let mut tampered = sender_key.clone();
+    tampered.replace_range(10..11, if &sender_key[10..11] == "a" { "b" } else { "a" });
+    assert_eq!(send(Some(&tampered), "k2").await.unwrap().status(), 401);
+    assert_eq!(send(Some(&admin_key), "k3").await.unwrap().status(), 403);
+    // The right key.
+    let r = send(Some(&sender_key), "k4").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let reply: Value = r.json().await.unwrap();
+    let conversation = reply["conversation_id"].as_str().unwrap().to_string();
+    let events =
+        s.db.store
+            .events(conversation.parse().unwrap())
+            .await
+            .unwrap();
+    let received: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind.name() == "message_received")
+        .collect();
+    assert_eq!(
+        received.len(),
+        1,
+        "only the authorised message was processed"
+    );
+
+    // The management API: the admin key, in either header.
+    let path = format!("{}/v1/conversations/{conversation}", s.base);
+    assert_eq!(s.http.get(&path).send().await.unwrap().status(), 401);
+    assert_eq!(
+        s.http
+            .get(&path)
+            .bearer_auth(&sender_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        s.http
+            .get(&path)
+            .bearer_auth(&admin_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        s.http
+            .get(&path)
+            .header("x-api-key", &admin_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Health probes and the web chat stay public.
+    assert_eq!(s.get("/healthz").await.0, 200);
+    assert_eq!(s.get("/v1/webchat/session").await.0, 200);
+}
+
+/// The value of one sample line (`name{labels} value`) in a Prometheus text exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_are_scraped_in_the_prometheus_format() {
+    for s in servers().await {
+        s.post(ada("metrics-1", "where is my order #W0000002"))
+            .await;
+        s.post(ada("metrics-2", "hello")).await;
+        s.post(ada("metrics-2", "hello")).await; // a redelivery
+        s.post(ada("metrics-3", "I want a human")).await;
+
+        let r = s
+            .http
+            .get(format!("{}/metrics", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+        let text = r.text().await.unwrap();
+        let label = s.db.label;
+        assert_eq!(
+            sample(
+                &text,
+                r#"frontline_turn_duration_seconds_count{channel="rest",path="rules"}"#
+            ),
+            Some(3.0),
+            "{label}: three turns ran (the redelivery is not a turn):\n{text}"
+        );
+        assert!(
+            sample(
+                &text,
+                r#"frontline_turn_duration_seconds_sum{channel="rest",path="rules"}"#
+            )
+            .unwrap()
+                > 0.0
+        );
+        assert_eq!(
+            sample(&text, r#"frontline_inbox_duplicates_total{channel="rest"}"#),
+            Some(1.0),
+            "{label}:\n{text}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"frontline_escalations_total{reason="explicit_request"}"#
+            ),
+            Some(1.0),
+            "{label}:\n{text}"
+        );
+        // REST replies are delivered in the response: nothing waits in the outbox.
+        assert_eq!(sample(&text, "frontline_outbox_backlog"), Some(0.0));
+        assert_eq!(sample(&text, "frontline_inbound_backlog"), Some(0.0));
+        assert!(
+            text.contains("# TYPE frontline_llm_calls counter"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        s.db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_sender_over_its_rate_gets_429_with_retry_after_and_nothing_is_processed() {
+    let limits = RateLimits::new(&Limits {
+        per_sender: Rate {
+            per_second: 0.01,
+            burst: 2.0,
+        },
+        per_ip: Rate {
+            per_second: 0.01,
+            burst: 3.0,
+        },
+        trust_forwarded_for: false,
+    });
+    let s = server_on(
+        frontline_store::testing::sqlite().await,
+        Access::default(),
+        limits,
+    )
+    .await;
+    let (first, reply) = s.post(ada("rl-1", "hello")).await;
+    assert_eq!(first, 200);
+    assert_eq!(s.post(ada("rl-2", "hello again")).await.0, 200);
+    let r = s
+        .http
+        .post(format!("{}/v1/messages", s.base))
+        .json(&ada("rl-3", "and again"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=100).contains(&wait), "{wait}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Another sender is not affected.
+    let other = json!({"channel_message_id": "rl-4", "sender": {"kind": "email", "value": "grace@example.com"}, "text": "hello"});
+    assert_eq!(s.post(other).await.0, 200);
+    // The refused message left no trace.
+    let conversation = reply["conversation_id"].as_str().unwrap().parse().unwrap();
+    let texts: Vec<String> =
+        s.db.store
+            .events(conversation)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                frontline_domain::EventKind::MessageReceived { text, .. } => Some(text),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(texts, ["hello", "hello again"]);
+
+    // The web chat is limited per address: three requests, then 429.
+    for _ in 0..3 {
+        assert_eq!(s.get("/v1/webchat/session").await.0, 200);
+    }
+    assert_eq!(s.get("/v1/webchat/session").await.0, 429);
+}
+
+#[tokio::test]
+async fn kpis_of_a_scripted_set_of_conversations_match_hand_computed_values() {
+    for s in servers().await {
+        let label = s.db.label;
+        let msg = |id: &str, channel: &str, kind: &str, value: &str, text: &str| {
+            json!({"channel": channel, "channel_message_id": id,
+                   "sender": {"kind": kind, "value": value}, "text": text})
+        };
+        // 1. Ada on the REST channel: her order's status, resolved by the agent.
+        assert_eq!(
+            s.post(ada("kpi-1", "where is my order #W0000002")).await.0,
+            200
+        );
+        // 2. Grace by email, then by SMS from a phone the message ties to her email (one
+        //    conversation, two channels), asking for a person: escalated.
+        let grace = "grace@example.com";
+        assert_eq!(
+            s.post(msg("kpi-2", "email", "email", grace, "hello"))
+                .await
+                .0,
+            200
+        );
+        let mut sms = msg(
+            "kpi-3",
+            "sms",
+            "phone",
+            "+14155550199",
+            "I want to talk to a human",
+        );
+        sms["also_known_as"] = json!([{"kind": "email", "value": grace}]);
+        let (status, handed) = s.post(sms).await;
+        assert_eq!(status, 200);
+        assert_eq!(handed["status"], "handed_off", "{label}: {handed}");
+        // 3. Alan on WhatsApp says hello: neither resolved nor escalated.
+        assert_eq!(
+            s.post(msg(
+                "kpi-4",
+                "whatsapp",
+                "whatsapp",
+                "+14155550142",
+                "hello"
+            ))
+            .await
+            .0,
+            200
+        );
+
+        let (status, k) = s.get("/v1/analytics/kpis?from=2000-01-01").await;
+        assert_eq!(status, 200, "{label}: {k}");
+        assert_eq!(k["conversations"], 3, "{label}: {k}");
+        let close = |field: &str, want: f64| {
+            let got = k[field]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{label}: no {field} in {k}"));
+            assert!(
+                (got - want).abs() < 1e-9,
+                "{label}: {field} = {got}, want {want}"
+            );
+        };
+        close("channel_switch_rate", 1.0 / 3.0); // Grace's
+        close("cross_channel_resolution_rate", 0.0); // Grace's was handed off
+        close("first_contact_resolution", 1.0 / 3.0); // Ada's
+        close("repeat_contact_rate", 0.0);
+        close("escalation_rate", 1.0 / 3.0);
+        assert_eq!(
+            k["escalation_rate_by_reason"],
+            json!({"explicit_request": 1.0 / 3.0})
+        );
+        // By first channel: rest 1 of 1, email 0 of 1, whatsapp 0 of 1; mean 1/3, variance
+        // ((2/3)² + (1/3)² + (1/3)²) / 3 = 2/9.
+        assert_eq!(
+            k["automation_rate_by_channel"],
+            json!({"rest": 1.0, "email": 0.0, "whatsapp": 0.0}),
+            "{label}"
+        );
+        close("automation_rate_variance", 2.0 / 9.0);
+        // The handoff summary is complete.
+        close("context_transfer_completeness", 1.0);
+        // Quality: Ada 1.0; Grace 0.75 (not resolved; complete handoff); Alan 0.75 (not
+        // resolved, not left unhappy).
+        close("quality_mean", (1.0 + 0.75 + 0.75) / 3.0);
+        assert_eq!(k["cross_channel_resolution_seconds_p50"], Value::Null);
+
+        // A bad window is a 400 naming the field.
+        let (status, bad) = s.get("/v1/analytics/kpis?from=yesterday").await;
+        assert_eq!(status, 400);
+        assert_eq!(bad["error"]["field"], "from", "{bad}");
         s.db.cleanup().await;
     }
 }

@@ -1,5 +1,6 @@
 //! Conversations: finding the customer's open one (whatever channel it started on) or opening one.
 
+use crate::batch::Write;
 use crate::{from_millis, parse_field, parse_json, to_json, to_millis, Result, Store, StoreError};
 use chrono::Duration;
 use frontline_domain::{
@@ -117,6 +118,25 @@ impl Store {
         .collect()
     }
 
+    /// The conversations opened in `[from, to)`, oldest first.
+    pub async fn conversations_opened(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM conversations WHERE opened_at >= $1 AND opened_at < $2 \
+             ORDER BY opened_at, id"
+        ))
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
     /// Change who handles a conversation; returns the previous status.
     pub async fn set_status(
         &self,
@@ -124,11 +144,11 @@ impl Store {
         status: ConversationStatus,
     ) -> Result<ConversationStatus> {
         let previous = self.conversation(id).await?.status;
-        sqlx::query("UPDATE conversations SET status = $1 WHERE id = $2")
-            .bind(status.as_str())
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
+        self.write_one(&Write::Status {
+            conversation_id: id,
+            status,
+        })
+        .await?;
         Ok(previous)
     }
 }

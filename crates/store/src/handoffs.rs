@@ -2,6 +2,7 @@
 //! decides it, then delivered (and retried) by a worker, with the steps already done kept in
 //! `progress`.
 
+use crate::batch::Write;
 use crate::{
     from_millis, parse_field, parse_json, to_millis, DeliveryAttempt, Result, Store, StoreError,
 };
@@ -51,19 +52,14 @@ impl Store {
         request: &serde_json::Value,
         now: Timestamp,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO handoffs (id, conversation_id, target, request, progress, attempts, \
-             created_at, next_attempt_at) VALUES ($1, $2, $3, $4, '{}', 0, $5, $5) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(conversation_id.to_string())
-        .bind(target)
-        .bind(request.to_string())
-        .bind(to_millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.write_one(&Write::Handoff {
+            id: id.to_string(),
+            conversation_id,
+            target: target.to_string(),
+            request: request.clone(),
+            at: now,
+        })
+        .await
     }
 
     /// Handoffs neither delivered nor given up on, due at `now`, oldest first.

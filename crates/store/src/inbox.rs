@@ -1,7 +1,8 @@
 //! The inbox: one row per provider message id, so a redelivered webhook is a no-op that returns
 //! the first delivery's result instead of running a second turn.
 
-use crate::{parse_field, parse_json, to_json, to_millis, Result, Store};
+use crate::batch::Write;
+use crate::{parse_field, parse_json, to_millis, Result, Store};
 use chrono::Duration;
 use frontline_domain::{Channel, ConversationId, Timestamp};
 use sqlx::Row;
@@ -93,18 +94,14 @@ impl Store {
         result: &serde_json::Value,
         now: Timestamp,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE inbox SET processed_at = $1, conversation_id = $2, result = $3 \
-             WHERE channel = $4 AND channel_message_id = $5",
-        )
-        .bind(to_millis(now))
-        .bind(conversation_id.map(|c| c.to_string()))
-        .bind(to_json(result))
-        .bind(channel.as_str())
-        .bind(channel_message_id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.write_one(&Write::InboxDone {
+            channel,
+            channel_message_id: channel_message_id.to_string(),
+            conversation_id,
+            result: result.clone(),
+            at: now,
+        })
+        .await
     }
 }
 

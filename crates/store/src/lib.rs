@@ -4,6 +4,7 @@
 //! One schema and one code path for SQLite (the embedded default, WAL mode) and PostgreSQL
 //! (scale-out), through sqlx's `Any` driver: the SQL is kept to the dialect both share.
 
+mod batch;
 mod conversations;
 mod customers;
 mod events;
@@ -12,6 +13,7 @@ mod inbox;
 mod outbox;
 mod queue;
 
+pub use batch::{Write, WriteBatch};
 pub use customers::{CustomerMerge, Resolution};
 pub use handoffs::HandoffEntry;
 pub use inbox::InboxClaim;
@@ -189,6 +191,12 @@ impl Store {
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Store { pool, backend })
+    }
+
+    /// Run one write outside any batch.
+    pub(crate) async fn write_one(&self, write: &Write) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        batch::execute(&mut conn, write).await
     }
 
     /// The engine behind this store.

@@ -1,9 +1,9 @@
 //! The outbox: every reply is written here before it is delivered, so a crash between deciding
 //! and delivering never loses it; a delivery worker drains due entries.
 
+use crate::batch::Write;
 use crate::{
-    from_millis, parse_field, parse_json, to_json, to_millis, DeliveryAttempt, Result, Store,
-    StoreError,
+    from_millis, parse_field, parse_json, to_millis, DeliveryAttempt, Result, Store, StoreError,
 };
 use frontline_domain::{ConversationId, OutboundMessage, OutboxId, Timestamp};
 use sqlx::any::AnyRow;
@@ -43,17 +43,12 @@ impl Store {
         now: Timestamp,
     ) -> Result<OutboxId> {
         let id = OutboxId::new();
-        sqlx::query(
-            "INSERT INTO outbox (id, conversation_id, channel, payload, attempts, created_at, \
-             next_attempt_at, recipient) VALUES ($1, $2, $3, $4, 0, $5, $5, $6)",
-        )
-        .bind(id.to_string())
-        .bind(message.conversation_id.to_string())
-        .bind(message.channel.as_str())
-        .bind(to_json(message))
-        .bind(to_millis(now))
-        .bind(message.recipient.to_string())
-        .execute(&self.pool)
+        self.write_one(&Write::Outbox {
+            id,
+            message: message.clone(),
+            at: now,
+            delivered: false,
+        })
         .await?;
         Ok(id)
     }

@@ -100,9 +100,24 @@ impl Store {
 
     /// How many queued messages still wait for their turn (a readiness and metrics figure).
     pub async fn inbound_backlog(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM inbound_queue WHERE done_at IS NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        self.count("SELECT COUNT(*) FROM inbound_queue WHERE done_at IS NULL")
+            .await
+    }
+
+    /// How many replies wait for delivery (neither delivered nor given up on).
+    pub async fn outbox_backlog(&self) -> Result<i64> {
+        self.count("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL")
+            .await
+    }
+
+    /// How many handoffs wait for delivery to the helpdesk.
+    pub async fn handoff_backlog(&self) -> Result<i64> {
+        self.count("SELECT COUNT(*) FROM handoffs WHERE delivered_at IS NULL AND failed_at IS NULL")
+            .await
+    }
+
+    async fn count(&self, sql: &'static str) -> Result<i64> {
+        let row = sqlx::query(sql).fetch_one(&self.pool).await?;
         Ok(row.get(0))
     }
 }

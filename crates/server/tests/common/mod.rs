@@ -116,6 +116,8 @@ async fn server_on(db: TestStore) -> Server {
             knowledge: None,
             channels: channels(&base),
             intake: Default::default(),
+            access: Default::default(),
+            limits: Default::default(),
         });
         tokio::spawn(frontline_server::serve(
             listener,

@@ -1,0 +1,125 @@
+//! What one agent operation (a turn, the handoff of an undeliverable reply, a person's message,
+//! a release) writes, gathered while it runs and committed in one transaction at its end
+//! ([`frontline_store::Store::apply`]). A crash leaves all of it or none of it, so a message
+//! whose turn did not commit simply runs again, and is never half-answered or answered twice.
+
+use frontline_domain::{
+    ConversationId, ConversationStatus, Event, EventKind, OutboundMessage, OutboxId, Timestamp,
+};
+use frontline_store::{Write, WriteBatch};
+use std::sync::Mutex;
+
+/// The writes of one operation on one conversation, not yet committed.
+pub(crate) struct Pending {
+    conversation_id: ConversationId,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    next_seq: i64,
+    status: ConversationStatus,
+    appended: Vec<Event>,
+    batch: WriteBatch,
+}
+
+impl Pending {
+    /// Start on a conversation whose log (as read) is `log` and whose status is `status`.
+    pub fn new(conversation_id: ConversationId, status: ConversationStatus, log: &[Event]) -> Self {
+        Self {
+            conversation_id,
+            inner: Mutex::new(Inner {
+                next_seq: log.last().map_or(0, |e| e.seq) + 1,
+                status,
+                appended: vec![],
+                batch: WriteBatch::default(),
+            }),
+        }
+    }
+
+    /// The conversation written to.
+    pub fn conversation_id(&self) -> ConversationId {
+        self.conversation_id
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Nothing panics while holding the lock, so it cannot be poisoned.
+        self.inner.lock().expect("pending writes lock")
+    }
+
+    /// Append an event (at the next sequence number).
+    pub fn event(&self, at: Timestamp, kind: EventKind) -> Event {
+        let mut inner = self.inner();
+        let event = Event {
+            conversation_id: self.conversation_id,
+            seq: inner.next_seq,
+            at,
+            kind,
+        };
+        inner.next_seq += 1;
+        inner.batch.push(Write::Event {
+            conversation_id: event.conversation_id,
+            seq: event.seq,
+            at,
+            kind: event.kind.clone(),
+        });
+        inner.appended.push(event.clone());
+        event
+    }
+
+    /// The events appended so far.
+    pub fn appended(&self) -> Vec<Event> {
+        self.inner().appended.clone()
+    }
+
+    /// The conversation's status, with this operation's change.
+    pub fn status(&self) -> ConversationStatus {
+        self.inner().status
+    }
+
+    /// Set the conversation's status and log the change; returns the status it had.
+    pub fn change_status(&self, at: Timestamp, to: ConversationStatus) -> ConversationStatus {
+        let from = {
+            let mut inner = self.inner();
+            let from = std::mem::replace(&mut inner.status, to);
+            inner.batch.push(Write::Status {
+                conversation_id: self.conversation_id,
+                status: to,
+            });
+            from
+        };
+        self.event(at, EventKind::StatusChanged { from, to });
+        from
+    }
+
+    /// Put a reply in the outbox; `delivered` when it reaches the customer in a response.
+    pub fn reply(&self, message: OutboundMessage, at: Timestamp, delivered: bool) -> OutboxId {
+        let id = OutboxId::new();
+        self.inner().batch.push(Write::Outbox {
+            id,
+            message,
+            at,
+            delivered,
+        });
+        id
+    }
+
+    /// Put a handoff in the handoff outbox.
+    pub fn handoff(&self, id: String, target: &str, request: serde_json::Value, at: Timestamp) {
+        self.inner().batch.push(Write::Handoff {
+            id,
+            conversation_id: self.conversation_id,
+            target: target.to_string(),
+            request,
+            at,
+        });
+    }
+
+    /// Add a last write (the inbox record) and hand over the batch.
+    pub fn finish(self, last: Option<Write>) -> WriteBatch {
+        let mut batch = self.inner.into_inner().expect("pending writes lock").batch;
+        if let Some(write) = last {
+            batch.push(write);
+        }
+        batch
+    }
+}

@@ -1,0 +1,367 @@
+//! Omnichannel KPIs and the conversation quality rubric, read off event logs alone, so the
+//! same figures come out live (`GET /v1/analytics/kpis`, `frontline kpis`), in a replay and in
+//! the offline evals.
+//!
+//! First [`facts`] reads one conversation's log into [`ConversationFacts`]; then [`kpis`]
+//! aggregates the conversations opened in a window. Definitions (each is also on its field):
+//!
+//! - **resolved by the agent**: never handed off, and at least one flow ended `resolved` or one
+//!   question was answered from the knowledge base;
+//! - **cross-channel**: the customer wrote on two or more channels in it;
+//! - **repeat contact**: the same customer opened another conversation within 7 days after this
+//!   one's last activity;
+//! - **first-contact resolution**: resolved by the agent with no repeat contact;
+//! - **context transfer completeness**: the handoff summary's completeness against the log up
+//!   to the handoff (1.0 means every required field is backed by the log);
+//! - **quality**: four criteria worth a quarter each, the same on every channel: resolved by
+//!   the agent; nothing the customer already said asked again; sentiment not worse at the end
+//!   than at the start; the escalation appropriate (handed off with a complete summary, or not
+//!   handed off and not left unhappy).
+
+use chrono::Duration;
+use frontline_domain::{
+    Channel, Conversation, ConversationId, CustomerId, Event, EventKind, Timestamp,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// How soon another conversation of the same customer counts as a repeat contact.
+pub const REPEAT_CONTACT_DAYS: i64 = 7;
+
+/// What one conversation's log says.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConversationFacts {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Its customer.
+    pub customer_id: CustomerId,
+    /// When it opened.
+    pub opened_at: Timestamp,
+    /// Its last event.
+    pub last_activity_at: Timestamp,
+    /// The channels the customer wrote on, in order of first use.
+    pub channels: Vec<Channel>,
+    /// Messages from the customer.
+    pub customer_messages: usize,
+    /// Resolved by the agent alone (see the crate docs).
+    pub resolved_by_agent: bool,
+    /// When it was resolved: the first flow ended `resolved` or answer given, if never handed off.
+    pub resolved_at: Option<Timestamp>,
+    /// The escalation trigger, when it was handed off.
+    pub escalated: Option<String>,
+    /// The handoff summary's completeness, when it was handed off.
+    pub context_completeness: Option<f64>,
+    /// Questions for a slot (not confirmations).
+    pub asks: usize,
+    /// Of those, questions for something the customer had already given in this conversation.
+    pub repeat_asks: usize,
+    /// The sentiment of the customer's first and last scored messages.
+    pub sentiment: Option<(f32, f32)>,
+}
+
+impl ConversationFacts {
+    /// The customer wrote on two or more channels.
+    pub fn cross_channel(&self) -> bool {
+        self.channels.len() >= 2
+    }
+
+    /// The channel the conversation started on.
+    pub fn first_channel(&self) -> Option<Channel> {
+        self.channels.first().copied()
+    }
+
+    /// The quality score, 0 to 1 (see the crate docs), with its four criteria.
+    pub fn quality(&self) -> Quality {
+        let sentiment_not_worse = self.sentiment.is_none_or(|(first, last)| last >= first);
+        let left_unhappy = self.sentiment.is_some_and(|(_, last)| last < 0.0);
+        let escalation_appropriate = match self.context_completeness {
+            Some(c) => c >= 1.0,
+            None => self.resolved_by_agent || !left_unhappy,
+        };
+        Quality {
+            resolved: self.resolved_by_agent,
+            no_repeat_ask: self.repeat_asks == 0,
+            sentiment_not_worse,
+            escalation_appropriate,
+        }
+    }
+}
+
+/// The quality rubric's verdicts for one conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Quality {
+    /// Resolved by the agent.
+    pub resolved: bool,
+    /// Nothing the customer had said was asked again.
+    pub no_repeat_ask: bool,
+    /// The last message was no more negative than the first.
+    pub sentiment_not_worse: bool,
+    /// Handed off with a complete summary, or not handed off and not left unhappy.
+    pub escalation_appropriate: bool,
+}
+
+impl Quality {
+    /// The score: a quarter per criterion met.
+    pub fn score(&self) -> f64 {
+        [
+            self.resolved,
+            self.no_repeat_ask,
+            self.sentiment_not_worse,
+            self.escalation_appropriate,
+        ]
+        .iter()
+        .filter(|&&met| met)
+        .count() as f64
+            / 4.0
+    }
+}
+
+/// When the agent resolved the conversation(s) of `events` on its own: `None` if any was
+/// handed off; otherwise the first flow that ended `resolved` or the first answer from the
+/// knowledge base.
+pub fn resolution(events: &[Event]) -> Option<Timestamp> {
+    if events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Escalated { .. }))
+    {
+        return None;
+    }
+    events.iter().find_map(|e| match &e.kind {
+        EventKind::FlowEnded { outcome, .. } if outcome == "resolved" => Some(e.at),
+        EventKind::KnowledgeConsulted { answered: true, .. } => Some(e.at),
+        _ => None,
+    })
+}
+
+/// Resolved by the agent alone: never handed off, and at least one flow resolved or one
+/// question answered from the knowledge base.
+pub fn resolved_by_agent(events: &[Event]) -> bool {
+    resolution(events).is_some()
+}
+
+/// The questions for a slot (confirmations aside) in `events`, and the slots among them the
+/// customer had already given in that conversation (`events` may span several conversations;
+/// each keeps what it was told).
+pub fn repeat_asks(events: &[Event]) -> (usize, Vec<String>) {
+    let mut known: HashMap<ConversationId, HashSet<String>> = HashMap::new();
+    let (mut asks, mut repeats) = (0, vec![]);
+    let given = |slots: &serde_json::Map<String, serde_json::Value>| {
+        slots
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+    };
+    for event in events {
+        let known = known.entry(event.conversation_id).or_default();
+        match &event.kind {
+            EventKind::FlowUpdated { stack, .. } => {
+                for frame in stack {
+                    known.extend(given(&frame.slots));
+                }
+            }
+            EventKind::FlowEnded { slots, .. } => known.extend(given(slots)),
+            EventKind::ReplySent {
+                asked: Some(slot), ..
+            } if slot != "confirmation" => {
+                asks += 1;
+                if known.contains(slot) {
+                    repeats.push(slot.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    (asks, repeats)
+}
+
+/// The first handoff in `events`: its trigger, and its summary's completeness against the log
+/// of its conversation up to the handoff.
+pub fn handoff(events: &[Event]) -> Option<(String, f64)> {
+    let (at, summary) = events.iter().enumerate().find_map(|(i, e)| match &e.kind {
+        EventKind::Escalated { summary } => Some((i, summary)),
+        _ => None,
+    })?;
+    let conversation = events[at].conversation_id;
+    let log: Vec<Event> = events[..at]
+        .iter()
+        .filter(|e| e.conversation_id == conversation)
+        .cloned()
+        .collect();
+    Some((
+        summary.trigger.to_string(),
+        frontline_escalation::completeness(summary, &log).ratio(),
+    ))
+}
+
+/// Read one conversation's log.
+pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts {
+    let mut channels: Vec<Channel> = vec![];
+    let mut customer_messages = 0;
+    let mut sentiments: Vec<f32> = vec![];
+    for event in events {
+        match &event.kind {
+            EventKind::MessageReceived { channel, .. } => {
+                customer_messages += 1;
+                if !channels.contains(channel) {
+                    channels.push(*channel);
+                }
+            }
+            EventKind::CommandsUnderstood {
+                sentiment: Some(s), ..
+            } => sentiments.push(*s),
+            _ => {}
+        }
+    }
+    let resolved_at = resolution(events);
+    let handoff = handoff(events);
+    let (asks, repeats) = repeat_asks(events);
+    ConversationFacts {
+        conversation_id: conversation.id,
+        customer_id: conversation.customer_id,
+        opened_at: conversation.opened_at,
+        last_activity_at: events
+            .last()
+            .map_or(conversation.last_activity_at, |e| e.at),
+        channels,
+        customer_messages,
+        resolved_by_agent: resolved_at.is_some(),
+        resolved_at,
+        escalated: handoff.as_ref().map(|(trigger, _)| trigger.clone()),
+        context_completeness: handoff.map(|(_, complete)| complete),
+        asks,
+        repeat_asks: repeats.len(),
+        sentiment: sentiments
+            .first()
+            .zip(sentiments.last())
+            .map(|(a, b)| (*a, *b)),
+    }
+}
+
+/// The omnichannel KPIs of the conversations opened in a window. A rate is `None` when nothing
+/// it is a share of happened.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Kpis {
+    /// Conversations opened in the window.
+    pub conversations: usize,
+    /// Of the cross-channel conversations, the share resolved by the agent.
+    pub cross_channel_resolution_rate: Option<f64>,
+    /// The share resolved by the agent with no repeat contact within 7 days.
+    pub first_contact_resolution: Option<f64>,
+    /// The mean completeness of the handoff summaries.
+    pub context_transfer_completeness: Option<f64>,
+    /// By the channel each conversation started on, the share resolved by the agent.
+    pub automation_rate_by_channel: BTreeMap<String, f64>,
+    /// The population variance of those rates across channels (0: every channel served alike).
+    pub automation_rate_variance: Option<f64>,
+    /// The share followed by another conversation of the same customer within 7 days.
+    pub repeat_contact_rate: Option<f64>,
+    /// The share in which the customer wrote on two or more channels.
+    pub channel_switch_rate: Option<f64>,
+    /// The share handed to a person.
+    pub escalation_rate: Option<f64>,
+    /// By trigger, the share handed to a person for it.
+    pub escalation_rate_by_reason: BTreeMap<String, f64>,
+    /// Of the cross-channel conversations the agent resolved, the median seconds from opening
+    /// to resolution.
+    pub cross_channel_resolution_seconds_p50: Option<f64>,
+    /// The mean quality score.
+    pub quality_mean: Option<f64>,
+    /// By first channel, the mean quality score.
+    pub quality_by_channel: BTreeMap<String, f64>,
+}
+
+fn share(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// The KPIs of the conversations in `all` opened in `[from, to)` (those with a customer
+/// message). `all` should also hold the
+/// customers' conversations opened up to 7 days after `to`, so repeat contacts are seen.
+pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
+    // A conversation opened for a turn that never committed holds no message: not a contact.
+    let window: Vec<&ConversationFacts> = all
+        .iter()
+        .filter(|c| c.opened_at >= from && c.opened_at < to && c.customer_messages > 0)
+        .collect();
+    let n = window.len();
+    let repeat_contact = |c: &ConversationFacts| {
+        all.iter().any(|other| {
+            other.customer_id == c.customer_id
+                && other.conversation_id != c.conversation_id
+                && other.opened_at > c.last_activity_at
+                && other.opened_at <= c.last_activity_at + Duration::days(REPEAT_CONTACT_DAYS)
+        })
+    };
+    let count = |f: &dyn Fn(&ConversationFacts) -> bool| window.iter().filter(|c| f(c)).count();
+
+    let cross: Vec<&&ConversationFacts> = window.iter().filter(|c| c.cross_channel()).collect();
+    let mut by_channel: BTreeMap<String, (usize, usize, Vec<f64>)> = BTreeMap::new();
+    for c in &window {
+        if let Some(channel) = c.first_channel() {
+            let entry = by_channel.entry(channel.to_string()).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(c.resolved_by_agent);
+            entry.2.push(c.quality().score());
+        }
+    }
+    let automation_rate_by_channel: BTreeMap<String, f64> = by_channel
+        .iter()
+        .map(|(channel, (all, resolved, _))| (channel.clone(), *resolved as f64 / *all as f64))
+        .collect();
+    let rates: Vec<f64> = automation_rate_by_channel.values().copied().collect();
+    let automation_rate_variance = mean(&rates)
+        .map(|m| rates.iter().map(|r| (r - m).powi(2)).sum::<f64>() / rates.len() as f64);
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &window {
+        if let Some(reason) = &c.escalated {
+            *reasons.entry(reason.clone()).or_default() += 1;
+        }
+    }
+    let mut resolution_seconds: Vec<f64> = cross
+        .iter()
+        .filter_map(|c| {
+            c.resolved_at
+                .map(|at| (at - c.opened_at).num_milliseconds() as f64 / 1000.0)
+        })
+        .collect();
+    resolution_seconds.sort_by(f64::total_cmp);
+    let completeness: Vec<f64> = window
+        .iter()
+        .filter_map(|c| c.context_completeness)
+        .collect();
+    let quality: Vec<f64> = window.iter().map(|c| c.quality().score()).collect();
+    Kpis {
+        conversations: n,
+        cross_channel_resolution_rate: share(
+            cross.iter().filter(|c| c.resolved_by_agent).count(),
+            cross.len(),
+        ),
+        first_contact_resolution: share(count(&|c| c.resolved_by_agent && !repeat_contact(c)), n),
+        context_transfer_completeness: mean(&completeness),
+        automation_rate_by_channel,
+        automation_rate_variance,
+        repeat_contact_rate: share(count(&|c| repeat_contact(c)), n),
+        channel_switch_rate: share(cross.len(), n),
+        escalation_rate: share(count(&|c| c.escalated.is_some()), n),
+        escalation_rate_by_reason: reasons
+            .into_iter()
+            .map(|(reason, k)| (reason, k as f64 / n as f64))
+            .collect(),
+        cross_channel_resolution_seconds_p50: median(&resolution_seconds),
+        quality_mean: mean(&quality),
+        quality_by_channel: by_channel
+            .into_iter()
+            .filter_map(|(channel, (_, _, scores))| Some((channel, mean(&scores)?)))
+            .collect(),
+    }
+}
+
+/// The median of sorted values (the lower middle one for an even count, as nearest rank).
+fn median(sorted: &[f64]) -> Option<f64> {
+    (!sorted.is_empty()).then(|| sorted[(sorted.len() - 1) / 2])
+}

@@ -1,0 +1,92 @@
+//! What the top-level tests share: the real `frontline` binary, started in an empty folder with
+//! only the test's variables, on loopback.
+
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_frontline");
+
+/// Kills the server if a test fails before stopping it.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `frontline` run in `dir`, on the demo flows and knowledge, local understanding, data in
+/// `dir/data`.
+pub fn frontline(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    // Run in an empty folder with only our variables, so no local frontline.toml leaks in.
+    cmd.current_dir(dir)
+        .env_remove("FRONTLINE_CONFIG")
+        .env("FRONTLINE_DATA_DIR", dir.join("data"))
+        .env(
+            "FRONTLINE_FLOWS__DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../flows"),
+        )
+        .env(
+            "FRONTLINE_KNOWLEDGE__DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../knowledge"),
+        )
+        // The default understanding; an OPENAI_* variable of the developer's must not switch
+        // these tests to LLM mode.
+        .env("FRONTLINE_UNDERSTANDING__MODE", "local")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Start `frontline serve` on a free port; returns the process and its base URL.
+pub fn start(dir: &std::path::Path, database_url: Option<String>) -> (Running, String) {
+    start_on(frontline(dir), "127.0.0.1:0", database_url)
+}
+
+/// Start `cmd` as `frontline serve` on `bind`; returns the process and its base URL. Its
+/// stderr goes where `cmd` says (the test's, unless the caller pipes it).
+pub fn start_on(mut cmd: Command, bind: &str, database_url: Option<String>) -> (Running, String) {
+    cmd.args(["serve", "--bind", bind]).stdout(Stdio::piped());
+    if let Some(url) = database_url {
+        cmd.env("FRONTLINE_STORE__DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("spawn frontline serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let base = line
+        .trim()
+        .strip_prefix("frontline listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    (Running(child), base)
+}
+
+/// Ask the server to stop (SIGTERM) and wait up to 10 s for it to exit.
+pub fn sigterm_and_wait(mut server: Running) -> std::process::ExitStatus {
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "frontline did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
