@@ -20,7 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{frontline, sigterm_and_wait, start_on, Running};
+use support::{
+    customers_with_a_pending_order, free_port, frontline, sigterm_and_wait, start_on, Running,
+};
 
 /// Conversations on each channel, and messages in each conversation.
 const REST_CONVERSATIONS: usize = 25;
@@ -111,14 +113,6 @@ impl Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Send until acknowledged: a request that failed (the server was killed) is sent again once
 /// the server is back. REST resends the same message id; the web chat cannot (the server names
 /// its messages), so a web message that was stored but never acknowledged may also be answered.
@@ -164,24 +158,7 @@ async fn crash_and_recover(db: TestStore) {
     let shop = frontline_shop::Shop::open(&dir.path().join("data/shop.db"))
         .await
         .unwrap();
-    let data = shop.export().await.unwrap();
-    let mut customers: Vec<(String, String)> = vec![];
-    for order in data.orders.values() {
-        if order.status == frontline_shop::model::OrderStatus::Pending
-            && customers.iter().all(|(_, o)| o != &order.order_id)
-        {
-            let email = data.users[&order.user_id].email.clone();
-            if customers.iter().all(|(e, _)| e != &email) {
-                customers.push((email, order.order_id.clone()));
-            }
-        }
-    }
-    assert!(
-        customers.len() >= REST_CONVERSATIONS,
-        "only {} customers with pending orders",
-        customers.len()
-    );
-    customers.truncate(REST_CONVERSATIONS);
+    let customers = customers_with_a_pending_order(&shop, REST_CONVERSATIONS).await;
 
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let answered_rest = Arc::new(AtomicUsize::new(0));

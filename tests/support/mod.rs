@@ -90,3 +90,36 @@ pub fn sigterm_and_wait(mut server: Running) -> std::process::ExitStatus {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A free loopback port (so a restarted server can listen where its clients expect it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `n` customers of the shop with a pending order each: (email, order id).
+pub async fn customers_with_a_pending_order(
+    shop: &frontline_shop::Shop,
+    n: usize,
+) -> Vec<(String, String)> {
+    let data = shop.export().await.unwrap();
+    let mut customers: Vec<(String, String)> = vec![];
+    for order in data.orders.values() {
+        let email = &data.users[&order.user_id].email;
+        if order.status == frontline_shop::model::OrderStatus::Pending
+            && customers.iter().all(|(e, _)| e != email)
+        {
+            customers.push((email.clone(), order.order_id.clone()));
+        }
+    }
+    assert!(
+        customers.len() >= n,
+        "only {} customers with pending orders",
+        customers.len()
+    );
+    customers.truncate(n);
+    customers
+}

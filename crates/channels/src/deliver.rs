@@ -620,6 +620,17 @@ pub struct WebchatConfig {
     /// The secret the shop's server signs user ids with (`identifier_hash`); without it, the
     /// web chat takes anonymous visitors only.
     pub identity_secret: Option<String>,
+    /// The sites whose pages embed the widget (`https://shop.example`, scheme, host and any
+    /// port): browsers let them call the web chat routes (CORS), and the session cookie is
+    /// then sent cross-site (`SameSite=None; Secure`). Empty: the web chat is same-origin.
+    pub allowed_origins: Vec<String>,
+}
+
+impl WebchatConfig {
+    /// True when other sites embed the widget.
+    pub fn cross_site(&self) -> bool {
+        !self.allowed_origins.is_empty()
+    }
 }
 
 impl ChannelsConfig {

@@ -101,7 +101,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/webchat/session", get(webchat::session))
         .route("/v1/webchat/messages", post(webchat::post_message))
         .route("/v1/webchat/events", get(webchat::events))
-        .route_layer(from_fn_with_state(state.clone(), limit::per_ip));
+        .route_layer(from_fn_with_state(state.clone(), limit::per_ip))
+        .layer(widget_cors(&state));
     Router::new()
         .merge(admin)
         .merge(messages)
@@ -119,6 +120,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// CORS for the web chat routes: the configured sites that embed the widget, with credentials
+/// (the session cookie); no other origin gets CORS headers, and no other route gets any.
+fn widget_cors(state: &AppState) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = state
+        .channels
+        .webchat
+        .iter()
+        .flat_map(|w| &w.allowed_origins)
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ])
+        .allow_credentials(true)
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves, then finish requests in flight.

@@ -59,9 +59,20 @@ fn session_of(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-fn set_cookie(session: &str) -> HeaderValue {
+/// The session cookie; sent cross-site when other sites embed the widget.
+fn set_cookie(state: &AppState, session: &str) -> HeaderValue {
+    let cross_site = state
+        .channels
+        .webchat
+        .as_ref()
+        .is_some_and(|w| w.cross_site());
+    let same_site = if cross_site {
+        "SameSite=None; Secure"
+    } else {
+        "SameSite=Lax"
+    };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000"
+        "{COOKIE}={session}; Path=/; HttpOnly; {same_site}; Max-Age=31536000"
     ))
     .expect("a hex session id is a valid header value")
 }
@@ -74,12 +85,12 @@ pub struct SessionView {
 }
 
 /// `GET /v1/webchat/session`: the visitor's session, created (cookie set) when missing.
-pub async fn session(headers: HeaderMap) -> Response {
+pub async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match session_of(&headers) {
         Some(session) => Json(SessionView { session }).into_response(),
         None => {
             let session = webchat::new_session_id();
-            let cookie = set_cookie(&session);
+            let cookie = set_cookie(&state, &session);
             (
                 [(header::SET_COOKIE, cookie)],
                 Json(SessionView { session }),
@@ -159,7 +170,7 @@ pub async fn post_message(
         Some(s) => (s, None),
         None => {
             let s = webchat::new_session_id();
-            let cookie = set_cookie(&s);
+            let cookie = set_cookie(&state, &s);
             (s, Some(cookie))
         }
     };

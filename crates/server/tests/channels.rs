@@ -883,3 +883,44 @@ async fn web_chat_streams_its_own_visitors_llm_drafts_then_the_final_reply() {
     assert_eq!(message_ids(&text).len(), 1, "{text}");
     s.db.cleanup().await;
 }
+
+#[tokio::test]
+async fn only_the_sites_that_embed_the_widget_get_cors_and_only_on_the_web_chat() {
+    let s = sqlite_server().await;
+    let preflight = |path: &str, origin: &str| {
+        s.http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", s.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let r = preflight("/v1/webchat/messages", WIDGET_SITE)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        WIDGET_SITE,
+        "{:?}",
+        r.headers()
+    );
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    // Another site gets no CORS headers, so the browser refuses it.
+    let r = preflight("/v1/webchat/messages", "https://evil.example")
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // The management API and the REST channel are not for browsers on other sites.
+    let r = preflight("/v1/messages", WIDGET_SITE).await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // With embedding sites configured, the session cookie is sent cross-site.
+    let r = s
+        .http
+        .get(format!("{}/v1/webchat/session", s.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("SameSite=None; Secure"), "{cookie}");
+    s.db.cleanup().await;
+}

@@ -34,6 +34,9 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// The site that embeds the widget in these tests.
+pub const WIDGET_SITE: &str = "https://shop.example";
+
 pub fn channels(base: &str) -> ChannelsConfig {
     ChannelsConfig {
         twilio: Some(TwilioConfig {
@@ -67,6 +70,7 @@ pub fn channels(base: &str) -> ChannelsConfig {
         }),
         webchat: Some(frontline_channels::deliver::WebchatConfig {
             identity_secret: Some(WIDGET_SECRET.into()),
+            allowed_origins: vec![WIDGET_SITE.into()],
         }),
     }
 }
