@@ -20,8 +20,12 @@ pub struct Expr {
 impl Expr {
     /// Compile, or say why not.
     pub fn compile(source: &str) -> Result<Expr, String> {
-        let program =
-            Program::compile(source).map_err(|e| format!("`{source}` does not parse: {e}"))?;
+        // cel-parser panics on some malformed literals (an invalid escape such as `"\i"`, found
+        // by the `condition` fuzz target); a flow file must never crash the loader.
+        let parsed = std::panic::catch_unwind(|| Program::compile(source)).map_err(|_| {
+            format!("`{source}` does not parse: a malformed literal (e.g. an invalid escape in a string)")
+        })?;
+        let program = parsed.map_err(|e| format!("`{source}` does not parse: {e}"))?;
         Ok(Expr {
             source: source.to_string(),
             program,
@@ -180,6 +184,13 @@ mod tests {
 
     fn scope(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_malformed_string_literal_is_an_error_not_a_panic() {
+        // Found by the `condition` fuzz target: cel-parser panics on an invalid escape.
+        let err = Expr::compile(r#"reason == "p\ing" && amount > 100"#).unwrap_err();
+        assert!(err.contains("does not parse"), "{err}");
     }
 
     #[test]
