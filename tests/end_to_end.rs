@@ -600,3 +600,97 @@ async fn sigterm_runs_every_queued_turn_before_exiting() {
     assert_eq!(replies, queued.len());
     store.close().await;
 }
+
+/// With `[log] otlp_endpoint` set, the spans reach an OpenTelemetry collector (here one on
+/// loopback taking OTLP over HTTP with JSON bodies, as a real collector does): each turn is a
+/// `turn` span of the service `frontline`, carrying its channel and ids, and nothing the
+/// customer wrote. The last spans are sent when the server stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turn_spans_are_exported_to_an_opentelemetry_collector() {
+    use axum::extract::State;
+    use std::sync::{Arc, Mutex};
+
+    /// What the collector received: (content type, body) per export.
+    type Exports = Arc<Mutex<Vec<(String, String)>>>;
+    let exports: Exports = Arc::default();
+    let collector =
+        axum::Router::new()
+            .route(
+                "/v1/traces",
+                axum::routing::post(
+                    |State(exports): State<Exports>,
+                     headers: axum::http::HeaderMap,
+                     body: String| async move {
+                        let kind = headers
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        exports.lock().unwrap().push((kind, body));
+                        ([("content-type", "application/json")], "{}")
+                    },
+                ),
+            )
+            .with_state(exports.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = frontline(dir.path());
+    cmd.env("FRONTLINE_LOG__OTLP_ENDPOINT", &collector_url)
+        .env("FRONTLINE_LOG__OTLP_PROTOCOL", "http/json")
+        .env("RUST_LOG", "info");
+    let (server, base) = start_on(cmd, "127.0.0.1:0", None);
+    let http = reqwest::Client::new();
+    let body = json!({
+        "channel_message_id": "otel-1",
+        "sender": {"kind": "email", "value": "ada.lovelace1000@example.com"},
+        "text": "Where is my order #W0000002?"
+    });
+    post_message(&http, &base, &body).await;
+    assert!(sigterm_and_wait(server).success());
+
+    let exports = exports.lock().unwrap().clone();
+    assert!(!exports.is_empty(), "nothing reached the collector");
+    let mut turns = vec![];
+    for (kind, body) in &exports {
+        assert_eq!(kind, "application/json", "OTLP/HTTP JSON");
+        assert!(
+            !body.contains("ada.lovelace1000") && !body.contains("Where is my order"),
+            "an export carries what the customer wrote: {body}"
+        );
+        let export: Value = serde_json::from_str(body).unwrap();
+        for resource in export["resourceSpans"].as_array().unwrap() {
+            let service = resource["resource"]["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["key"] == "service.name")
+                .map(|a| a["value"]["stringValue"].clone());
+            assert_eq!(service, Some(json!("frontline")));
+            for scope in resource["scopeSpans"].as_array().unwrap() {
+                for span in scope["spans"].as_array().unwrap() {
+                    if span["name"] == "turn" {
+                        turns.push(span.clone());
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(turns.len(), 1, "one turn, one span: {exports:?}");
+    let attribute = |key: &str| {
+        turns[0]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .map(|a| a["value"]["stringValue"].clone())
+            .unwrap_or_else(|| panic!("no {key} on the turn span: {}", turns[0]))
+    };
+    assert_eq!(attribute("channel"), json!("rest"));
+    assert_eq!(attribute("channel_message_id"), json!("otel-1"));
+    assert!(attribute("conversation_id").as_str().is_some());
+    assert!(attribute("customer_id").as_str().is_some());
+    assert!(turns[0]["traceId"].as_str().is_some_and(|t| t.len() == 32));
+}

@@ -1,7 +1,9 @@
 //! Scale-out: two `frontline serve` processes share one PostgreSQL database (and one shop).
 //! Each customer's messages go to the two replicas in turn, and some are sent to both at once
 //! (a redelivery racing itself): every message gets exactly one turn, in order, and each
-//! conversation's log is the one a single replica writes for the same messages.
+//! conversation's log is the one a single replica writes for the same messages. Both kinds of
+//! intake are covered: the REST channel (the turn runs in the request) and web chat (the
+//! message is queued, and the two replicas' workers share the queue).
 //!
 //! Needs `FRONTLINE_TEST_DATABASE_URL` (skipped without it, as the other PostgreSQL tests).
 
@@ -15,6 +17,24 @@ use std::path::Path;
 use support::{customers_with_a_pending_order, free_port, frontline, start_on, Running};
 
 const CUSTOMERS: usize = 8;
+
+/// Web chat visitors, and what each writes (distinct lines, none that hands off).
+const VISITORS: usize = 6;
+const WEB_SCRIPT: [&str; 8] = [
+    "hello",
+    "how long does delivery take?",
+    "do gift cards expire?",
+    "which payment methods do you accept?",
+    "how long do refunds take?",
+    "what does the warranty cover?",
+    "is shipping free?",
+    "thanks",
+];
+
+/// The pending order of the customer with `email`.
+fn order_of<'a>(customers: &'a [(String, String)], email: &str) -> &'a str {
+    &customers.iter().find(|(e, _)| e == email).unwrap().1
+}
 
 fn script(order: &str) -> Vec<String> {
     [
@@ -47,11 +67,7 @@ fn replica(data: &Path, database_url: &str, shop: &Path) -> (Running, String) {
 /// What a conversation's log says, without ids and times: what two runs must agree on.
 fn normalised(kind: &EventKind) -> Option<String> {
     Some(match kind {
-        EventKind::MessageReceived {
-            channel_message_id,
-            text,
-            ..
-        } => format!("received {channel_message_id}: {text}"),
+        EventKind::MessageReceived { text, .. } => format!("received: {text}"),
         EventKind::ReplySent { text, asked, .. } => format!("replied {text:?} asking {asked:?}"),
         EventKind::ActionExecuted { call, outcome } => {
             format!("action {} {} ok={}", call.name, call.args, outcome.is_ok())
@@ -68,15 +84,11 @@ fn normalised(kind: &EventKind) -> Option<String> {
     })
 }
 
-/// Every customer's conversation logs, normalised, in customer order.
-async fn logs(store: &Store, customers: &[(String, String)]) -> Vec<Vec<String>> {
+/// Every sender's conversation logs, normalised, in the order given.
+async fn logs(store: &Store, senders: &[Identity]) -> Vec<Vec<String>> {
     let mut out = vec![];
-    for (email, _) in customers {
-        let identity = Identity {
-            kind: IdentityKind::Email,
-            value: email.clone(),
-        };
-        let customer = store.identity_owner(&identity).await.unwrap().unwrap();
+    for identity in senders {
+        let customer = store.identity_owner(identity).await.unwrap().unwrap();
         let mut log = vec![];
         for conversation in store.conversations_of(customer).await.unwrap() {
             for event in store.events(conversation.id).await.unwrap() {
@@ -134,7 +146,64 @@ async fn converse(bases: &[String], customers: &[(String, String)]) {
     }
 }
 
-async fn run(db: &TestStore, replicas: usize) -> (Vec<(String, String)>, Vec<Vec<String>>) {
+/// Web chat visitors, each on a session of their own, write `WEB_SCRIPT` without waiting for the
+/// answers: message `m` to `bases[m % len]`. Returns each visitor's session.
+async fn converse_on_web_chat(bases: &[String]) -> Vec<Identity> {
+    let http = reqwest::Client::new();
+    let mut visitors = tokio::task::JoinSet::new();
+    for _ in 0..VISITORS {
+        let (http, bases) = (http.clone(), bases.to_vec());
+        visitors.spawn(async move {
+            let session: Value = http
+                .get(format!("{}/v1/webchat/session", bases[0]))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let session = session["session"].as_str().unwrap().to_string();
+            let cookie = format!("{}={session}", frontline_server::webchat::COOKIE);
+            for (m, text) in WEB_SCRIPT.iter().enumerate() {
+                let response = http
+                    .post(format!("{}/v1/webchat/messages", bases[m % bases.len()]))
+                    .header("cookie", &cookie)
+                    .json(&json!({ "text": text }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 202, "{text}");
+            }
+            Identity {
+                kind: IdentityKind::WebSession,
+                value: session,
+            }
+        });
+    }
+    let mut sessions = vec![];
+    while let Some(done) = visitors.join_next().await {
+        sessions.push(done.expect("a visitor failed"));
+    }
+    sessions
+}
+
+/// Wait until every queued message has had its turn.
+async fn queue_drained(store: &Store) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while store.inbound_backlog().await.unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "queued turns never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// `replicas` servers on `db`; the REST customers' and the web chat visitors' logs.
+async fn run(
+    db: &TestStore,
+    replicas: usize,
+) -> (Vec<(String, String)>, Vec<Vec<String>>, Vec<Vec<String>>) {
     let dir = tempfile::tempdir().unwrap();
     let shop_path = dir.path().join("shop.db");
     let mut servers = vec![];
@@ -146,16 +215,26 @@ async fn run(db: &TestStore, replicas: usize) -> (Vec<(String, String)>, Vec<Vec
     let shop = frontline_shop::Shop::open(&shop_path).await.unwrap();
     let customers = customers_with_a_pending_order(&shop, CUSTOMERS).await;
     let bases: Vec<String> = servers.iter().map(|(_, base)| base.clone()).collect();
-    converse(&bases, &customers).await;
+    let (_, sessions) = tokio::join!(converse(&bases, &customers), converse_on_web_chat(&bases));
+    queue_drained(&db.store).await;
     drop(servers);
-    let logs = logs(&db.store, &customers).await;
-    (customers, logs)
+    let emails: Vec<Identity> = customers
+        .iter()
+        .map(|(email, _)| Identity {
+            kind: IdentityKind::Email,
+            value: email.clone(),
+        })
+        .collect();
+    let rest_logs = logs(&db.store, &emails).await;
+    let web_logs = logs(&db.store, &sessions).await;
+    (customers, rest_logs, web_logs)
 }
 
-/// The message number of a normalised `received c<c>-m<m>: …` line.
-fn message_number(line: &str) -> usize {
-    let (_, rest) = line.split_once("-m").expect("a message id");
-    rest.split_once(':').expect("a text").0.parse().unwrap()
+/// The texts of a normalised log's received messages, in log order.
+fn received(log: &[String]) -> Vec<&str> {
+    log.iter()
+        .filter_map(|l| l.strip_prefix("received: "))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,31 +242,30 @@ async fn two_replicas_on_one_postgres_process_each_message_once_in_order() {
     let Some(shared) = postgres().await else {
         return;
     };
-    let (customers, two) = run(&shared, 2).await;
+    let (customers, two, web_two) = run(&shared, 2).await;
     let Some(single) = postgres().await else {
         unreachable!()
     };
-    let (same_customers, one) = run(&single, 1).await;
+    let (same_customers, one, web_one) = run(&single, 1).await;
     assert_eq!(
         customers, same_customers,
         "both runs start from the same shop"
     );
 
     for ((email, _), (log_two, log_one)) in customers.iter().zip(two.iter().zip(&one)) {
-        // Exactly one turn per message, in the order sent.
-        let received: Vec<&String> = log_two
-            .iter()
-            .filter(|l| l.starts_with("received "))
-            .collect();
-        assert_eq!(received.len(), script("").len(), "{email}: {log_two:#?}");
-        let order: Vec<usize> = received.iter().map(|l| message_number(l)).collect();
-        assert_eq!(
-            order,
-            (0..script("").len()).collect::<Vec<_>>(),
-            "{email}: out of order"
-        );
+        // Exactly one turn per message, in the order sent (the script's lines are distinct).
+        let order = script(order_of(&customers, email));
+        assert_eq!(received(log_two), order, "{email}: {log_two:#?}");
         // The log two replicas wrote is the one a single replica writes.
         assert_eq!(log_two, log_one, "{email}");
+    }
+    // Queued web chat turns too: once each, in order, answered as one replica answers them.
+    assert_eq!(web_two.len(), VISITORS);
+    for (visitor, log) in web_two.iter().enumerate() {
+        assert_eq!(received(log), WEB_SCRIPT, "visitor {visitor}: {log:#?}");
+        assert_eq!(log, &web_one[visitor], "visitor {visitor}");
+        let replies = log.iter().filter(|l| l.starts_with("replied ")).count();
+        assert_eq!(replies, WEB_SCRIPT.len(), "visitor {visitor}: {log:#?}");
     }
     // The write actions ran once per customer, on the shared shop.
     let cancels = two

@@ -20,7 +20,8 @@ pub struct IntakePass {
 }
 
 impl Agent {
-    /// Run the turns of every queued message due at `now`, oldest first.
+    /// Run the turns of the queued messages due at `now`, oldest first, one per sender (see
+    /// [`frontline_store::Store::due_inbound`]).
     pub async fn run_queue_once(
         &self,
         backoff: &Backoff,
@@ -91,11 +92,12 @@ impl Agent {
             if handled > 0 {
                 replies.notify_one();
             }
-            if *stop.borrow() {
-                if handled == 0 {
-                    tracing::info!("intake worker: queue drained; stopping");
-                    return;
-                }
+            if *stop.borrow() && handled == 0 {
+                tracing::info!("intake worker: queue drained; stopping");
+                return;
+            }
+            // A pass takes one message per sender, so a sender's next message may be due now.
+            if handled > 0 {
                 continue;
             }
             tokio::select! {

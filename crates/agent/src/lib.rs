@@ -14,6 +14,8 @@ pub mod locks;
 mod memory;
 pub mod metrics;
 mod pending;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use escalate::EscalationSettings;
 pub use intake::IntakePass;

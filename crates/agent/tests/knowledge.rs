@@ -1,59 +1,44 @@
 //! The agent answering from the knowledge base, on its real parts: the demo articles embedded
 //! by all-MiniLM-L6-v2 into an embedded qdrant-edge shard, the real store and the demo shop.
 
-use chrono::{NaiveDate, TimeZone, Utc};
-use frontline_agent::{Agent, AgentConfig, TurnOutcome};
+use chrono::Utc;
+use frontline_agent::testing::{demo_clock, faulty_endpoint, minilm, repo_path, DemoParts, Fault};
+use frontline_agent::{Agent, TurnOutcome};
 use frontline_domain::{
     Channel, Command, EventKind, Identity, IdentityKind, InboundMessage, NormalizeOptions,
 };
-use frontline_flows::{Engine, FlowSet};
 use frontline_knowledge::{
-    EdgeIndex, EmbedError, Embedder, KnowledgeBase, KnowledgeSettings, MiniLm,
+    EdgeIndex, EmbedError, Embedder, KnowledgeBase, KnowledgeSettings, QdrantServerIndex,
+    VectorIndex,
 };
-use frontline_shop::seed::SeedOptions;
-use frontline_shop::Shop;
 use frontline_store::testing::sqlite;
-use frontline_understanding::RuleUnderstanding;
 use std::path::Path;
 use std::sync::Arc;
 
-fn repo(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
+/// An agent on rule understanding that consults a knowledge base on `index`, embedded by
+/// `embedder`.
+async fn agent_on_index(
+    embedder: Arc<dyn Embedder>,
+    index: Arc<dyn VectorIndex>,
+    dir: &Path,
+) -> (Agent, frontline_store::testing::TestStore) {
+    let kb = KnowledgeBase::new(embedder, index, KnowledgeSettings::default());
+    let db = sqlite().await;
+    let agent = DemoParts::new(dir)
+        .await
+        .rule_agent(db.store.clone())
+        .with_clock(demo_clock())
+        .with_knowledge(Arc::new(kb));
+    (agent, db)
 }
 
+/// [`agent_on_index`] on an embedded qdrant-edge shard in `dir`.
 async fn agent_with(
     embedder: Arc<dyn Embedder>,
     dir: &Path,
 ) -> (Agent, frontline_store::testing::TestStore) {
-    let flows =
-        Arc::new(FlowSet::load(&repo("flows"), &frontline_shop::actions::catalog()).unwrap());
-    let shop = Shop::open(&dir.join("shop.db")).await.unwrap();
-    shop.seed_if_empty(&SeedOptions::demo(
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    ))
-    .await
-    .unwrap();
     let index = EdgeIndex::open(&dir.join("index"), 384).unwrap();
-    let kb = KnowledgeBase::new(embedder, Arc::new(index), KnowledgeSettings::default());
-    let db = sqlite().await;
-    let agent = Agent::new(
-        db.store.clone(),
-        Arc::new(RuleUnderstanding::new(flows.clone())),
-        Arc::new(shop),
-        Engine::new(flows),
-        AgentConfig::default(),
-    )
-    .with_clock(Arc::new(|| {
-        Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
-    }))
-    .with_knowledge(Arc::new(kb));
-    (agent, db)
-}
-
-fn minilm() -> Arc<dyn Embedder> {
-    Arc::new(MiniLm::load(&MiniLm::default_dir()).expect("model installed by scripts/model.sh"))
+    agent_on_index(embedder, Arc::new(index), dir).await
 }
 
 fn say(channel: Channel, id: &str, text: &str) -> InboundMessage {
@@ -91,7 +76,7 @@ async fn questions_are_answered_with_sources_and_unknowns_are_not_invented() {
     agent
         .knowledge()
         .unwrap()
-        .ingest(&repo("knowledge"), &|_| {})
+        .ingest(&repo_path("knowledge"), &|_| {})
         .await
         .unwrap();
 
@@ -257,4 +242,54 @@ async fn a_failing_knowledge_base_still_gets_a_reply() {
         .unwrap();
     assert!(text(&flow).contains("was delivered on"), "{}", text(&flow));
     db.cleanup().await;
+}
+
+/// A Qdrant server that is down, answers garbage, hangs or drops the connection (a loopback
+/// endpoint with that fault) costs a question its answer, never the turn: the reply (a
+/// clarification) comes within the index's deadline, the log says the knowledge base was
+/// unavailable, and flows carry on.
+#[tokio::test]
+async fn a_qdrant_server_that_fails_in_any_way_still_gets_a_reply_within_the_deadline() {
+    let deadline = std::time::Duration::from_millis(500);
+    let model = minilm();
+    for fault in Fault::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("http://{}", faulty_endpoint(fault).await);
+        let index = QdrantServerIndex::lazy(&url, None, "knowledge", 384, deadline).unwrap();
+        let (agent, db) = agent_on_index(model.clone(), Arc::new(index), dir.path()).await;
+        let started = std::time::Instant::now();
+        let outcome = agent
+            .handle(say(Channel::WebChat, "q1", "How long do refunds take?"))
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        // Generous against scheduling noise (and the client's one reconnect): what matters is
+        // that the turn does not wait on the server beyond its deadline.
+        assert!(
+            took < deadline * 2 + std::time::Duration::from_secs(2),
+            "{fault:?}: the turn took {took:?}"
+        );
+        assert!(
+            text(&outcome).contains("I'm not sure I understood"),
+            "{fault:?}: {}",
+            text(&outcome)
+        );
+        let events = agent.store().events(outcome.conversation_id).await.unwrap();
+        assert!(
+            events.iter().any(|e| matches!(&e.kind,
+                EventKind::KnowledgeConsulted { answered: false, abstain_reason: Some(r), .. }
+                    if r.contains("knowledge base unavailable") && r.contains("qdrant-server"))),
+            "{fault:?}: {events:#?}"
+        );
+        let flow = agent
+            .handle(say(Channel::WebChat, "q2", "where is my order #W0000002?"))
+            .await
+            .unwrap();
+        assert!(
+            text(&flow).contains("was delivered on"),
+            "{fault:?}: {}",
+            text(&flow)
+        );
+        db.cleanup().await;
+    }
 }

@@ -3,54 +3,31 @@
 use axum::extract::{Json, State};
 use axum::http::Uri;
 use axum::Router;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::Utc;
+use frontline_agent::testing::{demo_clock, demo_flows, demo_now, DemoParts};
 use frontline_agent::{Agent, AgentConfig, TurnOutcome};
 use frontline_domain::{
     Channel, ConversationStatus, EscalationTrigger, EventKind, Identity, IdentityKind,
     InboundMessage, NormalizeOptions,
 };
-use frontline_flows::{Engine, FlowSet};
+use frontline_flows::Engine;
 use frontline_handoff::chatwoot::{Chatwoot, ChatwootConfig};
 use frontline_handoff::dispatch::{Backoff, Dispatcher};
 use frontline_handoff::{http_client, HandoffTarget};
-use frontline_shop::seed::SeedOptions;
 use frontline_shop::Shop;
 use frontline_store::testing::{all_backends, TestStore};
 use frontline_understanding::RuleUnderstanding;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
-/// The repository's flows, checked against the shop's catalog.
-fn flows() -> Arc<FlowSet> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-    Arc::new(FlowSet::load(&dir, &frontline_shop::actions::catalog()).expect("demo flows load"))
-}
-
 const ADA_EMAIL: &str = "ada.lovelace1000@example.com";
-
-async fn shop(dir: &tempfile::TempDir) -> Shop {
-    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
-    shop.seed_if_empty(&SeedOptions::demo(
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    ))
-    .await
-    .unwrap();
-    shop
-}
 
 /// An agent on rule understanding and the demo shop, at Monday 2026-11-02 10:00 UTC.
 async fn rule_agent(store: frontline_store::Store, dir: &tempfile::TempDir) -> Agent {
-    let flows = flows();
-    Agent::new(
-        store,
-        Arc::new(RuleUnderstanding::new(flows.clone())),
-        Arc::new(shop(dir).await),
-        Engine::new(flows),
-        AgentConfig::default(),
-    )
-    .with_clock(Arc::new(|| {
-        Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
-    }))
+    DemoParts::new(dir.path())
+        .await
+        .rule_agent(store)
+        .with_clock(demo_clock())
 }
 
 async fn agents() -> Vec<(Arc<Agent>, TestStore, tempfile::TempDir)> {
@@ -610,7 +587,7 @@ impl frontline_domain::ActionBackend for HangingBackend {
 #[tokio::test]
 async fn a_backend_that_hangs_gets_an_apology_and_a_handoff_within_the_deadline() {
     let db = frontline_store::testing::sqlite().await;
-    let flows = flows();
+    let flows = demo_flows();
     let config = AgentConfig {
         action_timeout: std::time::Duration::from_millis(100),
         ..AgentConfig::default()
@@ -696,7 +673,7 @@ async fn a_handoff_is_queued_delivered_to_chatwoot_and_released_there() {
         let agent = rule_agent(db.store.clone(), &dir)
             .await
             .with_handoff_target(target.clone());
-        let now = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
+        let now = demo_now();
         let out = agent
             .handle(message(
                 Channel::WebChat,

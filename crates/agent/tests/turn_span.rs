@@ -2,13 +2,8 @@
 //! the conversation. Its own test binary: tracing caches per-callsite interest process-wide, so
 //! concurrent tests without a subscriber would make this one flaky.
 
-use chrono::NaiveDate;
-use frontline_agent::{Agent, AgentConfig};
+use frontline_agent::testing::DemoParts;
 use frontline_domain::{Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions};
-use frontline_flows::{Engine, FlowSet};
-use frontline_shop::seed::SeedOptions;
-use frontline_shop::Shop;
-use frontline_understanding::RuleUnderstanding;
 use std::sync::{Arc, Mutex};
 
 /// Collects formatted tracing output.
@@ -37,21 +32,9 @@ async fn every_turn_runs_in_a_span_with_its_customer_and_conversation() {
 
     let db = frontline_store::testing::sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
-    shop.seed_if_empty(&SeedOptions::demo(
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    ))
-    .await
-    .unwrap();
-    let flows_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-    let flows = Arc::new(FlowSet::load(&flows_dir, &frontline_shop::actions::catalog()).unwrap());
-    let agent = Agent::new(
-        db.store.clone(),
-        Arc::new(RuleUnderstanding::new(flows.clone())),
-        Arc::new(shop),
-        Engine::new(flows),
-        AgentConfig::default(),
-    );
+    let agent = DemoParts::new(dir.path())
+        .await
+        .rule_agent(db.store.clone());
 
     let sender = Identity::parse(
         IdentityKind::Email,

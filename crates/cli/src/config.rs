@@ -370,6 +370,12 @@ pub struct LogConfig {
     pub filter: String,
     /// `text` or `json`.
     pub format: String,
+    /// Where to export the tracing spans (one `turn` span per turn, with its children) by
+    /// OpenTelemetry's OTLP over HTTP: the collector's base URL, e.g. `http://127.0.0.1:4318`
+    /// (`/v1/traces` is added). Empty: `OTEL_EXPORTER_OTLP_ENDPOINT` if set, else no export.
+    pub otlp_endpoint: String,
+    /// `http/protobuf` (the OTLP default) or `http/json`.
+    pub otlp_protocol: String,
 }
 
 impl Default for Config {
@@ -433,6 +439,8 @@ impl Default for LogConfig {
         Self {
             filter: "info".into(),
             format: "text".into(),
+            otlp_endpoint: String::new(),
+            otlp_protocol: "http/protobuf".into(),
         }
     }
 }
@@ -487,6 +495,12 @@ impl Config {
             anyhow::bail!(
                 "log.format must be `text` or `json` (got `{}`)",
                 self.log.format
+            );
+        }
+        if !["http/protobuf", "http/json"].contains(&self.log.otlp_protocol.as_str()) {
+            anyhow::bail!(
+                "log.otlp_protocol must be `http/protobuf` or `http/json` (got `{}`)",
+                self.log.otlp_protocol
             );
         }
         if !(0.0..=1.0).contains(&self.knowledge.min_similarity) {

@@ -4,6 +4,7 @@ mod config;
 mod eval;
 mod knowledge;
 mod redact;
+mod telemetry;
 mod understanding_eval;
 
 use anyhow::{Context, Result};
@@ -164,11 +165,17 @@ async fn run(cli: Cli) -> Result<()> {
     };
     let config = Config::load(&path, explicit)?;
     // The chat REPL owns the terminal, and an eval's report is its output: warnings only.
-    init_tracing(
+    let telemetry = telemetry::init(
         &config,
         matches!(cli.command, Command::Chat { .. } | Command::Eval(_)),
-    );
-    match cli.command {
+    )?;
+    let result = run_command(cli.command, config).await;
+    telemetry.shutdown();
+    result
+}
+
+async fn run_command(command: Command, config: Config) -> Result<()> {
+    match command {
         Command::Serve { bind } => serve(config, bind).await,
         Command::Chat { identity, channel } => chat(config, &identity, &channel).await,
         Command::Shop { command } => shop_admin(config, command).await,
@@ -227,28 +234,6 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-    }
-}
-
-fn init_tracing(config: &Config, quiet: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if quiet {
-        "warn"
-    } else {
-        config.log.filter.as_str()
-    };
-    // qdrant-edge logs start-up notices at warn level that mean nothing to an operator.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default},qdrant_edge=error")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        // Emails, phones and card numbers never reach the log.
-        .with_writer(redact::Redacting(std::io::stderr));
-    if config.log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 

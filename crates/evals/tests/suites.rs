@@ -3,18 +3,16 @@
 //! must pass and the figures must meet the issues' targets; a broken flow must fail the gate;
 //! the HTML report must render in a real headless Chromium.
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use frontline_agent::testing::{demo_now, demo_shop, minilm, repo_path};
 use frontline_agent::EscalationSettings;
 use frontline_domain::{Channel, EscalationTrigger};
 use frontline_evals::{
     compare, figures, load_suites, parse_suite, run_suites, Baseline, Figures, Report, Suite, World,
 };
 use frontline_flows::{Engine, FlowSet};
-use frontline_knowledge::{EdgeIndex, Embedder, KnowledgeBase, KnowledgeSettings, MiniLm};
+use frontline_knowledge::{EdgeIndex, Embedder, KnowledgeBase, KnowledgeSettings};
 use frontline_llm::testing::LlamaServer;
 use frontline_llm::{Cassette, CassetteMode, LlmClient, LlmSettings};
-use frontline_shop::seed::SeedOptions;
-use frontline_shop::Shop;
 use frontline_understanding::llm::{
     LlmAnswerWriter, LlmUnderstanding, Template, ANSWER_PLACEHOLDERS, COMMAND_PLACEHOLDERS,
 };
@@ -24,9 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
+    repo_path(path)
 }
 
 /// What a test's cases share: model, knowledge base, shop data.
@@ -39,16 +35,8 @@ struct Parts {
 
 async fn parts() -> Parts {
     let dir = tempfile::tempdir().unwrap();
-    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
-    shop.seed_if_empty(&SeedOptions::demo(
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    ))
-    .await
-    .unwrap();
-    let shop = shop.export().await.unwrap();
-    let model: Arc<dyn Embedder> = Arc::new(
-        MiniLm::load(&MiniLm::default_dir()).expect("model installed by scripts/model.sh"),
-    );
+    let shop = demo_shop(dir.path()).await.export().await.unwrap();
+    let model = minilm();
     let index = EdgeIndex::open(&dir.path().join("index"), 384).unwrap();
     let kb = Arc::new(KnowledgeBase::new(
         model.clone(),
@@ -82,7 +70,7 @@ async fn world(flows_dir: &Path) -> (Parts, World) {
         answer_writer: None,
         shop: parts.shop.clone(),
         escalation: EscalationSettings::default(),
-        start: Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap(),
+        start: demo_now(),
         concurrency: 2,
         user_simulator: None,
     };

@@ -21,11 +21,11 @@ impl Expr {
     /// Compile, or say why not.
     pub fn compile(source: &str) -> Result<Expr, String> {
         // cel-parser panics on some malformed literals (an invalid escape such as `"\i"`, found
-        // by the `condition` fuzz target); a flow file must never crash the loader.
-        let parsed = std::panic::catch_unwind(|| Program::compile(source)).map_err(|_| {
-            format!("`{source}` does not parse: a malformed literal (e.g. an invalid escape in a string)")
-        })?;
-        let program = parsed.map_err(|e| format!("`{source}` does not parse: {e}"))?;
+        // by the `condition` fuzz target): they are refused before it sees them.
+        crate::literals::check(source)
+            .map_err(|why| format!("`{source}` does not parse: it {why}"))?;
+        let program =
+            Program::compile(source).map_err(|e| format!("`{source}` does not parse: {e}"))?;
         Ok(Expr {
             source: source.to_string(),
             program,

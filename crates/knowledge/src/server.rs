@@ -23,6 +23,7 @@ const BACKEND: &str = "qdrant-server";
 /// A collection on a Qdrant server.
 pub struct QdrantServerIndex {
     client: Qdrant,
+    url: String,
     collection: String,
     dimension: usize,
 }
@@ -35,6 +36,9 @@ fn op_err(e: impl std::fmt::Display) -> IndexError {
 }
 
 impl QdrantServerIndex {
+    /// The longest a call may take by default (connecting included).
+    pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
     /// Connect to `url` (gRPC, e.g. `http://localhost:6334`) and make sure `collection` exists
     /// with `dimension`-long dense vectors.
     pub async fn connect(
@@ -43,24 +47,58 @@ impl QdrantServerIndex {
         collection: &str,
         dimension: usize,
     ) -> Result<QdrantServerIndex, IndexError> {
-        let open_err = |e: &dyn std::fmt::Display| IndexError::Open {
-            location: format!("{url} (collection {collection})"),
-            message: e.to_string(),
-        };
+        let index =
+            QdrantServerIndex::lazy(url, api_key, collection, dimension, Self::DEFAULT_TIMEOUT)?;
+        index.ensure_collection().await?;
+        Ok(index)
+    }
+
+    /// A handle on `collection` at `url` that has not talked to the server yet: the
+    /// connection is made by the first call, and every call (connecting included) gives up
+    /// after `timeout`. A server that is down, hangs or drops connections makes calls fail with
+    /// [`IndexError::Operation`] within that time; it never blocks.
+    pub fn lazy(
+        url: &str,
+        api_key: Option<String>,
+        collection: &str,
+        dimension: usize,
+        timeout: std::time::Duration,
+    ) -> Result<QdrantServerIndex, IndexError> {
         let client = Qdrant::from_url(url)
             .api_key(api_key)
-            .timeout(std::time::Duration::from_secs(10))
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // The compatibility check would call the server from `build`, blocking the thread.
+            .skip_compatibility_check()
             .build()
-            .map_err(|e| open_err(&e))?;
+            .map_err(|e| IndexError::Open {
+                location: format!("{url} (collection {collection})"),
+                message: e.to_string(),
+            })?;
+        Ok(QdrantServerIndex {
+            client,
+            url: url.to_string(),
+            collection: collection.to_string(),
+            dimension,
+        })
+    }
+
+    /// Create the collection (dense and BM25 sparse vectors) unless it exists.
+    pub async fn ensure_collection(&self) -> Result<(), IndexError> {
+        let open_err = |e: &dyn std::fmt::Display| IndexError::Open {
+            location: format!("{} (collection {})", self.url, self.collection),
+            message: e.to_string(),
+        };
+        let client = &self.client;
         let exists = client
-            .collection_exists(collection)
+            .collection_exists(&self.collection)
             .await
             .map_err(|e| open_err(&e))?;
         if !exists {
             let mut dense = VectorsConfigBuilder::default();
             dense.add_named_vector_params(
                 DENSE,
-                VectorParamsBuilder::new(dimension as u64, Distance::Cosine),
+                VectorParamsBuilder::new(self.dimension as u64, Distance::Cosine),
             );
             let mut sparse = SparseVectorsConfigBuilder::default();
             sparse.add_named_vector_params(
@@ -69,18 +107,14 @@ impl QdrantServerIndex {
             );
             client
                 .create_collection(
-                    CreateCollectionBuilder::new(collection)
+                    CreateCollectionBuilder::new(&self.collection)
                         .vectors_config(dense)
                         .sparse_vectors_config(sparse),
                 )
                 .await
                 .map_err(|e| open_err(&e))?;
         }
-        Ok(QdrantServerIndex {
-            client,
-            collection: collection.to_string(),
-            dimension,
-        })
+        Ok(())
     }
 
     /// Drop the collection (tests use a fresh one each).

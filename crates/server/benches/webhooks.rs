@@ -12,17 +12,12 @@
 //! (`FRONTLINE_BENCH_CONNECTIONS=N` sets the requests in flight; 16 by default)
 //! Under `cargo test` the binary runs a small smoke version so it cannot rot.
 
-use chrono::NaiveDate;
-use frontline_agent::{Agent, AgentConfig};
+use frontline_agent::testing::DemoParts;
 use frontline_channels::deliver::{ChannelsConfig, TwilioConfig};
 use frontline_channels::twilio;
 use frontline_domain::NormalizeOptions;
-use frontline_flows::{Engine, FlowSet};
 use frontline_server::{router, AppState};
-use frontline_shop::seed::SeedOptions;
-use frontline_shop::Shop;
 use frontline_store::Store;
-use frontline_understanding::RuleUnderstanding;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,21 +44,7 @@ async fn start(dir: &std::path::Path) -> (String, Store) {
     let store = Store::connect(&format!("sqlite://{}", dir.join("frontline.db").display()))
         .await
         .unwrap();
-    let shop = Shop::open(&dir.join("shop.db")).await.unwrap();
-    shop.seed_if_empty(&SeedOptions::demo(
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    ))
-    .await
-    .unwrap();
-    let flows_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-    let flows = Arc::new(FlowSet::load(&flows_dir, &frontline_shop::actions::catalog()).unwrap());
-    let agent = Arc::new(Agent::new(
-        store.clone(),
-        Arc::new(RuleUnderstanding::new(flows.clone())),
-        Arc::new(shop),
-        Engine::new(flows),
-        AgentConfig::default(),
-    ));
+    let agent = Arc::new(DemoParts::new(dir).await.rule_agent(store.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let channels = ChannelsConfig {

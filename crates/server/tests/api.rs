@@ -1,16 +1,11 @@
 //! The HTTP API over a real loopback socket.
 
-use chrono::NaiveDate;
-use frontline_agent::{Agent, AgentConfig};
+use frontline_agent::testing::DemoParts;
 use frontline_domain::NormalizeOptions;
-use frontline_flows::{Engine, FlowSet};
 use frontline_server::access::{new_key, Access, ApiKeyConfig, Scope};
 use frontline_server::limit::{Limits, Rate, RateLimits};
 use frontline_server::{router, AppState};
-use frontline_shop::seed::SeedOptions;
-use frontline_shop::Shop;
 use frontline_store::testing::{all_backends, TestStore};
-use frontline_understanding::RuleUnderstanding;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -32,21 +27,9 @@ async fn servers() -> Vec<Server> {
 /// A server on `db` with these access rules and rate limits.
 async fn server_on(db: TestStore, access: Access, limits: RateLimits) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
-    shop.seed_if_empty(&SeedOptions::demo(
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    ))
-    .await
-    .unwrap();
-    let flows_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-    let flows = Arc::new(FlowSet::load(&flows_dir, &frontline_shop::actions::catalog()).unwrap());
-    let agent = Agent::new(
-        db.store.clone(),
-        Arc::new(RuleUnderstanding::new(flows.clone())),
-        Arc::new(shop),
-        Engine::new(flows),
-        AgentConfig::default(),
-    );
+    let agent = DemoParts::new(dir.path())
+        .await
+        .rule_agent(db.store.clone());
     let state = Arc::new(AppState {
         agent: Arc::new(agent),
         normalize: NormalizeOptions::default(),

@@ -18,29 +18,39 @@ pub struct QueuedMessage {
 }
 
 impl Store {
-    /// Queue a message for its turn. Returns false if this provider message was queued before
-    /// (a redelivery), in which case nothing changes.
+    /// Queue a message for its turn, after every message its sender queued before. Returns
+    /// false if this provider message was queued before (a redelivery), in which case nothing
+    /// changes.
     pub async fn accept_inbound(&self, message: &InboundMessage, now: Timestamp) -> Result<bool> {
         let inserted = sqlx::query(
             "INSERT INTO inbound_queue (channel, channel_message_id, payload, accepted_at, \
-             next_attempt_at) VALUES ($1, $2, $3, $4, $4) \
+             next_attempt_at, sender, position) VALUES ($1, $2, $3, $4, $4, $5, \
+             COALESCE((SELECT MAX(position) FROM inbound_queue WHERE sender = $5), 0) + 1) \
              ON CONFLICT (channel, channel_message_id) DO NOTHING",
         )
         .bind(message.channel.as_str())
         .bind(message.channel_message_id.clone())
         .bind(to_json(message))
         .bind(to_millis(now))
+        .bind(message.sender.to_string())
         .execute(&self.pool)
         .await?
         .rows_affected();
         Ok(inserted == 1)
     }
 
-    /// Queued messages due at `now`, in the order they were accepted.
+    /// Queued messages due at `now`, in the order they were accepted, at most one per sender:
+    /// a sender's message is only handed out once every earlier one of theirs is done (or set
+    /// aside), so workers on several replicas still run each customer's turns in order. A
+    /// sender whose oldest message waits for a retry waits with it.
     pub async fn due_inbound(&self, now: Timestamp, limit: i64) -> Result<Vec<QueuedMessage>> {
         sqlx::query(
-            "SELECT payload, attempts, accepted_at FROM inbound_queue \
+            "SELECT payload, attempts, accepted_at FROM inbound_queue q \
              WHERE done_at IS NULL AND next_attempt_at <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM inbound_queue o \
+                 WHERE o.sender = q.sender AND o.done_at IS NULL \
+                 AND (o.position < q.position OR (o.position = q.position \
+                      AND o.channel_message_id < q.channel_message_id))) \
              ORDER BY accepted_at, channel_message_id LIMIT $2",
         )
         .bind(to_millis(now))

@@ -6,7 +6,7 @@ use frontline_domain::{
     OutboundMessage, Timestamp,
 };
 use frontline_store::testing::all_backends;
-use frontline_store::{InboxClaim, Store};
+use frontline_store::{DeliveryAttempt, InboxClaim, Store};
 
 fn at(minutes: i64) -> Timestamp {
     Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + Duration::minutes(minutes)
@@ -416,6 +416,85 @@ async fn a_redelivered_message_is_claimed_once() {
             db.label
         );
         assert_eq!(claim("SM2", at(2)).await.unwrap(), InboxClaim::InProgress);
+        db.cleanup().await;
+    }
+}
+
+/// A text message from `from`, provider id `id`.
+fn sms(id: &str, from: &str) -> frontline_domain::InboundMessage {
+    frontline_domain::InboundMessage {
+        channel: Channel::Sms,
+        channel_message_id: id.into(),
+        sender: phone(from),
+        also_known_as: vec![],
+        display_name: None,
+        text: format!("message {id}"),
+        received_at: at(0),
+        conversation_hint: None,
+        thread: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn the_queue_hands_out_each_senders_oldest_unfinished_message_only() {
+    for db in all_backends().await {
+        let s = &db.store;
+        let label = &db.label;
+        let due = |t| async move {
+            s.due_inbound(t, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|q| q.message.channel_message_id)
+                .collect::<Vec<_>>()
+        };
+        // Ada's three, accepted in the same millisecond, and one of Bob's; ids that sort
+        // against the order they came in.
+        for (id, from) in [
+            ("z1", "+15550001"),
+            ("y2", "+15550001"),
+            ("b1", "+15550002"),
+            ("x3", "+15550001"),
+        ] {
+            assert!(s.accept_inbound(&sms(id, from), at(0)).await.unwrap());
+        }
+        // A redelivery of Ada's first keeps its place.
+        assert!(!s
+            .accept_inbound(&sms("z1", "+15550001"), at(1))
+            .await
+            .unwrap());
+        assert_eq!(due(at(1)).await, ["b1", "z1"], "{label}");
+
+        // Her oldest waits for a retry: so does the rest of hers; Bob's goes on.
+        let retry = DeliveryAttempt::Retry {
+            next_attempt_at: at(5),
+            error: "the LLM timed out".into(),
+        };
+        s.record_inbound_attempt(Channel::Sms, "z1", &retry, at(1))
+            .await
+            .unwrap();
+        assert_eq!(due(at(2)).await, ["b1"], "{label}");
+        assert_eq!(due(at(5)).await, ["b1", "z1"], "{label}");
+
+        // Done, her next one is due; set aside for an operator, the one after.
+        let delivered = DeliveryAttempt::Delivered {
+            reference: String::new(),
+        };
+        s.record_inbound_attempt(Channel::Sms, "z1", &delivered, at(5))
+            .await
+            .unwrap();
+        assert_eq!(due(at(5)).await, ["b1", "y2"], "{label}");
+        let failed = DeliveryAttempt::Failed {
+            error: "gave up".into(),
+        };
+        s.record_inbound_attempt(Channel::Sms, "y2", &failed, at(5))
+            .await
+            .unwrap();
+        s.record_inbound_attempt(Channel::Sms, "b1", &delivered, at(5))
+            .await
+            .unwrap();
+        assert_eq!(due(at(5)).await, ["x3"], "{label}");
+        assert_eq!(s.inbound_backlog().await.unwrap(), 1);
         db.cleanup().await;
     }
 }

@@ -3,20 +3,16 @@
 #![allow(dead_code)]
 
 use base64::Engine as _;
-use chrono::NaiveDate;
-use frontline_agent::{Agent, AgentConfig};
+use frontline_agent::testing::DemoParts;
+use frontline_agent::Agent;
 use frontline_channels::deliver::{
     ChannelsConfig, ChatwootConfig, EmailConfig, TwilioConfig, WhatsappConfig,
 };
 use frontline_channels::twilio;
 use frontline_domain::{Channel, NormalizeOptions};
-use frontline_flows::{Engine, FlowSet};
 use frontline_server::{router, AppState};
-use frontline_shop::seed::SeedOptions;
-use frontline_shop::Shop;
 use frontline_store::testing::{all_backends, sqlite, TestStore};
 use frontline_store::Backoff;
-use frontline_understanding::RuleUnderstanding;
 use hmac::Mac;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -92,25 +88,11 @@ pub async fn sqlite_server() -> Server {
 async fn server_on(db: TestStore) -> Server {
     {
         let dir = tempfile::tempdir().unwrap();
-        let shop = Shop::open(&dir.path().join("shop.db")).await.unwrap();
-        shop.seed_if_empty(&SeedOptions::demo(
-            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-        ))
-        .await
-        .unwrap();
-        let flows_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
-        let flows =
-            Arc::new(FlowSet::load(&flows_dir, &frontline_shop::actions::catalog()).unwrap());
-        let shop = Arc::new(shop);
+        let parts = DemoParts::new(dir.path()).await;
         let agent = Arc::new(
-            Agent::new(
-                db.store.clone(),
-                Arc::new(RuleUnderstanding::new(flows.clone())),
-                shop.clone(),
-                Engine::new(flows),
-                AgentConfig::default(),
-            )
-            .with_directory(shop),
+            parts
+                .rule_agent(db.store.clone())
+                .with_directory(parts.shop.clone()),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -153,13 +135,21 @@ impl Server {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
-    /// Run the queued turns; returns how many ran.
+    /// Run the queued turns (pass after pass: a pass takes one message per sender); returns how
+    /// many ran.
     pub async fn run_turns(&self) -> usize {
-        self.agent
-            .run_queue_once(&Backoff::default(), chrono::Utc::now())
-            .await
-            .unwrap()
-            .handled
+        let mut ran = 0;
+        loop {
+            let pass = self
+                .agent
+                .run_queue_once(&Backoff::default(), chrono::Utc::now())
+                .await
+                .unwrap();
+            if pass.handled == 0 {
+                return ran;
+            }
+            ran += pass.handled;
+        }
     }
 
     pub async fn backlog(&self) -> i64 {
