@@ -156,10 +156,19 @@ impl Expr {
                 Ok(cel_interpreter::Value::List(Arc::new(keys)))
             },
         );
-        let value = self
-            .program
-            .execute(&context)
-            .map_err(|e| format!("`{}` failed: {e}", self.source))?;
+        // cel-interpreter 0.9 does integer arithmetic unchecked: `n / 0`, `n % 0` and
+        // overflows panic (found by the `condition` fuzz target). A slot can be zero, so the
+        // panic is contained here and becomes this expression's error.
+        let executed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.program.execute(&context)
+        }))
+        .map_err(|_| {
+            format!(
+                "`{}` failed: integer arithmetic out of range (a division by zero or an overflow)",
+                self.source
+            )
+        })?;
+        let value = executed.map_err(|e| format!("`{}` failed: {e}", self.source))?;
         value
             .json()
             .map_err(|e| format!("`{}` gave a value that is not JSON: {e}", self.source))
@@ -184,6 +193,16 @@ mod tests {
 
     fn scope(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn integer_division_by_zero_is_an_error_not_a_panic() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let s = scope(json!({"n": 0, "total": 500}));
+        for source in ["total % n == 0", "total / n > 1", "500 % 0 == 1"] {
+            let err = Expr::compile(source).unwrap().eval(&s, today).unwrap_err();
+            assert!(err.contains("division by zero"), "{source}: {err}");
+        }
     }
 
     #[test]
