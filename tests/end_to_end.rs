@@ -9,7 +9,7 @@ use std::time::Duration;
 
 mod support;
 
-use support::{frontline, sigterm_and_wait, start, start_on, Running};
+use support::{frontline, sigterm_and_wait, start, start_on, webchat_session, Running};
 
 async fn post_message(http: &reqwest::Client, base: &str, body: &Value) -> Value {
     let response = http
@@ -527,16 +527,7 @@ async fn sigterm_runs_every_queued_turn_before_exiting() {
     let dir = tempfile::tempdir().unwrap();
     let (server, base) = start(dir.path(), None);
     let http = reqwest::Client::new();
-    let session: Value = http
-        .get(format!("{base}/v1/webchat/session"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let session = session["session"].as_str().unwrap().to_string();
-    let cookie = format!("{}={session}", frontline_server::webchat::COOKIE);
+    let (session, cookie) = webchat_session(&http, &base).await;
     let mut queued = vec![];
     for text in [
         "hello",

@@ -14,7 +14,9 @@ use frontline_store::testing::{postgres, TestStore};
 use frontline_store::Store;
 use serde_json::{json, Value};
 use std::path::Path;
-use support::{customers_with_a_pending_order, free_port, frontline, start_on, Running};
+use support::{
+    customers_with_a_pending_order, free_port, frontline, start_on, webchat_session, Running,
+};
 
 const CUSTOMERS: usize = 8;
 
@@ -154,16 +156,7 @@ async fn converse_on_web_chat(bases: &[String]) -> Vec<Identity> {
     for _ in 0..VISITORS {
         let (http, bases) = (http.clone(), bases.to_vec());
         visitors.spawn(async move {
-            let session: Value = http
-                .get(format!("{}/v1/webchat/session", bases[0]))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let session = session["session"].as_str().unwrap().to_string();
-            let cookie = format!("{}={session}", frontline_server::webchat::COOKIE);
+            let (session, cookie) = webchat_session(&http, &bases[0]).await;
             for (m, text) in WEB_SCRIPT.iter().enumerate() {
                 let response = http
                     .post(format!("{}/v1/webchat/messages", bases[m % bases.len()]))

@@ -123,3 +123,18 @@ pub async fn customers_with_a_pending_order(
     customers.truncate(n);
     customers
 }
+
+/// A new web chat session on `base`: the session id, and the `cookie` header value carrying it.
+pub async fn webchat_session(http: &reqwest::Client, base: &str) -> (String, String) {
+    let session: serde_json::Value = http
+        .get(format!("{base}/v1/webchat/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = session["session"].as_str().unwrap().to_string();
+    let cookie = format!("{}={session}", frontline_server::webchat::COOKIE);
+    (session, cookie)
+}
