@@ -92,13 +92,13 @@ impl Agent {
             if handled > 0 {
                 replies.notify_one();
             }
-            if *stop.borrow() && handled == 0 {
-                tracing::info!("intake worker: queue drained; stopping");
-                return;
-            }
             // A pass takes one message per sender, so a sender's next message may be due now.
             if handled > 0 {
                 continue;
+            }
+            if *stop.borrow() {
+                tracing::info!("intake worker: queue drained; stopping");
+                return;
             }
             tokio::select! {
                 _ = wake.notified() => {}

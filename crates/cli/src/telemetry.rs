@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::redact;
 use anyhow::{Context, Result};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -55,7 +55,6 @@ fn exporter_provider(url: &str, protocol: &str) -> Result<SdkTracerProvider> {
             .with_protocol(protocol)
             .with_endpoint(url)
             .with_timeout(Duration::from_secs(10))
-            .with_headers(Default::default())
             .build()
     })
     .join()
