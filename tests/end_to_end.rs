@@ -334,12 +334,17 @@ fn llm_mode_refuses_to_start_without_an_endpoint_or_with_a_bad_cassette_mode() {
     );
 }
 
-/// The web chat in a real headless Chromium (Debian `chromium`, driven by playwright-core; both
-/// installed by `scripts/browser.sh`): a question answered from the knowledge base, streamed
-/// into the widget, then the order-status flow run to its end. Leaves a screenshot in the
-/// target folder (`webchat/webchat.png`).
-#[test]
-fn the_web_chat_works_in_a_real_browser() {
+/// A folder for a browser test's screenshots, in the target folder.
+fn screenshots(name: &str) -> std::path::PathBuf {
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
+/// Run `tests/<script>` in a real headless Chromium (Debian `chromium`, driven by
+/// playwright-core; `scripts/browser.sh` installs both) against `base`, and return the JSON
+/// line it prints of what it saw (failing the test if the script reported an error).
+fn in_browser(script: &str, base: &str, shots: &std::path::Path, env: &[(&str, String)]) -> Value {
     let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let out = Command::new(format!("{repo}/scripts/browser.sh"))
         .output()
@@ -351,8 +356,28 @@ fn the_web_chat_works_in_a_real_browser() {
     );
     let found = String::from_utf8(out.stdout).unwrap();
     let (node_modules, chromium) = found.trim().split_once('\t').expect("two paths");
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("webchat");
-    std::fs::create_dir_all(&shots).unwrap();
+    let run = Command::new("node")
+        .arg(format!("{repo}/tests/{script}"))
+        .args([base, chromium])
+        .arg(shots)
+        .env("NODE_PATH", node_modules)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&run.stderr)));
+    assert!(seen.get("error").is_none(), "{seen}");
+    seen
+}
+
+/// The web chat in a real headless Chromium (Debian `chromium`, driven by playwright-core; both
+/// installed by `scripts/browser.sh`): a question answered from the knowledge base, streamed
+/// into the widget, then the order-status flow run to its end. Leaves a screenshot in the
+/// target folder (`webchat/webchat.png`).
+#[test]
+fn the_web_chat_works_in_a_real_browser() {
+    let shots = screenshots("webchat");
 
     let dir = tempfile::tempdir().unwrap();
     let (server, base) = start(dir.path(), None);
@@ -362,19 +387,13 @@ fn the_web_chat_works_in_a_real_browser() {
         "ada.lovelace1000@example.com",
         "W0000002"
     ]);
-    let run = Command::new("node")
-        .arg(format!("{repo}/tests/webchat.e2e.cjs"))
-        .args([base.as_str(), chromium])
-        .arg(&shots)
-        .env("NODE_PATH", node_modules)
-        .env("WEBCHAT_SCRIPT", script.to_string())
-        .output()
-        .expect("node runs");
+    let seen = in_browser(
+        "webchat.e2e.cjs",
+        &base,
+        &shots,
+        &[("WEBCHAT_SCRIPT", script.to_string())],
+    );
     drop(server);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&run.stderr)));
-    assert!(seen.get("error").is_none(), "{seen}");
     let replies: Vec<&str> = seen["replies"]
         .as_array()
         .unwrap()
@@ -684,4 +703,152 @@ async fn turn_spans_are_exported_to_an_opentelemetry_collector() {
     assert!(attribute("conversation_id").as_str().is_some());
     assert!(attribute("customer_id").as_str().is_some());
     assert!(turns[0]["traceId"].as_str().is_some_and(|t| t.len() == 32));
+}
+
+/// The console in a real headless Chromium (Debian `chromium`, driven by playwright-core): sign
+/// in with the admin key, open a conversation that switched channels and escalated and see its
+/// timeline and summary, open a flow graph, run a knowledge search, chat in the playground and
+/// see the decision panel follow. Without the key the console is refused. Leaves a screenshot
+/// of each page in the target folder (`console/*.png`).
+#[test]
+fn the_console_works_in_a_real_browser() {
+    let shots = screenshots("console");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, admin_hash) = frontline_server::access::new_key();
+    let (website, website_hash) = frontline_server::access::new_key();
+    std::fs::write(
+        dir.path().join("frontline.toml"),
+        format!(
+            "[[security.api_keys]]\nname = \"cx-lead\"\nhash = \"{admin_hash}\"\nscopes = [\"admin\"]\n\n\
+             [[security.api_keys]]\nname = \"website\"\nhash = \"{website_hash}\"\nscopes = [\"messages\"]\n"
+        ),
+    )
+    .unwrap();
+    let (server, base) = start(dir.path(), None);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let conversation = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let say = |body: Value| {
+            http.post(format!("{base}/v1/messages"))
+                .bearer_auth(&website)
+                .json(&body)
+                .send()
+        };
+        let first: Value = say(json!({
+            "channel": "email",
+            "channel_message_id": "console-1",
+            "sender": {"kind": "email", "value": "ada.lovelace1000@example.com"},
+            "text": "Where is my order #W0000002?"
+        }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let second: Value = say(json!({
+            "channel": "sms",
+            "channel_message_id": "console-2",
+            "sender": {"kind": "phone", "value": "+1 303 555 0100"},
+            "also_known_as": [{"kind": "email", "value": "ada.lovelace1000@example.com"}],
+            "text": "This is useless, I want to talk to a human"
+        }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(second["status"], "handed_off", "{second}");
+        assert_eq!(first["conversation_id"], second["conversation_id"]);
+        // Without the key, the console is refused (the browser below sees the same).
+        let refused = http.get(format!("{base}/console")).send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+        first["conversation_id"].as_str().unwrap().to_string()
+    });
+
+    let seen = in_browser(
+        "console.e2e.cjs",
+        &base,
+        &shots,
+        &[
+            ("CONSOLE_KEY", admin),
+            ("CONSOLE_CONVERSATION", conversation),
+        ],
+    );
+    drop(server);
+    assert_eq!(seen["signedOutStatus"], 401, "{seen}");
+    assert_eq!(seen["signedOutHasTable"], false, "{seen}");
+    assert_eq!(seen["afterSignIn"], "/console", "{seen}");
+    assert_eq!(seen["timelineChannels"], json!(["email", "sms"]), "{seen}");
+    let summary = seen["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("ada.lovelace1000@example.com") && summary.contains("#W0000002"),
+        "the summary as the person saw it: {summary}"
+    );
+    assert!(
+        seen["escalation"]
+            .as_str()
+            .unwrap()
+            .contains("explicit_request"),
+        "{seen}"
+    );
+    assert!(seen["flowSteps"].as_u64().unwrap() >= 10, "{seen}");
+    assert!(seen["flowEdges"].as_u64().unwrap() >= 10, "{seen}");
+    assert!(seen["flowGraphHeight"].as_f64().unwrap() > 300.0, "{seen}");
+    assert!(
+        seen["verdict"].as_str().unwrap().contains("Would answer"),
+        "{seen}"
+    );
+    assert!(
+        seen["firstCitation"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("refund"),
+        "{seen}"
+    );
+    assert!(seen["articles"].as_u64().unwrap() >= 25, "{seen}");
+    let decisions: Vec<&str> = seen["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        decisions[0].contains("start_flow order_status"),
+        "{}",
+        decisions[0]
+    );
+    assert!(
+        decisions[0].contains("waiting for email"),
+        "{}",
+        decisions[0]
+    );
+    assert!(decisions[1].contains("set_slot email"), "{}", decisions[1]);
+    assert_ne!(decisions[0], decisions[1], "the panel follows the turn");
+    assert!(
+        seen["transcriptChannels"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("sms"))
+            && seen["transcriptChannels"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("email")),
+        "{seen}"
+    );
+    for shot in [
+        "conversations",
+        "conversation",
+        "flow",
+        "knowledge",
+        "playground",
+    ] {
+        let file = shots.join(format!("console-{shot}.png"));
+        assert!(
+            file.metadata().map(|m| m.len() > 5000).unwrap_or(false),
+            "{} was saved",
+            file.display()
+        );
+    }
 }

@@ -182,6 +182,21 @@ impl Agent {
         }
     }
 
+    /// The flows the decision engine runs.
+    pub fn flows(&self) -> &frontline_flows::FlowSet {
+        self.engine.flows()
+    }
+
+    /// The backend actions flows may call.
+    pub fn action_catalog(&self) -> Vec<frontline_domain::ActionSpec> {
+        self.actions.catalog()
+    }
+
+    /// When the agent hands a conversation to a person.
+    pub fn escalation_policy(&self) -> &frontline_escalation::EscalationPolicy {
+        &self.escalation.policy
+    }
+
     /// The agent's metrics (Prometheus).
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.metrics

@@ -614,6 +614,10 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
         intake,
         access: frontline_server::access::Access::new(&config.security.api_keys)?,
         limits: frontline_server::limit::RateLimits::new(&config.security.rate_limits),
+        console: frontline_server::console::ConsoleSettings {
+            flows_dir: Some(config.flows.dir.clone()),
+            eval_report_dir: Some(config.data_dir.join("eval-report")),
+        },
     });
     if !state.access.has_keys() {
         tracing::warn!("no API keys configured: the management API and REST channel answer loopback clients only (see `frontline keys new`)");

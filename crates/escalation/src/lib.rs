@@ -20,7 +20,9 @@ pub mod summary;
 pub mod trajectory;
 
 pub use notice::{BusinessHours, HandoffNotice, ResponseTimes};
-pub use policy::{prior_flows, Escalation, EscalationPolicy, PriorFlow, StartedFlow, TurnFacts};
+pub use policy::{
+    prior_flows, Escalation, EscalationPolicy, Gauge, PriorFlow, StartedFlow, TurnFacts,
+};
 pub use routing::{RouteFacts, RouteWhen, Routing, RoutingRule};
 pub use summary::{
     build_summary, completeness, render_note, validate_summary, validate_summary_json,

@@ -274,16 +274,7 @@ impl EscalationPolicy {
         if limit == 0 {
             return None;
         }
-        let failures: Vec<String> = understood(facts.events)
-            .rev()
-            .map_while(|(_, source, llm)| {
-                let failed = source == "fallback" || llm.is_some_and(|u| u.unavailable);
-                failed.then(|| {
-                    llm.and_then(|u| u.fallback.clone())
-                        .unwrap_or_else(|| "understanding failed".into())
-                })
-            })
-            .collect();
+        let failures = failure_streak(facts.events);
         (failures.len() >= limit).then(|| Escalation {
             trigger: EscalationTrigger::AgentError,
             reason: format!(
@@ -330,10 +321,21 @@ impl EscalationPolicy {
         if !p.enabled || p.turns == 0 {
             return None;
         }
-        // Per customer turn (newest first): was it unsure, and why.
+        let (streak, last_why) = self.unsure_streak(facts.events);
+        (streak >= p.turns as usize).then(|| Escalation {
+            trigger: EscalationTrigger::LowConfidence,
+            reason: format!(
+                "{streak} turns in a row without a confident understanding or answer (last: {})",
+                last_why.unwrap_or_default()
+            ),
+        })
+    }
+
+    /// Unsure customer turns in a row at the end of the log, and why the latest was unsure.
+    fn unsure_streak(&self, events: &[Event]) -> (usize, Option<String>) {
         let mut streak = 0;
         let mut last_why = None;
-        for turn in turns(facts.events).iter().rev() {
+        for turn in turns(events).iter().rev() {
             match self.unsure(turn) {
                 Some(why) => {
                     streak += 1;
@@ -342,13 +344,72 @@ impl EscalationPolicy {
                 None => break,
             }
         }
-        (streak >= p.turns as usize).then(|| Escalation {
-            trigger: EscalationTrigger::LowConfidence,
-            reason: format!(
-                "{streak} turns in a row without a confident understanding or answer (last: {})",
-                last_why.unwrap_or_default()
+        (streak, last_why)
+    }
+
+    /// Where the conversation stands against each trigger that counts or measures, after its
+    /// latest turn: what the console shows beside a reply. A gauge that has `reached` its limit
+    /// fires the trigger when it is next assessed (see [`EscalationPolicy::assess`] for the
+    /// exact rules, which also cover falling sentiment, repeat contacts and VIPs).
+    pub fn standing(&self, events: &[Event]) -> Vec<Gauge> {
+        let p = self;
+        let sentiment = Trajectory::from_events(events).scores.last().copied();
+        let (unsure, _) = self.unsure_streak(events);
+        let asked = turns(events).last().and_then(|t| t.asked);
+        let same_slot_asks = asked.map_or(0, |slot| 1 + previous_asks_of(events, slot));
+        let count = |what, trigger, enabled: bool, value: usize, limit: u32| Gauge {
+            trigger,
+            what,
+            value: value as f64,
+            limit: f64::from(limit),
+            reached: enabled && limit > 0 && value >= limit as usize,
+            enabled: enabled && limit > 0,
+        };
+        vec![
+            Gauge {
+                trigger: EscalationTrigger::NegativeSentiment,
+                what: "last message's sentiment",
+                value: f64::from(sentiment.unwrap_or(0.0)),
+                limit: f64::from(p.sentiment.below),
+                reached: p.sentiment.enabled && sentiment.is_some_and(|v| v <= p.sentiment.below),
+                enabled: p.sentiment.enabled,
+            },
+            count(
+                "unsure turns in a row",
+                EscalationTrigger::LowConfidence,
+                p.low_confidence.enabled,
+                unsure,
+                p.low_confidence.turns,
             ),
-        })
+            count(
+                "clarifications",
+                EscalationTrigger::RepeatedFailure,
+                p.repeated_failure.enabled,
+                clarification_count(events),
+                p.repeated_failure.max_clarifications,
+            ),
+            count(
+                "asks of the same slot in a row",
+                EscalationTrigger::RepeatedFailure,
+                p.repeated_failure.enabled,
+                same_slot_asks,
+                p.repeated_failure.max_same_slot_asks,
+            ),
+            count(
+                "failed flows",
+                EscalationTrigger::RepeatedFailure,
+                p.repeated_failure.enabled,
+                failed_flows(events).len(),
+                p.repeated_failure.max_failed_flows,
+            ),
+            count(
+                "understanding failures in a row",
+                EscalationTrigger::AgentError,
+                true,
+                failure_streak(events).len(),
+                p.agent_error.understanding_failures,
+            ),
+        ]
     }
 
     /// Why a turn was unsure, if it was.
@@ -391,13 +452,7 @@ impl EscalationPolicy {
         if !p.enabled {
             return None;
         }
-        let clarifications = understood(facts.events)
-            .filter(|(commands, ..)| {
-                commands
-                    .iter()
-                    .any(|c| matches!(c.command, Command::Clarify { .. }))
-            })
-            .count();
+        let clarifications = clarification_count(facts.events);
         if p.max_clarifications > 0 && clarifications >= p.max_clarifications as usize {
             return Some(Escalation {
                 trigger: EscalationTrigger::RepeatedFailure,
@@ -416,16 +471,7 @@ impl EscalationPolicy {
                 });
             }
         }
-        let failed: Vec<&str> = facts
-            .events
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EventKind::FlowEnded {
-                    flow_id, outcome, ..
-                } if outcome == "failed" => Some(flow_id.as_str()),
-                _ => None,
-            })
-            .collect();
+        let failed = failed_flows(facts.events);
         if p.max_failed_flows > 0 && failed.len() >= p.max_failed_flows as usize {
             return Some(Escalation {
                 trigger: EscalationTrigger::RepeatedFailure,
@@ -490,6 +536,61 @@ fn plain(value: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// One trigger's standing after a turn (see [`EscalationPolicy::standing`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Gauge {
+    /// The trigger it feeds.
+    pub trigger: EscalationTrigger,
+    /// What is measured, in words.
+    pub what: &'static str,
+    /// Its value now.
+    pub value: f64,
+    /// The configured limit (a sentiment at or below it, a count at or above it).
+    pub limit: f64,
+    /// The value has reached the limit.
+    pub reached: bool,
+    /// The trigger is switched on.
+    pub enabled: bool,
+}
+
+/// The understanding failures in a row at the end of the log (newest first), each with why.
+fn failure_streak(events: &[Event]) -> Vec<String> {
+    understood(events)
+        .rev()
+        .map_while(|(_, source, llm)| {
+            let failed = source == "fallback" || llm.is_some_and(|u| u.unavailable);
+            failed.then(|| {
+                llm.and_then(|u| u.fallback.clone())
+                    .unwrap_or_else(|| "understanding failed".into())
+            })
+        })
+        .collect()
+}
+
+/// Turns on which understanding asked a clarification question.
+fn clarification_count(events: &[Event]) -> usize {
+    understood(events)
+        .filter(|(commands, ..)| {
+            commands
+                .iter()
+                .any(|c| matches!(c.command, Command::Clarify { .. }))
+        })
+        .count()
+}
+
+/// The flows that ended `failed` in the log.
+fn failed_flows(events: &[Event]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::FlowEnded {
+                flow_id, outcome, ..
+            } if outcome == "failed" => Some(flow_id.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn ordinal(n: usize) -> String {

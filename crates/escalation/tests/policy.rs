@@ -432,3 +432,57 @@ fn an_llm_down_two_turns_running_is_an_agent_error() {
     }
     assert_eq!(trigger(&policy, &odd.facts(None, &[])), None);
 }
+
+#[test]
+fn the_standing_shows_how_close_each_trigger_is_and_agrees_with_the_assessment() {
+    let policy = EscalationPolicy::default();
+    let gauge = |log: &Log, what: &str| {
+        policy
+            .standing(&log.events)
+            .into_iter()
+            .find(|g| g.what == what)
+            .unwrap_or_else(|| panic!("no gauge {what}"))
+    };
+    let mut log = Log::default();
+    log.said("blorp", nothing(), -0.2).replied(Some("order_id"));
+    log.said("zzz", nothing(), -0.4).replied(Some("order_id"));
+    let unsure = gauge(&log, "unsure turns in a row");
+    assert_eq!(
+        (unsure.value, unsure.limit, unsure.reached),
+        (2.0, 3.0, false)
+    );
+    assert_eq!(unsure.trigger, EscalationTrigger::LowConfidence);
+    let asks = gauge(&log, "asks of the same slot in a row");
+    assert_eq!((asks.value, asks.reached), (2.0, false));
+    let mood = gauge(&log, "last message's sentiment");
+    assert!(
+        (mood.value - -0.4).abs() < 1e-6 && !mood.reached,
+        "{mood:?}"
+    );
+    assert_eq!(trigger(&policy, &log.facts(None, &[])), None);
+
+    log.said("asdf", nothing(), -0.7);
+    assert!(gauge(&log, "unsure turns in a row").reached);
+    assert!(gauge(&log, "last message's sentiment").reached);
+    assert_eq!(
+        trigger(&policy, &log.facts(None, &[])),
+        Some(EscalationTrigger::NegativeSentiment),
+        "sentiment is checked first"
+    );
+    let off = EscalationPolicy {
+        sentiment: frontline_escalation::policy::SentimentPolicy {
+            enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mood = off
+        .standing(&log.events)
+        .into_iter()
+        .find(|g| g.trigger == EscalationTrigger::NegativeSentiment)
+        .unwrap();
+    assert!(
+        !mood.enabled && !mood.reached,
+        "a switched-off trigger never reaches"
+    );
+}

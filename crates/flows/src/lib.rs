@@ -10,6 +10,7 @@ pub use load::{load_dir, parse_flow, Diagnostic, SourceFlow};
 pub use spec::{FlowSpec, Outcome, Tier};
 pub mod compile;
 pub mod expr;
+pub mod graph;
 mod literals;
 pub mod template;
 

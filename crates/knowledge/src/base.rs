@@ -266,6 +266,16 @@ pub struct KnowledgeBase {
     bm25: Bm25,
     chunker: Chunker,
     settings: KnowledgeSettings,
+    last_ingest: std::sync::Mutex<Option<(std::time::SystemTime, IngestReport)>>,
+}
+
+/// An indexed document, as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IndexedDocument {
+    /// Its path under the knowledge folder (the citation's document).
+    pub path: String,
+    /// Passages indexed from it.
+    pub chunks: usize,
 }
 
 impl KnowledgeBase {
@@ -281,6 +291,7 @@ impl KnowledgeBase {
             index,
             bm25: Bm25::default(),
             settings,
+            last_ingest: std::sync::Mutex::new(None),
         }
     }
 
@@ -393,6 +404,8 @@ impl KnowledgeBase {
         }
         report.elapsed = started.elapsed();
         tracing::info!(%report, "knowledge ingested");
+        *self.last_ingest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::SystemTime::now(), report.clone()));
         Ok(report)
     }
 
@@ -438,6 +451,28 @@ impl KnowledgeBase {
         self.index.upsert(points).await?;
         self.index.delete(&stale_ids).await?;
         Ok(())
+    }
+
+    /// When this process last ingested, and what that did (none before the first ingest).
+    pub fn last_ingest(&self) -> Option<(std::time::SystemTime, IngestReport)> {
+        self.last_ingest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every indexed document with its passage count, by path.
+    pub async fn documents(&self) -> Result<Vec<IndexedDocument>, KnowledgeError> {
+        Ok(self
+            .index
+            .stored()
+            .await?
+            .into_iter()
+            .map(|(path, refs)| IndexedDocument {
+                path,
+                chunks: refs.len(),
+            })
+            .collect())
     }
 
     /// The embedder questions and passages go through.

@@ -15,8 +15,8 @@ pub mod openai;
 pub mod server;
 
 pub use base::{
-    extractive_answer, Answer, Bm25, Citation, IngestEvent, IngestReport, KnowledgeBase,
-    KnowledgeError, KnowledgeSettings, Passage, SearchResult,
+    extractive_answer, Answer, Bm25, Citation, IndexedDocument, IngestEvent, IngestReport,
+    KnowledgeBase, KnowledgeError, KnowledgeSettings, Passage, SearchResult,
 };
 pub use chunk::{Chunk, Chunker};
 pub use document::{load_dir, Document, DocumentError, Loaded};

@@ -76,6 +76,19 @@ async fn ingest_is_incremental_and_keeps_what_it_cannot_read() {
     );
     assert_eq!(embedded.load(Ordering::SeqCst), 3);
     assert!(first.tokens > 0);
+    // What the console lists: each document with its passages, and the last ingest.
+    let listed: Vec<(String, usize)> = kb
+        .documents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.path, d.chunks))
+        .collect();
+    assert_eq!(
+        listed,
+        [("hours.md".to_string(), 1), ("refunds.md".to_string(), 2)]
+    );
+    assert_eq!(kb.last_ingest().map(|(_, r)| r.added), Some(3));
 
     // Nothing changed: nothing embedded.
     let again = kb.ingest(&docs, &count).await.unwrap();
@@ -108,6 +121,12 @@ async fn ingest_is_incremental_and_keeps_what_it_cannot_read() {
         (0, 1, 1, 1),
         "{edited}"
     );
+    assert_eq!(
+        kb.documents().await.unwrap().len(),
+        1,
+        "the deleted document is gone"
+    );
+    assert_eq!(kb.last_ingest().map(|(_, r)| r.updated), Some(1));
     let found = kb
         .search("how long do card refunds take", 3, &SearchFilter::default())
         .await

@@ -66,6 +66,7 @@ async fn start(dir: &std::path::Path) -> (String, Store) {
         access: Default::default(),
         // The bench measures intake, not the limiter: one client sends it all.
         limits: frontline_server::limit::RateLimits::off(),
+        console: Default::default(),
     });
     tokio::spawn(frontline_server::serve(
         listener,

@@ -146,6 +146,16 @@ impl Access {
         peer: Option<SocketAddr>,
         scope: Scope,
     ) -> Result<String, ApiError> {
+        self.check_key(presented_key(headers), peer, scope)
+    }
+
+    /// [`Access::check`] for a key presented some other way (the console's sign-in cookie).
+    pub fn check_key(
+        &self,
+        presented: Option<&str>,
+        peer: Option<SocketAddr>,
+        scope: Scope,
+    ) -> Result<String, ApiError> {
         if self.keys.is_empty() {
             return match peer {
                 Some(addr) if !addr.ip().is_loopback() => Err(ApiError::forbidden(
@@ -155,7 +165,7 @@ impl Access {
                 _ => Ok("loopback".into()),
             };
         }
-        let presented = presented_key(headers).ok_or_else(|| {
+        let presented = presented.ok_or_else(|| {
             ApiError::unauthorized(
                 "an API key is required: send `Authorization: Bearer <key>` or `X-Api-Key: <key>`",
             )
@@ -176,7 +186,8 @@ impl Access {
     }
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
+/// The key a request presents in `Authorization: Bearer` or `X-Api-Key`.
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(bearer) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

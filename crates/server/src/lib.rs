@@ -21,11 +21,13 @@
 //! | `POST /webhooks/chatwoot?token=…` | Chatwoot Agent Bot events |
 //! | `GET /v1/analytics/kpis?from=…&to=…` (*admin*) | the omnichannel KPIs of the conversations opened in the window, and their quality scores |
 //! | `GET /metrics` (*admin*) | Prometheus metrics: turn latency by channel and path, LLM calls, tokens and errors, retrieval latency, escalations by reason, inbox duplicates, backlogs |
+//! | `/console/…` (*admin*, or the console's sign-in cookie) | the console for CX teams ([`console`]) |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | the store answers |
 
 pub mod access;
 pub mod analytics;
+pub mod console;
 pub mod delivery;
 mod error;
 mod json;
@@ -75,6 +77,8 @@ pub struct AppState {
     pub access: access::Access,
     /// Rate limits per client address and per sender.
     pub limits: limit::RateLimits,
+    /// What the console reads besides the agent (flows folder, eval report).
+    pub console: console::ConsoleSettings,
 }
 
 /// The application's routes and layers.
@@ -107,6 +111,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(admin)
         .merge(messages)
         .merge(public)
+        .merge(console::router(state.clone()))
         .route("/webhooks/twilio", post(webhooks::twilio_inbound))
         .route(
             "/webhooks/whatsapp",

@@ -48,14 +48,8 @@ pub async fn demo_page() -> Html<&'static str> {
 
 /// The session id of a request's cookie, if it has a well-formed one.
 fn session_of(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_string())
+    crate::console::cookie(headers, COOKIE)
+        .map(str::to_string)
         .filter(|v| v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit()))
 }
 

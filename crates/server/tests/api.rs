@@ -38,6 +38,7 @@ async fn server_on(db: TestStore, access: Access, limits: RateLimits) -> Server 
         intake: Default::default(),
         access,
         limits,
+        console: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -137,6 +137,94 @@ impl Store {
         .collect()
     }
 
+    /// The conversations matching `filter`, most recently active first, each with the reason
+    /// code of its latest escalation (for the console's list). At most `filter.limit` rows.
+    pub async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<ListedConversation>> {
+        let mut sql = format!(
+            "SELECT {COLUMNS}, (SELECT e.payload FROM events e WHERE e.conversation_id = c.id \
+             AND e.kind = 'escalated' ORDER BY e.seq DESC LIMIT 1) FROM conversations c WHERE 1 = 1"
+        );
+        let mut binds: Vec<Bind> = vec![];
+        let mut param = |sql: &mut String, clause: &str, bind: Bind| {
+            binds.push(bind);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(status) = filter.status {
+            param(&mut sql, " AND status = ?", Bind::Text(status.to_string()));
+        }
+        if let Some(channel) = filter.channel {
+            // channels_seen is a JSON array of channel names.
+            param(
+                &mut sql,
+                " AND channels_seen LIKE ?",
+                Bind::Text(format!("%\"{channel}\"%")),
+            );
+        }
+        if let Some(from) = filter.active_from {
+            param(
+                &mut sql,
+                " AND last_activity_at >= ?",
+                Bind::Int(to_millis(from)),
+            );
+        }
+        if let Some(to) = filter.active_to {
+            param(
+                &mut sql,
+                " AND last_activity_at < ?",
+                Bind::Int(to_millis(to)),
+            );
+        }
+        if filter.escalation.is_some() {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM events x WHERE x.conversation_id = c.id AND x.kind = 'escalated')");
+        }
+        // The reason code lives inside the event's JSON; rows of other reasons are dropped
+        // below, so read a few more than asked.
+        let fetch = if filter.escalation.is_some() {
+            filter.limit.saturating_mul(4)
+        } else {
+            filter.limit
+        };
+        param(
+            &mut sql,
+            " ORDER BY last_activity_at DESC, id LIMIT ?",
+            Bind::Int(fetch as i64),
+        );
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = match bind {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(i) => query.bind(i),
+            };
+        }
+        let mut out = vec![];
+        for row in query.fetch_all(&self.pool).await? {
+            let conversation = decode(&row)?;
+            let escalation = match row.get::<Option<String>, _>(6) {
+                Some(payload) => {
+                    match parse_json::<frontline_domain::EventKind>("events", &payload)? {
+                        frontline_domain::EventKind::Escalated { summary } => Some(summary.trigger),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            if filter.escalation.is_some() && escalation != filter.escalation {
+                continue;
+            }
+            out.push(ListedConversation {
+                conversation,
+                escalation,
+            });
+            if out.len() >= filter.limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Change who handles a conversation; returns the previous status.
     pub async fn set_status(
         &self,
@@ -151,6 +239,50 @@ impl Store {
         .await?;
         Ok(previous)
     }
+}
+
+/// Which conversations [`Store::list_conversations`] returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationFilter {
+    /// Only these.
+    pub status: Option<ConversationStatus>,
+    /// Only those that used this channel.
+    pub channel: Option<Channel>,
+    /// Only those escalated for this reason.
+    pub escalation: Option<frontline_domain::EscalationTrigger>,
+    /// Last activity at or after.
+    pub active_from: Option<Timestamp>,
+    /// Last activity before.
+    pub active_to: Option<Timestamp>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Default for ConversationFilter {
+    fn default() -> Self {
+        Self {
+            status: None,
+            channel: None,
+            escalation: None,
+            active_from: None,
+            active_to: None,
+            limit: 100,
+        }
+    }
+}
+
+/// A conversation as listed, with the reason code of its latest escalation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedConversation {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Why it was last handed to a person, if it ever was.
+    pub escalation: Option<frontline_domain::EscalationTrigger>,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
 }
 
 fn decode(row: &AnyRow) -> Result<Conversation> {

@@ -14,6 +14,7 @@ mod outbox;
 mod queue;
 
 pub use batch::{Write, WriteBatch};
+pub use conversations::{ConversationFilter, ListedConversation};
 pub use customers::{CustomerMerge, Resolution};
 pub use handoffs::HandoffEntry;
 pub use inbox::InboxClaim;

@@ -549,3 +549,180 @@ async fn missing_records_are_reported_as_not_found() {
         db.cleanup().await;
     }
 }
+
+fn escalated(
+    conversation: &Conversation,
+    trigger: frontline_domain::EscalationTrigger,
+) -> EventKind {
+    use frontline_domain::escalation::SummaryCustomer;
+    use frontline_domain::{EscalationSummary, RoutingHint};
+    EventKind::Escalated {
+        summary: Box::new(EscalationSummary {
+            conversation_id: conversation.id,
+            customer: SummaryCustomer {
+                customer_id: conversation.customer_id.to_string(),
+                name: None,
+                identities: vec![],
+                vip: false,
+                locale: None,
+            },
+            channels_used: conversation.channels_seen.clone(),
+            current_channel: conversation.channels_seen[0],
+            issue_statement: "help".into(),
+            tier: None,
+            flow: None,
+            actions_taken: vec![],
+            knowledge_shown: vec![],
+            sentiment_trajectory: vec![],
+            trigger,
+            reason: "test".into(),
+            routing: RoutingHint::default(),
+            prior_contacts: vec![],
+            customer_was_told: String::new(),
+            suggested_next_step: String::new(),
+            transcript_url: String::new(),
+            narrative: None,
+            created_at: at(5),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn conversations_are_listed_by_status_channel_escalation_reason_and_activity() {
+    use frontline_domain::EscalationTrigger;
+    use frontline_store::ConversationFilter;
+    for db in all_backends().await {
+        let s = &db.store;
+        let (_, chat) = customer_with_conversation(s, "a@example.com", Channel::WebChat).await;
+        let (_, mail) = customer_with_conversation(s, "b@example.com", Channel::Email).await;
+        let (_, sms) = customer_with_conversation(s, "c@example.com", Channel::Sms).await;
+        // Later activity: the e-mail conversation moves on to SMS and is escalated by sentiment;
+        // the SMS one is escalated on request.
+        let mail = s
+            .open_conversation(
+                mail.customer_id,
+                Channel::Sms,
+                None,
+                Duration::hours(1),
+                at(30),
+            )
+            .await
+            .unwrap();
+        s.append_event(
+            mail.id,
+            at(31),
+            escalated(&mail, EscalationTrigger::NegativeSentiment),
+        )
+        .await
+        .unwrap();
+        s.set_status(mail.id, ConversationStatus::HandedOff)
+            .await
+            .unwrap();
+        s.append_event(
+            sms.id,
+            at(2),
+            escalated(&sms, EscalationTrigger::LowConfidence),
+        )
+        .await
+        .unwrap();
+        s.append_event(
+            sms.id,
+            at(3),
+            escalated(&sms, EscalationTrigger::ExplicitRequest),
+        )
+        .await
+        .unwrap();
+
+        let ids = |rows: Vec<frontline_store::ListedConversation>| -> Vec<_> {
+            rows.into_iter().map(|r| r.conversation.id).collect()
+        };
+        let all = s
+            .list_conversations(&ConversationFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            all[0].conversation.id, mail.id,
+            "newest activity first ({})",
+            db.label
+        );
+        assert_eq!(all.len(), 3, "{}", db.label);
+        let reasons: Vec<_> = all
+            .iter()
+            .map(|r| (r.conversation.id, r.escalation))
+            .collect();
+        assert!(
+            reasons.contains(&(sms.id, Some(EscalationTrigger::ExplicitRequest))),
+            "the latest escalation counts ({})",
+            db.label
+        );
+        assert!(reasons.contains(&(chat.id, None)), "{}", db.label);
+
+        let by =
+            |f: ConversationFilter| async move { ids(s.list_conversations(&f).await.unwrap()) };
+        assert_eq!(
+            by(ConversationFilter {
+                status: Some(ConversationStatus::HandedOff),
+                ..Default::default()
+            })
+            .await,
+            vec![mail.id],
+            "{}",
+            db.label
+        );
+        let mut on_sms = by(ConversationFilter {
+            channel: Some(Channel::Sms),
+            ..Default::default()
+        })
+        .await;
+        on_sms.sort();
+        let mut expected = vec![mail.id, sms.id];
+        expected.sort();
+        assert_eq!(
+            on_sms, expected,
+            "a channel used later counts ({})",
+            db.label
+        );
+        assert_eq!(
+            by(ConversationFilter {
+                escalation: Some(EscalationTrigger::NegativeSentiment),
+                ..Default::default()
+            })
+            .await,
+            vec![mail.id],
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            by(ConversationFilter {
+                escalation: Some(EscalationTrigger::LowConfidence),
+                ..Default::default()
+            })
+            .await,
+            Vec::<frontline_domain::ConversationId>::new(),
+            "an earlier escalation's reason does not count ({})",
+            db.label
+        );
+        assert_eq!(
+            by(ConversationFilter {
+                active_from: Some(at(10)),
+                ..Default::default()
+            })
+            .await,
+            vec![mail.id],
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            by(ConversationFilter {
+                active_to: Some(at(10)),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .len(),
+            1,
+            "the limit holds ({})",
+            db.label
+        );
+    }
+}

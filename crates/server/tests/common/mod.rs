@@ -104,6 +104,7 @@ async fn server_on(db: TestStore) -> Server {
             intake: Default::default(),
             access: Default::default(),
             limits: Default::default(),
+            console: Default::default(),
         });
         tokio::spawn(frontline_server::serve(
             listener,
