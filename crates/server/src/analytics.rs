@@ -18,13 +18,23 @@ pub async fn kpis_between(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Kpis, StoreError> {
+    Ok(kpis(&facts_between(store, from, to).await?, from, to))
+}
+
+/// The facts of the conversations opened in `[from, to)`, and of those opened up to 7 days
+/// later (so repeat contacts are seen): what [`kpis`] needs for any window inside `[from, to)`.
+pub async fn facts_between(
+    store: &Store,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<frontline_analytics::ConversationFacts>, StoreError> {
     let horizon = to + chrono::Duration::days(REPEAT_CONTACT_DAYS);
     let mut all = vec![];
     for conversation in store.conversations_opened(from, horizon).await? {
         let events = store.events(conversation.id).await?;
         all.push(facts(&conversation, &events));
     }
-    Ok(kpis(&all, from, to))
+    Ok(all)
 }
 
 /// Read a time as RFC 3339 (`2026-11-01T00:00:00Z`) or a date (`2026-11-01`, midnight UTC).
@@ -58,7 +68,8 @@ pub struct KpiView {
     pub kpis: Kpis,
 }
 
-fn time_field(name: &str, raw: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+/// An optional time parameter, or a 400 naming it.
+pub(crate) fn time_field(name: &str, raw: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
     raw.map(|raw| {
         parse_time(raw).ok_or_else(|| {
             ApiError::invalid(

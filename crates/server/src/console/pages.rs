@@ -81,17 +81,8 @@ pub async fn conversations(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let Query(q) = query.map_err(|e| fail(ApiError::invalid(None::<String>, e.body_text())))?;
-    let time = |name: &str, raw: Option<&str>| -> Result<_, PageError> {
-        raw.map(|r| {
-            crate::analytics::parse_time(r).ok_or_else(|| {
-                fail(ApiError::invalid(
-                    name.to_string(),
-                    format!("`{name}` must be a date like 2026-11-01, not {r:?}"),
-                ))
-            })
-        })
-        .transpose()
-    };
+    let time =
+        |name: &str, raw: Option<&str>| crate::analytics::time_field(name, raw).map_err(fail);
     let filter = ConversationFilter {
         status: parse_field("status", given(&q.status))?,
         channel: parse_field("channel", given(&q.channel))?,
@@ -748,16 +739,9 @@ pub async fn kpis(State(state): State<Arc<AppState>>) -> PageResult {
         .and_utc();
     let from = today - Duration::days(DAYS - 1);
     let to = today + Duration::days(1);
-    let horizon = to + Duration::days(frontline_analytics::REPEAT_CONTACT_DAYS);
-    let mut facts = vec![];
-    for c in store
-        .conversations_opened(from, horizon)
+    let facts = crate::analytics::facts_between(store, from, to)
         .await
-        .map_err(fail)?
-    {
-        let events = store.events(c.id).await.map_err(fail)?;
-        facts.push(frontline_analytics::facts(&c, &events));
-    }
+        .map_err(fail)?;
     let window = frontline_analytics::kpis(&facts, from, to);
     let days: Vec<(String, frontline_analytics::Kpis)> = (0..DAYS)
         .map(|d| {
