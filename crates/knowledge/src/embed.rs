@@ -1,12 +1,10 @@
 //! Embeddings: text → unit vectors, behind one trait. [`MiniLm`] runs all-MiniLM-L6-v2
-//! in-process with candle (no server, no key); an OpenAI-compatible embedder will implement the
-//! same trait.
+//! in-process on the crate's own BERT encoder ([`crate::bert`]; no server, no key); the
+//! OpenAI-compatible embedder implements the same trait.
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config, DTYPE};
+use crate::bert::BertEncoder;
 use std::path::{Path, PathBuf};
-use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
 /// Why embedding failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,10 +35,8 @@ pub trait Embedder: Send + Sync {
 
 /// all-MiniLM-L6-v2 on the CPU.
 pub struct MiniLm {
-    model: BertModel,
+    encoder: BertEncoder,
     tokenizer: Tokenizer,
-    device: Device,
-    dimension: usize,
 }
 
 fn model_err(e: impl std::fmt::Display) -> EmbedError {
@@ -72,30 +68,18 @@ impl MiniLm {
                 });
             }
         }
-        let device = Device::Cpu;
-        let config: Config =
-            serde_json::from_slice(&std::fs::read(dir.join("config.json")).map_err(model_err)?)
-                .map_err(model_err)?;
-        // SAFETY: the weights file is memory-mapped read-only and not modified while mapped.
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], DTYPE, &device)
-        }
-        .map_err(model_err)?;
-        let model = BertModel::load(vb, &config).map_err(model_err)?;
+        let encoder = BertEncoder::load(dir)?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(model_err)?;
-        tokenizer.with_padding(Some(PaddingParams::default()));
+        // No padding: the encoder packs sequences of any lengths end to end.
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: 256,
+                // all-MiniLM-L6-v2 was trained on at most 256 word pieces.
+                max_length: 256.min(encoder.max_positions()),
                 ..Default::default()
             }))
             .map_err(model_err)?;
-        Ok(MiniLm {
-            model,
-            tokenizer,
-            device,
-            dimension: config.hidden_size,
-        })
+        Ok(MiniLm { encoder, tokenizer })
     }
 }
 
@@ -106,7 +90,7 @@ impl Embedder for MiniLm {
     }
 
     fn dimension(&self) -> usize {
-        self.dimension
+        self.encoder.dimension()
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
@@ -115,7 +99,8 @@ impl Embedder for MiniLm {
 }
 
 impl MiniLm {
-    /// Embed on the calling thread (the model is CPU-bound and takes a few ms a sentence).
+    /// Embed on the calling thread (and the rayon pool's): a short message takes a few
+    /// milliseconds, so callers on an async runtime need not move it elsewhere.
     pub fn embed_now(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(vec![]);
@@ -124,40 +109,8 @@ impl MiniLm {
             .tokenizer
             .encode_batch(texts.iter().map(String::as_str).collect::<Vec<_>>(), true)
             .map_err(model_err)?;
-        let rows = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor, EmbedError> {
-            let rows = encodings
-                .iter()
-                .map(|e| Tensor::new(f(e), &self.device))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(model_err)?;
-            Tensor::stack(&rows, 0).map_err(model_err)
-        };
-        let ids = rows(&|e| e.get_ids())?;
-        let type_ids = rows(&|e| e.get_type_ids())?;
-        let mask = rows(&|e| e.get_attention_mask())?;
-        let hidden = self
-            .model
-            .forward(&ids, &type_ids, Some(&mask))
-            .map_err(model_err)?;
-        // Mean over the real tokens (padding masked out), then unit length.
-        let mask = mask
-            .to_dtype(DType::F32)
-            .map_err(model_err)?
-            .unsqueeze(2)
-            .map_err(model_err)?;
-        let summed = hidden
-            .broadcast_mul(&mask)
-            .and_then(|t| t.sum(1))
-            .map_err(model_err)?;
-        let counts = mask.sum(1).map_err(model_err)?;
-        let mean = summed.broadcast_div(&counts).map_err(model_err)?;
-        let norms = mean
-            .sqr()
-            .and_then(|t| t.sum_keepdim(1))
-            .and_then(|t| t.sqrt())
-            .map_err(model_err)?;
-        let unit = mean.broadcast_div(&norms).map_err(model_err)?;
-        unit.to_vec2::<f32>().map_err(model_err)
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        self.encoder.encode(&ids, rayon::current_num_threads())
     }
 }
 

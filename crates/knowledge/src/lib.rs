@@ -5,6 +5,7 @@
 //! searched with hybrid retrieval, and answered with citations behind a relevance gate.
 
 pub mod base;
+pub mod bert;
 pub mod chunk;
 pub mod document;
 pub mod edge;
