@@ -595,6 +595,74 @@ mod panels {
         }
     }
 
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Both kernels against the textbook product, for every remainder of six rows.
+        #[test]
+        fn both_kernels_compute_the_product() {
+            let (k, n) = (37, 144); // nine panels: the threaded split runs too
+            let value = |i: usize| ((i * 7_919 % 1_000) as f32 - 500.0) / 250.0;
+            let w_rows: Vec<f32> = (0..k * n).map(|i| value(i + 3)).collect();
+            let mut w = vec![0.0; k * n];
+            for input in 0..k {
+                for output in 0..n {
+                    w[panel_index(k, output, input)] = w_rows[input * n + output];
+                }
+            }
+            for rows in 1..=13 {
+                let x: Vec<f32> = (0..rows * k).map(value).collect();
+                let expected: Vec<f32> = (0..rows * n)
+                    .map(|i| {
+                        (0..k)
+                            .map(|d| x[i / n * k + d] * w_rows[d * n + i % n])
+                            .sum::<f32>()
+                            + 1.0
+                    })
+                    .collect();
+                let mut kernels = vec![];
+                // SAFETY: the buffers have the sizes the kernels index.
+                unsafe {
+                    let mut out = vec![1.0; rows * n];
+                    portable(
+                        x.as_ptr(),
+                        w.as_ptr(),
+                        out.as_mut_ptr(),
+                        rows,
+                        k,
+                        n,
+                        0..n / WIDTH,
+                    );
+                    kernels.push(out);
+                    #[cfg(target_arch = "x86_64")]
+                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+                    {
+                        let mut out = vec![1.0; rows * n];
+                        avx2(
+                            x.as_ptr(),
+                            w.as_ptr(),
+                            out.as_mut_ptr(),
+                            rows,
+                            k,
+                            n,
+                            0..n / WIDTH,
+                        );
+                        kernels.push(out);
+                    }
+                }
+                let mut threaded = vec![1.0; rows * n];
+                multiply_add(&x, &w, &mut threaded, rows, k, n, 2);
+                kernels.push(threaded);
+                for out in kernels {
+                    for (got, want) in out.iter().zip(&expected) {
+                        assert!((got - want).abs() < 1e-3, "{rows} rows: {got} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+
     /// `R` rows (row stride `k` in `x`, `n` in `out`) times one panel, accumulated in registers.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
