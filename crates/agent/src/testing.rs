@@ -96,6 +96,26 @@ impl DemoParts {
     }
 }
 
+/// A customer's message as a channel would hand it to the agent, received now.
+pub fn message(
+    channel: frontline_domain::Channel,
+    id: &str,
+    sender: frontline_domain::Identity,
+    text: &str,
+) -> frontline_domain::InboundMessage {
+    frontline_domain::InboundMessage {
+        channel,
+        channel_message_id: id.into(),
+        sender,
+        also_known_as: vec![],
+        display_name: None,
+        text: text.into(),
+        received_at: Utc::now(),
+        conversation_hint: None,
+        thread: Default::default(),
+    }
+}
+
 /// How a loopback endpoint misbehaves (see [`faulty_endpoint`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {

@@ -1,7 +1,6 @@
 //! The agent answering from the knowledge base, on its real parts: the demo articles embedded
 //! by all-MiniLM-L6-v2 into an embedded qdrant-edge shard, the real store and the demo shop.
 
-use chrono::Utc;
 use frontline_agent::testing::{demo_clock, faulty_endpoint, minilm, repo_path, DemoParts, Fault};
 use frontline_agent::{Agent, TurnOutcome};
 use frontline_domain::{
@@ -42,22 +41,13 @@ async fn agent_with(
 }
 
 fn say(channel: Channel, id: &str, text: &str) -> InboundMessage {
-    InboundMessage {
-        channel,
-        channel_message_id: id.into(),
-        sender: Identity::parse(
-            IdentityKind::Email,
-            "ada.lovelace1000@example.com",
-            &NormalizeOptions::default(),
-        )
-        .unwrap(),
-        also_known_as: vec![],
-        display_name: None,
-        text: text.into(),
-        received_at: Utc::now(),
-        conversation_hint: None,
-        thread: Default::default(),
-    }
+    let ada = Identity::parse(
+        IdentityKind::Email,
+        "ada.lovelace1000@example.com",
+        &NormalizeOptions::default(),
+    )
+    .unwrap();
+    frontline_agent::testing::message(channel, id, ada, text)
 }
 
 fn text(outcome: &TurnOutcome) -> String {

@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::Utc;
 use frontline_agent::testing::{demo_clock, faulty_endpoint, minilm, repo_path, DemoParts, Fault};
 use frontline_domain::{
     Channel, Command, EventKind, Identity, IdentityKind, InboundMessage, NormalizeOptions,
@@ -85,22 +84,13 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Res
 const ANSWER: &str = "Refunds to a card take 5 to 7 business days after we receive the return [1].";
 
 fn say(id: &str, text: &str) -> InboundMessage {
-    InboundMessage {
-        channel: Channel::WebChat,
-        channel_message_id: id.into(),
-        sender: Identity::parse(
-            IdentityKind::Email,
-            "ada.lovelace1000@example.com",
-            &NormalizeOptions::default(),
-        )
-        .unwrap(),
-        also_known_as: vec![],
-        display_name: None,
-        text: text.into(),
-        received_at: Utc::now(),
-        conversation_hint: None,
-        thread: Default::default(),
-    }
+    let ada = Identity::parse(
+        IdentityKind::Email,
+        "ada.lovelace1000@example.com",
+        &NormalizeOptions::default(),
+    )
+    .unwrap();
+    frontline_agent::testing::message(Channel::WebChat, id, ada, text)
 }
 
 #[tokio::test]

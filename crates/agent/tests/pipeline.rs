@@ -3,12 +3,11 @@
 use axum::extract::{Json, State};
 use axum::http::Uri;
 use axum::Router;
-use chrono::Utc;
-use frontline_agent::testing::{demo_clock, demo_flows, demo_now, DemoParts};
+use frontline_agent::testing::{demo_clock, demo_flows, demo_now, message, DemoParts};
 use frontline_agent::{Agent, AgentConfig, TurnOutcome};
 use frontline_domain::{
     Channel, ConversationStatus, EscalationTrigger, EventKind, Identity, IdentityKind,
-    InboundMessage, NormalizeOptions,
+    NormalizeOptions,
 };
 use frontline_flows::Engine;
 use frontline_handoff::chatwoot::{Chatwoot, ChatwootConfig};
@@ -42,20 +41,6 @@ async fn agents() -> Vec<(Arc<Agent>, TestStore, tempfile::TempDir)> {
 
 fn identity(kind: IdentityKind, raw: &str) -> Identity {
     Identity::parse(kind, raw, &NormalizeOptions::default()).unwrap()
-}
-
-fn message(channel: Channel, id: &str, sender: Identity, text: &str) -> InboundMessage {
-    InboundMessage {
-        channel,
-        channel_message_id: id.into(),
-        sender,
-        also_known_as: vec![],
-        display_name: None,
-        text: text.into(),
-        received_at: Utc::now(),
-        conversation_hint: None,
-        thread: Default::default(),
-    }
 }
 
 fn texts(outcome: &TurnOutcome) -> String {

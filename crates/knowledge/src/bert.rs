@@ -163,7 +163,11 @@ impl BertEncoder {
                 config.hidden_act
             )));
         }
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+        if config.num_attention_heads == 0
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
+        {
             return Err(EmbedError::Model(format!(
                 "{} heads do not divide a hidden size of {}",
                 config.num_attention_heads, config.hidden_size
@@ -499,6 +503,13 @@ mod panels {
     unsafe impl Send for Out {}
     unsafe impl Sync for Out {}
 
+    impl Out {
+        /// The pointer (a method, so closures capture the whole `Send` wrapper).
+        fn get(self) -> *mut f32 {
+            self.0
+        }
+    }
+
     pub(super) fn multiply_add(
         x: &[f32],
         w: &[f32],
@@ -508,20 +519,22 @@ mod panels {
         n: usize,
         threads: usize,
     ) {
-        assert!(n % WIDTH == 0, "layer widths are multiples of {WIDTH}");
+        assert!(
+            n.is_multiple_of(WIDTH),
+            "layer widths are multiples of {WIDTH}"
+        );
         assert!(x.len() == rows * k && w.len() == k * n && out.len() == rows * n);
         let count = n / WIDTH;
         let out = Out(out.as_mut_ptr());
         let run = |from: usize, to: usize| {
-            let out = out;
             // SAFETY: the asserts above bound every index touched; the AVX2 path runs only
             // where the CPU has AVX2 and FMA.
             unsafe {
                 #[cfg(target_arch = "x86_64")]
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    return avx2(x.as_ptr(), w.as_ptr(), out.0, rows, k, n, from..to);
+                    return avx2(x.as_ptr(), w.as_ptr(), out.get(), rows, k, n, from..to);
                 }
-                portable(x.as_ptr(), w.as_ptr(), out.0, rows, k, n, from..to)
+                portable(x.as_ptr(), w.as_ptr(), out.get(), rows, k, n, from..to)
             }
         };
         if threads > 1 && count >= 8 {
@@ -595,6 +608,35 @@ mod panels {
         }
     }
 
+    /// `R` rows (row stride `k` in `x`, `n` in `out`) times one panel, accumulated in registers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn block<const R: usize>(
+        x: *const f32,
+        wp: *const f32,
+        out: *mut f32,
+        k: usize,
+        n: usize,
+    ) {
+        use std::arch::x86_64::*;
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
+        for depth in 0..k {
+            let w0 = _mm256_loadu_ps(wp.add(depth * WIDTH));
+            let w1 = _mm256_loadu_ps(wp.add(depth * WIDTH + 8));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let v = _mm256_broadcast_ss(&*x.add(r * k + depth));
+                acc[0] = _mm256_fmadd_ps(v, w0, acc[0]);
+                acc[1] = _mm256_fmadd_ps(v, w1, acc[1]);
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            let op = out.add(r * n);
+            _mm256_storeu_ps(op, _mm256_add_ps(_mm256_loadu_ps(op), acc[0]));
+            _mm256_storeu_ps(op.add(8), _mm256_add_ps(_mm256_loadu_ps(op.add(8)), acc[1]));
+        }
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -660,35 +702,6 @@ mod panels {
                     }
                 }
             }
-        }
-    }
-
-    /// `R` rows (row stride `k` in `x`, `n` in `out`) times one panel, accumulated in registers.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn block<const R: usize>(
-        x: *const f32,
-        wp: *const f32,
-        out: *mut f32,
-        k: usize,
-        n: usize,
-    ) {
-        use std::arch::x86_64::*;
-        let mut acc = [[_mm256_setzero_ps(); 2]; R];
-        for depth in 0..k {
-            let w0 = _mm256_loadu_ps(wp.add(depth * WIDTH));
-            let w1 = _mm256_loadu_ps(wp.add(depth * WIDTH + 8));
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let v = _mm256_broadcast_ss(&*x.add(r * k + depth));
-                acc[0] = _mm256_fmadd_ps(v, w0, acc[0]);
-                acc[1] = _mm256_fmadd_ps(v, w1, acc[1]);
-            }
-        }
-        for (r, acc) in acc.iter().enumerate() {
-            let op = out.add(r * n);
-            _mm256_storeu_ps(op, _mm256_add_ps(_mm256_loadu_ps(op), acc[0]));
-            _mm256_storeu_ps(op.add(8), _mm256_add_ps(_mm256_loadu_ps(op.add(8)), acc[1]));
         }
     }
 }
