@@ -15,7 +15,9 @@
 use frontline_knowledge::chunk::Chunk;
 use frontline_knowledge::document::{Document, Loaded};
 use frontline_knowledge::index::{IndexQuery, IndexedChunk, SearchFilter, VectorIndex};
-use frontline_knowledge::{Bm25, EdgeIndex, Embedder, KnowledgeBase, KnowledgeSettings, MiniLm};
+use frontline_knowledge::{
+    Bm25, EdgeIndex, Embedder, IngestReport, KnowledgeBase, KnowledgeSettings, MiniLm,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,15 +124,7 @@ async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
         .ingest_documents(as_documents(&corpus[..ingest_sample]), &|_| {})
         .await
         .unwrap();
-    let elapsed = started.elapsed();
-    println!(
-        "ingest: {} chunks ({} tokens, {:.0} a chunk) in {:.2} s = {:.0} chunks/s (target ≥ 100)",
-        report.added,
-        report.tokens,
-        report.tokens as f64 / report.added.max(1) as f64,
-        elapsed.as_secs_f64(),
-        report.added as f64 / elapsed.as_secs_f64()
-    );
+    print_ingest("ingest", &report, started.elapsed(), " (target ≥ 100)");
 
     // The demo knowledge folder as CX teams write it: whole articles, chunked at 256 tokens.
     let articles = Arc::new(EdgeIndex::open(&dir.path().join("articles"), 384).unwrap());
@@ -143,15 +137,7 @@ async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
         )
         .await
         .unwrap();
-    let elapsed = started.elapsed();
-    println!(
-        "ingest of knowledge/: {} chunks ({} tokens, {:.0} a chunk) in {:.2} s = {:.0} chunks/s",
-        report.added,
-        report.tokens,
-        report.tokens as f64 / report.added.max(1) as f64,
-        elapsed.as_secs_f64(),
-        report.added as f64 / elapsed.as_secs_f64()
-    );
+    print_ingest("ingest of knowledge/", &report, started.elapsed(), "");
 
     // 2. The full index.
     let index = Arc::new(EdgeIndex::open(&dir.path().join("full"), 384).unwrap());
@@ -271,6 +257,18 @@ async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
         started.elapsed().as_secs_f64()
     );
     search_alone("scale", scale.as_ref(), &prepared).await;
+}
+
+/// One ingest's figures: chunks, tokens, tokens a chunk, time and chunks per second.
+fn print_ingest(label: &str, report: &IngestReport, elapsed: Duration, target: &str) {
+    println!(
+        "{label}: {} chunks ({} tokens, {:.0} a chunk) in {:.2} s = {:.0} chunks/s{target}",
+        report.added,
+        report.tokens,
+        report.tokens as f64 / report.added.max(1) as f64,
+        elapsed.as_secs_f64(),
+        report.added as f64 / elapsed.as_secs_f64()
+    );
 }
 
 /// Hybrid search alone (vectors computed beforehand), three rounds of `prepared`.
