@@ -189,6 +189,10 @@ pub struct FlowFrame {
     /// data not fetched yet); checked when the flow reaches their `collect`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unvalidated: Vec<String>,
+    /// The step of the first look-up (read action) this flow ran. A flow resuming after a
+    /// digression runs again from here, so its policy is checked on what the backend says now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_lookup: Option<String>,
 }
 
 /// One entry of a conversation's log.

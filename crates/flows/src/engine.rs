@@ -290,6 +290,9 @@ impl Engine {
                         flow_id: frame.flow_id.clone(),
                         outcome: Outcome::Abandoned,
                     });
+                    if let Some(parent) = stack.last_mut().filter(|p| p.interrupted) {
+                        self.resume(parent);
+                    }
                     let what = self.description(&frame.flow_id);
                     self.pattern(
                         stack,
@@ -547,6 +550,9 @@ impl Engine {
         else {
             return;
         };
+        if !*write && frame.first_lookup.is_none() {
+            frame.first_lookup = Some(flow.program[pc].id.clone());
+        }
         match outcome {
             Ok(value) => {
                 if let Some(result) = result {
@@ -822,6 +828,32 @@ impl Engine {
         }
     }
 
+    /// A flow takes over again after a digression ended or was cancelled. While it waited,
+    /// the customer may have acted elsewhere and the backend's data may have changed (an order
+    /// shipped), so what it looked up and the branches it took on that are stale: any
+    /// confirmation is void, and unless it already wrote, it runs again from its first look-up
+    /// (slots already given are kept, so nothing is asked twice; only the confirmation is).
+    /// A flow that wrote keeps its place: the steps before its write must not run twice.
+    fn resume(&self, frame: &mut FlowFrame) {
+        frame.interrupted = false;
+        frame.confirmed = false;
+        if frame.wrote {
+            return;
+        }
+        let Some(flow) = self.flow(&frame.flow_id).cloned() else {
+            return;
+        };
+        let first = frame
+            .first_lookup
+            .as_deref()
+            .and_then(|step| flow.position_of(step));
+        if let (Some(first), Some(pc)) = (first, Self::pc(&flow, frame)) {
+            if first < pc {
+                Self::set_pc(&flow, frame, first);
+            }
+        }
+    }
+
     /// The top frame ended: return to its caller, resume an interrupted flow, or stop.
     fn finish(&self, stack: &mut Vec<FlowFrame>, outcome: Outcome, env: &Env, out: &mut Out) {
         let frame = stack.pop().expect("a frame to finish");
@@ -852,7 +884,7 @@ impl Engine {
                 self.finish(stack, outcome, env, out);
             }
         } else if parent.interrupted && !frame.flow_id.starts_with("pattern_") {
-            parent.interrupted = false;
+            self.resume(parent);
             let what = self.description(&parent.flow_id);
             self.pattern(
                 stack,

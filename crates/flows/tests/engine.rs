@@ -25,6 +25,8 @@ fn env(email: Option<&str>) -> Env {
 struct Backend {
     calls: Vec<ActionCall>,
     fail_next: Option<ActionError>,
+    /// Orders that have shipped and been delivered since the conversation began.
+    delivered_since: Vec<&'static str>,
 }
 
 impl Backend {
@@ -32,6 +34,7 @@ impl Backend {
         Self {
             calls: vec![],
             fail_next: None,
+            delivered_since: vec![],
         }
     }
 
@@ -46,6 +49,13 @@ impl Backend {
             ("find_user_id_by_email", a) => Err(ActionError::NotFound {
                 what: format!("customer with email {}", a["email"]),
             }),
+            ("get_order_details", a)
+                if self
+                    .delivered_since
+                    .contains(&a["order_id"].as_str().unwrap()) =>
+            {
+                Ok(order(a["order_id"].as_str().unwrap(), "ada_1", "delivered"))
+            }
             ("get_order_details", a) => match a["order_id"].as_str().unwrap() {
                 "#W0000001" => Ok(order("#W0000001", "ada_1", "pending")),
                 "#W0000005" => Ok(order("#W0000005", "ada_1", "pending")),
@@ -340,6 +350,139 @@ fn a_digression_runs_another_flow_then_resumes_where_it_was() {
     );
     assert_eq!(stack.len(), 1);
     assert_eq!(stack[0].slots["order_id"], json!("#W0000001"));
+}
+
+/// Drive `cancel_order` on #W0000001 up to its confirmation question.
+fn cancel_up_to_the_confirmation(engine: &Engine, b: &mut Backend, env: &Env) -> Vec<FlowFrame> {
+    let mut stack = vec![];
+    turn(
+        engine,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("#W0000001"))],
+        b,
+        env,
+    );
+    let (said, _) = turn(
+        engine,
+        &mut stack,
+        vec![set("reason", json!("by mistake"))],
+        b,
+        env,
+    );
+    assert!(said
+        .last()
+        .unwrap()
+        .starts_with("To confirm: cancel order #W0000001"));
+    stack
+}
+
+fn lookups(backend: &Backend) -> usize {
+    backend
+        .calls
+        .iter()
+        .filter(|c| c.name == "get_order_details")
+        .count()
+}
+
+#[test]
+fn a_flow_resuming_after_a_digression_checks_its_policy_on_fresh_data() {
+    // Found by the property test: the order was pending when cancel_order looked it up; during
+    // a digression it was delivered; a yes after the resume must not cancel a delivered order.
+    let engine = Engine::new(Arc::new(common::demo_flows()));
+    let (mut b, env) = (Backend::new(), env(Some("ada@example.com")));
+    let mut stack = cancel_up_to_the_confirmation(&engine, &mut b, &env);
+    b.delivered_since.push("#W0000001");
+    let (said, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![start("order_status"), set("order_id", json!("#W0000001"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(said[0], "Order #W0000001 was delivered on .");
+    assert_eq!(
+        said[1],
+        "Now, back to where we were: cancel an order that hasn't shipped yet."
+    );
+    // cancel_order looked the order up again and its policy now refuses.
+    assert_eq!(
+        lookups(&b),
+        3,
+        "initial look-up, the digression's, the resume's"
+    );
+    assert_eq!(
+        said[2],
+        "Order #W0000001 is delivered, so it can no longer be cancelled. Once it arrives, you can return it."
+    );
+    assert!(effects.contains(&Effect::FlowEnded {
+        flow_id: "cancel_order".into(),
+        outcome: Outcome::Failed
+    }));
+    assert!(stack.is_empty());
+    turn(
+        &engine,
+        &mut stack,
+        vec![set("confirmation", json!(true))],
+        &mut b,
+        &env,
+    );
+    assert!(writes(&b).is_empty(), "a delivered order was cancelled");
+}
+
+#[test]
+fn a_cancelled_digression_also_resumes_on_fresh_data_and_asks_to_confirm_again() {
+    let engine = Engine::new(Arc::new(common::demo_flows()));
+    let (mut b, env) = (Backend::new(), env(Some("ada@example.com")));
+    let mut stack = cancel_up_to_the_confirmation(&engine, &mut b, &env);
+    // The digression is started and abandoned; the order is still pending.
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("order_status")],
+        &mut b,
+        &env,
+    );
+    assert!(stack[0].interrupted);
+    let (said, _) = turn(&engine, &mut stack, vec![Command::CancelFlow], &mut b, &env);
+    assert_eq!(lookups(&b), 2, "the resume looked the order up again");
+    // The reason is kept (not asked again); only the confirmation is.
+    assert!(said
+        .last()
+        .unwrap()
+        .starts_with("To confirm: cancel order #W0000001"));
+    assert!(!stack[0].interrupted && !stack[0].confirmed);
+    turn(
+        &engine,
+        &mut stack,
+        vec![set("confirmation", json!(true))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(writes(&b).len(), 1);
+
+    // The same with the order delivered meanwhile: no write.
+    let mut b = Backend::new();
+    let mut stack = cancel_up_to_the_confirmation(&engine, &mut b, &env);
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("order_status")],
+        &mut b,
+        &env,
+    );
+    b.delivered_since.push("#W0000001");
+    let (said, _) = turn(&engine, &mut stack, vec![Command::CancelFlow], &mut b, &env);
+    assert!(said
+        .iter()
+        .any(|s| s.contains("is delivered, so it can no longer be cancelled")));
+    turn(
+        &engine,
+        &mut stack,
+        vec![set("confirmation", json!(true))],
+        &mut b,
+        &env,
+    );
+    assert!(writes(&b).is_empty());
 }
 
 #[test]
