@@ -9,7 +9,7 @@ use frontline_knowledge::eval::{evaluate, load_questions, RetrievalReport};
 use frontline_knowledge::openai::OpenAiEmbeddingSettings;
 use frontline_knowledge::{
     EdgeIndex, Embedder, IngestEvent, IngestReport, KnowledgeBase, KnowledgeSettings, MiniLm,
-    OpenAiEmbedder, QdrantServerIndex, VectorIndex,
+    OpenAiEmbedder, QdrantServerIndex, RecentEmbeddings, VectorIndex,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -24,7 +24,16 @@ pub async fn local_model(config: &Config) -> Result<Arc<dyn Embedder>> {
         PathBuf::from(&config.knowledge.model_dir)
     };
     let model = tokio::task::spawn_blocking(move || MiniLm::load(&dir)).await??;
-    Ok(Arc::new(model))
+    Ok(recent(Arc::new(model)))
+}
+
+/// The serving embedder: one forward pass (or endpoint call) per message, however many steps
+/// of its turn need its vector.
+fn recent(embedder: Arc<dyn Embedder>) -> Arc<dyn Embedder> {
+    Arc::new(RecentEmbeddings::new(
+        embedder,
+        RecentEmbeddings::DEFAULT_CAPACITY,
+    ))
 }
 
 /// The embedder the configuration asks for.
@@ -45,7 +54,7 @@ pub async fn open_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
         timeout: Duration::from_secs(30),
     })
     .await?;
-    Ok(Arc::new(embedder))
+    Ok(recent(Arc::new(embedder)))
 }
 
 /// The index the configuration asks for, sized for `dimension`.

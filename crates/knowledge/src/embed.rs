@@ -215,6 +215,95 @@ impl Embedder for CachedEmbedder {
     }
 }
 
+/// Remembers the vectors of the latest single texts it embedded, in memory. One message is
+/// embedded by several steps of its turn (the router, the knowledge probe's search, the answer's
+/// search): with this in front of the model they share one forward pass (or one HTTP call, for
+/// an embeddings endpoint). Calls with several texts (ingest, building the router) go straight
+/// through and are not remembered. At most `capacity` texts are kept; the oldest goes first.
+pub struct RecentEmbeddings {
+    inner: std::sync::Arc<dyn Embedder>,
+    capacity: usize,
+    recent: std::sync::Mutex<RecentVectors>,
+}
+
+#[derive(Default)]
+struct RecentVectors {
+    vectors: std::collections::HashMap<String, Vec<f32>>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl RecentEmbeddings {
+    /// How many texts are kept by default: enough for every turn in flight on a busy replica
+    /// to find its message again between its first and last step (about 1.5 MB at 384 floats).
+    pub const DEFAULT_CAPACITY: usize = 1024;
+
+    /// Remember up to `capacity` single texts embedded by `inner`.
+    pub fn new(inner: std::sync::Arc<dyn Embedder>, capacity: usize) -> Self {
+        Self {
+            inner,
+            capacity: capacity.max(1),
+            recent: std::sync::Mutex::default(),
+        }
+    }
+
+    /// How many texts are remembered now.
+    pub fn len(&self) -> usize {
+        self.recent
+            .lock()
+            .expect("recent embeddings lock")
+            .order
+            .len()
+    }
+
+    /// Whether nothing is remembered yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forget every text (benchmarks measure each message as if never seen).
+    pub fn forget(&self) {
+        *self.recent.lock().expect("recent embeddings lock") = RecentVectors::default();
+    }
+}
+
+#[async_trait::async_trait]
+impl Embedder for RecentEmbeddings {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn dimension(&self) -> usize {
+        self.inner.dimension()
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let [text] = texts else {
+            return self.inner.embed(texts).await;
+        };
+        if let Some(vector) = self
+            .recent
+            .lock()
+            .expect("recent embeddings lock")
+            .vectors
+            .get(text)
+        {
+            return Ok(vec![vector.clone()]);
+        }
+        let vectors = self.inner.embed(texts).await?;
+        let mut recent = self.recent.lock().expect("recent embeddings lock");
+        if let (Some(vector), false) = (vectors.first(), recent.vectors.contains_key(text)) {
+            if recent.order.len() >= self.capacity {
+                if let Some(oldest) = recent.order.pop_front() {
+                    recent.vectors.remove(&oldest);
+                }
+            }
+            recent.order.push_back(text.clone());
+            recent.vectors.insert(text.clone(), vector.clone());
+        }
+        Ok(vectors)
+    }
+}
+
 /// Cosine similarity of two unit vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -223,6 +312,51 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the texts it is asked to embed; each text's vector is its length.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl Embedder for Counting {
+        fn name(&self) -> String {
+            "counting".into()
+        }
+        fn dimension(&self) -> usize {
+            1
+        }
+        async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            self.0
+                .fetch_add(texts.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn recent_single_texts_are_embedded_once_and_batches_pass_through() {
+        let counting = std::sync::Arc::new(Counting::default());
+        let memo = RecentEmbeddings::new(counting.clone(), 2);
+        let embedded = || counting.0.load(std::sync::atomic::Ordering::Relaxed);
+        let one = |t: &str| vec![t.to_string()];
+        assert_eq!(memo.embed(&one("refund?")).await.unwrap(), vec![vec![7.0]]);
+        assert_eq!(memo.embed(&one("refund?")).await.unwrap(), vec![vec![7.0]]);
+        assert_eq!(embedded(), 1, "the second ask is answered from memory");
+        // A batch is embedded whole and not remembered.
+        let batch = vec!["a".to_string(), "refund?".to_string()];
+        assert_eq!(memo.embed(&batch).await.unwrap().len(), 2);
+        assert_eq!((embedded(), memo.len()), (3, 1));
+        // Bounded: a third text pushes out the oldest.
+        memo.embed(&one("hello")).await.unwrap();
+        memo.embed(&one("shipping")).await.unwrap();
+        assert_eq!(memo.len(), 2);
+        memo.embed(&one("refund?")).await.unwrap();
+        assert_eq!(
+            embedded(),
+            6,
+            "the oldest text was forgotten and embedded again"
+        );
+        assert_eq!(memo.name(), "counting");
+    }
 
     #[test]
     fn a_missing_model_says_how_to_install_it() {

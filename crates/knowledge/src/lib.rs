@@ -22,7 +22,7 @@ pub use base::{
 pub use chunk::{Chunk, Chunker};
 pub use document::{load_dir, Document, DocumentError, Loaded};
 pub use edge::EdgeIndex;
-pub use embed::{CachedEmbedder, EmbedError, Embedder, MiniLm};
+pub use embed::{CachedEmbedder, EmbedError, Embedder, MiniLm, RecentEmbeddings};
 pub use index::{IndexError, IndexHit, IndexQuery, IndexedChunk, SearchFilter, VectorIndex};
 pub use openai::OpenAiEmbedder;
 pub use server::QdrantServerIndex;
