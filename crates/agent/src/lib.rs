@@ -11,6 +11,7 @@ mod escalate;
 mod intake;
 mod knowledge;
 pub mod locks;
+mod logs;
 mod memory;
 pub mod metrics;
 mod pending;
@@ -68,6 +69,9 @@ pub struct AgentConfig {
     /// The longest a backend action may take; past it, it counts as a backend failure (retried
     /// where the flow allows, then escalated).
     pub action_timeout: std::time::Duration,
+    /// How many events of recently active conversations are kept in memory between turns (a
+    /// turn then reads only what was appended since), in all. An event takes about 1–2 KB.
+    pub kept_log_events: usize,
 }
 
 impl Default for AgentConfig {
@@ -78,6 +82,7 @@ impl Default for AgentConfig {
             duplicate_wait: std::time::Duration::from_secs(5),
             recent_utterances: 10,
             action_timeout: std::time::Duration::from_secs(10),
+            kept_log_events: 100_000,
         }
     }
 }
@@ -122,6 +127,7 @@ pub struct Agent {
     config: AgentConfig,
     clock: Clock,
     locks: locks::CustomerLocks,
+    logs: logs::Logs,
     knowledge: Option<Arc<frontline_knowledge::KnowledgeBase>>,
     answer_writer: Option<Arc<dyn frontline_understanding::llm::AnswerWriter>>,
     escalation: EscalationSettings,
@@ -169,6 +175,7 @@ impl Agent {
             understanding,
             actions,
             engine,
+            logs: logs::Logs::new(config.kept_log_events),
             config,
             clock: Arc::new(chrono::Utc::now),
             locks: locks::CustomerLocks::default(),
@@ -365,7 +372,7 @@ impl Agent {
             )
             .await?;
         tracing::Span::current().record("conversation_id", field::display(conversation.id));
-        let history = self.store.events(conversation.id).await?;
+        let mut history = self.logs.take(&self.store, conversation.id).await?;
         let pending = Pending::new(conversation.id, conversation.status, &history);
         for merge in resolution.merged {
             self.log(
@@ -391,6 +398,8 @@ impl Agent {
         self.store.apply(&pending.finish(Some(done))).await?;
         self.metrics
             .turn(message.channel, started.elapsed().as_secs_f64(), &appended);
+        history.extend(appended);
+        self.logs.put_back(conversation.id, history);
         Ok(outcome)
     }
 

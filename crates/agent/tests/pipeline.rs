@@ -698,3 +698,66 @@ async fn a_handoff_is_queued_delivered_to_chatwoot_and_released_there() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn each_replica_sees_the_turns_another_ran_on_the_same_conversation() {
+    // Agents keep recent logs in memory between turns; what another replica (or a person's
+    // message) appended meanwhile must still be read, or the flow state would be stale and the
+    // commit would collide with the other's events.
+    for db in all_backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let parts = DemoParts::new(dir.path()).await;
+        let a = parts.rule_agent(db.store.clone()).with_clock(demo_clock());
+        let b = parts.rule_agent(db.store.clone()).with_clock(demo_clock());
+        let ada = || identity(IdentityKind::Email, ADA_EMAIL);
+        let first = a
+            .handle(message(
+                Channel::WebChat,
+                "r1",
+                ada(),
+                "I want to cancel my order",
+            ))
+            .await
+            .unwrap();
+        assert!(texts(&first).contains("order number"), "{}", texts(&first));
+        let second = b
+            .handle(message(Channel::WebChat, "r2", ada(), "#W0000001"))
+            .await
+            .unwrap();
+        assert!(
+            texts(&second).contains("May I ask why?"),
+            "{}",
+            texts(&second)
+        );
+        // Back on the first replica, which kept the log as it was after its own turn.
+        let third = a
+            .handle(message(
+                Channel::WebChat,
+                "r3",
+                ada(),
+                "ordered it by mistake",
+            ))
+            .await
+            .unwrap();
+        assert!(
+            texts(&third).starts_with("To confirm: cancel order #W0000001"),
+            "{}: {}",
+            db.label,
+            texts(&third)
+        );
+        let fourth = b
+            .handle(message(Channel::WebChat, "r4", ada(), "no"))
+            .await
+            .unwrap();
+        assert_eq!(fourth.conversation_id, first.conversation_id);
+        assert!(fourth.active_flow.is_none(), "{}", texts(&fourth));
+        // One log, written by both, gap-free.
+        let log = db.store.events(first.conversation_id).await.unwrap();
+        assert!(log.iter().enumerate().all(|(i, e)| e.seq == i as i64 + 1));
+        let received = log
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::MessageReceived { .. }))
+            .count();
+        assert_eq!(received, 4, "{}", db.label);
+    }
+}
