@@ -726,3 +726,84 @@ async fn conversations_are_listed_by_status_channel_escalation_reason_and_activi
         );
     }
 }
+
+#[tokio::test]
+async fn a_batch_lands_whole_in_order_and_a_racing_one_is_refused_whole() {
+    use frontline_store::{StoreError, Write, WriteBatch};
+    for db in all_backends().await {
+        let s = &db.store;
+        let (_, conversation) =
+            customer_with_conversation(s, "batch@example.com", Channel::Rest).await;
+        let recipient = email("batch@example.com");
+        let event = |seq: i64, to: ConversationStatus| Write::Event {
+            conversation_id: conversation.id,
+            seq,
+            at: at(seq),
+            kind: EventKind::StatusChanged {
+                from: ConversationStatus::Bot,
+                to,
+            },
+        };
+        let reply = |text: &str| Write::Outbox {
+            id: frontline_domain::OutboxId::new(),
+            message: OutboundMessage {
+                conversation_id: conversation.id,
+                channel: Channel::Rest,
+                recipient: recipient.clone(),
+                text: text.into(),
+                in_reply_to: None,
+                thread: Default::default(),
+            },
+            at: at(1),
+            delivered: false,
+        };
+        // Three events (one statement), a reply, then one more event.
+        let turn = WriteBatch {
+            writes: vec![
+                event(1, ConversationStatus::HandedOff),
+                event(2, ConversationStatus::Bot),
+                event(3, ConversationStatus::Resolved),
+                reply("first"),
+                event(4, ConversationStatus::Bot),
+            ],
+        };
+        s.apply(&turn).await.unwrap();
+        let log = s.events(conversation.id).await.unwrap();
+        let seqs: Vec<i64> = log.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4], "{}", db.label);
+        assert!(matches!(
+            log[2].kind,
+            EventKind::StatusChanged {
+                to: ConversationStatus::Resolved,
+                ..
+            }
+        ));
+        // Another writer expected the log to end at 2: its events 3 and 4 collide.
+        let racing = WriteBatch {
+            writes: vec![
+                event(3, ConversationStatus::HandedOff),
+                event(4, ConversationStatus::HandedOff),
+                reply("second"),
+            ],
+        };
+        let refused = s.apply(&racing).await.unwrap_err();
+        assert!(
+            matches!(refused, StoreError::Conflict(_)),
+            "{}: {refused}",
+            db.label
+        );
+        assert!(refused.to_string().contains("another turn"), "{refused}");
+        assert_eq!(
+            s.events(conversation.id).await.unwrap(),
+            log,
+            "nothing of it is kept"
+        );
+        let replies = s
+            .outbox_for_recipient(Channel::Rest, &recipient, None)
+            .await
+            .unwrap();
+        let texts: Vec<&str> = replies.iter().map(|r| r.message.text.as_str()).collect();
+        assert_eq!(texts, ["first"], "{}", db.label);
+        db.cleanup().await;
+    }
+}
