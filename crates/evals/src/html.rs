@@ -295,13 +295,15 @@ pub fn render(report: &Report) -> String {
 
     let _ = write!(
         h,
-        "<h2 id=cost>LLM usage</h2><table><tr><th>calls</th><th>tokens</th><th>cost</th><th>calls / turn</th><th>cost / turn</th><th>cost / resolved conversation</th></tr><tr><td class=n>{}</td><td class=n>{}</td><td class=n>${:.4}</td><td class=n>{:.2}</td><td class=n>${:.5}</td><td class=n>${:.5}</td></tr></table>",
+        "<h2 id=cost>LLM usage</h2><table><tr><th>calls</th><th>tokens</th><th>cost</th><th>calls / turn</th><th>cost / turn</th><th>cost / resolved conversation</th><th>calls on deterministic continuations</th></tr><tr><td class=n>{}</td><td class=n>{}</td><td class=n>${:.4}</td><td class=n>{:.2}</td><td class=n>${:.5}</td><td class=n>${:.5}</td><td class=n>{} of {} turns</td></tr></table>",
         f.llm.calls,
         f.llm.tokens,
         f.llm.cost_usd,
         f.llm.calls_per_turn,
         f.llm.cost_per_turn,
-        f.llm.cost_per_resolved
+        f.llm.cost_per_resolved,
+        f.llm.continuation_calls,
+        f.llm.continuation_turns
     );
 
     if !f.datasets.is_empty() {

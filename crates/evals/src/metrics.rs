@@ -137,6 +137,13 @@ pub struct LlmFigures {
     pub cost_per_turn: f64,
     /// Dollars per conversation the agent resolved.
     pub cost_per_resolved: f64,
+    /// Turns that were deterministic continuations (the asked slot answered, a yes or no at a
+    /// confirmation, "never mind"), which LLM mode understands without a call.
+    #[serde(default)]
+    pub continuation_turns: u64,
+    /// LLM calls made on those turns (0 is the design).
+    #[serde(default)]
+    pub continuation_calls: u64,
 }
 
 /// Expected flow (rows) against started flow (columns), over steps that say which flow should
@@ -456,9 +463,19 @@ fn llm_figures(runs: &[CaseRun], resolved: usize) -> LlmFigures {
     let mut turns = 0usize;
     for run in runs {
         turns += run.steps.len();
+        // A turn's events run from its MessageReceived to the next one.
+        let mut continuation = false;
         for event in &run.events {
             let usage = match &event.kind {
-                EventKind::CommandsUnderstood { llm, .. } => llm.as_ref(),
+                EventKind::MessageReceived { .. } => {
+                    continuation = false;
+                    None
+                }
+                EventKind::CommandsUnderstood { llm, source, .. } => {
+                    continuation = source.contains("(deterministic continuation)");
+                    f.continuation_turns += u64::from(continuation);
+                    llm.as_ref()
+                }
                 EventKind::KnowledgeConsulted { llm, .. } => llm.as_ref(),
                 _ => None,
             };
@@ -466,6 +483,9 @@ fn llm_figures(runs: &[CaseRun], resolved: usize) -> LlmFigures {
                 f.calls += u.calls as u64;
                 f.tokens += (u.prompt_tokens + u.completion_tokens) as u64;
                 f.cost_usd += u.cost_usd;
+                if continuation {
+                    f.continuation_calls += u.calls as u64;
+                }
             }
         }
     }

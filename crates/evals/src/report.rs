@@ -226,13 +226,16 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "LLM: {} calls, {} tokens, ${:.4} ({:.2} calls and ${:.5} per turn, ${:.5} per resolved conversation)",
+                "LLM: {} calls, {} tokens, ${:.4} ({:.2} calls, {:.0} tokens and ${:.5} per turn, ${:.5} per resolved conversation); {} calls on {} deterministic continuations",
                 f.llm.calls,
                 f.llm.tokens,
                 f.llm.cost_usd,
                 f.llm.calls_per_turn,
+                f.llm.tokens_per_turn,
                 f.llm.cost_per_turn,
-                f.llm.cost_per_resolved
+                f.llm.cost_per_resolved,
+                f.llm.continuation_calls,
+                f.llm.continuation_turns
             );
         }
         for (dataset, values) in &f.datasets {

@@ -471,6 +471,9 @@ cases:
     drop(server);
     assert!(recorded.llm.calls > 0, "{:?}", recorded.llm);
     assert!(recorded.llm.tokens > 0 && recorded.llm.calls_per_turn > 0.0);
+    // The answers to asked slots and the yes/no at confirmations cost no call.
+    assert!(recorded.llm.continuation_turns >= 3, "{:?}", recorded.llm);
+    assert_eq!(recorded.llm.continuation_calls, 0, "{:?}", recorded.llm);
     assert!(recorded
         .results
         .contains_key("simulated/an LLM customer asks about an order"));
