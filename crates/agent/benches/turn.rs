@@ -26,18 +26,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use frontline_agent::testing::{demo_clock, message, minilm, repo_path, DemoParts};
+use frontline_agent::testing::{
+    demo_clock, llm_mode, local_with_knowledge, message, minilm_remembering, DemoParts,
+};
 use frontline_agent::Agent;
 use frontline_domain::{Channel, Identity, IdentityKind, NormalizeOptions, ScoredCommand};
-use frontline_knowledge::{EdgeIndex, KnowledgeBase, KnowledgeSettings};
-use frontline_llm::{Cassette, LlmClient, LlmSettings};
-use frontline_understanding::llm::{
-    LlmAnswerWriter, LlmUnderstanding, Template, ANSWER_PLACEHOLDERS, COMMAND_PLACEHOLDERS,
-};
-use frontline_understanding::local::LocalSettings;
-use frontline_understanding::{
-    DialogueContext, LocalUnderstanding, Understanding, UnderstandingError, Understood,
-};
+use frontline_knowledge::RecentEmbeddings;
+use frontline_understanding::{DialogueContext, Understanding, UnderstandingError, Understood};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -204,6 +199,7 @@ impl Figures {
 /// Run scripted `customers` through `agent`; figures for flow and knowledge turns.
 async fn run_customers(
     agent: &Agent,
+    memo: &RecentEmbeddings,
     timed: &Timed,
     calls: &AtomicUsize,
     customers: &[(String, String)],
@@ -216,6 +212,7 @@ async fn run_customers(
         for (turn, line) in SCRIPT.iter().enumerate() {
             let text = line.replace("{order}", order);
             timed.take();
+            memo.forget();
             let calls_before = calls.load(Ordering::Relaxed);
             let started = Instant::now();
             let outcome = agent
@@ -284,47 +281,11 @@ async fn run(rounds: usize, resident: usize) {
 
     let dir = tempfile::tempdir().expect("a temporary folder");
     let parts = DemoParts::new(dir.path()).await;
-    let model = minilm();
-    let index = EdgeIndex::open(&dir.path().join("index"), model.dimension()).expect("an index");
-    let kb = Arc::new(KnowledgeBase::new(
-        model.clone(),
-        Arc::new(index),
-        KnowledgeSettings::default(),
-    ));
-    kb.ingest(&repo_path("knowledge"), &|_| {})
-        .await
-        .expect("the demo knowledge ingests");
-    let local = Arc::new(
-        LocalUnderstanding::build(parts.flows.clone(), model, LocalSettings::default())
-            .await
-            .expect("local understanding")
-            .with_knowledge(kb.clone()),
-    );
-    let client = Arc::new(LlmClient::new(
-        LlmSettings {
-            base_url: url,
-            model: "instant".into(),
-            timeout: Duration::from_secs(10),
-            ..LlmSettings::default()
-        },
-        Cassette::off(),
-    ));
-    let llm = Arc::new(LlmUnderstanding::new(
-        client.clone(),
-        local.clone(),
-        Some(kb.clone()),
-        Template::load(
-            &repo_path("prompts/command_generator.md"),
-            &COMMAND_PLACEHOLDERS,
-        )
-        .expect("the command prompt"),
-        Default::default(),
-    ));
-    let writer = Arc::new(LlmAnswerWriter::new(
-        client,
-        Template::load(&repo_path("prompts/answer.md"), &ANSWER_PLACEHOLDERS)
-            .expect("the answer prompt"),
-    ));
+    // Every message is embedded as if never seen: the memo shares its vector within its turn
+    // (router, knowledge probe, answer search), not across the customers' identical lines.
+    let memo = minilm_remembering();
+    let (local, kb) = local_with_knowledge(parts.flows.clone(), dir.path(), memo.clone()).await;
+    let (llm, writer) = llm_mode(&url, local.clone(), kb.clone());
 
     let people = customers_with_a_pending_order();
     let (warm_up, measured) = people.split_at(2);
@@ -356,9 +317,9 @@ async fn run(rounds: usize, resident: usize) {
             agent = agent.with_answer_writer(writer.clone());
         }
         // Warm-up (first touches of the store, the index and the stub), not measured.
-        run_customers(&agent, &timed, &calls, warm_up, 1, rounds == 1).await;
+        run_customers(&agent, &memo, &timed, &calls, warm_up, 1, rounds == 1).await;
         let (flow, knowledge) =
-            run_customers(&agent, &timed, &calls, measured, rounds, false).await;
+            run_customers(&agent, &memo, &timed, &calls, measured, rounds, false).await;
         flow.print(&format!("{mode}: flow turns"));
         knowledge.print(&format!("{mode}: knowledge turns"));
     }

@@ -175,8 +175,95 @@ pub async fn faulty_endpoint(fault: Fault) -> SocketAddr {
     address
 }
 
-/// The local embedding model (all-MiniLM-L6-v2), as `scripts/model.sh` installs it.
+/// The local embedding model (all-MiniLM-L6-v2), as `scripts/model.sh` installs it, behind
+/// the memo of recent texts that `frontline serve` puts in front of it.
 pub fn minilm() -> Arc<dyn frontline_knowledge::Embedder> {
-    use frontline_knowledge::MiniLm;
-    Arc::new(MiniLm::load(&MiniLm::default_dir()).expect("the model installed by scripts/model.sh"))
+    minilm_remembering()
+}
+
+/// [`minilm`], typed: a benchmark can make it forget between turns.
+pub fn minilm_remembering() -> Arc<frontline_knowledge::RecentEmbeddings> {
+    use frontline_knowledge::{MiniLm, RecentEmbeddings};
+    let model =
+        MiniLm::load(&MiniLm::default_dir()).expect("the model installed by scripts/model.sh");
+    Arc::new(RecentEmbeddings::new(
+        Arc::new(model),
+        RecentEmbeddings::DEFAULT_CAPACITY,
+    ))
+}
+
+/// The demo knowledge base (`knowledge/`), ingested with `model` into an embedded qdrant-edge
+/// index in `dir/index`.
+pub async fn demo_knowledge(
+    dir: &Path,
+    model: Arc<dyn frontline_knowledge::Embedder>,
+) -> Arc<frontline_knowledge::KnowledgeBase> {
+    use frontline_knowledge::{EdgeIndex, KnowledgeBase, KnowledgeSettings};
+    let index = EdgeIndex::open(&dir.join("index"), model.dimension()).expect("an index");
+    let kb = KnowledgeBase::new(model, Arc::new(index), KnowledgeSettings::default());
+    kb.ingest(&repo_path("knowledge"), &|_| {})
+        .await
+        .expect("the demo knowledge ingests");
+    Arc::new(kb)
+}
+
+/// The local understanding of `flows` on `model` (e.g. [`minilm`]), weighing the demo
+/// knowledge base, which is ingested with the same model into `dir/index`.
+pub async fn local_with_knowledge(
+    flows: Arc<FlowSet>,
+    dir: &Path,
+    model: Arc<dyn frontline_knowledge::Embedder>,
+) -> (
+    Arc<frontline_understanding::LocalUnderstanding>,
+    Arc<frontline_knowledge::KnowledgeBase>,
+) {
+    use frontline_understanding::{local::LocalSettings, LocalUnderstanding};
+    let kb = demo_knowledge(dir, model.clone()).await;
+    let local = LocalUnderstanding::build(flows, model, LocalSettings::default())
+        .await
+        .expect("local understanding")
+        .with_knowledge(kb.clone());
+    (Arc::new(local), kb)
+}
+
+/// LLM mode on the OpenAI-compatible endpoint at `base_url` (`…/v1`, no cassette), with the
+/// repository's prompts: the command generator over `local`, and the grounded answer writer.
+pub fn llm_mode(
+    base_url: &str,
+    local: Arc<frontline_understanding::LocalUnderstanding>,
+    kb: Arc<frontline_knowledge::KnowledgeBase>,
+) -> (
+    Arc<frontline_understanding::llm::LlmUnderstanding>,
+    Arc<frontline_understanding::llm::LlmAnswerWriter>,
+) {
+    use frontline_llm::{Cassette, LlmClient, LlmSettings};
+    use frontline_understanding::llm::{
+        LlmAnswerWriter, LlmUnderstanding, Template, ANSWER_PLACEHOLDERS, COMMAND_PLACEHOLDERS,
+    };
+    let client = Arc::new(LlmClient::new(
+        LlmSettings {
+            base_url: base_url.to_string(),
+            model: "stub".into(),
+            timeout: Duration::from_secs(10),
+            ..LlmSettings::default()
+        },
+        Cassette::off(),
+    ));
+    let commands = Template::load(
+        &repo_path("prompts/command_generator.md"),
+        &COMMAND_PLACEHOLDERS,
+    )
+    .expect("the command prompt");
+    let answers = Template::load(&repo_path("prompts/answer.md"), &ANSWER_PLACEHOLDERS)
+        .expect("the answer prompt");
+    (
+        Arc::new(LlmUnderstanding::new(
+            client.clone(),
+            local,
+            Some(kb),
+            commands,
+            Default::default(),
+        )),
+        Arc::new(LlmAnswerWriter::new(client, answers)),
+    )
 }

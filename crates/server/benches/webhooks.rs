@@ -15,11 +15,12 @@
 use frontline_agent::testing::DemoParts;
 use frontline_channels::deliver::{ChannelsConfig, TwilioConfig};
 use frontline_channels::twilio;
-use frontline_domain::NormalizeOptions;
-use frontline_server::{router, AppState};
 use frontline_store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{ms, percentile};
 
 const TWILIO_TOKEN: &str = "bench-auth-token";
 
@@ -32,22 +33,12 @@ struct Prepared {
     body: Vec<u8>,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 async fn start(dir: &std::path::Path) -> (String, Store) {
     let store = Store::connect(&format!("sqlite://{}", dir.join("frontline.db").display()))
         .await
         .unwrap();
     let agent = Arc::new(DemoParts::new(dir).await.rule_agent(store.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let channels = ChannelsConfig {
+    let channels = |base: &str| ChannelsConfig {
         twilio: Some(TwilioConfig {
             account_sid: "AC123".into(),
             auth_token: TWILIO_TOKEN.into(),
@@ -57,22 +48,7 @@ async fn start(dir: &std::path::Path) -> (String, Store) {
         }),
         ..ChannelsConfig::default()
     };
-    let state = Arc::new(AppState {
-        agent,
-        normalize: NormalizeOptions::default(),
-        knowledge: None,
-        channels,
-        intake: Default::default(),
-        access: Default::default(),
-        // The bench measures intake, not the limiter: one client sends it all.
-        limits: frontline_server::limit::RateLimits::off(),
-        console: Default::default(),
-    });
-    tokio::spawn(frontline_server::serve(
-        listener,
-        router(state),
-        std::future::pending(),
-    ));
+    let base = common::serve(agent, channels, Default::default()).await;
     (base, store)
 }
 
@@ -184,12 +160,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default_connections);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    common::runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let (base, store) = start(dir.path()).await;
         println!(

@@ -1,0 +1,188 @@
+//! HTTP turns end to end (issue #10, item 4): REST channel flow turns per second with 1,000
+//! conversations at once, on SQLite and on PostgreSQL. Target: ≥ 2,000 flow turns/s on SQLite
+//! (release build, this 2-core machine).
+//!
+//! Every conversation is a demo-shop customer with a pending order (a shop seeded with 1,600
+//! customers, so there are enough), identified by email, each on its own keep-alive connection,
+//! all 1,000 in flight at once. Each says, waiting for every reply: "where is my order …"
+//! (order status: authentication and the order looked up in the shop), "I'd like to cancel
+//! order …" (a second flow), "I ordered it by mistake" (the asked reason), "no" (at the
+//! confirmation; the shop is left as it was). The third reply is checked to be the
+//! confirmation question, so the whole path ran. A turn is `POST /v1/messages` answered with
+//! the turn's outcome: identity resolution, the conversation, understanding, the engine, the
+//! shop's actions, and the commit.
+//!
+//! Two understandings: rules (word overlap, no model: what the pipeline itself costs) and local
+//! (all-MiniLM-L6-v2, one forward pass of about 4 ms per message, which alone bounds two cores
+//! to a few hundred turns per second). Server and load share this process's two-thread runtime,
+//! so the figures are conservative.
+//!
+//! Run: cargo bench -p frontline-server --bench turns
+//! (`FRONTLINE_BENCH_CONVERSATIONS=N` sets the conversations; 1,000 by default. PostgreSQL runs
+//! when `FRONTLINE_TEST_DATABASE_URL` is set.) Under `cargo test` a small smoke version runs.
+
+use frontline_agent::testing::{demo_clock, demo_flows, demo_seed_day, minilm, DemoParts};
+use frontline_agent::Agent;
+use frontline_shop::seed::SeedOptions;
+use frontline_shop::Shop;
+use frontline_understanding::local::LocalSettings;
+use frontline_understanding::{LocalUnderstanding, Understanding};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{ms, percentile};
+
+/// What each customer says, in order (`{order}`: one of their pending orders).
+const SCRIPT: [&str; 4] = [
+    "where is my order {order}",
+    "I'd like to cancel order {order}",
+    "I ordered it by mistake",
+    "no",
+];
+
+/// The turn whose reply must be the confirmation question.
+const CONFIRMATION_TURN: usize = 2;
+
+/// A shop with enough customers who each have a pending order: (email, order id) of each.
+async fn shop(dir: &std::path::Path) -> (Shop, Vec<(String, String)>) {
+    let options = SeedOptions {
+        customers: 1_600,
+        orders: 6_000,
+        ..SeedOptions::demo(demo_seed_day())
+    };
+    let shop = Shop::open(&dir.join("shop.db")).await.unwrap();
+    shop.seed_if_empty(&options).await.unwrap();
+    let data = frontline_shop::seed::generate(&options);
+    let mut seen = std::collections::BTreeSet::new();
+    let customers = data
+        .orders
+        .values()
+        .filter(|o| o.status == frontline_shop::model::OrderStatus::Pending)
+        .filter(|o| seen.insert(o.user_id.clone()))
+        .filter_map(|o| {
+            Some((
+                data.users.get(&o.user_id)?.email.clone(),
+                o.order_id.clone(),
+            ))
+        })
+        .collect();
+    (shop, customers)
+}
+
+/// Run every customer's script at once, each on its own connection; every turn's latency.
+async fn converse(base: &str, run: &str, customers: &[(String, String)]) -> Vec<Duration> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(customers.len())
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for (i, (email, order)) in customers.iter().enumerate() {
+        let (client, url) = (client.clone(), format!("{base}/v1/messages"));
+        let (email, order, run) = (email.clone(), order.clone(), run.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(SCRIPT.len());
+            for (turn, line) in SCRIPT.iter().enumerate() {
+                let body = json!({
+                    "channel_message_id": format!("{run}-{i}-{turn}"),
+                    "sender": {"kind": "email", "value": email},
+                    "text": line.replace("{order}", &order),
+                });
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("an answer");
+                let status = response.status();
+                let outcome: Value = response.json().await.expect("a JSON outcome");
+                latencies.push(sent.elapsed());
+                assert!(status.is_success(), "{status}: {outcome}");
+                let reply = outcome["replies"][0]["text"].as_str().unwrap_or_default();
+                if turn == CONFIRMATION_TURN {
+                    assert!(
+                        reply.starts_with(&format!("To confirm: cancel order {order}")),
+                        "the cancellation did not reach its confirmation: {reply}"
+                    );
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let conversations = std::env::var("FRONTLINE_BENCH_CONVERSATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full { 1_000 } else { 20 });
+    common::runtime().block_on(run(full, conversations));
+}
+
+async fn run(full: bool, conversations: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (shop, customers) = shop(dir.path()).await;
+    let warm_up = 50.min(customers.len() / 10);
+    assert!(
+        customers.len() >= conversations + warm_up,
+        "the shop has {} customers with a pending order; {conversations} + {warm_up} needed",
+        customers.len()
+    );
+    let (warm_up, measured) = customers.split_at(warm_up);
+    let measured = &measured[..conversations];
+    let parts = DemoParts {
+        flows: demo_flows(),
+        shop: Arc::new(shop),
+    };
+    let mut understandings: Vec<(&str, Arc<dyn Understanding>)> = vec![(
+        "rules",
+        Arc::new(frontline_understanding::RuleUnderstanding::new(
+            parts.flows.clone(),
+        )),
+    )];
+    if full {
+        let local =
+            LocalUnderstanding::build(parts.flows.clone(), minilm(), LocalSettings::default())
+                .await
+                .expect("local understanding");
+        understandings.push(("local (MiniLM)", Arc::new(local)));
+    }
+    println!(
+        "HTTP flow turns: {conversations} conversations at once, {} turns each, POST /v1/messages",
+        SCRIPT.len()
+    );
+    for (label, understanding) in &understandings {
+        for db in frontline_store::testing::all_backends().await {
+            let agent: Arc<Agent> = Arc::new(
+                parts
+                    .agent(db.store.clone(), understanding.clone())
+                    .with_clock(demo_clock()),
+            );
+            let base = common::serve(agent, |_| Default::default(), Default::default()).await;
+            let run = format!("{label}-{}", db.label);
+            converse(&base, &format!("warm-{run}"), warm_up).await;
+            let started = Instant::now();
+            let mut latencies = converse(&base, &run, measured).await;
+            let wall = started.elapsed();
+            latencies.sort();
+            println!(
+                "{label:<15} {:<11} {:>7.0} turns/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} turns in {:.2} s; target ≥ 2000 turns/s on SQLite)",
+                db.label,
+                latencies.len() as f64 / wall.as_secs_f64(),
+                ms(percentile(&latencies, 0.50)),
+                ms(percentile(&latencies, 0.99)),
+                latencies.len(),
+                wall.as_secs_f64(),
+            );
+            db.cleanup().await;
+        }
+    }
+}
