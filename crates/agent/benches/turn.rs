@@ -27,7 +27,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use frontline_agent::testing::{
-    demo_clock, llm_mode, local_with_knowledge, message, minilm_remembering, DemoParts,
+    customers_with_a_pending_order, demo_clock, llm_mode, local_with_knowledge, message,
+    minilm_remembering, DemoParts,
 };
 use frontline_agent::Agent;
 use frontline_domain::{Channel, Identity, IdentityKind, NormalizeOptions, ScoredCommand};
@@ -68,25 +69,6 @@ fn commands_for(message: &str) -> Value {
         }
         _ => json!({"commands": [{"type": "clarify", "options": []}]}),
     }
-}
-
-/// Demo-shop customers with a pending order: (email, order id), one per customer.
-fn customers_with_a_pending_order() -> Vec<(String, String)> {
-    let data = frontline_shop::seed::generate(&frontline_shop::seed::SeedOptions::demo(
-        frontline_agent::testing::demo_seed_day(),
-    ));
-    let mut seen = std::collections::BTreeSet::new();
-    data.orders
-        .values()
-        .filter(|o| o.status == frontline_shop::model::OrderStatus::Pending)
-        .filter(|o| seen.insert(o.user_id.clone()))
-        .filter_map(|o| {
-            Some((
-                data.users.get(&o.user_id)?.email.clone(),
-                o.order_id.clone(),
-            ))
-        })
-        .collect()
 }
 
 const ANSWER: &str = "Refunds to a card take 5 to 7 business days after we receive the return [1].";
@@ -287,7 +269,9 @@ async fn run(rounds: usize, resident: usize) {
     let (local, kb) = local_with_knowledge(parts.flows.clone(), dir.path(), memo.clone()).await;
     let (llm, writer) = llm_mode(&url, local.clone(), kb.clone());
 
-    let people = customers_with_a_pending_order();
+    let people = customers_with_a_pending_order(&frontline_shop::seed::SeedOptions::demo(
+        frontline_agent::testing::demo_seed_day(),
+    ));
     let (warm_up, measured) = people.split_at(2);
     let measured = if rounds == 1 {
         &measured[..1]

@@ -58,6 +58,24 @@ pub fn demo_clock() -> Clock {
     Arc::new(demo_now)
 }
 
+/// The customers of a shop seeded with `options` who have a pending order: (email, order id),
+/// one order per customer, in order id order.
+pub fn customers_with_a_pending_order(options: &SeedOptions) -> Vec<(String, String)> {
+    let data = frontline_shop::seed::generate(options);
+    let mut seen = std::collections::BTreeSet::new();
+    data.orders
+        .values()
+        .filter(|o| o.status == frontline_shop::model::OrderStatus::Pending)
+        .filter(|o| seen.insert(o.user_id.clone()))
+        .filter_map(|o| {
+            Some((
+                data.users.get(&o.user_id)?.email.clone(),
+                o.order_id.clone(),
+            ))
+        })
+        .collect()
+}
+
 /// The demo flows and shop an agent acts on.
 #[derive(Clone)]
 pub struct DemoParts {

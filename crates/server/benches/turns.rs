@@ -21,7 +21,9 @@
 //! (`FRONTLINE_BENCH_CONVERSATIONS=N` sets the conversations; 1,000 by default. PostgreSQL runs
 //! when `FRONTLINE_TEST_DATABASE_URL` is set.) Under `cargo test` a small smoke version runs.
 
-use frontline_agent::testing::{demo_clock, demo_flows, demo_seed_day, minilm, DemoParts};
+use frontline_agent::testing::{
+    customers_with_a_pending_order, demo_clock, demo_flows, demo_seed_day, minilm, DemoParts,
+};
 use frontline_agent::Agent;
 use frontline_shop::seed::SeedOptions;
 use frontline_shop::Shop;
@@ -54,20 +56,7 @@ async fn shop(dir: &std::path::Path) -> (Shop, Vec<(String, String)>) {
     };
     let shop = Shop::open(&dir.join("shop.db")).await.unwrap();
     shop.seed_if_empty(&options).await.unwrap();
-    let data = frontline_shop::seed::generate(&options);
-    let mut seen = std::collections::BTreeSet::new();
-    let customers = data
-        .orders
-        .values()
-        .filter(|o| o.status == frontline_shop::model::OrderStatus::Pending)
-        .filter(|o| seen.insert(o.user_id.clone()))
-        .filter_map(|o| {
-            Some((
-                data.users.get(&o.user_id)?.email.clone(),
-                o.order_id.clone(),
-            ))
-        })
-        .collect();
+    let customers = customers_with_a_pending_order(&options);
     (shop, customers)
 }
 
