@@ -1,6 +1,6 @@
 //! Conversation logs kept in memory between turns, so a turn reads only what was appended since
-//! the last one instead of the whole log (a long conversation's log is hundreds of events, and
-//! parsing it every turn cost more than everything else the turn did).
+//! the last one instead of the whole log (a long conversation's log is hundreds of events, so
+//! reading and parsing all of it made every turn slower the longer the conversation ran).
 //!
 //! The log in the store stays the truth. Events are only ever appended, with gap-free sequence
 //! numbers, so a kept log is a prefix of the stored one, and reading the events after its last
