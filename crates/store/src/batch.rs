@@ -7,11 +7,11 @@
 //! collides on the primary key and the whole batch is refused with [`StoreError::Conflict`]:
 //! optimistic concurrency, so two replicas can never interleave one conversation's turns.
 
+use crate::db::{query, On};
 use crate::{to_json, to_millis, Result, Store, StoreError};
 use frontline_domain::{
     Channel, ConversationId, ConversationStatus, EventKind, OutboundMessage, OutboxId, Timestamp,
 };
-use sqlx::AnyConnection;
 
 /// One write of a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,23 +100,19 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        let mut writes = batch.writes.as_slice();
-        while let Some(first) = writes.first() {
-            // A turn's events stand together: one statement for the run of them, not one
-            // round trip each (with SQLite every statement is a hand-off to its thread).
-            let run = writes
-                .iter()
-                .take(EVENTS_PER_STATEMENT)
-                .take_while(|w| matches!(w, Write::Event { .. }))
-                .count();
-            if run > 1 {
-                insert_events(&mut tx, &writes[..run]).await?;
-                writes = &writes[run..];
-            } else {
-                execute(&mut tx, first).await?;
-                writes = &writes[1..];
-            }
+        let mut tx = self.db.begin().await?;
+        // A turn's events stand together: one statement for all of them (they refer to no
+        // other write of the batch, so inside the transaction they may go first), then the
+        // other writes in order.
+        let (events, others): (Vec<&Write>, Vec<&Write>) = batch
+            .writes
+            .iter()
+            .partition(|w| matches!(w, Write::Event { .. }));
+        for run in events.chunks(EVENTS_PER_STATEMENT) {
+            insert_events(&mut tx, run).await?;
+        }
+        for write in others {
+            execute(&mut tx, write).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -127,7 +123,7 @@ impl Store {
 const EVENTS_PER_STATEMENT: usize = 100;
 
 /// Insert `events` (every one a [`Write::Event`]) with one statement, in order.
-async fn insert_events(conn: &mut AnyConnection, events: &[Write]) -> Result<()> {
+async fn insert_events<'c>(on: impl Into<On<'c>>, events: &[&Write]) -> Result<()> {
     let rows: Vec<String> = (0..events.len())
         .map(|i| {
             let n = 5 * i;
@@ -145,7 +141,7 @@ async fn insert_events(conn: &mut AnyConnection, events: &[Write]) -> Result<()>
         "INSERT INTO events (conversation_id, seq, at, kind, payload) VALUES {}",
         rows.join(", ")
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = query(&sql);
     let mut described = None;
     for write in events {
         let Write::Event {
@@ -165,7 +161,7 @@ async fn insert_events(conn: &mut AnyConnection, events: &[Write]) -> Result<()>
             .bind(kind.name())
             .bind(to_json(kind));
     }
-    query.execute(&mut *conn).await.map_err(|e| {
+    query.execute(on.into()).await.map_err(|e| {
         let (conversation_id, seq) = described.expect("at least one event");
         conflict_or(e, || {
             format!(
@@ -179,15 +175,16 @@ async fn insert_events(conn: &mut AnyConnection, events: &[Write]) -> Result<()>
 
 /// A unique violation is another writer's turn ([`StoreError::Conflict`], saying `what`); any
 /// other failure is the database's.
-fn conflict_or(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
-    match e.as_database_error() {
-        Some(d) if d.is_unique_violation() => StoreError::Conflict(what()),
-        _ => StoreError::Database(e),
+fn conflict_or(e: StoreError, what: impl FnOnce() -> String) -> StoreError {
+    if e.is_unique_violation() {
+        StoreError::Conflict(what())
+    } else {
+        e
     }
 }
 
-/// Run one write on `conn`.
-pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<()> {
+/// Run one write on the database or in an open transaction.
+pub(crate) async fn execute<'c>(on: impl Into<On<'c>>, write: &Write) -> Result<()> {
     match write {
         Write::Event {
             conversation_id,
@@ -195,7 +192,7 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             at,
             kind,
         } => {
-            sqlx::query(
+            query(
                 "INSERT INTO events (conversation_id, seq, at, kind, payload) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
@@ -204,7 +201,7 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             .bind(to_millis(*at))
             .bind(kind.name())
             .bind(to_json(kind))
-            .execute(&mut *conn)
+            .execute(on)
             .await
             .map_err(|e| {
                 conflict_or(e, || {
@@ -218,10 +215,10 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             conversation_id,
             status,
         } => {
-            sqlx::query("UPDATE conversations SET status = $1 WHERE id = $2")
+            query("UPDATE conversations SET status = $1 WHERE id = $2")
                 .bind(status.as_str())
                 .bind(conversation_id.to_string())
-                .execute(&mut *conn)
+                .execute(on)
                 .await?;
         }
         Write::Outbox {
@@ -230,7 +227,7 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             at,
             delivered,
         } => {
-            sqlx::query(
+            query(
                 "INSERT INTO outbox (id, conversation_id, channel, payload, attempts, created_at, \
                  next_attempt_at, recipient, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
             )
@@ -242,7 +239,7 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             .bind(to_millis(*at))
             .bind(message.recipient.to_string())
             .bind(delivered.then(|| to_millis(*at)))
-            .execute(&mut *conn)
+            .execute(on)
             .await?;
         }
         Write::Handoff {
@@ -252,7 +249,7 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             request,
             at,
         } => {
-            sqlx::query(
+            query(
                 "INSERT INTO handoffs (id, conversation_id, target, request, progress, attempts, \
                  created_at, next_attempt_at) VALUES ($1, $2, $3, $4, '{}', 0, $5, $5) \
                  ON CONFLICT (id) DO NOTHING",
@@ -262,7 +259,7 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             .bind(target.clone())
             .bind(request.to_string())
             .bind(to_millis(*at))
-            .execute(&mut *conn)
+            .execute(on)
             .await?;
         }
         Write::InboxDone {
@@ -272,7 +269,7 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             result,
             at,
         } => {
-            sqlx::query(
+            query(
                 "UPDATE inbox SET processed_at = $1, conversation_id = $2, result = $3 \
                  WHERE channel = $4 AND channel_message_id = $5",
             )
@@ -281,7 +278,7 @@ pub(crate) async fn execute(conn: &mut AnyConnection, write: &Write) -> Result<(
             .bind(to_json(result))
             .bind(channel.as_str())
             .bind(channel_message_id.clone())
-            .execute(&mut *conn)
+            .execute(on)
             .await?;
         }
     }

@@ -1,13 +1,12 @@
 //! Conversations: finding the customer's open one (whatever channel it started on) or opening one.
 
 use crate::batch::Write;
+use crate::db::{query, Row};
 use crate::{from_millis, parse_field, parse_json, to_json, to_millis, Result, Store, StoreError};
 use chrono::Duration;
 use frontline_domain::{
     Channel, Conversation, ConversationId, ConversationStatus, CustomerId, Timestamp,
 };
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 const COLUMNS: &str = "id, customer_id, status, opened_at, last_activity_at, channels_seen";
 
@@ -35,14 +34,14 @@ impl Store {
             }
         }
         if found.is_none() {
-            let row = sqlx::query(&format!(
+            let row = query(&format!(
                 "SELECT {COLUMNS} FROM conversations \
                  WHERE customer_id = $1 AND status <> 'resolved' AND last_activity_at >= $2 \
                  ORDER BY last_activity_at DESC LIMIT 1"
             ))
             .bind(customer_id.to_string())
             .bind(to_millis(now - continuity_window))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
             found = row.as_ref().map(decode).transpose()?;
         }
@@ -52,13 +51,13 @@ impl Store {
                     conversation.channels_seen.push(channel);
                 }
                 conversation.last_activity_at = now.max(conversation.last_activity_at);
-                sqlx::query(
+                query(
                     "UPDATE conversations SET channels_seen = $1, last_activity_at = $2 WHERE id = $3",
                 )
                 .bind(to_json(&conversation.channels_seen))
                 .bind(to_millis(conversation.last_activity_at))
                 .bind(conversation.id.to_string())
-                .execute(&self.pool)
+                .execute(&self.db)
                 .await?;
                 Ok(conversation)
             }
@@ -71,7 +70,7 @@ impl Store {
                     last_activity_at: now,
                     channels_seen: vec![channel],
                 };
-                sqlx::query(&format!(
+                query(&format!(
                     "INSERT INTO conversations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
                 ))
                 .bind(conversation.id.to_string())
@@ -80,7 +79,7 @@ impl Store {
                 .bind(to_millis(now))
                 .bind(to_millis(now))
                 .bind(to_json(&conversation.channels_seen))
-                .execute(&self.pool)
+                .execute(&self.db)
                 .await?;
                 Ok(conversation)
             }
@@ -95,23 +94,23 @@ impl Store {
     }
 
     async fn find_conversation(&self, id: ConversationId) -> Result<Option<Conversation>> {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {COLUMNS} FROM conversations WHERE id = $1"
         ))
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.as_ref().map(decode).transpose()
     }
 
     /// All of a customer's conversations, newest activity first.
     pub async fn conversations_of(&self, customer_id: CustomerId) -> Result<Vec<Conversation>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {COLUMNS} FROM conversations WHERE customer_id = $1 \
              ORDER BY last_activity_at DESC"
         ))
         .bind(customer_id.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(decode)
@@ -124,13 +123,13 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Conversation>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {COLUMNS} FROM conversations WHERE opened_at >= $1 AND opened_at < $2 \
              ORDER BY opened_at, id"
         ))
         .bind(to_millis(from))
         .bind(to_millis(to))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(decode)
@@ -192,7 +191,7 @@ impl Store {
             " ORDER BY last_activity_at DESC, id LIMIT ?",
             Bind::Int(fetch as i64),
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for bind in binds {
             query = match bind {
                 Bind::Text(t) => query.bind(t),
@@ -200,9 +199,9 @@ impl Store {
             };
         }
         let mut out = vec![];
-        for row in query.fetch_all(&self.pool).await? {
+        for row in query.fetch_all(&self.db).await? {
             let conversation = decode(&row)?;
-            let escalation = match row.get::<Option<String>, _>(6) {
+            let escalation = match row.get::<Option<String>>(6) {
                 Some(payload) => {
                     match parse_json::<frontline_domain::EventKind>("events", &payload)? {
                         frontline_domain::EventKind::Escalated { summary } => Some(summary.trigger),
@@ -285,14 +284,14 @@ enum Bind {
     Int(i64),
 }
 
-fn decode(row: &AnyRow) -> Result<Conversation> {
+fn decode(row: &Row) -> Result<Conversation> {
     const T: &str = "conversations";
     Ok(Conversation {
-        id: parse_field(T, "id", &row.get::<String, _>(0))?,
-        customer_id: parse_field(T, "customer_id", &row.get::<String, _>(1))?,
-        status: parse_field(T, "status", &row.get::<String, _>(2))?,
+        id: parse_field(T, "id", &row.get::<String>(0))?,
+        customer_id: parse_field(T, "customer_id", &row.get::<String>(1))?,
+        status: parse_field(T, "status", &row.get::<String>(2))?,
         opened_at: from_millis(T, row.get(3))?,
         last_activity_at: from_millis(T, row.get(4))?,
-        channels_seen: parse_json(T, &row.get::<String, _>(5))?,
+        channels_seen: parse_json(T, &row.get::<String>(5))?,
     })
 }

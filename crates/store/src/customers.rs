@@ -1,8 +1,8 @@
 //! Customers and identity resolution: which customer is behind a set of handles.
 
+use crate::db::{query, Row};
 use crate::{from_millis, parse_field, to_millis, Result, Store, StoreError};
 use frontline_domain::{Customer, CustomerId, Identity, IdentityKind, IdentityRecord, Timestamp};
-use sqlx::Row;
 
 /// How [`Store::resolve_customer`] found the customer.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +60,13 @@ impl Store {
                 "identity (a message needs a sender)".into(),
             ));
         };
+        if let Some(customer) = self.known_customer(identities, display_name).await? {
+            return Ok(Resolution {
+                customer,
+                created: false,
+                merged: vec![],
+            });
+        }
         // Two racing first messages from one new handle: the loser's insert conflicts and it
         // retries, now finding the winner's customer.
         for _ in 0..3 {
@@ -76,26 +83,26 @@ impl Store {
                 Some(id) => Some(self.follow_merges(id).await?),
                 None => None,
             };
-            // Nothing below may use `self.pool` while `tx` is open: SQLite runs on one connection.
-            let mut tx = self.pool.begin().await?;
+            // Nothing below may use `self.db` while `tx` is open: SQLite runs on one connection.
+            let mut tx = self.db.begin().await?;
             let (customer_id, created) = match owner {
                 Some(id) => (id, false),
                 None => {
                     let id = CustomerId::new();
-                    sqlx::query(
+                    query(
                         "INSERT INTO customers (id, display_name, created_at) VALUES ($1, $2, $3)",
                     )
                     .bind(id.to_string())
                     .bind(display_name.map(str::to_string))
                     .bind(to_millis(now))
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
                     (id, true)
                 }
             };
             let mut sender_attached = !created;
             for identity in identities {
-                let inserted = sqlx::query(
+                let inserted = query(
                     "INSERT INTO identities (kind, value, customer_id, verified, first_seen_at) \
                      VALUES ($1, $2, $3, 0, $4) ON CONFLICT (kind, value) DO NOTHING",
                 )
@@ -103,7 +110,7 @@ impl Store {
                 .bind(identity.value.clone())
                 .bind(customer_id.to_string())
                 .bind(to_millis(now))
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
                 if identity == sender && inserted == 1 {
@@ -115,12 +122,12 @@ impl Store {
                 continue;
             }
             if let (Some(name), false) = (display_name, created) {
-                sqlx::query(
+                query(
                     "UPDATE customers SET display_name = $1 WHERE id = $2 AND display_name IS NULL",
                 )
                 .bind(name.to_string())
                 .bind(customer_id.to_string())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             }
             tx.commit().await?;
@@ -140,6 +147,58 @@ impl Store {
         Err(StoreError::NotFound(format!(
             "a stable owner for {sender} (three racing inserts in a row)"
         )))
+    }
+
+    /// The returning customer's case, in one statement: the sender's record, when it was never
+    /// merged, already holds every identity of the message and has its display name (or none is
+    /// given). Then nothing is to be attached, merged or named, and the full resolution would
+    /// only read the same rows again. `None` sends the caller to the full resolution.
+    async fn known_customer(
+        &self,
+        identities: &[Identity],
+        display_name: Option<&str>,
+    ) -> Result<Option<Customer>> {
+        let Some(sender) = identities.first() else {
+            return Ok(None);
+        };
+        let rows = query(
+            "SELECT c.id, c.display_name, c.created_at, c.merged_into, \
+                    i.kind, i.value, i.verified, i.first_seen_at \
+             FROM identities s \
+             JOIN customers c ON c.id = s.customer_id \
+             JOIN identities i ON i.customer_id = c.id \
+             WHERE s.kind = $1 AND s.value = $2 \
+             ORDER BY i.first_seen_at, i.kind, i.value",
+        )
+        .bind(sender.kind.as_str())
+        .bind(sender.value.clone())
+        .fetch_all(&self.db)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let merged_into: Option<String> = first.get(3);
+        let stored_name: Option<String> = first.get(1);
+        if merged_into.is_some() || (display_name.is_some() && stored_name.is_none()) {
+            return Ok(None);
+        }
+        let records = rows
+            .iter()
+            .map(|r| identity_record(r, 4))
+            .collect::<Result<Vec<_>>>()?;
+        if !identities
+            .iter()
+            .all(|wanted| records.iter().any(|r| &r.identity == wanted))
+        {
+            return Ok(None);
+        }
+        Ok(Some(Customer {
+            id: parse_field("customers", "id", &first.get::<String>(0))?,
+            display_name: stored_name,
+            created_at: from_millis("customers", first.get(2))?,
+            merged_into: None,
+            identities: records,
+        }))
     }
 
     /// Merge the distinct owners of `identities` into the owner of the strongest one.
@@ -212,27 +271,25 @@ impl Store {
                 )));
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         for sql in [
             "UPDATE identities SET customer_id = $1 WHERE customer_id = $2",
             "UPDATE conversations SET customer_id = $1 WHERE customer_id = $2",
             "UPDATE customers SET merged_into = $1 WHERE id = $2",
         ] {
-            sqlx::query(sql)
+            query(sql)
                 .bind(survivor.to_string())
                 .bind(merged.to_string())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
-        sqlx::query(
-            "INSERT INTO customer_merges (survivor, merged, reason, at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(survivor.to_string())
-        .bind(merged.to_string())
-        .bind(reason.to_string())
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await?;
+        query("INSERT INTO customer_merges (survivor, merged, reason, at) VALUES ($1, $2, $3, $4)")
+            .bind(survivor.to_string())
+            .bind(merged.to_string())
+            .bind(reason.to_string())
+            .bind(to_millis(now))
+            .execute(&mut tx)
+            .await?;
         tx.commit().await?;
         tracing::info!(%survivor, %merged, reason, "customers merged");
         Ok(CustomerMerge {
@@ -245,18 +302,18 @@ impl Store {
 
     /// Every merge into or of `customer`, oldest first (the audit trail).
     pub async fn merges_of(&self, customer: CustomerId) -> Result<Vec<CustomerMerge>> {
-        sqlx::query(
+        query(
             "SELECT survivor, merged, reason, at FROM customer_merges \
              WHERE survivor = $1 OR merged = $1 ORDER BY at",
         )
         .bind(customer.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(|r| {
             Ok(CustomerMerge {
-                survivor: parse_field("customer_merges", "survivor", &r.get::<String, _>(0))?,
-                merged: parse_field("customer_merges", "merged", &r.get::<String, _>(1))?,
+                survivor: parse_field("customer_merges", "survivor", &r.get::<String>(0))?,
+                merged: parse_field("customer_merges", "merged", &r.get::<String>(1))?,
                 reason: r.get(2),
                 at: from_millis("customer_merges", r.get(3))?,
             })
@@ -266,21 +323,21 @@ impl Store {
 
     /// The customer an identity belongs to, if any.
     pub async fn identity_owner(&self, identity: &Identity) -> Result<Option<CustomerId>> {
-        let row = sqlx::query("SELECT customer_id FROM identities WHERE kind = $1 AND value = $2")
+        let row = query("SELECT customer_id FROM identities WHERE kind = $1 AND value = $2")
             .bind(identity.kind.as_str())
             .bind(identity.value.clone())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
-        row.map(|r| parse_field("identities", "customer_id", &r.get::<String, _>(0)))
+        row.map(|r| parse_field("identities", "customer_id", &r.get::<String>(0)))
             .transpose()
     }
 
     /// Mark an identity as proven by its channel (signed widget id, authenticated login, …).
     pub async fn verify_identity(&self, identity: &Identity) -> Result<()> {
-        let done = sqlx::query("UPDATE identities SET verified = 1 WHERE kind = $1 AND value = $2")
+        let done = query("UPDATE identities SET verified = 1 WHERE kind = $1 AND value = $2")
             .bind(identity.kind.as_str())
             .bind(identity.value.clone())
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?
             .rows_affected();
         if done == 0 {
@@ -292,11 +349,11 @@ impl Store {
     /// A merged customer's surviving record.
     async fn follow_merges(&self, mut id: CustomerId) -> Result<CustomerId> {
         for _ in 0..16 {
-            let row = sqlx::query("SELECT merged_into FROM customers WHERE id = $1")
+            let row = query("SELECT merged_into FROM customers WHERE id = $1")
                 .bind(id.to_string())
-                .fetch_one(&self.pool)
+                .fetch_one(&self.db)
                 .await?;
-            match row.get::<Option<String>, _>(0) {
+            match row.get::<Option<String>>(0) {
                 Some(next) => id = parse_field("customers", "merged_into", &next)?,
                 None => return Ok(id),
             }
@@ -309,41 +366,44 @@ impl Store {
 
     /// A customer with all their identities.
     pub async fn customer(&self, id: CustomerId) -> Result<Customer> {
-        let row = sqlx::query(
-            "SELECT display_name, created_at, merged_into FROM customers WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))?;
-        let identities = sqlx::query(
+        let row =
+            query("SELECT display_name, created_at, merged_into FROM customers WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.db)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))?;
+        let identities = query(
             "SELECT kind, value, verified, first_seen_at FROM identities \
              WHERE customer_id = $1 ORDER BY first_seen_at, kind, value",
         )
         .bind(id.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
-        .into_iter()
-        .map(|r| {
-            Ok(IdentityRecord {
-                identity: Identity {
-                    kind: parse_field("identities", "kind", &r.get::<String, _>(0))?,
-                    value: r.get(1),
-                },
-                verified: r.get::<i64, _>(2) != 0,
-                first_seen_at: from_millis("identities", r.get(3))?,
-            })
-        })
+        .iter()
+        .map(|r| identity_record(r, 0))
         .collect::<Result<Vec<_>>>()?;
         Ok(Customer {
             id,
             display_name: row.get(0),
             created_at: from_millis("customers", row.get(1))?,
             merged_into: row
-                .get::<Option<String>, _>(2)
+                .get::<Option<String>>(2)
                 .map(|m| parse_field("customers", "merged_into", &m))
                 .transpose()?,
             identities,
         })
     }
+}
+
+/// An identity record from four columns of `row` from `first` on: kind, value, verified,
+/// first seen.
+fn identity_record(row: &Row, first: usize) -> Result<IdentityRecord> {
+    Ok(IdentityRecord {
+        identity: Identity {
+            kind: parse_field("identities", "kind", &row.get::<String>(first))?,
+            value: row.get(first + 1),
+        },
+        verified: row.get::<i64>(first + 2) != 0,
+        first_seen_at: from_millis("identities", row.get(first + 3))?,
+    })
 }

@@ -1,8 +1,8 @@
 //! The append-only event log. Sequence numbers are per conversation and gap-free.
 
+use crate::db::query;
 use crate::{from_millis, parse_json, to_json, to_millis, Result, Store};
 use frontline_domain::{ConversationId, Event, EventKind, Timestamp};
-use sqlx::Row;
 
 impl Store {
     /// Append one event to a conversation's log and return it with its sequence number.
@@ -16,7 +16,7 @@ impl Store {
         at: Timestamp,
         kind: EventKind,
     ) -> Result<Event> {
-        let seq: i64 = sqlx::query_scalar(
+        let seq: i64 = query(
             "INSERT INTO events (conversation_id, seq, at, kind, payload) \
              SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM events WHERE conversation_id = $1 \
              RETURNING seq",
@@ -25,8 +25,9 @@ impl Store {
         .bind(to_millis(at))
         .bind(kind.name())
         .bind(to_json(&kind))
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(&self.db)
+        .await?
+        .get(0);
         Ok(Event {
             conversation_id,
             seq,
@@ -46,13 +47,13 @@ impl Store {
         conversation_id: ConversationId,
         seq: i64,
     ) -> Result<Vec<Event>> {
-        sqlx::query(
+        query(
             "SELECT seq, at, payload FROM events WHERE conversation_id = $1 AND seq > $2 \
              ORDER BY seq",
         )
         .bind(conversation_id.to_string())
         .bind(seq)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .into_iter()
         .map(|row| {
@@ -60,7 +61,7 @@ impl Store {
                 conversation_id,
                 seq: row.get(0),
                 at: from_millis("events", row.get(1))?,
-                kind: parse_json("events", &row.get::<String, _>(2))?,
+                kind: parse_json("events", &row.get::<String>(2))?,
             })
         })
         .collect()
@@ -69,10 +70,11 @@ impl Store {
     /// How many events a conversation has (used by tests and metrics).
     pub async fn event_count(&self, conversation_id: ConversationId) -> Result<i64> {
         Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE conversation_id = $1")
+            query("SELECT COUNT(*) FROM events WHERE conversation_id = $1")
                 .bind(conversation_id.to_string())
-                .fetch_one(&self.pool)
-                .await?,
+                .fetch_one(&self.db)
+                .await?
+                .get(0),
         )
     }
 }

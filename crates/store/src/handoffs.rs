@@ -3,12 +3,11 @@
 //! `progress`.
 
 use crate::batch::Write;
+use crate::db::{query, Row};
 use crate::{
     from_millis, parse_field, parse_json, to_millis, DeliveryAttempt, Result, Store, StoreError,
 };
 use frontline_domain::{ConversationId, Timestamp};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 /// A handoff in the outbox.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,13 +63,13 @@ impl Store {
 
     /// Handoffs neither delivered nor given up on, due at `now`, oldest first.
     pub async fn due_handoffs(&self, now: Timestamp, limit: i64) -> Result<Vec<HandoffEntry>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {COLUMNS} FROM handoffs WHERE delivered_at IS NULL AND failed_at IS NULL \
              AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
         ))
         .bind(to_millis(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(decode)
@@ -79,11 +78,11 @@ impl Store {
 
     /// Every handoff of a conversation, oldest first.
     pub async fn handoffs_of(&self, conversation_id: ConversationId) -> Result<Vec<HandoffEntry>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {COLUMNS} FROM handoffs WHERE conversation_id = $1 ORDER BY created_at, id"
         ))
         .bind(conversation_id.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(decode)
@@ -100,7 +99,7 @@ impl Store {
     ) -> Result<()> {
         let progress = serde_json::Value::Object(progress.clone()).to_string();
         let query = match attempt {
-            DeliveryAttempt::Delivered { reference } => sqlx::query(
+            DeliveryAttempt::Delivered { reference } => query(
                 "UPDATE handoffs SET progress = $1, attempts = attempts + 1, delivered_at = $2, \
                  reference = $3, last_error = NULL WHERE id = $4",
             )
@@ -110,14 +109,14 @@ impl Store {
             DeliveryAttempt::Retry {
                 next_attempt_at,
                 error,
-            } => sqlx::query(
+            } => query(
                 "UPDATE handoffs SET progress = $1, attempts = attempts + 1, next_attempt_at = $2, \
                  last_error = $3 WHERE id = $4",
             )
             .bind(progress)
             .bind(to_millis(*next_attempt_at))
             .bind(error.clone()),
-            DeliveryAttempt::Failed { error } => sqlx::query(
+            DeliveryAttempt::Failed { error } => query(
                 "UPDATE handoffs SET progress = $1, attempts = attempts + 1, failed_at = $2, \
                  last_error = $3 WHERE id = $4",
             )
@@ -125,7 +124,7 @@ impl Store {
             .bind(to_millis(now))
             .bind(error.clone()),
         };
-        let n = query.bind(id).execute(&self.pool).await?.rows_affected();
+        let n = query.bind(id).execute(&self.db).await?.rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound(format!("handoff {id}")));
         }
@@ -133,9 +132,9 @@ impl Store {
     }
 }
 
-fn decode(row: &AnyRow) -> Result<HandoffEntry> {
+fn decode(row: &Row) -> Result<HandoffEntry> {
     const T: &str = "handoffs";
-    let progress = match parse_json::<serde_json::Value>(T, &row.get::<String, _>(4))? {
+    let progress = match parse_json::<serde_json::Value>(T, &row.get::<String>(4))? {
         serde_json::Value::Object(map) => map,
         other => {
             return Err(StoreError::Corrupt {
@@ -145,15 +144,15 @@ fn decode(row: &AnyRow) -> Result<HandoffEntry> {
         }
     };
     let optional_time = |i: usize| {
-        row.get::<Option<i64>, _>(i)
+        row.get::<Option<i64>>(i)
             .map(|ms| from_millis(T, ms))
             .transpose()
     };
     Ok(HandoffEntry {
         id: row.get(0),
-        conversation_id: parse_field(T, "conversation_id", &row.get::<String, _>(1))?,
+        conversation_id: parse_field(T, "conversation_id", &row.get::<String>(1))?,
         target: row.get(2),
-        request: parse_json(T, &row.get::<String, _>(3))?,
+        request: parse_json(T, &row.get::<String>(3))?,
         progress,
         attempts: row.get(5),
         created_at: from_millis(T, row.get(6))?,

@@ -2,10 +2,10 @@
 //! the first delivery's result instead of running a second turn.
 
 use crate::batch::Write;
+use crate::db::query;
 use crate::{parse_field, parse_json, to_millis, Result, Store};
 use chrono::Duration;
 use frontline_domain::{Channel, ConversationId, Timestamp};
-use sqlx::Row;
 
 /// What to do with an inbound message after trying to claim it.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,20 +34,20 @@ impl Store {
         lease: Duration,
         now: Timestamp,
     ) -> Result<InboxClaim> {
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO inbox (channel, channel_message_id, received_at, claimed_at) \
              VALUES ($1, $2, $3, $3) ON CONFLICT (channel, channel_message_id) DO NOTHING",
         )
         .bind(channel.as_str())
         .bind(channel_message_id.to_string())
         .bind(to_millis(now))
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?
         .rows_affected();
         if inserted == 1 {
             return Ok(InboxClaim::Fresh);
         }
-        let taken_over = sqlx::query(
+        let taken_over = query(
             "UPDATE inbox SET claimed_at = $1 WHERE channel = $2 AND channel_message_id = $3 \
              AND processed_at IS NULL AND claimed_at < $4",
         )
@@ -55,30 +55,30 @@ impl Store {
         .bind(channel.as_str())
         .bind(channel_message_id.to_string())
         .bind(to_millis(now - lease))
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?
         .rows_affected();
         if taken_over == 1 {
             tracing::warn!(%channel, channel_message_id, "taking over an expired inbox claim");
             return Ok(InboxClaim::Fresh);
         }
-        let row = sqlx::query(
+        let row = query(
             "SELECT processed_at, conversation_id, result FROM inbox \
              WHERE channel = $1 AND channel_message_id = $2",
         )
         .bind(channel.as_str())
         .bind(channel_message_id.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.db)
         .await?;
-        if row.get::<Option<i64>, _>(0).is_none() {
+        if row.get::<Option<i64>>(0).is_none() {
             return Ok(InboxClaim::InProgress);
         }
         Ok(InboxClaim::Done {
             conversation_id: row
-                .get::<Option<String>, _>(1)
+                .get::<Option<String>>(1)
                 .map(|c| parse_field("inbox", "conversation_id", &c))
                 .transpose()?,
-            result: match row.get::<Option<String>, _>(2) {
+            result: match row.get::<Option<String>>(2) {
                 Some(raw) => parse_json("inbox", &raw)?,
                 None => serde_json::Value::Null,
             },
@@ -109,12 +109,12 @@ impl Store {
     /// Give up an unfinished claim (the turn failed), so a redelivery runs it at once instead of
     /// waiting for the lease.
     pub async fn release_inbound(&self, channel: Channel, channel_message_id: &str) -> Result<()> {
-        sqlx::query(
+        query(
             "DELETE FROM inbox WHERE channel = $1 AND channel_message_id = $2 AND processed_at IS NULL",
         )
         .bind(channel.as_str())
         .bind(channel_message_id.to_string())
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         Ok(())
     }

@@ -2,11 +2,13 @@
 //! log, the inbox (deduplication of provider redeliveries) and the outbox.
 //!
 //! One schema and one code path for SQLite (the embedded default, WAL mode) and PostgreSQL
-//! (scale-out), through sqlx's `Any` driver: the SQL is kept to the dialect both share.
+//! (scale-out): the SQL is kept to the dialect both share, and [`db`] runs it on either
+//! engine (SQLite on the calling thread, PostgreSQL through sqlx's pool).
 
 mod batch;
 mod conversations;
 mod customers;
+mod db;
 mod events;
 mod handoffs;
 mod inbox;
@@ -24,7 +26,7 @@ pub use queue::QueuedMessage;
 use chrono::{TimeZone, Utc};
 use frontline_domain::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{ConnectOptions, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -45,6 +47,20 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A SQLite statement failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A statement's placeholders do not match the values bound to it (a defect in the store).
+    #[error("statement `{sql}`: {reason}")]
+    Statement {
+        /// The statement.
+        sql: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// The thread that checkpoints a SQLite file's write-ahead log could not start.
+    #[error("cannot start the WAL checkpoint thread: {0}")]
+    Checkpointer(std::io::Error),
     /// A stored row could not be decoded (corrupt data or a schema mismatch).
     #[error("corrupt row in `{table}`: {reason}")]
     Corrupt {
@@ -125,10 +141,10 @@ pub enum Backend {
     Postgres,
 }
 
-/// A handle on the database; cheap to clone (it wraps a connection pool).
+/// A handle on the database; cheap to clone (it wraps a connection or a pool).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    db: db::Db,
     backend: Backend,
 }
 
@@ -138,16 +154,17 @@ impl Store {
     /// Connect to `sqlite://path/to/file.db` (created if missing) or `postgres://…`, and bring
     /// the schema up to date.
     ///
-    /// SQLite runs in WAL mode through a single connection: SQLite serialises writers anyway,
-    /// and one connection cannot hit the `SQLITE_BUSY` lock-upgrade failure that several
-    /// connections with deferred transactions can.
+    /// SQLite runs in WAL mode on one connection per file in the process, on the calling thread
+    /// (see `db`): SQLite serialises writers anyway, and one connection cannot hit the
+    /// `SQLITE_BUSY` lock-upgrade failure that several connections with deferred transactions
+    /// can.
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let invalid = |reason: String| StoreError::InvalidUrl {
             url: redact(url),
             reason,
         };
-        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             let path = path.split('?').next().unwrap_or(path);
             if path.is_empty() {
@@ -160,44 +177,53 @@ impl Store {
                     })?;
                 }
             }
-            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_string())
-        } else {
+            // sqlx keeps the schema's history (its migrations table), as it always has; the
+            // store's own statements then run on the calling thread.
+            let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))
+                .map_err(|e| invalid(e.to_string()))?;
+            let migrations = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(options)
+                .await?;
+            let migrated = MIGRATOR.run(&migrations).await;
+            migrations.close().await;
+            migrated?;
+            return Ok(Store {
+                db: db::Db::sqlite(std::path::Path::new(path))?,
+                backend: Backend::Sqlite,
+            });
+        }
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(invalid(
                 "expected sqlite://<file> or postgres://<user>@<host>/<database>".into(),
             ));
-        };
-        let options = AnyConnectOptions::from_str(&url)
+        }
+        let options = AnyConnectOptions::from_str(url)
             .map_err(|e| invalid(e.to_string()))?
             .log_statements(tracing::log::LevelFilter::Trace);
-        let pool_options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(1)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                }),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
-        };
-        let pool = pool_options
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            db: db::Db::Postgres(pool),
+            backend: Backend::Postgres,
+        })
     }
 
     /// Run one write outside any batch.
     pub(crate) async fn write_one(&self, write: &Write) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        batch::execute(&mut conn, write).await
+        batch::execute(&self.db, write).await
     }
 
     /// The engine behind this store.
@@ -207,13 +233,13 @@ impl Store {
 
     /// A cheap round trip, for readiness probes.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        db::query("SELECT 1").execute(&self.db).await?;
         Ok(())
     }
 
     /// Close every connection (waits for queries in flight).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 }
 

@@ -2,12 +2,11 @@
 //! and delivering never loses it; a delivery worker drains due entries.
 
 use crate::batch::Write;
+use crate::db::{query, Row};
 use crate::{
     from_millis, parse_field, parse_json, to_millis, DeliveryAttempt, Result, Store, StoreError,
 };
 use frontline_domain::{ConversationId, OutboundMessage, OutboxId, Timestamp};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 /// A reply in the outbox.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,13 +54,13 @@ impl Store {
 
     /// Mark an entry delivered (idempotent).
     pub async fn mark_delivered(&self, id: OutboxId, now: Timestamp) -> Result<()> {
-        let n = sqlx::query(
+        let n = query(
             "UPDATE outbox SET delivered_at = COALESCE(delivered_at, $1), attempts = attempts + 1 \
              WHERE id = $2",
         )
         .bind(to_millis(now))
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?
         .rows_affected();
         if n == 0 {
@@ -72,14 +71,14 @@ impl Store {
 
     /// Undelivered entries due at `now`, oldest first.
     pub async fn due_outbox(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxEntry>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL \
              AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2"
         ))
         .bind(to_millis(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(decode)
@@ -94,7 +93,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<()> {
         let query = match attempt {
-            DeliveryAttempt::Delivered { reference } => sqlx::query(
+            DeliveryAttempt::Delivered { reference } => query(
                 "UPDATE outbox SET attempts = attempts + 1, delivered_at = $1, reference = $2, \
                  last_error = NULL WHERE id = $3",
             )
@@ -103,13 +102,13 @@ impl Store {
             DeliveryAttempt::Retry {
                 next_attempt_at,
                 error,
-            } => sqlx::query(
+            } => query(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
                  WHERE id = $3",
             )
             .bind(to_millis(*next_attempt_at))
             .bind(error.clone()),
-            DeliveryAttempt::Failed { error } => sqlx::query(
+            DeliveryAttempt::Failed { error } => query(
                 "UPDATE outbox SET attempts = attempts + 1, failed_at = $1, last_error = $2 \
                  WHERE id = $3",
             )
@@ -118,7 +117,7 @@ impl Store {
         };
         let n = query
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?
             .rows_affected();
         if n == 0 {
@@ -137,7 +136,7 @@ impl Store {
         detail: Option<&str>,
         at: Timestamp,
     ) -> Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO delivery_statuses (channel, provider_message_id, status, at, detail) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (channel, provider_message_id, status) DO NOTHING",
@@ -147,7 +146,7 @@ impl Store {
         .bind(status.to_string())
         .bind(to_millis(at))
         .bind(detail.map(str::to_string))
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         Ok(())
     }
@@ -158,13 +157,13 @@ impl Store {
         channel: frontline_domain::Channel,
         provider_message_id: &str,
     ) -> Result<Vec<(String, Timestamp)>> {
-        sqlx::query(
+        query(
             "SELECT status, at FROM delivery_statuses WHERE channel = $1 \
              AND provider_message_id = $2 ORDER BY at, status",
         )
         .bind(channel.as_str())
         .bind(provider_message_id.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(|r| Ok((r.get(0), from_millis("delivery_statuses", r.get(1))?)))
@@ -179,13 +178,13 @@ impl Store {
         recipient: &frontline_domain::Identity,
         after: Option<OutboxId>,
     ) -> Result<Vec<OutboxEntry>> {
-        let entries: Vec<OutboxEntry> = sqlx::query(&format!(
+        let entries: Vec<OutboxEntry> = query(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE channel = $1 AND recipient = $2 \
              ORDER BY created_at, id"
         ))
         .bind(channel.as_str())
         .bind(recipient.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(decode)
@@ -200,11 +199,11 @@ impl Store {
 
     /// Every outbox entry of a conversation, oldest first.
     pub async fn outbox_of(&self, conversation_id: ConversationId) -> Result<Vec<OutboxEntry>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE conversation_id = $1 ORDER BY created_at, id"
         ))
         .bind(conversation_id.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(decode)
@@ -212,20 +211,20 @@ impl Store {
     }
 }
 
-fn decode(row: &AnyRow) -> Result<OutboxEntry> {
+fn decode(row: &Row) -> Result<OutboxEntry> {
     const T: &str = "outbox";
     Ok(OutboxEntry {
-        id: parse_field(T, "id", &row.get::<String, _>(0))?,
-        message: parse_json(T, &row.get::<String, _>(1))?,
+        id: parse_field(T, "id", &row.get::<String>(0))?,
+        message: parse_json(T, &row.get::<String>(1))?,
         attempts: row.get(2),
         created_at: from_millis(T, row.get(3))?,
         next_attempt_at: from_millis(T, row.get(4))?,
         delivered_at: row
-            .get::<Option<i64>, _>(5)
+            .get::<Option<i64>>(5)
             .map(|ms| from_millis(T, ms))
             .transpose()?,
         failed_at: row
-            .get::<Option<i64>, _>(6)
+            .get::<Option<i64>>(6)
             .map(|ms| from_millis(T, ms))
             .transpose()?,
         last_error: row.get(7),

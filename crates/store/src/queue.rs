@@ -2,9 +2,9 @@
 //! is acknowledged, then a worker runs its turn. A provider redelivering the same message id
 //! finds it already queued; a crash between acknowledging and answering loses nothing.
 
+use crate::db::query;
 use crate::{from_millis, parse_json, to_json, to_millis, DeliveryAttempt, Result, Store};
 use frontline_domain::{Channel, InboundMessage, Timestamp};
-use sqlx::Row;
 
 /// A queued inbound message.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +22,7 @@ impl Store {
     /// false if this provider message was queued before (a redelivery), in which case nothing
     /// changes.
     pub async fn accept_inbound(&self, message: &InboundMessage, now: Timestamp) -> Result<bool> {
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO inbound_queue (channel, channel_message_id, payload, accepted_at, \
              next_attempt_at, sender, position) VALUES ($1, $2, $3, $4, $4, $5, \
              COALESCE((SELECT MAX(position) FROM inbound_queue WHERE sender = $5), 0) + 1) \
@@ -33,7 +33,7 @@ impl Store {
         .bind(to_json(message))
         .bind(to_millis(now))
         .bind(message.sender.to_string())
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?
         .rows_affected();
         Ok(inserted == 1)
@@ -44,7 +44,7 @@ impl Store {
     /// aside), so workers on several replicas still run each customer's turns in order. A
     /// sender whose oldest message waits for a retry waits with it.
     pub async fn due_inbound(&self, now: Timestamp, limit: i64) -> Result<Vec<QueuedMessage>> {
-        sqlx::query(
+        query(
             "SELECT payload, attempts, accepted_at FROM inbound_queue q \
              WHERE done_at IS NULL AND next_attempt_at <= $1 \
              AND NOT EXISTS (SELECT 1 FROM inbound_queue o \
@@ -55,12 +55,12 @@ impl Store {
         )
         .bind(to_millis(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(|row| {
             Ok(QueuedMessage {
-                message: parse_json("inbound_queue", &row.get::<String, _>(0))?,
+                message: parse_json("inbound_queue", &row.get::<String>(0))?,
                 attempts: row.get(1),
                 accepted_at: from_millis("inbound_queue", row.get(2))?,
             })
@@ -78,7 +78,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<()> {
         let query = match attempt {
-            DeliveryAttempt::Delivered { .. } => sqlx::query(
+            DeliveryAttempt::Delivered { .. } => query(
                 "UPDATE inbound_queue SET attempts = attempts + 1, done_at = $1, last_error = NULL \
                  WHERE channel = $2 AND channel_message_id = $3",
             )
@@ -86,14 +86,14 @@ impl Store {
             DeliveryAttempt::Retry {
                 next_attempt_at,
                 error,
-            } => sqlx::query(
+            } => query(
                 "UPDATE inbound_queue SET attempts = attempts + 1, next_attempt_at = $1, \
                  last_error = $2 WHERE channel = $3 AND channel_message_id = $4",
             )
             .bind(to_millis(*next_attempt_at))
             .bind(error.clone()),
             // Failed entries stay for an operator, out of the due set (done, with the error).
-            DeliveryAttempt::Failed { error } => sqlx::query(
+            DeliveryAttempt::Failed { error } => query(
                 "UPDATE inbound_queue SET attempts = attempts + 1, done_at = $1, last_error = $2 \
                  WHERE channel = $3 AND channel_message_id = $4",
             )
@@ -103,7 +103,7 @@ impl Store {
         query
             .bind(channel.as_str())
             .bind(channel_message_id.to_string())
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?;
         Ok(())
     }
@@ -127,7 +127,7 @@ impl Store {
     }
 
     async fn count(&self, sql: &'static str) -> Result<i64> {
-        let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+        let row = query(sql).fetch_one(&self.db).await?;
         Ok(row.get(0))
     }
 }

@@ -108,6 +108,76 @@ async fn identity_resolution_finds_creates_and_attaches() {
     }
 }
 
+/// A returning customer is resolved from one read of their record; it must say exactly what the
+/// stored record says, and give way to the full resolution whenever something is to be written.
+#[tokio::test]
+async fn a_returning_customer_resolves_to_their_stored_record() {
+    for db in all_backends().await {
+        let s = &db.store;
+        let ada = s
+            .resolve_customer(
+                &[email("ada@example.com"), phone("+14155550123")],
+                None,
+                at(0),
+            )
+            .await
+            .unwrap()
+            .customer;
+        for identities in [
+            vec![email("ada@example.com")],
+            vec![phone("+14155550123")],
+            vec![phone("+14155550123"), email("ada@example.com")],
+        ] {
+            let again = s.resolve_customer(&identities, None, at(5)).await.unwrap();
+            assert!(!again.created && again.merged.is_empty(), "{}", db.label);
+            assert_eq!(
+                again.customer,
+                s.customer(ada.id).await.unwrap(),
+                "{}",
+                db.label
+            );
+            assert_eq!(again.customer.identities.len(), 2, "{}", db.label);
+        }
+
+        // A name given for the first time is stored, and a later one does not replace it.
+        let named = s
+            .resolve_customer(&[email("ada@example.com")], Some("Ada"), at(6))
+            .await
+            .unwrap();
+        assert_eq!(
+            named.customer.display_name.as_deref(),
+            Some("Ada"),
+            "{}",
+            db.label
+        );
+        let renamed = s
+            .resolve_customer(&[email("ada@example.com")], Some("Augusta"), at(7))
+            .await
+            .unwrap();
+        assert_eq!(
+            renamed.customer.display_name.as_deref(),
+            Some("Ada"),
+            "{}",
+            db.label
+        );
+
+        // A handle the record lacks is attached, on the same customer.
+        let third = s
+            .resolve_customer(&[email("ada@example.com"), account("acct-7")], None, at(8))
+            .await
+            .unwrap();
+        assert_eq!(third.customer.id, ada.id, "{}", db.label);
+        assert_eq!(third.customer.identities.len(), 3, "{}", db.label);
+        assert_eq!(
+            third.customer,
+            s.customer(ada.id).await.unwrap(),
+            "{}",
+            db.label
+        );
+        db.cleanup().await;
+    }
+}
+
 fn account(v: &str) -> Identity {
     Identity {
         kind: IdentityKind::AccountId,
