@@ -13,10 +13,10 @@ use frontline_domain::{
     ActionBackend, ActionCall, ActionError, ActionKind, ActionSpec, Identity, IdentityKind,
     NormalizeOptions,
 };
+use rusqlite::{Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::{Sqlite, SqliteConnection, Transaction};
 use std::collections::BTreeMap;
 use tracing::Instrument;
 
@@ -280,26 +280,24 @@ fn rule_error(e: RuleError) -> ActionError {
     }
 }
 
-async fn load<T: DeserializeOwned>(
-    conn: &mut SqliteConnection,
+fn load<T: DeserializeOwned>(
+    conn: &Connection,
     table: &'static str,
     key_column: &str,
     key: &str,
     what: &str,
 ) -> Result<T, ActionError> {
-    let raw: Option<String> =
-        sqlx::query_scalar(&format!("SELECT doc FROM {table} WHERE {key_column} = ?"))
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(backend)?;
+    let raw: Option<String> = conn
+        .prepare_cached(&format!("SELECT doc FROM {table} WHERE {key_column} = ?"))
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(backend)?;
     let raw = raw.ok_or_else(|| ActionError::NotFound {
         what: format!("{what} {key}"),
     })?;
     decode_doc(table, &raw).map_err(backend)
 }
 
-async fn load_order(conn: &mut SqliteConnection, order_id: &str) -> Result<Order, ActionError> {
+fn load_order(conn: &Connection, order_id: &str) -> Result<Order, ActionError> {
     load(
         conn,
         "shop_orders",
@@ -307,18 +305,14 @@ async fn load_order(conn: &mut SqliteConnection, order_id: &str) -> Result<Order
         &normalize_order_id(order_id),
         "order",
     )
-    .await
 }
 
-async fn load_user(conn: &mut SqliteConnection, user_id: &str) -> Result<User, ActionError> {
-    load(conn, "shop_users", "user_id", user_id.trim(), "user").await
+fn load_user(conn: &Connection, user_id: &str) -> Result<User, ActionError> {
+    load(conn, "shop_users", "user_id", user_id.trim(), "user")
 }
 
 /// The products an order's items belong to.
-async fn products_of(
-    conn: &mut SqliteConnection,
-    order: &Order,
-) -> Result<BTreeMap<String, Product>, ActionError> {
+fn products_of(conn: &Connection, order: &Order) -> Result<BTreeMap<String, Product>, ActionError> {
     let mut products = BTreeMap::new();
     for item in &order.items {
         if !products.contains_key(&item.product_id) {
@@ -328,25 +322,27 @@ async fn products_of(
                 "product_id",
                 &item.product_id,
                 "product",
-            )
-            .await?;
+            )?;
             products.insert(p.product_id.clone(), p);
         }
     }
     Ok(products)
 }
 
-async fn find_user_id(
-    conn: &mut SqliteConnection,
+fn find_user_id(
+    conn: &Connection,
     sql: &str,
     binds: &[&str],
     what: String,
 ) -> Result<Value, ActionError> {
-    let mut query = sqlx::query_scalar::<_, String>(sql);
-    for b in binds {
-        query = query.bind(*b);
-    }
-    match query.fetch_optional(&mut *conn).await.map_err(backend)? {
+    let found: Option<String> = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| {
+            s.query_row(rusqlite::params_from_iter(binds), |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)?;
+    match found {
         Some(user_id) => Ok(Value::String(user_id)),
         None => Err(ActionError::NotFound { what }),
     }
@@ -358,8 +354,8 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 
 impl Shop {
     async fn read(&self, name: &str, args: &Value) -> Result<Value, ActionError> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
-        let conn = &mut *conn;
+        let conn = self.connection().await;
+        let conn = &*conn;
         match name {
             "find_user_id_by_email" => {
                 let a: EmailArgs = parse(name, args)?;
@@ -370,7 +366,6 @@ impl Shop {
                     &[&email],
                     format!("customer with email {email}"),
                 )
-                .await
             }
             "find_user_id_by_name_zip" => {
                 let a: NameZipArgs = parse(name, args)?;
@@ -384,7 +379,6 @@ impl Shop {
                     &[&first, &last, a.zip.trim()],
                     format!("customer {} {} in zip {}", a.first_name, a.last_name, a.zip),
                 )
-                .await
             }
             "find_user_id_by_phone" => {
                 let a: PhoneArgs = parse(name, args)?;
@@ -400,22 +394,21 @@ impl Shop {
                     &[&phone.value],
                     format!("customer with phone {}", phone.value),
                 )
-                .await
             }
             "get_user_details" => {
                 let a: UserArgs = parse(name, args)?;
-                Ok(to_value(&load_user(conn, &a.user_id).await?))
+                Ok(to_value(&load_user(conn, &a.user_id)?))
             }
             "get_order_details" => {
                 let a: OrderArgs = parse(name, args)?;
-                Ok(to_value(&load_order(conn, &a.order_id).await?))
+                Ok(to_value(&load_order(conn, &a.order_id)?))
             }
             "list_user_orders" => {
                 let a: UserArgs = parse(name, args)?;
-                let user = load_user(conn, &a.user_id).await?;
+                let user = load_user(conn, &a.user_id)?;
                 let mut orders = Vec::new();
                 for id in user.orders.iter().rev() {
-                    let o = load_order(conn, id).await?;
+                    let o = load_order(conn, id)?;
                     orders.push(json!({
                         "order_id": o.order_id,
                         "status": o.status,
@@ -434,23 +427,19 @@ impl Shop {
                     "product_id",
                     a.product_id.trim(),
                     "product",
-                )
-                .await?;
+                )?;
                 Ok(to_value(&p))
             }
             "get_item_details" => {
                 let a: ItemArgs = parse(name, args)?;
-                let product_id: Option<String> =
-                    sqlx::query_scalar("SELECT product_id FROM shop_items WHERE item_id = ?")
-                        .bind(a.item_id.trim())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(backend)?;
+                let product_id: Option<String> = conn
+                    .prepare_cached("SELECT product_id FROM shop_items WHERE item_id = ?")
+                    .and_then(|mut s| s.query_row([a.item_id.trim()], |r| r.get(0)).optional())
+                    .map_err(backend)?;
                 let product_id = product_id.ok_or_else(|| ActionError::NotFound {
                     what: format!("item {}", a.item_id),
                 })?;
-                let p: Product =
-                    load(conn, "shop_products", "product_id", &product_id, "product").await?;
+                let p: Product = load(conn, "shop_products", "product_id", &product_id, "product")?;
                 let v = &p.variants[a.item_id.trim()];
                 Ok(
                     json!({"item_id": v.item_id, "product_id": p.product_id, "name": p.name, "options": v.options, "available": v.available, "price": v.price}),
@@ -458,8 +447,8 @@ impl Shop {
             }
             "get_order_item_options" => {
                 let a: OrderArgs = parse(name, args)?;
-                let order = load_order(conn, &a.order_id).await?;
-                let products = products_of(conn, &order).await?;
+                let order = load_order(conn, &a.order_id)?;
+                let products = products_of(conn, &order)?;
                 let variants: Vec<Value> = products
                     .values()
                     .flat_map(|p| {
@@ -472,11 +461,13 @@ impl Shop {
             }
             "list_all_product_types" => {
                 let _: NoArgs = parse(name, args)?;
-                let rows: Vec<(String, String)> =
-                    sqlx::query_as("SELECT name, product_id FROM shop_products ORDER BY name")
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(backend)?;
+                let rows: Vec<(String, String)> = conn
+                    .prepare_cached("SELECT name, product_id FROM shop_products ORDER BY name")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect::<Result<_, _>>()
+                    })
+                    .map_err(backend)?;
                 Ok(Value::Object(
                     rows.into_iter()
                         .map(|(n, id)| (n, Value::String(id)))
@@ -485,13 +476,16 @@ impl Shop {
             }
             "list_user_subscriptions" => {
                 let a: UserArgs = parse(name, args)?;
-                let docs: Vec<String> = sqlx::query_scalar(
-                    "SELECT doc FROM shop_subscriptions WHERE user_id = ? ORDER BY subscription_id",
-                )
-                .bind(a.user_id.trim())
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(backend)?;
+                let docs: Vec<String> = conn
+                    .prepare_cached(
+                        "SELECT doc FROM shop_subscriptions WHERE user_id = ? \
+                         ORDER BY subscription_id",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map([a.user_id.trim()], |r| r.get(0))?
+                            .collect::<Result<_, _>>()
+                    })
+                    .map_err(backend)?;
                 let subs = docs
                     .iter()
                     .map(|d| {
@@ -505,37 +499,38 @@ impl Shop {
         }
     }
 
-    /// Check the rules and apply one write inside `tx`; nothing is written unless they pass.
-    async fn apply_write(
+    /// Check the rules and apply one write inside the transaction on `conn`; nothing is
+    /// written unless they pass.
+    fn apply_write(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        conn: &Connection,
         name: &str,
         args: &Value,
     ) -> Result<Value, ActionError> {
-        let conn: &mut SqliteConnection = tx;
+        let tx = conn;
         match name {
             "cancel_pending_order" => {
                 let a: CancelOrderArgs = parse(name, args)?;
-                let mut order = load_order(conn, &a.order_id).await?;
-                let mut user = load_user(conn, &order.user_id).await?;
+                let mut order = load_order(conn, &a.order_id)?;
+                let mut user = load_user(conn, &order.user_id)?;
                 rules::cancel_pending_order(&mut order, &mut user, a.reason.trim())
                     .map_err(rule_error)?;
-                put_order(tx, &order).await.map_err(backend)?;
-                put_user(tx, &user).await.map_err(backend)?;
+                put_order(tx, &order).map_err(backend)?;
+                put_user(tx, &user).map_err(backend)?;
                 Ok(to_value(&order))
             }
             "modify_pending_order_address" => {
                 let a: OrderAddressArgs = parse(name, args)?;
-                let mut order = load_order(conn, &a.order_id).await?;
+                let mut order = load_order(conn, &a.order_id)?;
                 rules::modify_pending_order_address(&mut order, a.address).map_err(rule_error)?;
-                put_order(tx, &order).await.map_err(backend)?;
+                put_order(tx, &order).map_err(backend)?;
                 Ok(to_value(&order))
             }
             "modify_pending_order_items" | "exchange_delivered_order_items" => {
                 let a: SwapItemsArgs = parse(name, args)?;
-                let mut order = load_order(conn, &a.order_id).await?;
-                let mut user = load_user(conn, &order.user_id).await?;
-                let products = products_of(conn, &order).await?;
+                let mut order = load_order(conn, &a.order_id)?;
+                let mut user = load_user(conn, &order.user_id)?;
+                let products = products_of(conn, &order)?;
                 if name == "modify_pending_order_items" {
                     rules::modify_pending_order_items(
                         &mut order,
@@ -556,24 +551,24 @@ impl Shop {
                     )
                 }
                 .map_err(rule_error)?;
-                put_order(tx, &order).await.map_err(backend)?;
-                put_user(tx, &user).await.map_err(backend)?;
+                put_order(tx, &order).map_err(backend)?;
+                put_user(tx, &user).map_err(backend)?;
                 Ok(to_value(&order))
             }
             "modify_pending_order_payment" => {
                 let a: PaymentArgs = parse(name, args)?;
-                let mut order = load_order(conn, &a.order_id).await?;
-                let mut user = load_user(conn, &order.user_id).await?;
+                let mut order = load_order(conn, &a.order_id)?;
+                let mut user = load_user(conn, &order.user_id)?;
                 rules::modify_pending_order_payment(&mut order, &mut user, &a.payment_method_id)
                     .map_err(rule_error)?;
-                put_order(tx, &order).await.map_err(backend)?;
-                put_user(tx, &user).await.map_err(backend)?;
+                put_order(tx, &order).map_err(backend)?;
+                put_user(tx, &user).map_err(backend)?;
                 Ok(to_value(&order))
             }
             "return_delivered_order_items" => {
                 let a: ReturnArgs = parse(name, args)?;
-                let mut order = load_order(conn, &a.order_id).await?;
-                let user = load_user(conn, &order.user_id).await?;
+                let mut order = load_order(conn, &a.order_id)?;
+                let user = load_user(conn, &order.user_id)?;
                 rules::return_delivered_order_items(
                     &mut order,
                     &user,
@@ -581,14 +576,14 @@ impl Shop {
                     &a.payment_method_id,
                 )
                 .map_err(rule_error)?;
-                put_order(tx, &order).await.map_err(backend)?;
+                put_order(tx, &order).map_err(backend)?;
                 Ok(to_value(&order))
             }
             "modify_user_address" => {
                 let a: UserAddressArgs = parse(name, args)?;
-                let mut user = load_user(conn, &a.user_id).await?;
+                let mut user = load_user(conn, &a.user_id)?;
                 rules::modify_user_address(&mut user, a.address).map_err(rule_error)?;
-                put_user(tx, &user).await.map_err(backend)?;
+                put_user(tx, &user).map_err(backend)?;
                 Ok(to_value(&user))
             }
             "cancel_subscription" => {
@@ -599,10 +594,9 @@ impl Shop {
                     "subscription_id",
                     a.subscription_id.trim(),
                     "subscription",
-                )
-                .await?;
+                )?;
                 rules::cancel_subscription(&mut sub, &a.reason).map_err(rule_error)?;
-                put_subscription(tx, &sub).await.map_err(backend)?;
+                put_subscription(tx, &sub).map_err(backend)?;
                 Ok(to_value(&sub))
             }
             other => Err(ActionError::UnknownAction { name: other.into() }),
@@ -617,14 +611,17 @@ impl Shop {
             .ok_or_else(|| ActionError::MissingIdempotencyKey {
                 action: call.name.clone(),
             })?;
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let earlier: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT action, args, outcome FROM shop_audit WHERE idempotency_key = ?",
-        )
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
+        let mut conn = self.connection().await;
+        let tx = conn.transaction().map_err(backend)?;
+        let earlier: Option<(String, String, String)> = tx
+            .prepare_cached(
+                "SELECT action, args, outcome FROM shop_audit WHERE idempotency_key = ?",
+            )
+            .and_then(|mut s| {
+                s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(backend)?;
         if let Some((action, args, outcome)) = earlier {
             let same_args = serde_json::from_str::<Value>(&args).ok().as_ref() == Some(&call.args);
             if action != call.name || !same_args {
@@ -639,31 +636,39 @@ impl Shop {
             return serde_json::from_str::<Result<Value, ActionError>>(&outcome)
                 .map_err(backend)?;
         }
-        let outcome = self.apply_write(&mut tx, &call.name, &call.args).await;
+        let outcome = self.apply_write(&tx, &call.name, &call.args);
         if let Err(ActionError::Backend { .. }) = outcome {
             // Transient: roll back and record nothing, so a retry with the same key runs again.
-            tx.rollback().await.map_err(backend)?;
+            tx.rollback().map_err(backend)?;
             return outcome;
         }
-        sqlx::query("INSERT INTO shop_audit (idempotency_key, action, args, outcome, at) VALUES (?, ?, ?, ?, ?)")
-            .bind(key)
-            .bind(&call.name)
-            .bind(call.args.to_string())
-            .bind(serde_json::to_string(&outcome).expect("outcome serialises"))
-            .bind(chrono::Utc::now().timestamp_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+        tx.execute(
+            "INSERT INTO shop_audit (idempotency_key, action, args, outcome, at) \
+             VALUES (?, ?, ?, ?, ?)",
+            rusqlite::params![
+                key,
+                call.name,
+                call.args.to_string(),
+                serde_json::to_string(&outcome).expect("outcome serialises"),
+                chrono::Utc::now().timestamp_millis(),
+            ],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
         outcome
     }
 
     /// The audit trail of write actions, oldest first: (key, action, args, outcome).
     pub async fn audit_log(&self) -> Result<Vec<(String, String, Value, Value)>, crate::ShopError> {
-        let rows: Vec<(String, String, String, String)> =
-            sqlx::query_as("SELECT idempotency_key, action, args, outcome FROM shop_audit ORDER BY at, idempotency_key")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, String, String, String)> = self
+            .connection()
+            .await
+            .prepare(
+                "SELECT idempotency_key, action, args, outcome FROM shop_audit \
+                 ORDER BY at, idempotency_key",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
         rows.into_iter()
             .map(|(k, a, args, outcome)| {
                 Ok((
