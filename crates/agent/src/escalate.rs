@@ -88,67 +88,27 @@ impl Agent {
 
     /// Apply the escalation policy to a decided turn: when it calls for a human, the flows end
     /// `escalated` and the decision becomes a handoff.
+    ///
+    /// `history` is the log as the turn read it; this turn's events are appended to it while
+    /// the policy reads it, and taken off again (no copy of the whole log per turn).
     pub(crate) async fn apply_policy(
         &self,
         pending: &Pending,
         customer: &Customer,
-        history: &[Event],
+        history: &mut Vec<Event>,
         stack_before: &[FlowFrame],
         decision: &mut Decision,
     ) -> Result<(), AgentError> {
         if decision.handoff.is_some() {
             return Ok(());
         }
-        // The log so far: what the turn started with, plus what this turn appended.
-        let conversation_id = pending.conversation_id();
-        let mut events = history.to_vec();
-        events.extend(pending.appended());
-        let now = (self.clock)();
-        let spec_of = |id: &str| self.engine.flows().get(id).map(|f| &f.spec);
-        let started: Vec<StartedFlow<'_>> = decision
-            .started
-            .iter()
-            .filter_map(|id| {
-                let spec = spec_of(id)?;
-                Some(StartedFlow {
-                    flow_id: id,
-                    tier: spec.tier.as_str(),
-                    frame: decision.stack.iter().rev().find(|f| &f.flow_id == id),
-                    vip_to_human: spec.escalation.as_ref().and_then(|o| o.vip_to_human),
-                })
-            })
-            .collect();
-        let prior: Vec<PriorFlow> = if started.is_empty() {
-            vec![]
-        } else {
-            self.prior_contacts(customer, conversation_id, now)
-                .await?
-                .into_iter()
-                .flat_map(|(_, flows)| flows)
-                .collect()
-        };
-        // The thresholds of the flow the customer is in (or was in, if it ended this turn).
-        let flow_now = decision
-            .stack
-            .last()
-            .map(|f| f.flow_id.as_str())
-            .or_else(|| stack_before.last().map(|f| f.flow_id.as_str()));
-        let policy = match flow_now
-            .and_then(spec_of)
-            .and_then(|s| s.escalation.as_ref())
-        {
-            Some(o) => self.escalation.policy.with_override(o),
-            None => self.escalation.policy.clone(),
-        };
-        let facts = TurnFacts {
-            events: &events,
-            asked: decision.asked.as_ref().map(|(slot, _)| slot.as_str()),
-            started: &started,
-            vip: self.is_vip(customer),
-            prior_flows: &prior,
-            now,
-        };
-        let Some(escalation) = policy.assess(&facts) else {
+        let read = history.len();
+        history.extend(pending.appended());
+        let assessed = self
+            .assess(pending, customer, history, stack_before, decision)
+            .await;
+        history.truncate(read);
+        let Some(escalation) = assessed? else {
             return Ok(());
         };
         tracing::info!(trigger = %escalation.trigger, reason = %escalation.reason, "escalation policy hands off");
@@ -189,6 +149,65 @@ impl Agent {
             decision.texts.insert(0, ack.to_string());
         }
         Ok(())
+    }
+
+    /// What the escalation policy makes of the turn: `events` is the whole log, this turn's
+    /// events included.
+    async fn assess(
+        &self,
+        pending: &Pending,
+        customer: &Customer,
+        events: &[Event],
+        stack_before: &[FlowFrame],
+        decision: &Decision,
+    ) -> Result<Option<frontline_escalation::Escalation>, AgentError> {
+        let conversation_id = pending.conversation_id();
+        let now = (self.clock)();
+        let spec_of = |id: &str| self.engine.flows().get(id).map(|f| &f.spec);
+        let started: Vec<StartedFlow<'_>> = decision
+            .started
+            .iter()
+            .filter_map(|id| {
+                let spec = spec_of(id)?;
+                Some(StartedFlow {
+                    flow_id: id,
+                    tier: spec.tier.as_str(),
+                    frame: decision.stack.iter().rev().find(|f| &f.flow_id == id),
+                    vip_to_human: spec.escalation.as_ref().and_then(|o| o.vip_to_human),
+                })
+            })
+            .collect();
+        let prior: Vec<PriorFlow> = if started.is_empty() {
+            vec![]
+        } else {
+            self.prior_contacts(customer, conversation_id, now)
+                .await?
+                .into_iter()
+                .flat_map(|(_, flows)| flows)
+                .collect()
+        };
+        // The thresholds of the flow the customer is in (or was in, if it ended this turn).
+        let flow_now = decision
+            .stack
+            .last()
+            .map(|f| f.flow_id.as_str())
+            .or_else(|| stack_before.last().map(|f| f.flow_id.as_str()));
+        let policy = match flow_now
+            .and_then(spec_of)
+            .and_then(|s| s.escalation.as_ref())
+        {
+            Some(o) => self.escalation.policy.with_override(o),
+            None => self.escalation.policy.clone(),
+        };
+        let facts = TurnFacts {
+            events,
+            asked: decision.asked.as_ref().map(|(slot, _)| slot.as_str()),
+            started: &started,
+            vip: self.is_vip(customer),
+            prior_flows: &prior,
+            now,
+        };
+        Ok(policy.assess(&facts))
     }
 
     /// The customer-facing handoff message for `channel`.

@@ -385,7 +385,7 @@ impl Agent {
             );
         }
         let outcome = self
-            .turn(message, &customer, &conversation, &history, &pending)
+            .turn(message, &customer, &conversation, &mut history, &pending)
             .await?;
         let done = Write::InboxDone {
             channel: message.channel,
@@ -409,7 +409,7 @@ impl Agent {
         message: &InboundMessage,
         customer: &frontline_domain::Customer,
         conversation: &frontline_domain::Conversation,
-        history: &[Event],
+        history: &mut Vec<Event>,
         pending: &Pending,
     ) -> Result<TurnOutcome, AgentError> {
         tracing::debug!(sender = %message.sender, text = %message.text, "message received");
