@@ -39,6 +39,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The allocator `frontline serve` runs on (the `frontline` binary sets the same).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// What one customer says (`{order}` is one of their pending orders); the last line is the
 /// knowledge question.
 const SCRIPT: [&str; 5] = [

@@ -7,6 +7,10 @@ use frontline_server::{router, AppState};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The allocator `frontline serve` runs on (the `frontline` binary sets the same).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serve `agent` on a loopback port, as `frontline serve` does but with no rate limits (one
 /// client sends everything), with the channels `channels` makes of the base URL (signatures
 /// cover webhook URLs); queued messages notify `intake`. Returns the base URL.
