@@ -6,7 +6,8 @@
 # given as the first argument (a temporary one by default). The figures to read are the
 # report's `llm` block: calls_per_turn, tokens_per_turn, continuation_turns, continuation_calls.
 # A 135M model understands far worse than a production one, so read its pass rate as a
-# measurement of the harness, not of LLM mode's quality.
+# measurement of the harness, not of LLM mode's quality. The counts do not depend on the build:
+# FRONTLINE_LLM_EVAL_PROFILE=dev runs the test build's binary instead of building a release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IFS=$'\t' read -r python model < <(scripts/llm.sh)
@@ -25,5 +26,5 @@ mkdir -p "$out"
 echo "llm-eval: llama.cpp on 127.0.0.1:$port; report and cassettes in $out" >&2
 FRONTLINE_LLM__BASE_URL="http://127.0.0.1:$port/v1" FRONTLINE_LLM__MODEL=smollm2 \
 FRONTLINE_LLM__CASSETTE=record FRONTLINE_LLM__CASSETTE_DIR="$out/cassettes" \
-  cargo run --release --quiet --package frontline-cli --bin frontline -- \
+  cargo run --profile "${FRONTLINE_LLM_EVAL_PROFILE:-release}" --quiet --package frontline-cli --bin frontline -- \
   eval --mode llm --jobs 1 --report "$out/report" "${@:2}"

@@ -19,6 +19,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
@@ -29,7 +30,7 @@ type SharedSqlite = Arc<AsyncMutex<rusqlite::Connection>>;
 #[derive(Clone, Debug)]
 pub(crate) enum Db {
     /// A SQLite file, on the calling thread.
-    Sqlite(SharedSqlite),
+    Sqlite(SqliteHandle),
     /// A PostgreSQL pool.
     Postgres(AnyPool),
 }
@@ -77,7 +78,7 @@ impl Db {
         let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let mut files = open_files().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(open) = files.get(&key).and_then(Weak::upgrade) {
-            return Ok(Db::Sqlite(open));
+            return Ok(Db::Sqlite(SqliteHandle::new(open)));
         }
         let conn = rusqlite::Connection::open(&key)?;
         // Checkpoints (copying the WAL back into the database file, with two fsyncs) would
@@ -93,14 +94,14 @@ impl Db {
         files.retain(|_, open| open.strong_count() > 0);
         files.insert(key.clone(), Arc::downgrade(&shared));
         spawn_checkpointer(key, Arc::downgrade(&shared))?;
-        Ok(Db::Sqlite(shared))
+        Ok(Db::Sqlite(SqliteHandle::new(shared)))
     }
 
     /// Start a transaction: every statement run on it lands with its commit or not at all.
     pub(crate) async fn begin(&self) -> Result<Tx> {
         match self {
-            Db::Sqlite(conn) => {
-                let guard = acquire(conn.clone().lock_owned()).await?;
+            Db::Sqlite(handle) => {
+                let guard = handle.lock_owned().await?;
                 // IMMEDIATE takes the write lock now: every transaction of the store writes,
                 // and a deferred one could fail to upgrade its read lock under another process.
                 guard.execute_batch("BEGIN IMMEDIATE")?;
@@ -113,11 +114,49 @@ impl Db {
         }
     }
 
-    /// Close the connections (PostgreSQL: waits for statements in flight).
+    /// Close: statements after this fail, as they do on a closed pool (PostgreSQL: waits for
+    /// statements in flight). A SQLite file's connection stays open for other stores on it.
     pub(crate) async fn close(&self) {
-        if let Db::Postgres(pool) = self {
-            pool.close().await;
+        match self {
+            Db::Sqlite(handle) => handle.closed.store(true, Ordering::SeqCst),
+            Db::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// A store's handle on a SQLite file's shared connection; its clones share whether it is
+/// closed, as clones of a pool do.
+#[derive(Clone, Debug)]
+pub(crate) struct SqliteHandle {
+    conn: SharedSqlite,
+    closed: Arc<AtomicBool>,
+}
+
+impl SqliteHandle {
+    fn new(conn: SharedSqlite) -> Self {
+        Self {
+            conn,
+            closed: Arc::default(),
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Database(sqlx::Error::PoolClosed));
+        }
+        Ok(())
+    }
+
+    /// The connection, for one statement.
+    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, rusqlite::Connection>> {
+        self.check_open()?;
+        acquire(self.conn.lock()).await
+    }
+
+    /// The connection, for a transaction.
+    async fn lock_owned(&self) -> Result<OwnedMutexGuard<rusqlite::Connection>> {
+        self.check_open()?;
+        acquire(self.conn.clone().lock_owned()).await
     }
 }
 
@@ -315,7 +354,7 @@ impl Query {
     /// Run a write; how many rows it changed.
     pub(crate) async fn execute<'c>(self, on: impl Into<On<'c>>) -> Result<Done> {
         match on.into() {
-            On::Db(Db::Sqlite(conn)) => sqlite_execute(&*acquire(conn.lock()).await?, &self),
+            On::Db(Db::Sqlite(handle)) => sqlite_execute(&*handle.lock().await?, &self),
             On::Tx(Tx::Sqlite { conn, .. }) => sqlite_execute(conn, &self),
             On::Db(Db::Postgres(pool)) => Ok(Done {
                 rows: self.sqlx().execute(pool).await?.rows_affected(),
@@ -329,9 +368,7 @@ impl Query {
     /// Every row.
     pub(crate) async fn fetch_all<'c>(self, on: impl Into<On<'c>>) -> Result<Vec<Row>> {
         match on.into() {
-            On::Db(Db::Sqlite(conn)) => {
-                sqlite_rows(&*acquire(conn.lock()).await?, &self, usize::MAX)
-            }
+            On::Db(Db::Sqlite(handle)) => sqlite_rows(&*handle.lock().await?, &self, usize::MAX),
             On::Tx(Tx::Sqlite { conn, .. }) => sqlite_rows(conn, &self, usize::MAX),
             On::Db(Db::Postgres(pool)) => Ok(wrap(self.sqlx().fetch_all(pool).await?)),
             On::Tx(Tx::Postgres(tx)) => Ok(wrap(self.sqlx().fetch_all(pg(tx)).await?)),
@@ -341,9 +378,7 @@ impl Query {
     /// The first row, if any.
     pub(crate) async fn fetch_optional<'c>(self, on: impl Into<On<'c>>) -> Result<Option<Row>> {
         match on.into() {
-            On::Db(Db::Sqlite(conn)) => {
-                Ok(sqlite_rows(&*acquire(conn.lock()).await?, &self, 1)?.pop())
-            }
+            On::Db(Db::Sqlite(handle)) => Ok(sqlite_rows(&*handle.lock().await?, &self, 1)?.pop()),
             On::Tx(Tx::Sqlite { conn, .. }) => Ok(sqlite_rows(conn, &self, 1)?.pop()),
             On::Db(Db::Postgres(pool)) => Ok(self.sqlx().fetch_optional(pool).await?.map(Row::Any)),
             On::Tx(Tx::Postgres(tx)) => Ok(self.sqlx().fetch_optional(pg(tx)).await?.map(Row::Any)),
@@ -653,12 +688,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stores_on_one_file_share_its_connection() {
+    async fn stores_on_one_file_share_its_connection_but_close_alone() {
         let (dir, db) = scratch().await;
         let again = Db::sqlite(&dir.path().join("scratch.db")).unwrap();
         match (&db, &again) {
-            (Db::Sqlite(a), Db::Sqlite(b)) => assert!(Arc::ptr_eq(a, b)),
+            (Db::Sqlite(a), Db::Sqlite(b)) => assert!(Arc::ptr_eq(&a.conn, &b.conn)),
             _ => unreachable!("both are SQLite"),
         }
+        let count = "SELECT COUNT(*) FROM t";
+        db.close().await;
+        assert!(query(count).fetch_one(&db).await.is_err());
+        assert!(db.begin().await.is_err());
+        assert_eq!(
+            query(count).fetch_one(&again).await.unwrap().get::<i64>(0),
+            0
+        );
     }
 }
