@@ -34,7 +34,7 @@ impl Store {
             }
         }
         if found.is_none() {
-            let row = query(&format!(
+            let row = query(format!(
                 "SELECT {COLUMNS} FROM conversations \
                  WHERE customer_id = $1 AND status <> 'resolved' AND last_activity_at >= $2 \
                  ORDER BY last_activity_at DESC LIMIT 1"
@@ -70,7 +70,7 @@ impl Store {
                     last_activity_at: now,
                     channels_seen: vec![channel],
                 };
-                query(&format!(
+                query(format!(
                     "INSERT INTO conversations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
                 ))
                 .bind(conversation.id.to_string())
@@ -94,18 +94,16 @@ impl Store {
     }
 
     async fn find_conversation(&self, id: ConversationId) -> Result<Option<Conversation>> {
-        let row = query(&format!(
-            "SELECT {COLUMNS} FROM conversations WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.db)
-        .await?;
+        let row = query(format!("SELECT {COLUMNS} FROM conversations WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.db)
+            .await?;
         row.as_ref().map(decode).transpose()
     }
 
     /// All of a customer's conversations, newest activity first.
     pub async fn conversations_of(&self, customer_id: CustomerId) -> Result<Vec<Conversation>> {
-        query(&format!(
+        query(format!(
             "SELECT {COLUMNS} FROM conversations WHERE customer_id = $1 \
              ORDER BY last_activity_at DESC"
         ))
@@ -123,7 +121,7 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Conversation>> {
-        query(&format!(
+        query(format!(
             "SELECT {COLUMNS} FROM conversations WHERE opened_at >= $1 AND opened_at < $2 \
              ORDER BY opened_at, id"
         ))

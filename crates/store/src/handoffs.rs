@@ -63,7 +63,7 @@ impl Store {
 
     /// Handoffs neither delivered nor given up on, due at `now`, oldest first.
     pub async fn due_handoffs(&self, now: Timestamp, limit: i64) -> Result<Vec<HandoffEntry>> {
-        query(&format!(
+        query(format!(
             "SELECT {COLUMNS} FROM handoffs WHERE delivered_at IS NULL AND failed_at IS NULL \
              AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
         ))
@@ -78,7 +78,7 @@ impl Store {
 
     /// Every handoff of a conversation, oldest first.
     pub async fn handoffs_of(&self, conversation_id: ConversationId) -> Result<Vec<HandoffEntry>> {
-        query(&format!(
+        query(format!(
             "SELECT {COLUMNS} FROM handoffs WHERE conversation_id = $1 ORDER BY created_at, id"
         ))
         .bind(conversation_id.to_string())

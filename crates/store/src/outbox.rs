@@ -71,7 +71,7 @@ impl Store {
 
     /// Undelivered entries due at `now`, oldest first.
     pub async fn due_outbox(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxEntry>> {
-        query(&format!(
+        query(format!(
             "SELECT {COLUMNS} FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL \
              AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2"
@@ -178,7 +178,7 @@ impl Store {
         recipient: &frontline_domain::Identity,
         after: Option<OutboxId>,
     ) -> Result<Vec<OutboxEntry>> {
-        let entries: Vec<OutboxEntry> = query(&format!(
+        let entries: Vec<OutboxEntry> = query(format!(
             "SELECT {COLUMNS} FROM outbox WHERE channel = $1 AND recipient = $2 \
              ORDER BY created_at, id"
         ))
@@ -199,7 +199,7 @@ impl Store {
 
     /// Every outbox entry of a conversation, oldest first.
     pub async fn outbox_of(&self, conversation_id: ConversationId) -> Result<Vec<OutboxEntry>> {
-        query(&format!(
+        query(format!(
             "SELECT {COLUMNS} FROM outbox WHERE conversation_id = $1 ORDER BY created_at, id"
         ))
         .bind(conversation_id.to_string())
