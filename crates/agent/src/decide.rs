@@ -98,14 +98,7 @@ pub(crate) async fn decide(
                     reason,
                     queue,
                     flow,
-                } => {
-                    handoff = Some(Handoff {
-                        trigger,
-                        reason,
-                        queue,
-                        flow: flow.map(|f| *f),
-                    })
-                }
+                } => handoff = Some(Handoff::escalated(trigger, reason, queue, flow)),
                 Effect::Unhandled(Command::ChitChat { topic }) => {
                     greetings.push(small_talk(topic, turn.customer))
                 }

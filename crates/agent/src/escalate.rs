@@ -129,14 +129,7 @@ impl Agent {
                     reason,
                     queue,
                     flow,
-                } => {
-                    decision.handoff = Some(Handoff {
-                        trigger,
-                        reason,
-                        queue,
-                        flow: flow.map(|f| *f),
-                    })
-                }
+                } => decision.handoff = Some(Handoff::escalated(trigger, reason, queue, flow)),
                 _ => {}
             }
         }

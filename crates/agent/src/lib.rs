@@ -147,6 +147,23 @@ pub(crate) struct Handoff {
     pub flow: Option<FlowFrame>,
 }
 
+impl Handoff {
+    /// The handoff an engine's `Effect::Escalate` asks for.
+    pub(crate) fn escalated(
+        trigger: EscalationTrigger,
+        reason: String,
+        queue: Option<String>,
+        flow: Option<Box<FlowFrame>>,
+    ) -> Handoff {
+        Handoff {
+            trigger,
+            reason,
+            queue,
+            flow: flow.map(|f| *f),
+        }
+    }
+}
+
 /// What the decision step wants done.
 pub(crate) struct Decision {
     /// What to say, in order; joined into one reply, since SMS and email want one message.
