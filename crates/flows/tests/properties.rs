@@ -252,15 +252,20 @@ static REFUSED_POLICY: AtomicUsize = AtomicUsize::new(0);
 #[test]
 fn no_write_without_confirmation_and_policy() {
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 5000,
+        cases: 20_000,
         ..ProptestConfig::default()
     });
     let random = (
         prop::collection::vec(prop::collection::vec(command(), 1..4), 1..14),
         any::<bool>(),
     );
+    // Each write needs a run of lucky backend answers (the customer found, a pending order of
+    // theirs, the shop accepting), so the rarest kinds land in well under 1% of cases. Scenarios
+    // weigh three to one and the run is 20,000 cases (a few seconds), so that every kind is
+    // seen dozens of times and the vacuity check below cannot fail by bad luck (at 5,000 cases
+    // and one to one a run now and then saw no cancellation at all).
     let strategy = (
-        prop_oneof![random, scenario()],
+        prop_oneof![1 => random, 3 => scenario()],
         prop::collection::vec(any::<u8>(), 64),
     );
     runner
@@ -269,11 +274,14 @@ fn no_write_without_confirmation_and_policy() {
         })
         .unwrap();
     // The property is not vacuous: every kind of write happened, and so did policy refusals.
-    for (kind, count) in WRITE_KINDS.iter().zip(&WRITES_BY_KIND) {
-        assert!(
-            count.load(Ordering::Relaxed) > 0,
-            "no {kind} was ever issued"
-        );
+    let issued: Vec<(&str, usize)> = WRITE_KINDS
+        .iter()
+        .zip(&WRITES_BY_KIND)
+        .map(|(kind, count)| (*kind, count.load(Ordering::Relaxed)))
+        .collect();
+    eprintln!("writes issued, by kind: {issued:?}");
+    for (kind, count) in &issued {
+        assert!(*count > 0, "no {kind} was ever issued ({issued:?})");
     }
     assert!(
         WRITES.load(Ordering::Relaxed) > 20,
