@@ -789,11 +789,11 @@ mod panels {
                     }
                     #[cfg(target_arch = "x86_64")]
                     if std::is_x86_feature_detected!("avx512f") {
-                        // Nine panels in one go (four pairs and a lone one), then split so the
-                        // lone panel comes first.
-                        for splits in [vec![0..n / WIDTH], vec![0..1, 1..n / WIDTH]] {
+                        // Nine panels in one go (four pairs and a lone one), then cut after the
+                        // first so the lone panel comes first.
+                        for cut in [0, 1] {
                             let mut out = vec![1.0; rows * n];
-                            for panels in splits {
+                            for panels in [0..cut, cut..n / WIDTH] {
                                 avx512(
                                     x.as_ptr(),
                                     w.as_ptr(),
@@ -888,7 +888,7 @@ fn gelu(x: f32) -> f32 {
 #[inline(always)]
 fn erf(x: f32) -> f32 {
     const P: [f32; 6] = [
-        1.128_379,
+        std::f32::consts::FRAC_2_SQRT_PI,
         0.192_497_83,
         0.053_006_15,
         0.003_852_617_5,
