@@ -667,7 +667,7 @@ mod panels {
             let pair = panel + 1 < panels.end;
             let mut first = 0;
             macro_rules! block {
-                ($rows:literal) => {{
+                ($rows:expr) => {{
                     let (xr, or) = (x.add(first * k), out.add(first * n + panel * WIDTH));
                     if pair {
                         block512::<$rows, 2>(xr, wp, or, k, n)
@@ -677,7 +677,7 @@ mod panels {
                 }};
             }
             while first + ROWS_512 <= rows {
-                block!(12);
+                block!(ROWS_512);
                 first += ROWS_512;
             }
             match rows - first {
