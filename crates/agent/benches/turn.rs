@@ -1,7 +1,8 @@
 //! Whole-turn overhead (issue #10, item 2): what frontline adds to a turn, with the LLM out of
 //! the picture. The agent runs on its real parts (SQLite store, demo shop, demo flows, knowledge
 //! base on embedded qdrant-edge, local MiniLM); in LLM mode the endpoint is a loopback
-//! OpenAI-compatible stub that answers at once (JSON commands, or a streamed answer), so every
+//! OpenAI-compatible stub that answers at once (JSON commands, with the answer to a knowledge
+//! question when the schema asks for it; or a streamed answer), so every
 //! millisecond measured is frontline's: prompt building, the HTTP round trip, parsing,
 //! validation, the engine, actions, the commit.
 //!
@@ -80,9 +81,25 @@ const ANSWER: &str = "Refunds to a card take 5 to 7 business days after we recei
 /// The instant OpenAI-compatible endpoint; counts the calls it answers.
 async fn instant_llm(State(calls): State<Arc<AtomicUsize>>, Json(body): Json<Value>) -> Response {
     calls.fetch_add(1, Ordering::Relaxed);
+    let last = body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
+    let content = if let Some(format) = body.get("response_format") {
+        let mut object = commands_for(last);
+        // Passages were shown: the call answers a knowledge question itself ("" otherwise).
+        if format.to_string().contains("\"answer\"") {
+            let knowledge = object["commands"][0]["type"] == "answer_from_knowledge";
+            object["answer"] = json!(if knowledge { ANSWER } else { "" });
+        }
+        object.to_string()
+    } else {
+        ANSWER.to_string()
+    };
     if body["stream"] == true {
         let mut sse = String::new();
-        for piece in ANSWER.split_inclusive(' ') {
+        for piece in content.split_inclusive(' ') {
             let delta = json!({"choices": [{"index": 0, "delta": {"content": piece}}]});
             sse.push_str(&format!("data: {delta}\n\n"));
         }
@@ -91,16 +108,6 @@ async fn instant_llm(State(calls): State<Arc<AtomicUsize>>, Json(body): Json<Val
         sse.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
         return ([("content-type", "text/event-stream")], sse).into_response();
     }
-    let last = body["messages"]
-        .as_array()
-        .and_then(|m| m.last())
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default();
-    let content = if body.get("response_format").is_some() {
-        commands_for(last).to_string()
-    } else {
-        ANSWER.to_string()
-    };
     Json(json!({
         "id": "bench", "object": "chat.completion", "created": 0, "model": "instant",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],

@@ -5,18 +5,9 @@
 
 use crate::Agent;
 use frontline_domain::escalation::SummaryArticle;
-use frontline_domain::{Channel, Command, EventKind, InboundMessage, LlmUsage, ScoredCommand};
+use frontline_domain::{Command, EventKind, InboundMessage, LlmUsage, ScoredCommand};
 use frontline_knowledge::{extractive_answer, Answer, Citation, SearchFilter};
-
-/// The longest answer each channel should carry.
-pub(crate) fn max_answer_chars(channel: Channel) -> usize {
-    match channel {
-        Channel::Sms => 320,
-        Channel::Whatsapp => 1000,
-        Channel::Email => 1500,
-        Channel::Rest | Channel::WebChat | Channel::Chatwoot => 700,
-    }
-}
+use frontline_understanding::KnowledgeAnswer;
 
 /// What consulting the knowledge base gave.
 pub(crate) struct Consulted {
@@ -34,10 +25,13 @@ fn article(c: &Citation) -> SummaryArticle {
 }
 
 /// Search if this turn calls for it, and rewrite `commands` to what the search supports.
+/// `drafted`: the answer the understanding call wrote itself from passages that passed the
+/// relevance gate (LLM mode); it is the answer, with no second search or call.
 pub(crate) async fn consult(
     agent: &Agent,
     message: &InboundMessage,
     commands: &mut Vec<ScoredCommand>,
+    drafted: Option<KnowledgeAnswer>,
 ) -> Option<Consulted> {
     let (text, channel) = (message.text.as_str(), message.channel);
     let knowledge = agent.knowledge.as_ref()?;
@@ -45,6 +39,20 @@ pub(crate) async fn consult(
         Command::AnswerFromKnowledge { query } => Some(query.clone()),
         _ => None,
     });
+    if let Some(drafted) = drafted.filter(|d| asked.as_ref() == Some(&d.query)) {
+        tracing::info!(confidence = drafted.confidence, source = %drafted.citations[0], "answered from knowledge by the understanding call");
+        return Some(Consulted {
+            answer: Some(drafted.text),
+            event: EventKind::KnowledgeConsulted {
+                query: drafted.query,
+                answered: true,
+                confidence: drafted.confidence,
+                sources: drafted.citations.iter().take(3).map(article).collect(),
+                abstain_reason: None,
+                llm: None,
+            },
+        });
+    }
     let nothing_understood = commands
         .iter()
         .all(|c| matches!(c.command, Command::CannotHandle { .. }));
@@ -53,7 +61,7 @@ pub(crate) async fn consult(
         None if nothing_understood => text.to_string(),
         None => return None,
     };
-    let max_chars = max_answer_chars(channel);
+    let max_chars = channel.max_answer_chars();
     let searching = std::time::Instant::now();
     let found = knowledge.search(&query, 5, &SearchFilter::default()).await;
     agent.metrics.retrieval(searching.elapsed().as_secs_f64());

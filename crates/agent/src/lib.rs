@@ -466,12 +466,24 @@ impl Agent {
             recent: recent_utterances(history, self.config.recent_utterances),
             today: (self.clock)().date_naive(),
         };
-        let (mut commands, mut source, llm) = match self
-            .understanding
-            .interpret(&message.text, &context)
-            .await
-        {
-            Ok(understood) => (understood.commands, understood.source, understood.llm),
+        // On a channel that shows replies as they form, an answer the understanding writes
+        // itself is shown piece by piece while it does.
+        let drafts = self.drafts();
+        let mut on_answer = |piece: &str| drafts.publish(&message.sender, piece);
+        let understood = if message.channel.streams_replies() {
+            self.understanding
+                .interpret_streaming(&message.text, &context, &mut on_answer)
+                .await
+        } else {
+            self.understanding.interpret(&message.text, &context).await
+        };
+        let (mut commands, mut source, llm, drafted) = match understood {
+            Ok(understood) => (
+                understood.commands,
+                understood.source,
+                understood.llm,
+                understood.answer,
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "understanding failed; treating the message as not understood");
                 (
@@ -483,11 +495,12 @@ impl Agent {
                     )],
                     "fallback".into(),
                     None,
+                    None,
                 )
             }
         };
         let sentiment = frontline_understanding::sentiment::score(&message.text).compound;
-        let consulted = knowledge::consult(self, message, &mut commands).await;
+        let consulted = knowledge::consult(self, message, &mut commands, drafted).await;
         if consulted.is_some() {
             source.push_str("+knowledge");
         }

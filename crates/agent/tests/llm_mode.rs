@@ -38,6 +38,8 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Res
         .unwrap()
         .to_string();
     script.calls.lock().unwrap().push(last.clone());
+    // Passages passed the gate: the schema asks for the answer along with the commands.
+    let answer_asked = body["response_format"].to_string().contains("\"answer\"");
     let content = if body.get("response_format").is_some() {
         match last.as_str() {
             "hey, could you look into #W0000002 for me" => json!({"commands": [
@@ -50,11 +52,20 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Res
                 {"type": "set_slot", "name": "order_id", "value": "#W0000001"}
             ]})
             .to_string(),
-            "how long do refunds take to reach my card?" => {
-                json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing to a card"}]}).to_string()
-            }
+            "how long do refunds take to reach my card?" if answer_asked => json!({
+                "commands": [{"type": "answer_from_knowledge", "query": "refund timing to a card"}],
+                "answer": ANSWER,
+            })
+            .to_string(),
+            // Understood, but not answered in the same call: the answer is written apart.
+            "and how long until my refund is on the card?" if answer_asked => json!({
+                "commands": [{"type": "answer_from_knowledge", "query": "refund timing to a card"}],
+                "answer": "",
+            })
+            .to_string(),
             // Invalid: a flow that does not exist.
-            _ => json!({"commands": [{"type": "start_flow", "flow_id": "teleport_parcel"}]}).to_string(),
+            _ => json!({"commands": [{"type": "start_flow", "flow_id": "teleport_parcel"}]})
+                .to_string(),
         }
     } else {
         // The answer prompt: cite the first passage.
@@ -63,7 +74,7 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Res
     if body["stream"] == true {
         // Streamed as OpenAI streams: content deltas, then a usage chunk, then [DONE].
         let mut sse = String::new();
-        for piece in ANSWER.split_inclusive(' ').collect::<Vec<_>>().chunks(4) {
+        for piece in content.split_inclusive(' ').collect::<Vec<_>>().chunks(4) {
             let delta = json!({"choices": [{"index": 0, "delta": {"content": piece.concat()}}]});
             sse.push_str(&format!("data: {delta}\n\n"));
         }
@@ -180,17 +191,22 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
         done.replies[0].text
     );
 
-    // A knowledge question: one call to understand, one to write the grounded answer, which
-    // the web chat sees as it is written (drafts, piece by piece, for this customer).
+    // A knowledge question: one call understands it and writes the grounded answer from the
+    // passages it was shown; the web chat sees the answer as it is written (drafts, piece by
+    // piece, for this customer), though the call's JSON streams around it.
     let mut drafts = agent.drafts().subscribe();
+    let mut drafted = |asked: &InboundMessage| {
+        let mut pieces = vec![];
+        while let Ok(draft) = drafts.try_recv() {
+            assert_eq!(draft.recipient, asked.sender);
+            pieces.push(draft.delta);
+        }
+        pieces
+    };
     let asked = say("m4", "how long do refunds take to reach my card?");
     let answer = agent.handle(asked.clone()).await.unwrap();
-    assert_eq!(calls(), 3);
-    let mut pieces = vec![];
-    while let Ok(draft) = drafts.try_recv() {
-        assert_eq!(draft.recipient, asked.sender);
-        pieces.push(draft.delta);
-    }
+    assert_eq!(calls(), 2);
+    let pieces = drafted(&asked);
     assert!(pieces.len() >= 3, "streamed in pieces: {pieces:?}");
     assert_eq!(pieces.concat(), ANSWER);
     let reply = &answer.replies[0].text;
@@ -198,6 +214,12 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
         reply.contains("5 to 7 business days") && reply.contains("(Sources: [1] "),
         "{reply}"
     );
+    // When the call leaves the answer empty, a second call writes it (streamed too).
+    let again = say("m4b", "and how long until my refund is on the card?");
+    let answer = agent.handle(again.clone()).await.unwrap();
+    assert_eq!(calls(), 4);
+    assert_eq!(drafted(&again).concat(), ANSWER);
+    assert!(answer.replies[0].text.contains("(Sources: [1] "));
 
     // Invalid output (an unknown flow): the local reading is used and the reason recorded.
     let odd = agent
@@ -207,7 +229,7 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
         ))
         .await
         .unwrap();
-    assert!(calls() >= 4);
+    assert!(calls() >= 5);
 
     let events = agent.store().events(odd.conversation_id).await.unwrap();
     let understood: Vec<(String, Option<f32>, Option<frontline_domain::LlmUsage>)> = events
@@ -222,18 +244,23 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
             _ => None,
         })
         .collect();
-    assert_eq!(understood.len(), 5);
+    assert_eq!(understood.len(), 6);
     let (source, _, usage) = &understood[0];
     assert_eq!(source, "llm:scripted");
+    // On the web chat, a call shown passages is streamed (it may answer): its usage is the
+    // stream's closing chunk's.
     let usage = usage.clone().unwrap();
     assert_eq!(
         (usage.calls, usage.prompt_tokens, usage.completion_tokens),
-        (1, 800, 40)
+        (1, 600, 20)
     );
-    assert!((usage.cost_usd - (800.0 * 0.15 + 40.0 * 0.60) / 1e6).abs() < 1e-12);
+    assert!((usage.cost_usd - (600.0 * 0.15 + 20.0 * 0.60) / 1e6).abs() < 1e-12);
     assert!(understood[1].0.ends_with("(deterministic continuation)"));
     assert_eq!(understood[1].2.as_ref().unwrap().calls, 0);
-    let (source, sentiment, usage) = &understood[4];
+    // The answer written with the commands cost nothing more than the understanding's call.
+    assert_eq!(understood[3].0, "llm:scripted+knowledge");
+    assert_eq!(understood[3].2.as_ref().unwrap().calls, 1);
+    let (source, sentiment, usage) = &understood[5];
     assert!(source.ends_with("(llm fallback)"), "{source}");
     assert!(usage
         .as_ref()
@@ -243,11 +270,20 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
         .unwrap()
         .contains("teleport_parcel"));
     assert!(sentiment.unwrap() < -0.5, "{sentiment:?}");
-    // The grounded answer's cost is in the knowledge event.
-    assert!(events.iter().any(|e| matches!(
-        &e.kind,
-        EventKind::KnowledgeConsulted { answered: true, llm: Some(u), .. } if u.calls == 1 && u.fallback.is_none()
-    )));
+    // An answer written apart has its cost in the knowledge event; one written with the
+    // commands has none of its own.
+    let consulted: Vec<Option<u32>> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::KnowledgeConsulted {
+                answered: true,
+                llm,
+                ..
+            } => Some(llm.as_ref().map(|u| u.calls)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(consulted, vec![None, Some(1)]);
 }
 
 /// With the LLM endpoint failing in any way (refused, 500s, hanging, closing the connection),

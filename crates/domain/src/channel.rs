@@ -47,6 +47,17 @@ impl Channel {
     pub fn streams_replies(self) -> bool {
         matches!(self, Channel::WebChat)
     }
+
+    /// The longest answer from knowledge the channel should carry, in characters: an SMS
+    /// segment pair, a WhatsApp message, an email, a chat bubble.
+    pub fn max_answer_chars(self) -> usize {
+        match self {
+            Channel::Sms => 320,
+            Channel::Whatsapp => 1000,
+            Channel::Email => 1500,
+            Channel::Rest | Channel::WebChat | Channel::Chatwoot => 700,
+        }
+    }
 }
 
 #[cfg(test)]

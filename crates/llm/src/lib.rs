@@ -391,6 +391,31 @@ impl LlmClient {
         name: &str,
         schema: &Value,
     ) -> Result<Completion, LlmError> {
+        self.structured(messages, name, schema, None).await
+    }
+
+    /// [`LlmClient::complete_json`], streamed: `on_delta` sees the JSON text piece by piece as
+    /// the model writes it (to show a field of it while it forms); the whole text is returned.
+    pub async fn stream_json(
+        &self,
+        messages: &[Message],
+        name: &str,
+        schema: &Value,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Completion, LlmError> {
+        self.structured(messages, name, schema, Some(on_delta))
+            .await
+    }
+
+    /// A structured completion, streamed when `on_delta` is given, in the best structured mode
+    /// the endpoint accepts: a mode it refuses is remembered and the next one tried.
+    async fn structured(
+        &self,
+        messages: &[Message],
+        name: &str,
+        schema: &Value,
+        mut on_delta: Option<&mut (dyn FnMut(&str) + Send)>,
+    ) -> Result<Completion, LlmError> {
         let started = Instant::now();
         let mut mode = self.structured_mode();
         loop {
@@ -404,17 +429,34 @@ impl LlmClient {
                 }
                 StructuredMode::PromptOnly => None,
             };
-            let request = self.request(messages, format, false);
-            match self.call(&request).await {
-                Ok((response, replayed)) => {
+            let attempt = match on_delta.as_deref_mut() {
+                Some(on_delta) => {
+                    let request = self.request(messages, format, true);
+                    self.stream(&request, messages, on_delta).await
+                }
+                None => {
+                    let request = self.request(messages, format, false);
+                    match self.call(&request).await {
+                        Ok((response, replayed)) => {
+                            self.content(&response).map(|text| Completion {
+                                usage: self.usage(response.get("usage"), messages, &text),
+                                text,
+                                mode: None,
+                                replayed,
+                                elapsed: Duration::ZERO,
+                            })
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match attempt {
+                Ok(completion) => {
                     self.mode.store(mode as u8, Ordering::Relaxed);
-                    let text = self.content(&response)?;
                     return Ok(Completion {
-                        usage: self.usage(response.get("usage"), messages, &text),
-                        text,
                         mode: Some(mode),
-                        replayed,
                         elapsed: started.elapsed(),
+                        ..completion
                     });
                 }
                 Err(LlmError::Refused { reason, .. }) if mode.next().is_some() => {
@@ -438,14 +480,24 @@ impl LlmClient {
         messages: &[Message],
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Completion, LlmError> {
-        let started = Instant::now();
         let request = self.request(messages, None, true);
+        self.stream(&request, messages, on_delta).await
+    }
+
+    /// Send a streaming `request` (or replay it), passing each piece of content to `on_delta`.
+    async fn stream(
+        &self,
+        request: &Value,
+        messages: &[Message],
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Completion, LlmError> {
+        let started = Instant::now();
         if self.cassette.mode() == CassetteMode::Replay {
             let recorded = self
                 .cassette
-                .replay(&request)
+                .replay(request)
                 .ok_or_else(|| LlmError::NotRecorded {
-                    key: Cassette::key(&request),
+                    key: Cassette::key(request),
                 })?;
             let text = recorded["text"].as_str().unwrap_or_default().to_string();
             for piece in text.split_inclusive(' ') {
@@ -498,7 +550,7 @@ impl LlmClient {
             });
         }
         let recorded = json!({"text": text, "usage": usage});
-        if let Err(e) = self.cassette.record(&request, &recorded) {
+        if let Err(e) = self.cassette.record(request, &recorded) {
             tracing::warn!(error = %e, "could not record the LLM stream");
         }
         Ok(Completion {

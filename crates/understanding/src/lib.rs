@@ -20,7 +20,7 @@ mod rules;
 pub mod sentiment;
 
 pub use extract::{yes_no, Extractors};
-pub use llm::LlmUnderstanding;
+pub use llm::{AnswerField, LlmUnderstanding};
 pub use local::{KnowledgeProbe, LocalUnderstanding};
 pub use router::{Builtin, EmbeddingRouter, Intent, Routed, RouterSettings};
 pub use rules::RuleUnderstanding;
@@ -92,6 +92,23 @@ pub struct Understood {
     pub source: String,
     /// The LLM's part, when one is configured (calls may be 0).
     pub llm: Option<LlmUsage>,
+    /// The answer to an informational question, when the same call wrote it (LLM mode).
+    pub answer: Option<KnowledgeAnswer>,
+}
+
+/// An answer from the knowledge base written by the understanding call itself, so a question
+/// costs one LLM call. It was checked against the passages the call was shown (which passed the
+/// relevance gate): it cites at least one of them and none it was not given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KnowledgeAnswer {
+    /// The question it answers, as the `AnswerFromKnowledge` command states it.
+    pub query: String,
+    /// The answer, citation markers kept and its sources listed at the end.
+    pub text: String,
+    /// The passages it cites, in order of first citation.
+    pub citations: Vec<frontline_knowledge::Citation>,
+    /// The retrieval's confidence in those passages.
+    pub confidence: f32,
 }
 
 /// Message + context → commands.
@@ -117,6 +134,20 @@ pub trait Understanding: Send + Sync {
             commands: self.understand(message, context).await?,
             source: self.name(),
             llm: None,
+            answer: None,
         })
+    }
+
+    /// [`Understanding::interpret`] for a channel that shows replies as they are written:
+    /// `on_answer` sees the pieces of an answer the understanding writes itself (see
+    /// [`Understood::answer`]) while it forms. They are drafts: only the checked answer counts.
+    async fn interpret_streaming(
+        &self,
+        message: &str,
+        context: &DialogueContext,
+        on_answer: &mut (dyn for<'s> FnMut(&'s str) + Send),
+    ) -> Result<Understood, UnderstandingError> {
+        let _ = on_answer;
+        self.interpret(message, context).await
     }
 }

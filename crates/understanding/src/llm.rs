@@ -11,7 +11,9 @@
 
 use crate::local::LocalUnderstanding;
 use crate::router::Intent;
-use crate::{DialogueContext, Speaker, Understanding, UnderstandingError, Understood};
+use crate::{
+    DialogueContext, KnowledgeAnswer, Speaker, Understanding, UnderstandingError, Understood,
+};
 use async_trait::async_trait;
 use frontline_domain::{Channel, Command, LlmUsage, ScoredCommand};
 use frontline_flows::compile::CONFIRMATION;
@@ -122,8 +124,10 @@ fn usage_of(completion: &Completion) -> LlmUsage {
 }
 
 /// The placeholders of `prompts/command_generator.md`.
-pub const COMMAND_PLACEHOLDERS: [&str; 7] = [
+pub const COMMAND_PLACEHOLDERS: [&str; 9] = [
     "today",
+    "channel",
+    "max_chars",
     "flows",
     "active_flow",
     "requested_slot",
@@ -132,9 +136,11 @@ pub const COMMAND_PLACEHOLDERS: [&str; 7] = [
     "history",
 ];
 
-/// The JSON schema the command generator's answer must follow.
-pub fn command_schema() -> Value {
-    json!({
+/// The JSON schema the command generator's answer must follow. `with_answer`: passages were
+/// shown, so the object also carries `answer`, the reply to an informational question written
+/// from them (empty when the turn asks none), and one call both understands and answers.
+pub fn command_schema(with_answer: bool) -> Value {
+    let mut schema = json!({
         "type": "object",
         "properties": {
             "commands": {
@@ -160,7 +166,12 @@ pub fn command_schema() -> Value {
             }
         },
         "required": ["commands"]
-    })
+    });
+    if with_answer {
+        schema["properties"]["answer"] = json!({"type": "string"});
+        schema["required"] = json!(["commands", "answer"]);
+    }
+    schema
 }
 
 /// Knobs of the LLM understanding.
@@ -181,7 +192,7 @@ impl Default for LlmUnderstandingSettings {
         Self {
             max_flows: 4,
             history_tokens: 600,
-            passages: 2,
+            passages: 3,
             confidence: 0.85,
         }
     }
@@ -310,35 +321,37 @@ impl LlmUnderstanding {
         (listing, ids.into_iter().collect())
     }
 
-    async fn passages(&self, message: &str) -> String {
+    /// The passages that pass the relevance gate for `message`, and how the prompt lists them.
+    async fn passages(&self, message: &str) -> (String, Option<Shown>) {
         let Some(kb) = &self.knowledge else {
-            return "(none)".into();
+            return ("(none)".into(), None);
         };
         match kb
             .search(message, self.settings.passages, &SearchFilter::default())
             .await
         {
-            Ok(result) if result.abstain.is_none() && !result.passages.is_empty() => result
-                .passages
-                .iter()
-                .map(|p| format!("[{}] {}", p.citation, p.text.trim()))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            Ok(_) => "(none relevant)".into(),
+            Ok(result) if result.abstain.is_none() && !result.passages.is_empty() => (
+                numbered(&result.passages),
+                Some(Shown {
+                    passages: result.passages,
+                    confidence: result.confidence,
+                }),
+            ),
+            Ok(_) => ("(none relevant)".into(), None),
             Err(e) => {
                 tracing::warn!(error = %e, "knowledge search for the prompt failed");
-                "(unavailable)".into()
+                ("(unavailable)".into(), None)
             }
         }
     }
 
-    /// The chat messages for one turn.
+    /// The chat messages for one turn, and the passages they show (when any passed the gate).
     pub async fn prompt(
         &self,
         message: &str,
         context: &DialogueContext,
         ranked: &[(Intent, f32)],
-    ) -> Vec<Message> {
+    ) -> (Vec<Message>, Option<Shown>) {
         let (flows, _) = self.flows_listing(ranked, context);
         let history =
             tokens::latest_within(&context.recent, self.settings.history_tokens, |u| &u.text)
@@ -357,8 +370,11 @@ impl LlmUnderstanding {
                 .collect::<Vec<_>>()
                 .join("\n");
         let active = context.active_flow.as_ref();
+        let (passages, shown) = self.passages(message).await;
         let system = self.template.render(&[
             ("today", context.today.to_string()),
+            ("channel", context.channel.to_string()),
+            ("max_chars", context.channel.max_answer_chars().to_string()),
             (
                 "flows",
                 if flows.is_empty() {
@@ -385,7 +401,7 @@ impl LlmUnderstanding {
                     .map(|a| Value::Object(a.slots.clone()).to_string())
                     .unwrap_or_else(|| "{}".into()),
             ),
-            ("passages", self.passages(message).await),
+            ("passages", passages),
             (
                 "history",
                 if history.is_empty() {
@@ -395,7 +411,10 @@ impl LlmUnderstanding {
                 },
             ),
         ]);
-        vec![Message::system(system), Message::user(message.to_string())]
+        (
+            vec![Message::system(system), Message::user(message.to_string())],
+            shown,
+        )
     }
 
     /// The LLM's answer as validated commands, or why it is not usable.
@@ -425,6 +444,11 @@ impl LlmUnderstanding {
             .collect();
         let mut commands = Vec::new();
         for item in items {
+            let mut item = item.clone();
+            if let Some(fields) = item.as_object_mut() {
+                // An answer written inside its command (models asked without a schema do).
+                fields.remove("answer");
+            }
             let command: Command =
                 serde_json::from_value(item.clone()).map_err(|e| format!("command {item}: {e}"))?;
             match &command {
@@ -460,6 +484,200 @@ impl LlmUnderstanding {
         }
         Ok(commands)
     }
+
+    /// The answer the call wrote for its `answer_from_knowledge` command, checked against the
+    /// passages it was `shown`; `None` when it wrote none or one that does not hold (the agent
+    /// then has the answer written on its own).
+    pub fn drafted_answer(
+        answer: &str,
+        commands: &[ScoredCommand],
+        shown: Option<&Shown>,
+    ) -> Option<KnowledgeAnswer> {
+        let query = commands.iter().find_map(|c| match &c.command {
+            Command::AnswerFromKnowledge { query } => Some(query.clone()),
+            _ => None,
+        })?;
+        let shown = shown?;
+        let value = lenient_json(answer)?;
+        let text = value
+            .get("answer")
+            .or_else(|| {
+                value["commands"].as_array()?.iter().find_map(|c| {
+                    (c["type"] == "answer_from_knowledge")
+                        .then(|| c.get("answer"))
+                        .flatten()
+                })
+            })
+            .and_then(Value::as_str)
+            .filter(|t| !t.trim().is_empty())?;
+        match ground(text, &shown.passages) {
+            Ok((text, citations)) => Some(KnowledgeAnswer {
+                query,
+                text,
+                citations,
+                confidence: shown.confidence,
+            }),
+            Err(reason) => {
+                tracing::info!(%reason, "the answer written with the commands does not hold; it will be written apart");
+                None
+            }
+        }
+    }
+}
+
+/// Passages shown to the LLM, numbered from 1 in this order, with the retrieval's confidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shown {
+    /// The passages, best first.
+    pub passages: Vec<Passage>,
+    /// How confident the retrieval was (the relevance gate passed).
+    pub confidence: f32,
+}
+
+/// Passages as prompts list them: `[n] (title › section) text`, numbered from 1.
+fn numbered(passages: &[Passage]) -> String {
+    passages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("[{}] ({}) {}", i + 1, p.citation, p.text.trim()))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// Follows a JSON text as a model writes it and gives out the value of its `"answer"` string,
+/// decoded, as it forms, so a channel can show the answer before the rest of the object is
+/// written. Pieces may split anywhere, even inside an escape.
+#[derive(Clone, Debug, Default)]
+pub struct AnswerField {
+    written: String,
+    /// Where in `written` to look next.
+    at: usize,
+    state: FieldState,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum FieldState {
+    #[default]
+    Seeking,
+    Inside,
+    Done,
+}
+
+/// Four hex digits as a number.
+fn hex4(text: &str) -> Option<u32> {
+    let digits = text.get(..4)?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+impl AnswerField {
+    /// A follower that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Take the next piece of the JSON text; returns the part of the answer it completes
+    /// (empty when none).
+    pub fn push(&mut self, piece: &str) -> String {
+        const KEY: &str = "\"answer\"";
+        self.written.push_str(piece);
+        let mut out = String::new();
+        loop {
+            match self.state {
+                FieldState::Done => return out,
+                FieldState::Seeking => {
+                    let Some(found) = self.written[self.at..].find(KEY) else {
+                        // Keep what could be the start of a key cut by the piece's end.
+                        let mut keep = self.written.len().saturating_sub(KEY.len() - 1);
+                        while !self.written.is_char_boundary(keep) {
+                            keep -= 1;
+                        }
+                        self.at = self.at.max(keep);
+                        return out;
+                    };
+                    let key = self.at + found;
+                    let after = self.written[key + KEY.len()..].trim_start();
+                    let value = after.strip_prefix(':').map(str::trim_start);
+                    match value {
+                        // Not yet written far enough to tell.
+                        _ if after.is_empty() => {
+                            self.at = key;
+                            return out;
+                        }
+                        Some("") => {
+                            self.at = key;
+                            return out;
+                        }
+                        Some(v) if v.starts_with('"') => {
+                            self.at = self.written.len() - v.len() + 1;
+                            self.state = FieldState::Inside;
+                        }
+                        // A string "answer" that is a value, or a key of another kind.
+                        _ => self.at = key + KEY.len(),
+                    }
+                }
+                FieldState::Inside => {
+                    let rest = &self.written[self.at..];
+                    let Some(special) = rest.find(['"', '\\']) else {
+                        out.push_str(rest);
+                        self.at = self.written.len();
+                        return out;
+                    };
+                    out.push_str(&rest[..special]);
+                    let tail = &rest[special..];
+                    if tail.starts_with('"') {
+                        self.at += special + 1;
+                        self.state = FieldState::Done;
+                        continue;
+                    }
+                    // An escape: wait until it is whole.
+                    let Some(kind) = tail[1..].chars().next() else {
+                        self.at += special;
+                        return out;
+                    };
+                    let (decoded, used) = match kind {
+                        'u' => match hex4(&tail[2..]) {
+                            None if tail.len() < 6 => {
+                                self.at += special;
+                                return out;
+                            }
+                            None => (char::REPLACEMENT_CHARACTER, 2),
+                            // A surrogate pair: `\uD83D\uDE00`.
+                            Some(high) if (0xD800..0xDC00).contains(&high) => {
+                                if tail.len() < 12 {
+                                    self.at += special;
+                                    return out;
+                                }
+                                match (tail.get(6..8), tail.get(8..).and_then(hex4)) {
+                                    (Some("\\u"), Some(low)) if (0xDC00..0xE000).contains(&low) => {
+                                        let code =
+                                            0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                                        (
+                                            char::from_u32(code)
+                                                .unwrap_or(char::REPLACEMENT_CHARACTER),
+                                            12,
+                                        )
+                                    }
+                                    _ => (char::REPLACEMENT_CHARACTER, 6),
+                                }
+                            }
+                            Some(unit) => (
+                                char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER),
+                                6,
+                            ),
+                        },
+                        'n' => ('\n', 2),
+                        't' => ('\t', 2),
+                        'r' => ('\r', 2),
+                        'b' => ('\u{8}', 2),
+                        'f' => ('\u{c}', 2),
+                        other => (other, 1 + other.len_utf8()),
+                    };
+                    out.push(decoded);
+                    self.at += special + used;
+                }
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -481,6 +699,16 @@ impl Understanding for LlmUnderstanding {
         message: &str,
         context: &DialogueContext,
     ) -> Result<Understood, UnderstandingError> {
+        self.interpret_streaming(message, context, &mut |_| {})
+            .await
+    }
+
+    async fn interpret_streaming(
+        &self,
+        message: &str,
+        context: &DialogueContext,
+        on_answer: &mut (dyn for<'s> FnMut(&'s str) + Send),
+    ) -> Result<Understood, UnderstandingError> {
         let (local, ranked) = self.local.analyse(message, context).await?;
         let local_name = self.local.name();
         if is_deterministic_continuation(&local, context) {
@@ -488,9 +716,10 @@ impl Understanding for LlmUnderstanding {
                 commands: local,
                 source: format!("{local_name} (deterministic continuation)"),
                 llm: Some(LlmUsage::default()),
+                answer: None,
             });
         }
-        let messages = self.prompt(message, context, &ranked).await;
+        let (messages, shown) = self.prompt(message, context, &ranked).await;
         let fallback = |reason: String, usage: LlmUsage| {
             tracing::warn!(%reason, "LLM understanding unusable this turn; using the local reading");
             Understood {
@@ -500,17 +729,32 @@ impl Understanding for LlmUnderstanding {
                     fallback: Some(reason),
                     ..usage
                 }),
+                answer: None,
             }
         };
-        match self
-            .client
-            .complete_json(&messages, "commands", &command_schema())
-            .await
-        {
+        let schema = command_schema(shown.is_some());
+        let completion = if shown.is_some() && context.channel.streams_replies() {
+            let mut field = AnswerField::new();
+            let mut on_delta = |piece: &str| {
+                let answer = field.push(piece);
+                if !answer.is_empty() {
+                    on_answer(&answer);
+                }
+            };
+            self.client
+                .stream_json(&messages, "commands", &schema, &mut on_delta)
+                .await
+        } else {
+            self.client
+                .complete_json(&messages, "commands", &schema)
+                .await
+        };
+        match completion {
             Ok(completion) => {
                 let usage = usage_of(&completion);
                 match self.validate(&completion.text, context) {
                     Ok(commands) => Ok(Understood {
+                        answer: Self::drafted_answer(&completion.text, &commands, shown.as_ref()),
                         commands,
                         source: self.name(),
                         llm: Some(usage),
@@ -640,16 +884,10 @@ impl LlmAnswerWriter {
         max_chars: usize,
         channel: Channel,
     ) -> String {
-        let listing = passages
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("[{}] ({}) {}", i + 1, p.citation, p.text.trim()))
-            .collect::<Vec<_>>()
-            .join("\n\n");
         self.template.render(&[
             ("channel", channel.to_string()),
             ("max_chars", max_chars.to_string()),
-            ("passages", listing),
+            ("passages", numbered(passages)),
             ("question", question.to_string()),
         ])
     }
@@ -754,9 +992,121 @@ mod tests {
         assert_eq!(cited("a [1, 2] b [2] c [x]"), vec![1, 2]);
     }
 
+    /// `text` cut into pieces at every `step`-th character boundary, fed to a follower.
+    fn follow(text: &str, step: usize) -> String {
+        let mut cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).step_by(step).collect();
+        cuts.push(text.len());
+        let mut field = AnswerField::new();
+        cuts.windows(2)
+            .map(|w| field.push(&text[w[0]..w[1]]))
+            .collect()
+    }
+
+    #[test]
+    fn the_answer_field_is_given_out_decoded_however_the_text_is_cut() {
+        let answers = [
+            "Refunds take 5 to 7 days [1].",
+            "Line one\nline \"two\" \\ back\\slash / tab\there [2]",
+            "Caf\u{e9} r\u{e9}sum\u{e9} \u{1f600} \u{4e2d}\u{6587} and \u{8}\u{c}\r [1]",
+            "",
+        ];
+        for answer in answers {
+            // Decoys come first: "answer" as a value, in a longer key, escaped inside a string.
+            let text = format!(
+                r#"{{"commands": [{{"type": "chit_chat", "topic": "answer", "reason": "the \"answer\": \"no\""}}], "answer_note": 1, "answer" : {}}}"#,
+                serde_json::to_string(answer).unwrap()
+            );
+            for step in [1, 2, 3, 5, 7, 11, 1000] {
+                assert_eq!(follow(&text, step), answer, "cut every {step} in {text}");
+            }
+            // Escaped as models do it: every non-ASCII character as \uXXXX (pairs for emoji).
+            let ascii: String = text
+                .chars()
+                .flat_map(|c| {
+                    if c.is_ascii() {
+                        vec![c.to_string()]
+                    } else {
+                        let mut units = [0u16; 2];
+                        c.encode_utf16(&mut units)
+                            .iter()
+                            .map(|u| format!("\\u{u:04x}"))
+                            .collect()
+                    }
+                })
+                .collect();
+            for step in [1, 4, 6, 1000] {
+                assert_eq!(follow(&ascii, step), answer, "cut every {step} in {ascii}");
+            }
+        }
+        // Nothing comes out before the field, nor after it closes.
+        let mut field = AnswerField::new();
+        assert_eq!(field.push("{\"commands\": [], \"ans"), "");
+        assert_eq!(field.push("wer\" : \"Hel"), "Hel");
+        assert_eq!(field.push("lo\\"), "lo");
+        assert_eq!(field.push("u00e9\", \"x\": \"more\"}"), "\u{e9}");
+        assert_eq!(field.push("\"answer\": \"again\""), "");
+    }
+
+    #[test]
+    fn answers_written_with_the_commands_must_cite_the_passages_shown() {
+        let shown = Shown {
+            passages: vec![passage("Refunds"), passage("Returns")],
+            confidence: 0.7,
+        };
+        let asked = vec![ScoredCommand::new(
+            Command::AnswerFromKnowledge {
+                query: "refund timing".into(),
+            },
+            0.85,
+        )];
+        let with = |answer: &str| {
+            json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing"}], "answer": answer})
+                .to_string()
+        };
+        let drafted =
+            LlmUnderstanding::drafted_answer(&with("5 to 7 days [2]."), &asked, Some(&shown))
+                .unwrap();
+        assert_eq!(drafted.query, "refund timing");
+        assert!(drafted.text.starts_with("5 to 7 days [2]."));
+        assert!(
+            drafted.text.ends_with("(Sources: [2] Returns)"),
+            "{}",
+            drafted.text
+        );
+        assert_eq!(drafted.citations, vec![shown.passages[1].citation.clone()]);
+        assert_eq!(drafted.confidence, 0.7);
+        // Written inside the command, as models asked without a schema do.
+        let inside = json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing", "answer": "A week [1]."}]}).to_string();
+        assert!(LlmUnderstanding::drafted_answer(&inside, &asked, Some(&shown)).is_some());
+        // Nothing that does not hold: no answer, no citation, a passage not shown, no
+        // passages shown at all, or no question asked.
+        for bad in ["", "   ", "About a week.", "See [3]."] {
+            assert!(
+                LlmUnderstanding::drafted_answer(&with(bad), &asked, Some(&shown)).is_none(),
+                "{bad}"
+            );
+        }
+        assert!(LlmUnderstanding::drafted_answer(&with("A week [1]."), &asked, None).is_none());
+        let greeting = vec![ScoredCommand::new(
+            Command::ChitChat {
+                topic: frontline_domain::SmallTalk::Greeting,
+            },
+            0.85,
+        )];
+        assert!(
+            LlmUnderstanding::drafted_answer(&with("A week [1]."), &greeting, Some(&shown))
+                .is_none()
+        );
+    }
+
     #[test]
     fn the_schema_names_every_command_type() {
-        let schema = command_schema();
+        let schema = command_schema(false);
+        assert!(schema["properties"].get("answer").is_none());
+        assert_eq!(
+            command_schema(true)["required"],
+            json!(["commands", "answer"])
+        );
         let types = schema
             .pointer("/properties/commands/items/properties/type/enum")
             .unwrap();

@@ -9,8 +9,12 @@ mod common;
 
 use frontline_domain::{Channel, Command};
 use frontline_llm::testing::LlamaServer;
-use frontline_llm::{Cassette, CassetteMode, LlmClient, LlmSettings, Message, StructuredMode};
-use frontline_understanding::llm::{LlmUnderstanding, Template, COMMAND_PLACEHOLDERS};
+use frontline_llm::{
+    lenient_json, Cassette, CassetteMode, LlmClient, LlmSettings, Message, StructuredMode,
+};
+use frontline_understanding::llm::{
+    command_schema, AnswerField, LlmUnderstanding, Template, COMMAND_PLACEHOLDERS,
+};
 use frontline_understanding::local::LocalSettings;
 use frontline_understanding::{ActiveFlow, DialogueContext, LocalUnderstanding, Understanding};
 use std::sync::Arc;
@@ -53,6 +57,40 @@ async fn llm_mode_end_to_end_on_a_real_llama_cpp_server() {
     assert!(deltas >= 2, "{deltas} deltas");
     assert!(!streamed.text.trim().is_empty());
     assert!(streamed.usage.prompt_tokens > 0 && streamed.usage.completion_tokens > 0);
+
+    // A structured call streamed, as the web chat makes it to understand and answer at once, on
+    // a client that has not met this server: json_schema is refused on the stream too and
+    // json_object + schema is tried next; the answer field is followed as the JSON forms, and
+    // what was shown is what the finished object says.
+    let fresh = self::client(&server.url);
+    let (mut field, mut followed, mut pieces) = (AnswerField::new(), String::new(), 0);
+    let structured = fresh
+        .stream_json(
+            &[
+                Message::system(
+                    "Reply with one JSON object: {\"commands\": [{\"type\": \"chit_chat\", \"topic\": \"greeting\"}], \"answer\": \"<one short friendly sentence>\"}",
+                ),
+                Message::user("Hello there!"),
+            ],
+            "commands",
+            &command_schema(true),
+            &mut |piece| {
+                pieces += 1;
+                followed.push_str(&field.push(piece));
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(fresh.structured_mode(), StructuredMode::JsonObject);
+    assert_eq!(structured.mode, Some(StructuredMode::JsonObject));
+    assert!(pieces >= 5, "{pieces} pieces");
+    let object = lenient_json(&structured.text).expect("the grammar keeps it JSON");
+    assert_eq!(
+        Some(followed.as_str()),
+        object["answer"].as_str(),
+        "{}",
+        structured.text
+    );
 
     // Understanding: one call, parsed or cleanly fallen back, with its tokens.
     let flows = common::flows("flows");
