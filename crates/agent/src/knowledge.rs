@@ -7,7 +7,7 @@ use crate::Agent;
 use frontline_domain::escalation::SummaryArticle;
 use frontline_domain::{Command, EventKind, InboundMessage, LlmUsage, ScoredCommand};
 use frontline_knowledge::{extractive_answer, Answer, Citation, SearchFilter};
-use frontline_understanding::KnowledgeAnswer;
+use frontline_understanding::AnswerDraft;
 
 /// What consulting the knowledge base gave.
 pub(crate) struct Consulted {
@@ -24,14 +24,31 @@ fn article(c: &Citation) -> SummaryArticle {
     }
 }
 
+/// The answer the understanding call wrote, and held: the turn's answer as it stands.
+fn grounded_by_understanding(drafted: frontline_understanding::KnowledgeAnswer) -> Consulted {
+    tracing::info!(confidence = drafted.confidence, source = %drafted.citations[0], "answered from knowledge by the understanding call");
+    Consulted {
+        answer: Some(drafted.text),
+        event: EventKind::KnowledgeConsulted {
+            query: drafted.query,
+            answered: true,
+            confidence: drafted.confidence,
+            sources: drafted.citations.iter().take(3).map(article).collect(),
+            abstain_reason: None,
+            llm: None,
+        },
+    }
+}
+
 /// Search if this turn calls for it, and rewrite `commands` to what the search supports.
 /// `drafted`: the answer the understanding call wrote itself from passages that passed the
-/// relevance gate (LLM mode); it is the answer, with no second search or call.
+/// relevance gate (LLM mode). One that holds is the answer, with no second search or call; one
+/// that does not is replaced by the best passage, not by a second call.
 pub(crate) async fn consult(
     agent: &Agent,
     message: &InboundMessage,
     commands: &mut Vec<ScoredCommand>,
-    drafted: Option<KnowledgeAnswer>,
+    drafted: Option<AnswerDraft>,
 ) -> Option<Consulted> {
     let (text, channel) = (message.text.as_str(), message.channel);
     let knowledge = agent.knowledge.as_ref()?;
@@ -39,20 +56,11 @@ pub(crate) async fn consult(
         Command::AnswerFromKnowledge { query } => Some(query.clone()),
         _ => None,
     });
-    if let Some(drafted) = drafted.filter(|d| asked.as_ref() == Some(&d.query)) {
-        tracing::info!(confidence = drafted.confidence, source = %drafted.citations[0], "answered from knowledge by the understanding call");
-        return Some(Consulted {
-            answer: Some(drafted.text),
-            event: EventKind::KnowledgeConsulted {
-                query: drafted.query,
-                answered: true,
-                confidence: drafted.confidence,
-                sources: drafted.citations.iter().take(3).map(article).collect(),
-                abstain_reason: None,
-                llm: None,
-            },
-        });
-    }
+    let unfounded = match drafted.filter(|d| asked.as_deref() == Some(d.query())) {
+        Some(AnswerDraft::Unfounded { reason, .. }) => Some(reason),
+        Some(AnswerDraft::Grounded(drafted)) => return Some(grounded_by_understanding(drafted)),
+        None => None,
+    };
     let nothing_understood = commands
         .iter()
         .all(|c| matches!(c.command, Command::CannotHandle { .. }));
@@ -67,7 +75,9 @@ pub(crate) async fn consult(
     agent.metrics.retrieval(searching.elapsed().as_secs_f64());
     let result = match found {
         Ok(found) => {
-            let written = match (&agent.answer_writer, &found.abstain) {
+            // After an unfounded answer from the understanding call, no second call.
+            let writer = agent.answer_writer.as_ref().filter(|_| unfounded.is_none());
+            let written = match (writer, &found.abstain) {
                 (Some(writer), None) if channel.streams_replies() => {
                     let drafts = agent.drafts();
                     let mut on_delta = |delta: &str| drafts.publish(&message.sender, delta);
@@ -110,7 +120,15 @@ pub(crate) async fn consult(
                         }),
                     ))
                 }
-                None => Ok((extractive_answer(&found, max_chars), None)),
+                None => Ok((
+                    extractive_answer(&found, max_chars),
+                    unfounded.map(|reason| LlmUsage {
+                        fallback: Some(format!(
+                            "the answer written with the commands does not hold: {reason}"
+                        )),
+                        ..LlmUsage::default()
+                    }),
+                )),
             }
         }
         Err(e) => Err(e),

@@ -57,6 +57,12 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Res
                 "answer": ANSWER,
             })
             .to_string(),
+            // Answered in the same call, but citing nothing: not used, and not asked again.
+            "how long do refunds take to reach my card, roughly?" if answer_asked => json!({
+                "commands": [{"type": "answer_from_knowledge", "query": "refund timing to a card"}],
+                "answer": "About a week, I think.",
+            })
+            .to_string(),
             // Understood, but not answered in the same call: the answer is written apart.
             "and how long until my refund is on the card?" if answer_asked => json!({
                 "commands": [{"type": "answer_from_knowledge", "query": "refund timing to a card"}],
@@ -220,6 +226,17 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
     assert_eq!(calls(), 4);
     assert_eq!(drafted(&again).concat(), ANSWER);
     assert!(answer.replies[0].text.contains("(Sources: [1] "));
+    // An answer written with the commands that cites nothing is not said; the best passage is
+    // quoted instead, with no second call (the model had the passages and did not use them).
+    let uncited = say("m4c", "how long do refunds take to reach my card, roughly?");
+    let answer = agent.handle(uncited.clone()).await.unwrap();
+    assert_eq!(calls(), 5);
+    let reply = &answer.replies[0].text;
+    assert!(!reply.contains("About a week"), "{reply}");
+    assert!(
+        reply.contains("business days"),
+        "the refunds passage: {reply}"
+    );
 
     // Invalid output (an unknown flow): the local reading is used and the reason recorded.
     let odd = agent
@@ -229,7 +246,7 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
         ))
         .await
         .unwrap();
-    assert!(calls() >= 5);
+    assert!(calls() >= 6);
 
     let events = agent.store().events(odd.conversation_id).await.unwrap();
     let understood: Vec<(String, Option<f32>, Option<frontline_domain::LlmUsage>)> = events
@@ -244,7 +261,7 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
             _ => None,
         })
         .collect();
-    assert_eq!(understood.len(), 6);
+    assert_eq!(understood.len(), 7);
     let (source, _, usage) = &understood[0];
     assert_eq!(source, "llm:scripted");
     // On the web chat, a call shown passages is streamed (it may answer): its usage is the
@@ -260,7 +277,7 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
     // The answer written with the commands cost nothing more than the understanding's call.
     assert_eq!(understood[3].0, "llm:scripted+knowledge");
     assert_eq!(understood[3].2.as_ref().unwrap().calls, 1);
-    let (source, sentiment, usage) = &understood[5];
+    let (source, sentiment, usage) = &understood[6];
     assert!(source.ends_with("(llm fallback)"), "{source}");
     assert!(usage
         .as_ref()
@@ -272,18 +289,25 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
     assert!(sentiment.unwrap() < -0.5, "{sentiment:?}");
     // An answer written apart has its cost in the knowledge event; one written with the
     // commands has none of its own.
-    let consulted: Vec<Option<u32>> = events
+    // An unfounded one says why the passage was quoted.
+    let consulted: Vec<Option<(u32, bool)>> = events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::KnowledgeConsulted {
                 answered: true,
                 llm,
                 ..
-            } => Some(llm.as_ref().map(|u| u.calls)),
+            } => Some(llm.as_ref().map(|u| {
+                let unfounded = u
+                    .fallback
+                    .as_ref()
+                    .is_some_and(|f| f.contains("does not hold: the answer cites no passage"));
+                (u.calls, unfounded)
+            })),
             _ => None,
         })
         .collect();
-    assert_eq!(consulted, vec![None, Some(1)]);
+    assert_eq!(consulted, vec![None, Some((1, false)), Some((0, true))]);
 }
 
 /// With the LLM endpoint failing in any way (refused, 500s, hanging, closing the connection),

@@ -92,8 +92,34 @@ pub struct Understood {
     pub source: String,
     /// The LLM's part, when one is configured (calls may be 0).
     pub llm: Option<LlmUsage>,
-    /// The answer to an informational question, when the same call wrote it (LLM mode).
-    pub answer: Option<KnowledgeAnswer>,
+    /// The answer to an informational question, when the same call wrote one (LLM mode).
+    pub answer: Option<AnswerDraft>,
+}
+
+/// What the understanding call wrote as the answer to its `AnswerFromKnowledge` command.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnswerDraft {
+    /// An answer that holds: it is the reply.
+    Grounded(KnowledgeAnswer),
+    /// An answer that does not hold (it cites no passage shown, or one not shown). The model
+    /// had the passages and did not answer from them; asking it again with the same passages
+    /// tends to fail the same way, so the agent quotes the best passage instead of a second call.
+    Unfounded {
+        /// The question, as the `AnswerFromKnowledge` command states it.
+        query: String,
+        /// Why it does not hold.
+        reason: String,
+    },
+}
+
+impl AnswerDraft {
+    /// The question it answers.
+    pub fn query(&self) -> &str {
+        match self {
+            AnswerDraft::Grounded(answer) => &answer.query,
+            AnswerDraft::Unfounded { query, .. } => query,
+        }
+    }
 }
 
 /// An answer from the knowledge base written by the understanding call itself, so a question

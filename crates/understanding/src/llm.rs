@@ -12,7 +12,8 @@
 use crate::local::LocalUnderstanding;
 use crate::router::Intent;
 use crate::{
-    DialogueContext, KnowledgeAnswer, Speaker, Understanding, UnderstandingError, Understood,
+    AnswerDraft, DialogueContext, KnowledgeAnswer, Speaker, Understanding, UnderstandingError,
+    Understood,
 };
 use async_trait::async_trait;
 use frontline_domain::{Channel, Command, LlmUsage, ScoredCommand};
@@ -486,13 +487,14 @@ impl LlmUnderstanding {
     }
 
     /// The answer the call wrote for its `answer_from_knowledge` command, checked against the
-    /// passages it was `shown`; `None` when it wrote none or one that does not hold (the agent
-    /// then has the answer written on its own).
+    /// passages it was `shown`; `None` when it wrote none (no passages were shown, or it left
+    /// the answer empty: the agent then searches with the command's query and has the answer
+    /// written apart).
     pub fn drafted_answer(
         answer: &str,
         commands: &[ScoredCommand],
         shown: Option<&Shown>,
-    ) -> Option<KnowledgeAnswer> {
+    ) -> Option<AnswerDraft> {
         let query = commands.iter().find_map(|c| match &c.command {
             Command::AnswerFromKnowledge { query } => Some(query.clone()),
             _ => None,
@@ -511,15 +513,15 @@ impl LlmUnderstanding {
             .and_then(Value::as_str)
             .filter(|t| !t.trim().is_empty())?;
         match ground(text, &shown.passages) {
-            Ok((text, citations)) => Some(KnowledgeAnswer {
+            Ok((text, citations)) => Some(AnswerDraft::Grounded(KnowledgeAnswer {
                 query,
                 text,
                 citations,
                 confidence: shown.confidence,
-            }),
+            })),
             Err(reason) => {
-                tracing::info!(%reason, "the answer written with the commands does not hold; it will be written apart");
-                None
+                tracing::info!(%reason, "the answer written with the commands does not hold");
+                Some(AnswerDraft::Unfounded { query, reason })
             }
         }
     }
@@ -1063,9 +1065,11 @@ mod tests {
             json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing"}], "answer": answer})
                 .to_string()
         };
-        let drafted =
+        let Some(AnswerDraft::Grounded(drafted)) =
             LlmUnderstanding::drafted_answer(&with("5 to 7 days [2]."), &asked, Some(&shown))
-                .unwrap();
+        else {
+            panic!("a grounded answer");
+        };
         assert_eq!(drafted.query, "refund timing");
         assert!(drafted.text.starts_with("5 to 7 days [2]."));
         assert!(
@@ -1078,14 +1082,21 @@ mod tests {
         // Written inside the command, as models asked without a schema do.
         let inside = json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing", "answer": "A week [1]."}]}).to_string();
         assert!(LlmUnderstanding::drafted_answer(&inside, &asked, Some(&shown)).is_some());
-        // Nothing that does not hold: no answer, no citation, a passage not shown, no
-        // passages shown at all, or no question asked.
-        for bad in ["", "   ", "About a week.", "See [3]."] {
-            assert!(
-                LlmUnderstanding::drafted_answer(&with(bad), &asked, Some(&shown)).is_none(),
-                "{bad}"
-            );
+        // No answer written: nothing (the agent has it written apart).
+        for empty in ["", "   "] {
+            assert!(LlmUnderstanding::drafted_answer(&with(empty), &asked, Some(&shown)).is_none());
         }
+        // Written, but without a citation or citing a passage not shown: unfounded, and why.
+        for (bad, why) in [("About a week.", "cites no passage"), ("See [3].", "[3]")] {
+            match LlmUnderstanding::drafted_answer(&with(bad), &asked, Some(&shown)) {
+                Some(AnswerDraft::Unfounded { query, reason }) => {
+                    assert_eq!(query, "refund timing");
+                    assert!(reason.contains(why), "{reason}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        // No passages shown at all, or no question asked: nothing.
         assert!(LlmUnderstanding::drafted_answer(&with("A week [1]."), &asked, None).is_none());
         let greeting = vec![ScoredCommand::new(
             Command::ChitChat {
