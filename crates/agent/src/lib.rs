@@ -466,17 +466,14 @@ impl Agent {
             recent: recent_utterances(history, self.config.recent_utterances),
             today: (self.clock)().date_naive(),
         };
-        // On a channel that shows replies as they form, an answer the understanding writes
-        // itself is shown piece by piece while it does.
+        // An answer the understanding writes itself is shown piece by piece while it does, on
+        // a channel that shows replies as they form (the understanding knows the channel).
         let drafts = self.drafts();
         let mut on_answer = |piece: &str| drafts.publish(&message.sender, piece);
-        let understood = if message.channel.streams_replies() {
-            self.understanding
-                .interpret_streaming(&message.text, &context, &mut on_answer)
-                .await
-        } else {
-            self.understanding.interpret(&message.text, &context).await
-        };
+        let understood = self
+            .understanding
+            .interpret_streaming(&message.text, &context, &mut on_answer)
+            .await;
         let (mut commands, mut source, llm, drafted) = match understood {
             Ok(understood) => (
                 understood.commands,

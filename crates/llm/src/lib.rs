@@ -436,18 +436,16 @@ impl LlmClient {
                 }
                 None => {
                     let request = self.request(messages, format, false);
-                    match self.call(&request).await {
-                        Ok((response, replayed)) => {
-                            self.content(&response).map(|text| Completion {
-                                usage: self.usage(response.get("usage"), messages, &text),
-                                text,
-                                mode: None,
-                                replayed,
-                                elapsed: Duration::ZERO,
-                            })
-                        }
-                        Err(e) => Err(e),
-                    }
+                    self.call(&request).await.and_then(|(response, replayed)| {
+                        let text = self.content(&response)?;
+                        Ok(Completion {
+                            usage: self.usage(response.get("usage"), messages, &text),
+                            text,
+                            mode: None,
+                            replayed,
+                            elapsed: Duration::ZERO,
+                        })
+                    })
                 }
             };
             match attempt {

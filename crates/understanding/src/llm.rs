@@ -418,13 +418,12 @@ impl LlmUnderstanding {
         )
     }
 
-    /// The LLM's answer as validated commands, or why it is not usable.
+    /// The LLM's answer (its JSON, parsed) as validated commands, or why it is not usable.
     pub fn validate(
         &self,
-        answer: &str,
+        value: &Value,
         context: &DialogueContext,
     ) -> Result<Vec<ScoredCommand>, String> {
-        let value = lenient_json(answer).ok_or_else(|| format!("not JSON: {:.120}", answer))?;
         let items = value
             .get("commands")
             .and_then(Value::as_array)
@@ -491,7 +490,7 @@ impl LlmUnderstanding {
     /// the answer empty: the agent then searches with the command's query and has the answer
     /// written apart).
     pub fn drafted_answer(
-        answer: &str,
+        value: &Value,
         commands: &[ScoredCommand],
         shown: Option<&Shown>,
     ) -> Option<AnswerDraft> {
@@ -500,7 +499,6 @@ impl LlmUnderstanding {
             _ => None,
         })?;
         let shown = shown?;
-        let value = lenient_json(answer)?;
         let text = value
             .get("answer")
             .or_else(|| {
@@ -601,11 +599,7 @@ impl AnswerField {
                     let value = after.strip_prefix(':').map(str::trim_start);
                     match value {
                         // Not yet written far enough to tell.
-                        _ if after.is_empty() => {
-                            self.at = key;
-                            return out;
-                        }
-                        Some("") => {
+                        _ if after.is_empty() || value == Some("") => {
                             self.at = key;
                             return out;
                         }
@@ -754,9 +748,12 @@ impl Understanding for LlmUnderstanding {
         match completion {
             Ok(completion) => {
                 let usage = usage_of(&completion);
-                match self.validate(&completion.text, context) {
-                    Ok(commands) => Ok(Understood {
-                        answer: Self::drafted_answer(&completion.text, &commands, shown.as_ref()),
+                let understood = lenient_json(&completion.text)
+                    .ok_or_else(|| format!("not JSON: {:.120}", completion.text))
+                    .and_then(|value| Ok((self.validate(&value, context)?, value)));
+                match understood {
+                    Ok((commands, value)) => Ok(Understood {
+                        answer: Self::drafted_answer(&value, &commands, shown.as_ref()),
                         commands,
                         source: self.name(),
                         llm: Some(usage),
@@ -1061,10 +1058,7 @@ mod tests {
             },
             0.85,
         )];
-        let with = |answer: &str| {
-            json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing"}], "answer": answer})
-                .to_string()
-        };
+        let with = |answer: &str| json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing"}], "answer": answer});
         let Some(AnswerDraft::Grounded(drafted)) =
             LlmUnderstanding::drafted_answer(&with("5 to 7 days [2]."), &asked, Some(&shown))
         else {
@@ -1080,7 +1074,7 @@ mod tests {
         assert_eq!(drafted.citations, vec![shown.passages[1].citation.clone()]);
         assert_eq!(drafted.confidence, 0.7);
         // Written inside the command, as models asked without a schema do.
-        let inside = json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing", "answer": "A week [1]."}]}).to_string();
+        let inside = json!({"commands": [{"type": "answer_from_knowledge", "query": "refund timing", "answer": "A week [1]."}]});
         assert!(LlmUnderstanding::drafted_answer(&inside, &asked, Some(&shown)).is_some());
         // No answer written: nothing (the agent has it written apart).
         for empty in ["", "   "] {
