@@ -11,7 +11,9 @@
 //! following the streamed JSON, forwarding the drafts to the stream.
 //!
 //! Run: cargo bench -p frontline-server --bench ttft
-//! Under `cargo test` a few questions run as a smoke test.
+//! (`FRONTLINE_BENCH_SAMPLES=N` sets the questions, 200 by default, each from a new visitor;
+//! `FRONTLINE_BENCH_TRACE=1` prints each one's added time.) Under `cargo test` a few questions
+//! run as a smoke test.
 
 use axum::routing::post;
 use axum::{Json, Router};
@@ -126,7 +128,8 @@ fn main() {
     // Made before the runtime, so it outlives the tasks that hold the index open.
     let dir = tempfile::tempdir().unwrap();
     let runtime = common::runtime();
-    runtime.block_on(run(if full { 40 } else { 3 }, dir.path()));
+    let samples = common::env_count("FRONTLINE_BENCH_SAMPLES", if full { 200 } else { 3 });
+    runtime.block_on(run(samples, dir.path()));
 }
 
 async fn run(samples: usize, dir: &std::path::Path) {
@@ -179,6 +182,9 @@ async fn run(samples: usize, dir: &std::path::Path) {
         );
         seen.push(ttft);
         added.push(ttft.saturating_sub(STUB_LATENCY * stub_calls as u32));
+        if std::env::var_os("FRONTLINE_BENCH_TRACE").is_some() {
+            println!("{visitor}: {:.1} ms", ms(added[added.len() - 1]));
+        }
     }
     seen.sort();
     added.sort();

@@ -117,15 +117,11 @@ async fn converse(base: &str, run: &str, customers: &[(String, String)]) -> Vec<
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let conversations = std::env::var("FRONTLINE_BENCH_CONVERSATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 1_000 } else { 20 });
-    let passes = std::env::var("FRONTLINE_BENCH_PASSES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 5 } else { 1 })
-        .max(1);
+    let conversations = common::env_count(
+        "FRONTLINE_BENCH_CONVERSATIONS",
+        if full { 1_000 } else { 20 },
+    );
+    let passes = common::env_count("FRONTLINE_BENCH_PASSES", if full { 5 } else { 1 }).max(1);
     common::runtime().block_on(run(full, conversations, passes));
 }
 
@@ -192,7 +188,7 @@ async fn run(full: bool, conversations: usize, passes: usize) {
             println!(
                 "{label:<15} {:<11} median {:>7.0} turns/s (slowest {:.0}, fastest {:.0}; target ≥ 2000 turns/s on SQLite)",
                 db.label,
-                rates[rates.len() / 2],
+                (rates[(rates.len() - 1) / 2] + rates[rates.len() / 2]) / 2.0,
                 rates[0],
                 rates[rates.len() - 1],
             );

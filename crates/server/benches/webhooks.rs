@@ -156,10 +156,7 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (count, default_connections) = if full { (20_000, 16) } else { (300, 8) };
     // FRONTLINE_BENCH_CONNECTIONS: how many requests are in flight at once.
-    let concurrency = std::env::var("FRONTLINE_BENCH_CONNECTIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default_connections);
+    let concurrency = common::env_count("FRONTLINE_BENCH_CONNECTIONS", default_connections);
     common::runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let (base, store) = start(dir.path()).await;
