@@ -34,6 +34,7 @@ use frontline_agent::testing::{
 use frontline_agent::Agent;
 use frontline_domain::{Channel, Identity, IdentityKind, NormalizeOptions, ScoredCommand};
 use frontline_knowledge::RecentEmbeddings;
+use frontline_llm::testing::chat_completion_body;
 use frontline_understanding::{DialogueContext, Understanding, UnderstandingError, Understood};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,23 +98,10 @@ async fn instant_llm(State(calls): State<Arc<AtomicUsize>>, Json(body): Json<Val
     } else {
         ANSWER.to_string()
     };
-    if body["stream"] == true {
-        let mut sse = String::new();
-        for piece in content.split_inclusive(' ') {
-            let delta = json!({"choices": [{"index": 0, "delta": {"content": piece}}]});
-            sse.push_str(&format!("data: {delta}\n\n"));
-        }
-        let usage =
-            json!({"choices": [], "usage": {"prompt_tokens": 500, "completion_tokens": 20}});
-        sse.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
-        return ([("content-type", "text/event-stream")], sse).into_response();
-    }
-    Json(json!({
-        "id": "bench", "object": "chat.completion", "created": 0, "model": "instant",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}
-    }))
-    .into_response()
+    let streamed = body["stream"] == true;
+    let usage = if streamed { (500, 20) } else { (700, 30) };
+    let (content_type, body) = chat_completion_body(&content, streamed, usage);
+    ([("content-type", content_type)], body).into_response()
 }
 
 /// Understanding that keeps a running total of the time spent inside it.

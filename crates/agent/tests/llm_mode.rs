@@ -14,6 +14,7 @@ use frontline_domain::{
     Channel, Command, EventKind, Identity, IdentityKind, InboundMessage, NormalizeOptions,
 };
 use frontline_knowledge::{EdgeIndex, KnowledgeBase, KnowledgeSettings};
+use frontline_llm::testing::chat_completion_body;
 use frontline_llm::{Cassette, LlmClient, LlmSettings};
 use frontline_store::testing::sqlite;
 use frontline_understanding::llm::{
@@ -77,24 +78,11 @@ async fn chat(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Res
         // The answer prompt: cite the first passage.
         ANSWER.to_string()
     };
-    if body["stream"] == true {
-        // Streamed as OpenAI streams: content deltas, then a usage chunk, then [DONE].
-        let mut sse = String::new();
-        for piece in content.split_inclusive(' ').collect::<Vec<_>>().chunks(4) {
-            let delta = json!({"choices": [{"index": 0, "delta": {"content": piece.concat()}}]});
-            sse.push_str(&format!("data: {delta}\n\n"));
-        }
-        let usage =
-            json!({"choices": [], "usage": {"prompt_tokens": 600, "completion_tokens": 20}});
-        sse.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
-        return ([("content-type", "text/event-stream")], sse).into_response();
-    }
-    Json(json!({
-        "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 800, "completion_tokens": 40, "total_tokens": 840}
-    }))
-    .into_response()
+    // Streamed as OpenAI streams: content deltas, then a usage chunk, then [DONE].
+    let streamed = body["stream"] == true;
+    let usage = if streamed { (600, 20) } else { (800, 40) };
+    let (content_type, body) = chat_completion_body(&content, streamed, usage);
+    ([("content-type", content_type)], body).into_response()
 }
 
 /// What the scripted model writes for the answer prompt.

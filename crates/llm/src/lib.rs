@@ -370,8 +370,17 @@ impl LlmClient {
 
     /// A plain-text completion.
     pub async fn complete_text(&self, messages: &[Message]) -> Result<Completion, LlmError> {
+        self.complete(messages, None).await
+    }
+
+    /// One unstreamed call with `response_format` set to `format` (none: plain text).
+    async fn complete(
+        &self,
+        messages: &[Message],
+        format: Option<Value>,
+    ) -> Result<Completion, LlmError> {
         let started = Instant::now();
-        let request = self.request(messages, None, false);
+        let request = self.request(messages, format, false);
         let (response, replayed) = self.call(&request).await?;
         let text = self.content(&response)?;
         Ok(Completion {
@@ -434,19 +443,7 @@ impl LlmClient {
                     let request = self.request(messages, format, true);
                     self.stream(&request, messages, on_delta).await
                 }
-                None => {
-                    let request = self.request(messages, format, false);
-                    self.call(&request).await.and_then(|(response, replayed)| {
-                        let text = self.content(&response)?;
-                        Ok(Completion {
-                            usage: self.usage(response.get("usage"), messages, &text),
-                            text,
-                            mode: None,
-                            replayed,
-                            elapsed: Duration::ZERO,
-                        })
-                    })
-                }
+                None => self.complete(messages, format).await,
             };
             match attempt {
                 Ok(completion) => {

@@ -85,3 +85,36 @@ async fn models_answer(port: u16) -> bool {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).await.is_ok() && head.ends_with(b"200")
 }
+
+/// The body an OpenAI-compatible endpoint sends for a chat completion whose message is
+/// `content`, and its content type, for stub endpoints in tests and benchmarks. `stream`: as
+/// OpenAI streams (`text/event-stream`): one content delta per word, then a chunk with the
+/// usage, then `data: [DONE]`; otherwise one `chat.completion` object. `usage`: prompt and
+/// completion tokens.
+pub fn chat_completion_body(
+    content: &str,
+    stream: bool,
+    (prompt_tokens, completion_tokens): (u32, u32),
+) -> (&'static str, String) {
+    let usage = serde_json::json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    });
+    if !stream {
+        let body = serde_json::json!({
+            "id": "stub", "object": "chat.completion", "created": 0, "model": "stub",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": usage,
+        });
+        return ("application/json", body.to_string());
+    }
+    let mut sse = String::new();
+    for piece in content.split_inclusive(' ') {
+        let delta = serde_json::json!({"choices": [{"index": 0, "delta": {"content": piece}}]});
+        sse.push_str(&format!("data: {delta}\n\n"));
+    }
+    let usage = serde_json::json!({"choices": [], "usage": usage});
+    sse.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
+    ("text/event-stream", sse)
+}

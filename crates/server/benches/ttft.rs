@@ -19,6 +19,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use frontline_agent::testing::{llm_mode, local_with_knowledge, minilm, DemoParts};
 use frontline_channels::deliver::{ChannelsConfig, WebchatConfig};
+use frontline_llm::testing::chat_completion_body;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,21 +67,8 @@ async fn slow_llm(
     } else {
         ANSWER.to_string()
     };
-    if body["stream"] == true {
-        let mut sse = String::new();
-        for piece in content.split_inclusive(' ') {
-            let delta = json!({"choices": [{"index": 0, "delta": {"content": piece}}]});
-            sse.push_str(&format!("data: {delta}\n\n"));
-        }
-        sse.push_str("data: [DONE]\n\n");
-        return ([("content-type", "text/event-stream")], sse).into_response();
-    }
-    Json(json!({
-        "id": "stub", "object": "chat.completion", "created": 0, "model": "stub",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}
-    }))
-    .into_response()
+    let (content_type, body) = chat_completion_body(&content, body["stream"] == true, (700, 30));
+    ([("content-type", content_type)], body).into_response()
 }
 
 /// One question from a new visitor: (time to the first token, calls the stub had answered by

@@ -21,6 +21,7 @@ use frontline_flows::compile::CONFIRMATION;
 use frontline_flows::spec::Starts;
 use frontline_knowledge::{Citation, KnowledgeBase, Passage, SearchFilter};
 use frontline_llm::{lenient_json, tokens, Completion, LlmClient, Message};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -449,8 +450,8 @@ impl LlmUnderstanding {
                 // An answer written inside its command (models asked without a schema do).
                 fields.remove("answer");
             }
-            let command: Command =
-                serde_json::from_value(item.clone()).map_err(|e| format!("command {item}: {e}"))?;
+            let command =
+                Command::deserialize(&item).map_err(|e| format!("command {item}: {e}"))?;
             match &command {
                 Command::StartFlow { flow_id } if !startable(flow_id) => {
                     return Err(format!("unknown flow {flow_id:?}"));
