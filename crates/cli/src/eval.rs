@@ -50,8 +50,8 @@ pub struct EvalArgs {
     /// The conversation suites folder.
     #[arg(long, default_value = "evals/suites")]
     pub dir: PathBuf,
-    /// The shared datasets folder.
-    #[arg(long, env = "FRONTLINE_SHARED_DATA", default_value = "../shared/data")]
+    /// The public datasets folder (vendored in the repository).
+    #[arg(long, alias = "datasets", env = "FRONTLINE_SHARED_DATA", default_value = "evals/datasets")]
     pub shared: PathBuf,
     /// Cases run at once.
     #[arg(long, default_value_t = 2)]

@@ -147,7 +147,7 @@ enum ShopCommand {
     Reseed,
     /// Replace the shop's data with a τ2-bench retail db.json (or a file of the same shape).
     Import {
-        /// The JSON file, e.g. ../shared/data/tau2-retail/db.json.
+        /// The JSON file, e.g. evals/datasets/tau2-retail/db.json.
         path: PathBuf,
     },
 }

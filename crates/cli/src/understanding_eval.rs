@@ -1,5 +1,5 @@
 //! `frontline eval` suites for understanding: the slot-extraction set, the demo routing set,
-//! and the local router on Banking77 and CLINC150 (from the shared datasets folder).
+//! and the local router on Banking77 and CLINC150 (from the datasets folder, `evals/datasets`).
 
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -107,7 +107,7 @@ pub async fn eval_command(
             if all {
                 continue;
             }
-            anyhow::bail!("{name}: {} not found (set --shared)", path.display());
+            anyhow::bail!("{name}: {} not found (the datasets are vendored in evals/datasets; --shared points elsewhere)", path.display());
         }
         let split = if name == "banking77" {
             banking77(&path)?

@@ -1,4 +1,4 @@
-//! τ2-bench retail, from the shared datasets: flows implementing τ2's retail policy
+//! τ2-bench retail, from the vendored datasets (`evals/datasets/tau2-retail`): flows implementing τ2's retail policy
 //! (`evals/tau2-retail/flows`) run on the shop loaded with τ2's `db.json`. For every train task,
 //! a simulated customer answers exactly what the flows ask, with the values the task's gold write
 //! actions imply; the engine must issue exactly the gold writes, with the same arguments, and

@@ -537,21 +537,21 @@ async fn an_llm_persona_without_an_endpoint_is_a_clear_error() {
     assert!(error.contains("needs an LLM endpoint"), "{error}");
 }
 
-/// The public datasets: `FRONTLINE_SHARED_DATA`, or `../shared/data` beside the repository.
-fn shared_data() -> PathBuf {
+/// The vendored public datasets: `evals/datasets`, or `FRONTLINE_SHARED_DATA` when set.
+fn datasets() -> PathBuf {
     std::env::var("FRONTLINE_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| repo("../shared/data"))
+        .unwrap_or_else(|_| repo("evals/datasets"))
 }
 
 #[tokio::test]
 async fn tau2_retail_gold_writes_are_reproduced_and_violations_refused() {
     let report = frontline_evals::tau2::tau2_retail(
-        &shared_data().join("tau2-retail"),
+        &datasets().join("tau2-retail"),
         &repo("evals/tau2-retail/flows"),
     )
     .await
-    .expect("τ2 retail data (set FRONTLINE_SHARED_DATA)");
+    .expect("τ2 retail data (evals/datasets/tau2-retail)");
     println!("{report}");
     assert!(report.failures.is_empty(), "{}", report.failures.join("\n"));
     assert_eq!(report.reproduced, report.gold);

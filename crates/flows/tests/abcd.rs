@@ -2,7 +2,7 @@
 //! sequence ABCD's kb.json requires (see evals/abcd/README.md).
 
 use chrono::NaiveDate;
-use common::shared_data;
+use common::datasets;
 use frontline_domain::{ActionKind, ActionSpec, Channel, Command, ScoredCommand};
 use frontline_flows::compile::CONFIRMATION;
 use frontline_flows::{Effect, Engine, Env, Input};
@@ -43,11 +43,11 @@ fn abcd_catalog(ontology: &Value) -> Vec<ActionSpec> {
 
 #[test]
 fn abcd_subflows_run_exactly_their_required_actions() {
-    let data = shared_data().join("abcd");
+    let data = datasets().join("abcd");
     let read = |f: &str| -> Value {
         serde_json::from_slice(&std::fs::read(data.join(f)).unwrap_or_else(|e| {
             panic!(
-                "{}: {e} (set FRONTLINE_SHARED_DATA)",
+                "{}: {e} (the vendored ABCD data, evals/datasets/abcd)",
                 data.join(f).display()
             )
         }))

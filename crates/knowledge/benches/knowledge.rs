@@ -9,7 +9,7 @@
 //!   search cost depends on the count and the vectors' spread, not on the prose.
 //!
 //! Run: cargo bench -p frontline-knowledge --bench knowledge
-//! The corpus comes from τ2 banking-knowledge (../shared/data, or FRONTLINE_SHARED_DATA).
+//! The corpus comes from τ2 banking-knowledge (vendored in evals/datasets, or FRONTLINE_SHARED_DATA).
 //! Under `cargo test` the binary runs a small smoke version so it cannot rot.
 
 use frontline_knowledge::chunk::Chunk;
@@ -22,15 +22,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn shared_data() -> PathBuf {
+/// The vendored public datasets: `evals/datasets`, or `FRONTLINE_SHARED_DATA` when set.
+fn datasets() -> PathBuf {
     std::env::var("FRONTLINE_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../evals/datasets"))
 }
 
 /// Distinct passages: every paragraph, sentence and clause of the τ2 banking articles.
 fn passages(limit: usize) -> Vec<(String, String)> {
-    let dir = shared_data().join("tau2-banking-knowledge/documents");
+    let dir = datasets().join("tau2-banking-knowledge/documents");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e} (the benchmark corpus)", dir.display()))
         .flatten()

@@ -262,11 +262,11 @@ async fn the_other_write_actions_change_what_they_say() {
     assert_eq!(sub["status"], json!("cancelled"));
 }
 
-/// The τ2-bench retail database, read from ../shared/data (never copied into the repo).
+/// The τ2-bench retail database, vendored in `evals/datasets` (or `FRONTLINE_SHARED_DATA`).
 fn tau2_db() -> PathBuf {
     let root = std::env::var("FRONTLINE_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../evals/datasets"));
     root.join("tau2-retail/db.json")
 }
 
@@ -275,7 +275,7 @@ async fn tau2_retail_imports_and_replays_its_gold_write_actions() {
     let path = tau2_db();
     assert!(
         path.exists(),
-        "τ2 retail data expected at {} (set FRONTLINE_SHARED_DATA)",
+        "τ2 retail data expected at {} (vendored in evals/datasets)",
         path.display()
     );
     let data = ShopData::from_json_file(&path).unwrap();

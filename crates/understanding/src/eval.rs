@@ -1,6 +1,6 @@
 //! Offline evaluation of understanding: the slot-extraction set (`evals/understanding/
 //! slots.yaml`, precision and recall per slot type) and the public intent datasets, Banking77
-//! and CLINC150 (read from `../shared/data`, never copied), each split deterministically into
+//! and CLINC150 (vendored in `evals/datasets`), each split deterministically into
 //! router examples, a calibration part and a held-out test part.
 
 use crate::router::{

@@ -1,4 +1,4 @@
-//! The local router on public intent datasets (read from ../shared/data, never copied): each
+//! The local router on public intent datasets (vendored in evals/datasets): each
 //! is split by a stable hash into router examples, a calibration part and a held-out part; the
 //! figures asserted here are on the held-out part. Vectors are cached in the build folder, so
 //! only the first run on a machine pays for embedding ~30k sentences.
@@ -15,7 +15,7 @@ fn progress(done: usize, total: usize) {
 
 #[tokio::test]
 async fn banking77_held_out_accuracy_is_at_least_090() {
-    let split = banking77(&common::shared_data().join("banking77/train.csv")).unwrap();
+    let split = banking77(&common::datasets().join("banking77/train.csv")).unwrap();
     assert!(split.test.len() > 800 && split.train.len() > 7000);
     let report = evaluate_intents(
         common::cached_minilm("banking77"),
@@ -35,7 +35,7 @@ async fn banking77_held_out_accuracy_is_at_least_090() {
 
 #[tokio::test]
 async fn clinc150_in_scope_accuracy_and_out_of_scope_recall() {
-    let split = clinc150(&common::shared_data().join("clinc150/train_val.json")).unwrap();
+    let split = clinc150(&common::datasets().join("clinc150/train_val.json")).unwrap();
     assert_eq!(split.train.len(), 15_000);
     let report = evaluate_intents(
         common::cached_minilm("clinc150"),

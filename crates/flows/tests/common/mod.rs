@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-/// The public datasets: `FRONTLINE_SHARED_DATA`, or `../shared/data` beside the repository.
-pub fn shared_data() -> PathBuf {
+/// The vendored public datasets: `evals/datasets`, or `FRONTLINE_SHARED_DATA` when set.
+pub fn datasets() -> PathBuf {
     std::env::var("FRONTLINE_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/datasets"))
 }
 
 /// Load a folder of flows against `catalog`, or fail the test listing every diagnostic.

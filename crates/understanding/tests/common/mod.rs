@@ -37,14 +37,14 @@ pub fn cached_minilm(name: &str) -> Arc<dyn Embedder> {
     Arc::new(CachedEmbedder::open(minilm(), &path))
 }
 
-/// `../shared/data` beside the repository, or `FRONTLINE_SHARED_DATA`.
-pub fn shared_data() -> PathBuf {
+/// The vendored public datasets: `evals/datasets`, or `FRONTLINE_SHARED_DATA` when set.
+pub fn datasets() -> PathBuf {
     let dir = std::env::var("FRONTLINE_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| repo().join("../shared/data"));
+        .unwrap_or_else(|_| repo().join("evals/datasets"));
     assert!(
         dir.is_dir(),
-        "the shared datasets are not at {} (clone ../shared beside the repository or set FRONTLINE_SHARED_DATA)",
+        "the datasets are not at {} (they are vendored in evals/datasets; FRONTLINE_SHARED_DATA overrides)",
         dir.display()
     );
     dir
