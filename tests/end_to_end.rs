@@ -181,7 +181,7 @@ fn chat_runs_the_same_pipeline_in_a_terminal() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("I couldn't find an account with nobody@example.com"),
+        stdout.contains("what's the email address you ordered with?"),
         "{stdout}"
     );
     assert!(stdout.contains("frontline> Which order should I check? Please send its order number (it looks like #W1234567)."), "prompts are whole: {stdout}");

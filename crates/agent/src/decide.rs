@@ -15,12 +15,12 @@ use serde_json::{json, Value};
 pub(crate) const NOT_UNDERSTOOD: &str =
     "Sorry, I'm not sure I understood. I can check on an order, cancel an order or a subscription, or change a delivery address, and a colleague is always one message away.";
 
-/// What flows may know of the customer: the handles they write from.
+/// What flows may know of the customer: the handles they are proven to write from (a claimed
+/// handle is not one: it may be anybody's), and the accounts proven theirs.
 fn customer_facts(customer: &Customer) -> Value {
+    let proven = || customer.identities.iter().filter(|r| r.verified);
     let first = |kinds: &[IdentityKind]| {
-        customer
-            .identities
-            .iter()
+        proven()
             .find(|r| {
                 kinds.contains(&r.identity.kind)
                     && (r.identity.kind != IdentityKind::Whatsapp
@@ -28,10 +28,15 @@ fn customer_facts(customer: &Customer) -> Value {
             })
             .map(|r| r.identity.value.clone())
     };
+    let accounts: Vec<&str> = proven()
+        .filter(|r| r.identity.kind == IdentityKind::AccountId)
+        .map(|r| r.identity.value.as_str())
+        .collect();
     json!({
         "email": first(&[IdentityKind::Email]),
         "phone": first(&[IdentityKind::Phone, IdentityKind::Whatsapp]),
-        "verified": customer.identities.iter().any(|r| r.verified),
+        "verified": proven().next().is_some(),
+        "verified_accounts": accounts,
         "name": customer.display_name,
     })
 }
@@ -55,6 +60,8 @@ pub(crate) struct TurnContext<'a> {
     pub channel: Channel,
     pub channel_message_id: &'a str,
     pub customer: &'a Customer,
+    /// The identity the customer was resolved by.
+    pub resolved_by: &'a frontline_domain::Identity,
 }
 
 pub(crate) async fn decide(
@@ -122,7 +129,16 @@ pub(crate) async fn decide(
             }
         }
         let Some(call) = call else { break };
-        let outcome = act(agent, turn.pending, call).await;
+        let outcome = if crate::verify::is_verification(&call) {
+            let asker = crate::verify::Asker {
+                pending: turn.pending,
+                customer: turn.customer,
+                sender: turn.resolved_by,
+            };
+            crate::verify::answer(agent, &asker, &call).await
+        } else {
+            act(agent, turn.pending, call).await
+        };
         before = stack.clone();
         let (more, steps) =
             agent

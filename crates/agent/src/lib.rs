@@ -17,9 +17,11 @@ pub mod metrics;
 mod pending;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod verify;
 
 pub use escalate::EscalationSettings;
 pub use intake::IntakePass;
+pub use verify::VerificationSettings;
 
 use chrono::Duration;
 use frontline_domain::{
@@ -135,6 +137,7 @@ pub struct Agent {
     directory: Option<Arc<dyn frontline_domain::IdentityDirectory>>,
     drafts: drafts::Drafts,
     metrics: Arc<metrics::Metrics>,
+    verification: VerificationSettings,
 }
 
 /// A decision to hand the conversation to a human.
@@ -203,7 +206,15 @@ impl Agent {
             directory: None,
             drafts: drafts::Drafts::default(),
             metrics: Arc::default(),
+            verification: VerificationSettings::default(),
         }
+    }
+
+    /// One-time codes by these settings (expiry, attempts, lock-out, rate limits) instead of
+    /// the defaults.
+    pub fn with_verification(mut self, verification: VerificationSettings) -> Self {
+        self.verification = verification;
+        self
     }
 
     /// The flows the decision engine runs.
@@ -370,12 +381,15 @@ impl Agent {
     async fn run_turn(&self, message: &InboundMessage) -> Result<TurnOutcome, AgentError> {
         let started = std::time::Instant::now();
         let now = (self.clock)();
-        let identities = self.vouched_identities(message).await;
+        let identities = self.vouched_identities(message).await?;
         let resolution = self
             .store
             .resolve_customer(&identities, message.display_name.as_deref(), now)
             .await?;
-        let customer = resolution.customer;
+        let mut customer = resolution.customer;
+        let assured = self
+            .assure_identities(&mut customer, &identities, message.assurance)
+            .await?;
         tracing::Span::current().record("customer_id", field::display(customer.id));
         let _turn = self.locks.lock(customer.id).await;
         let conversation = self
@@ -401,8 +415,16 @@ impl Agent {
                 },
             );
         }
+        self.record_assurance(&pending, &history, message, &identities, &assured);
         let outcome = self
-            .turn(message, &customer, &conversation, &mut history, &pending)
+            .turn(
+                message,
+                &customer,
+                &identities[0],
+                &conversation,
+                &mut history,
+                &pending,
+            )
             .await?;
         let done = Write::InboxDone {
             channel: message.channel,
@@ -425,6 +447,7 @@ impl Agent {
         &self,
         message: &InboundMessage,
         customer: &frontline_domain::Customer,
+        resolved_by: &frontline_domain::Identity,
         conversation: &frontline_domain::Conversation,
         history: &mut Vec<Event>,
         pending: &Pending,
@@ -504,7 +527,7 @@ impl Agent {
         self.log(
             pending,
             EventKind::CommandsUnderstood {
-                commands: commands.clone(),
+                commands: verify::redacted(&commands),
                 source,
                 sentiment: Some(sentiment),
                 llm,
@@ -526,6 +549,7 @@ impl Agent {
             channel: message.channel,
             channel_message_id: &message.channel_message_id,
             customer,
+            resolved_by,
         };
         // Flows that remember a slot start with what the customer already said.
         let running: Vec<String> = stack.iter().map(|f| f.flow_id.clone()).collect();
@@ -604,15 +628,29 @@ impl Agent {
         Ok(outcome)
     }
 
-    /// The message's identities, then what the directory links to them (the account id, the
-    /// account's email and phone). A directory failure costs only the links.
+    /// The identities a message resolves its customer by. A proven sender brings the message's
+    /// other identities and what the directory links to them (the account id, the account's
+    /// email and phone); a directory failure costs only the links. A claimed sender (an email
+    /// without an SPF or DKIM pass) vouches for nothing else, and when its handle belongs to a
+    /// customer with a proven identity, it is served as a guest of its own
+    /// ([`verify::guest`]): a stranger never joins that customer's conversations.
     async fn vouched_identities(
         &self,
         message: &InboundMessage,
-    ) -> Vec<frontline_domain::Identity> {
+    ) -> Result<Vec<frontline_domain::Identity>, AgentError> {
+        if !message.assurance.is_verified() {
+            let sender = message.sender.clone();
+            if let Some(owner) = self.store.identity_owner(&sender).await? {
+                let owner = self.store.customer(owner).await?;
+                if owner.identities.iter().any(|r| r.verified) {
+                    return Ok(vec![verify::guest(&sender)]);
+                }
+            }
+            return Ok(vec![sender]);
+        }
         let mut identities: Vec<_> = message.identities().cloned().collect();
         let Some(directory) = &self.directory else {
-            return identities;
+            return Ok(identities);
         };
         for identity in message.identities() {
             match directory.linked(identity).await {
@@ -628,7 +666,72 @@ impl Agent {
                 }
             }
         }
-        identities
+        Ok(identities)
+    }
+
+    /// Raise the stored assurance of the identities a proven message vouched for to its level;
+    /// returns those raised. Only the first message at a level writes anything.
+    async fn assure_identities(
+        &self,
+        customer: &mut frontline_domain::Customer,
+        identities: &[frontline_domain::Identity],
+        assurance: frontline_domain::Assurance,
+    ) -> Result<Vec<frontline_domain::Identity>, AgentError> {
+        let mut raised = Vec::new();
+        if !assurance.is_verified() {
+            return Ok(raised);
+        }
+        for record in customer.identities.iter_mut() {
+            if record.assurance < assurance && identities.contains(&record.identity) {
+                self.store
+                    .assure_identity(&record.identity, assurance)
+                    .await?;
+                record.assurance = assurance;
+                record.verified = true;
+                raised.push(record.identity.clone());
+            }
+        }
+        Ok(raised)
+    }
+
+    /// Log each identity's assurance the first time it appears in this conversation, and again
+    /// when the message raised it.
+    fn record_assurance(
+        &self,
+        pending: &Pending,
+        history: &[Event],
+        message: &InboundMessage,
+        identities: &[frontline_domain::Identity],
+        raised: &[frontline_domain::Identity],
+    ) {
+        for identity in identities {
+            let logged = history.iter().any(|e| {
+                matches!(&e.kind, EventKind::IdentityAssured { identity: i, .. } if i == identity)
+            });
+            if logged && !raised.contains(identity) {
+                continue;
+            }
+            let how = if identity == &message.sender || message.also_known_as.contains(identity) {
+                match message.assurance {
+                    frontline_domain::Assurance::Claimed => {
+                        format!("claimed on {}: the channel proves nothing", message.channel)
+                    }
+                    _ => format!("proven by the {} channel", message.channel),
+                }
+            } else if message.assurance.is_verified() {
+                format!("on the account of {}", message.sender)
+            } else {
+                format!("stands in for {} until it is proven", message.sender)
+            };
+            self.log(
+                pending,
+                EventKind::IdentityAssured {
+                    identity: identity.clone(),
+                    assurance: message.assurance,
+                    how,
+                },
+            );
+        }
     }
 
     /// Set a conversation's status and log the change; returns the status it had.

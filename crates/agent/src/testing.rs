@@ -94,10 +94,11 @@ impl DemoParts {
         }
     }
 
-    /// An agent on `store` and `understanding` acting on the demo shop, with the default
-    /// configuration, on the real clock. Add `.with_clock(demo_clock())` for a test that needs
-    /// the demo shop's dates to hold (e.g. an order still inside its return window), and
-    /// `.with_directory(parts.shop.clone())` for one of verified customers.
+    /// An agent on `store` and `understanding` acting on the demo shop, which is also its
+    /// identity directory (as in `frontline serve`: a proven email or phone proves the account
+    /// it is on), with the default configuration, on the real clock. Add
+    /// `.with_clock(demo_clock())` for a test that needs the demo shop's dates to hold (e.g. an
+    /// order still inside its return window).
     pub fn agent(&self, store: Store, understanding: Arc<dyn Understanding>) -> Agent {
         Agent::new(
             store,
@@ -106,6 +107,7 @@ impl DemoParts {
             Engine::new(self.flows.clone()),
             AgentConfig::default(),
         )
+        .with_directory(self.shop.clone())
     }
 
     /// [`DemoParts::agent`] on rule understanding (no model, no LLM).
@@ -126,6 +128,7 @@ pub fn message(
         channel_message_id: id.into(),
         sender,
         also_known_as: vec![],
+        assurance: frontline_domain::Assurance::Channel,
         display_name: None,
         text: text.into(),
         received_at: Utc::now(),

@@ -312,7 +312,8 @@ async fn asking_for_a_human_hands_off_with_a_summary_and_the_bot_goes_quiet() {
 #[tokio::test]
 async fn orders_are_only_discussed_with_their_owner() {
     for (agent, db, dir) in agents().await {
-        // Someone with no account at all is told so, and learns nothing about the order.
+        // Someone whose email is on no account is asked for the one on their account (which
+        // would then need a code), and learns nothing about the order.
         let stranger = identity(IdentityKind::Email, "mallory@example.com");
         let out = agent
             .handle(message(
@@ -325,7 +326,7 @@ async fn orders_are_only_discussed_with_their_owner() {
             .unwrap();
         let text = texts(&out);
         assert!(
-            text.contains("I couldn't find an account with mallory@example.com"),
+            text.contains("what's the email address you ordered with?"),
             "{}: {text}",
             db.label
         );

@@ -47,6 +47,7 @@ async fn every_turn_runs_in_a_span_with_its_customer_and_conversation() {
         channel_message_id: "span-1".into(),
         sender,
         also_known_as: vec![],
+        assurance: frontline_domain::Assurance::Channel,
         display_name: None,
         text: "where is my order #W0000002".into(),
         received_at: chrono::Utc::now(),

@@ -8,8 +8,8 @@
 
 use crate::{field, required, unix_seconds, verify_hex_sha256, FormFields, Received, WebhookError};
 use frontline_domain::{
-    Channel, ConversationId, Identity, IdentityKind, InboundMessage, NormalizeOptions, OutboxId,
-    ThreadRef, Timestamp,
+    Assurance, Channel, ConversationId, Identity, IdentityKind, InboundMessage, NormalizeOptions,
+    OutboxId, ThreadRef, Timestamp,
 };
 use serde::Deserialize;
 
@@ -80,6 +80,26 @@ struct Mail {
     text: String,
     headers: Vec<(String, String)>,
     received_at: Timestamp,
+    /// The provider reports an SPF or DKIM pass for the sender's domain.
+    authenticated: bool,
+}
+
+/// Whether a provider's verdict (`Pass`, `pass (sender SPF authorized) …`) is a pass.
+fn passes(verdict: &str) -> bool {
+    verdict
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("pass")
+}
+
+/// Whether an `Authentication-Results` header the receiving provider added reports an SPF or
+/// DKIM pass.
+fn authentication_passes(results: &str) -> bool {
+    let results = results.to_ascii_lowercase();
+    results
+        .split(';')
+        .map(str::trim)
+        .any(|r| r.starts_with("dkim=pass") || r.starts_with("spf=pass"))
 }
 
 impl Mail {
@@ -163,6 +183,12 @@ impl Mail {
             channel_message_id: self.message_id.clone(),
             sender,
             also_known_as: vec![],
+            // `From` proves nothing unless the provider checked the sender's domain.
+            assurance: if self.authenticated {
+                Assurance::Channel
+            } else {
+                Assurance::Claimed
+            },
             display_name: self.from_name.clone().filter(|n| !n.trim().is_empty()),
             text: self.text.trim().to_string(),
             received_at: self.received_at,
@@ -322,6 +348,9 @@ pub fn parse_postmark(
             .map(message_ids)
             .unwrap_or_default(),
         text,
+        // Postmark adds its own SPF verdict (and receiving results) on top of the headers.
+        authenticated: header("Received-SPF").is_some_and(|v| passes(&v))
+            || header("Authentication-Results").is_some_and(|v| authentication_passes(&v)),
         headers,
         received_at,
     };
@@ -411,6 +440,9 @@ pub fn parse_mailgun(
             .map(message_ids)
             .unwrap_or_default(),
         text,
+        // Mailgun's own verdicts on the message it received.
+        authenticated: header("X-Mailgun-Spf").is_some_and(|v| passes(&v))
+            || header("X-Mailgun-Dkim-Check-Result").is_some_and(|v| passes(&v)),
         headers,
         received_at: field(fields, "timestamp")
             .and_then(|t| unix_seconds("timestamp", t).ok())

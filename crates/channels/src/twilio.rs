@@ -171,6 +171,8 @@ pub fn parse(
         channel_message_id: sid.to_string(),
         sender,
         also_known_as: also,
+        // Twilio signed the request: the number is the sender's.
+        assurance: frontline_domain::Assurance::Channel,
         display_name: field(params, "ProfileName")
             .map(str::trim)
             .filter(|n| !n.is_empty())

@@ -263,6 +263,8 @@ fn inbound(
         channel_message_id: message.id.clone(),
         sender,
         also_known_as,
+        // Meta signed the request: the WhatsApp number is the sender's.
+        assurance: frontline_domain::Assurance::Channel,
         display_name: contact
             .and_then(|c| c.profile.as_ref()?.name.clone())
             .filter(|n| !n.trim().is_empty()),

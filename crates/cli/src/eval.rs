@@ -51,7 +51,12 @@ pub struct EvalArgs {
     #[arg(long, default_value = "evals/suites")]
     pub dir: PathBuf,
     /// The public datasets folder (vendored in the repository).
-    #[arg(long, alias = "datasets", env = "FRONTLINE_SHARED_DATA", default_value = "evals/datasets")]
+    #[arg(
+        long,
+        alias = "datasets",
+        env = "FRONTLINE_SHARED_DATA",
+        default_value = "evals/datasets"
+    )]
     pub shared: PathBuf,
     /// Cases run at once.
     #[arg(long, default_value_t = 2)]

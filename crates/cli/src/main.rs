@@ -734,6 +734,8 @@ async fn chat(config: Config, identity: &str, channel: &str) -> Result<()> {
             channel_message_id: format!("chat-{}", uuid::Uuid::now_v7()),
             sender: sender.clone(),
             also_known_as: vec![],
+            // The terminal is the operator's: it vouches for the identity chosen with --as.
+            assurance: frontline_domain::Assurance::Channel,
             display_name: None,
             text: text.to_string(),
             received_at: chrono::Utc::now(),

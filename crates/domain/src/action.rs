@@ -28,6 +28,11 @@ pub struct ActionSpec {
     pub description: String,
     /// The argument names it requires.
     pub required_args: Vec<String>,
+    /// It changes a customer's account or discloses its data (orders, addresses, payment
+    /// hints, subscriptions): a flow must prove the account is the customer's own (a `verify`
+    /// step) on every path before it.
+    #[serde(default)]
+    pub owner_only: bool,
 }
 
 /// A request to run one action.

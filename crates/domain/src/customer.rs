@@ -9,8 +9,12 @@ pub struct IdentityRecord {
     /// The normalised handle.
     #[serde(flatten)]
     pub identity: Identity,
-    /// Whether a channel proved ownership (signed widget id, authenticated account, …).
+    /// Whether ownership was proven (by the channel or a one-time code): `assurance` is
+    /// more than claimed.
     pub verified: bool,
+    /// How ownership was established.
+    #[serde(default)]
+    pub assurance: crate::Assurance,
     /// When it was first seen.
     pub first_seen_at: Timestamp,
 }

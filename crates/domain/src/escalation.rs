@@ -136,6 +136,10 @@ pub struct SummaryCustomer {
     pub name: Option<String>,
     /// Every identity attached to them.
     pub identities: Vec<Identity>,
+    /// How sure the agent is that each identity (`kind:value`) is theirs: claimed, proven by
+    /// the channel, or proven by a one-time code.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub assurance: std::collections::BTreeMap<String, crate::Assurance>,
     /// Whether the business treats them as VIP.
     pub vip: bool,
     /// Their language (BCP 47), if known.

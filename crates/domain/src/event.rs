@@ -125,6 +125,26 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// How sure the agent is that an identity it holds for this conversation is the
+    /// customer's own; recorded when an identity first appears in the conversation and each
+    /// time its level changes (a one-time code proved it).
+    IdentityAssured {
+        /// The identity.
+        identity: Identity,
+        /// Its level now.
+        assurance: crate::Assurance,
+        /// How it was established (`whatsapp signature`, `one-time code sent to a***@example.com`, …).
+        how: String,
+    },
+    /// A one-time code step: a code sent to the account's own email or phone, or an attempt
+    /// at it. The code itself is never logged.
+    Verification {
+        /// What happened: `sent`, `passed`, `wrong`, `expired`, `locked`, `rate_limited`.
+        outcome: String,
+        /// Where a code went, masked (`a***@example.com`); none when nothing was sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        destination: Option<String>,
+    },
     /// A human agent wrote in the conversation (a reply to the customer, or a private note).
     HumanMessage {
         /// Who wrote it (the helpdesk's agent name or id).
@@ -152,6 +172,8 @@ impl EventKind {
             EventKind::KnowledgeConsulted { .. } => "knowledge_consulted",
             EventKind::Escalated { .. } => "escalated",
             EventKind::HumanMessage { .. } => "human_message",
+            EventKind::IdentityAssured { .. } => "identity_assured",
+            EventKind::Verification { .. } => "verification",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! it depends on none of them.
 
 pub mod action;
+pub mod assurance;
 pub mod channel;
 pub mod command;
 pub mod conversation;
@@ -18,6 +19,7 @@ pub mod wire;
 pub use action::{
     ActionBackend, ActionCall, ActionError, ActionKind, ActionSpec, IdentityDirectory,
 };
+pub use assurance::Assurance;
 pub use channel::Channel;
 pub use command::{Command, ScoredCommand, SmallTalk};
 pub use conversation::{Conversation, ConversationStatus};

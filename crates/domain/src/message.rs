@@ -15,6 +15,11 @@ pub struct InboundMessage {
     /// Further handles the channel vouches for (e.g. a Chatwoot contact's email and phone).
     #[serde(default)]
     pub also_known_as: Vec<Identity>,
+    /// How sure the channel is that the sender (and `also_known_as`) are the writer's own:
+    /// claimed unless the channel proved it (a signed webhook, a checked identity hash, an
+    /// email with an SPF or DKIM pass, an authenticated REST integration).
+    #[serde(default)]
+    pub assurance: crate::Assurance,
     /// A display name the channel supplied, if any.
     #[serde(default)]
     pub display_name: Option<String>,

@@ -355,7 +355,10 @@ impl EscalationPolicy {
         let p = self;
         let sentiment = Trajectory::from_events(events).scores.last().copied();
         let (unsure, _) = self.unsure_streak(events);
-        let asked = turns(events).last().and_then(|t| t.asked);
+        let asked = turns(events)
+            .last()
+            .and_then(|t| t.asked)
+            .filter(|s| counts_asks(s));
         let same_slot_asks = asked.map_or(0, |slot| 1 + previous_asks_of(events, slot));
         let count = |what, trigger, enabled: bool, value: usize, limit: u32| Gauge {
             trigger,
@@ -459,7 +462,7 @@ impl EscalationPolicy {
                 reason: format!("{clarifications} clarifications and the request is still unclear"),
             });
         }
-        if let Some(slot) = facts.asked {
+        if let Some(slot) = facts.asked.filter(|s| counts_asks(s)) {
             let asks = 1 + previous_asks_of(facts.events, slot);
             if p.max_same_slot_asks > 0 && asks >= p.max_same_slot_asks as usize {
                 return Some(Escalation {
@@ -567,6 +570,13 @@ fn failure_streak(events: &[Event]) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// Whether asking `slot` again counts towards the same-slot trigger: a one-time code does not
+/// (wrong codes are bounded by the code's attempts and lock-out, and a stranger guessing codes
+/// is no reason to hand the account's conversation to a person).
+fn counts_asks(slot: &str) -> bool {
+    slot != frontline_domain::assurance::VERIFICATION_CODE_SLOT
 }
 
 /// Turns on which understanding asked a clarification question.

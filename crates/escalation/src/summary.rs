@@ -97,6 +97,12 @@ pub fn build_summary(input: SummaryInput<'_>) -> EscalationSummary {
                 .iter()
                 .map(|r| r.identity.clone())
                 .collect(),
+            assurance: input
+                .customer
+                .identities
+                .iter()
+                .map(|r| (r.identity.to_string(), r.assurance))
+                .collect(),
             vip: input.vip,
             locale: input.locale,
         },
@@ -444,7 +450,13 @@ pub fn render_note(s: &EscalationSummary) -> String {
         .customer
         .identities
         .iter()
-        .map(|i| format!("`{i}`"))
+        .map(|i| {
+            let id = i.to_string();
+            match s.customer.assurance.get(&id) {
+                Some(level) => format!("`{id}` ({level})"),
+                None => format!("`{id}`"),
+            }
+        })
         .collect();
     line(format!(
         "**Customer:** {}{}{} — {}",

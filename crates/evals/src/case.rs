@@ -168,6 +168,10 @@ pub struct Step {
     /// Who sends it, as `kind:value`, when not the case's customer on that channel's handle.
     #[serde(default)]
     pub from: Option<String>,
+    /// Whether the channel proved the sender's handle (`channel`, the default) or the sender
+    /// only claims it (`claimed`: an email without an SPF or DKIM pass).
+    #[serde(default)]
+    pub assurance: Option<frontline_domain::Assurance>,
     /// What they write.
     #[serde(default)]
     pub text: Option<String>,

@@ -89,6 +89,7 @@ impl<'a> Player<'a> {
         Step {
             channel: Some(self.channel()),
             from: None,
+            assurance: None,
             text: Some(text),
             payload: None,
             at: None,

@@ -8,9 +8,9 @@ use crate::EvalError;
 use async_trait::async_trait;
 use frontline_agent::{Agent, AgentConfig, EscalationSettings};
 use frontline_domain::{
-    ActionBackend, ActionCall, ActionError, ActionKind, ActionSpec, Channel, ConversationId,
-    ConversationStatus, EscalationSummary, Event, EventKind, Identity, IdentityDirectory,
-    IdentityKind, InboundMessage, NormalizeOptions, Timestamp,
+    ActionBackend, ActionCall, ActionError, ActionKind, ActionSpec, Assurance, Channel,
+    ConversationId, ConversationStatus, EscalationSummary, Event, EventKind, Identity,
+    IdentityDirectory, IdentityKind, InboundMessage, NormalizeOptions, Timestamp,
 };
 use frontline_flows::{Engine, FlowSet};
 use frontline_knowledge::KnowledgeBase;
@@ -305,6 +305,7 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
                 channel_message_id: format!("eval-{}-{index}", case.name),
                 sender,
                 also_known_as,
+                assurance: step.assurance.unwrap_or(Assurance::Channel),
                 display_name: customer.name.clone(),
                 text: step.message().to_string(),
                 received_at,

@@ -17,6 +17,14 @@ use std::sync::Arc;
 pub const BUILTIN_NAMES: [&str; 3] = ["today", "channel", "customer"];
 /// The reserved slot a `confirm` step fills with true or false.
 pub const CONFIRMATION: &str = "confirmation";
+/// The reserved slot a `verify` step fills with the one-time code the customer types.
+pub const VERIFICATION_CODE: &str = frontline_domain::assurance::VERIFICATION_CODE_SLOT;
+/// The built-in action a `verify` step asks the agent for to send a one-time code to the
+/// account's own email or phone (`{"account": id or null}`).
+pub const SEND_CODE: &str = "verification.send";
+/// The built-in action a `verify` step asks the agent for to check the code typed
+/// (`{"account": …, "code": …}`).
+pub const CHECK_CODE: &str = "verification.check";
 
 /// One instruction.
 #[derive(Debug)]
@@ -53,6 +61,14 @@ pub enum Op {
         on_error: Option<usize>,
         /// Whether it changes state.
         write: bool,
+        /// Whether it acts on or discloses a customer's account (a verified owner first).
+        owner_only: bool,
+    },
+    /// Prove the account is the customer's own (by the channel, or a one-time code).
+    Verify {
+        /// The account's id (null when no account was found: a code is "sent" nowhere, so the
+        /// customer learns nothing about which addresses have accounts).
+        account: Expr,
     },
     /// Compute slots.
     Set {
@@ -238,6 +254,7 @@ impl FlowSet {
             flows: flows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         };
         diagnostics.extend(set.loops_without_questions(&sources));
+        diagnostics.extend(set.unverified_owner_actions(&sources));
         if diagnostics.is_empty() {
             Ok(set)
         } else {
@@ -410,11 +427,16 @@ impl Compiler<'_> {
         let mut slots = BTreeMap::new();
         for (name, slot) in &spec.slots {
             let pointer = format!("/slots/{name}");
-            if name == CONFIRMATION {
+            if name == CONFIRMATION || name == VERIFICATION_CODE {
                 self.error(
                     &pointer,
                     format!(
-                        "`{CONFIRMATION}` is reserved for confirm steps; pick another slot name"
+                        "`{name}` is reserved for {} steps; pick another slot name",
+                        if name == CONFIRMATION {
+                            "confirm"
+                        } else {
+                            "verify"
+                        }
                     ),
                 );
             }
@@ -572,7 +594,7 @@ impl Compiler<'_> {
             self.push(id.into(), p.into(), Op::Collect { slot: slot.clone() });
         } else if let Some(name) = &step.action {
             let args = step.args.clone().unwrap_or_default();
-            let write = self.action_ref(p, name, &args, in_error_block);
+            let (write, owner_only) = self.action_ref(p, name, &args, in_error_block);
             let at = self.push(
                 id.into(),
                 p.into(),
@@ -583,6 +605,7 @@ impl Compiler<'_> {
                     retry: step.retry.unwrap_or(0),
                     on_error: None,
                     write,
+                    owner_only,
                 },
             );
             if let Some(block) = &step.on_error {
@@ -694,6 +717,11 @@ impl Compiler<'_> {
         } else if let Some(flow) = &step.call {
             self.flow_ref(&format!("{p}/call"), flow);
             self.push(id.into(), p.into(), Op::Call { flow: flow.clone() });
+        } else if let Some(account) = &step.verify {
+            let account = self
+                .expr(&format!("{p}/verify"), account, in_error_block)
+                .unwrap_or_else(|| Expr::compile("null").expect("literal"));
+            self.push(id.into(), p.into(), Op::Verify { account });
         } else if let Some(flow) = &step.link {
             self.flow_ref(&format!("{p}/link"), flow);
             self.push(id.into(), p.into(), Op::Link { flow: flow.clone() });
@@ -714,19 +742,20 @@ impl Compiler<'_> {
         }
     }
 
-    /// Check an action against the catalog; returns whether it writes.
+    /// Check an action against the catalog; returns whether it writes and whether it needs a
+    /// verified owner.
     fn action_ref(
         &mut self,
         p: &str,
         name: &str,
         args: &serde_json::Map<String, Value>,
         in_error_block: bool,
-    ) -> bool {
+    ) -> (bool, bool) {
         for (key, value) in args {
             self.arg_templates(&format!("{p}/args/{key}"), value, in_error_block);
         }
         if self.catalog.is_empty() {
-            return false;
+            return (false, false);
         }
         let Some(spec) = self.catalog.iter().find(|a| a.name == name) else {
             self.error(
@@ -740,7 +769,7 @@ impl Compiler<'_> {
                         .join(", ")
                 ),
             );
-            return false;
+            return (false, false);
         };
         for required in &spec.required_args {
             if !args.contains_key(required) {
@@ -761,7 +790,7 @@ impl Compiler<'_> {
                 );
             }
         }
-        spec.kind == ActionKind::Write
+        (spec.kind == ActionKind::Write, spec.owner_only)
     }
 
     fn arg_templates(&mut self, pointer: &str, value: &Value, in_error_block: bool) {
@@ -782,15 +811,8 @@ impl Compiler<'_> {
     /// Every write action must be preceded, on every path to it, by a `confirm` answered yes
     /// with no `collect` in between; each write uses its confirmation up.
     fn check_confirmations(&mut self) {
-        let n = self.program.len();
-        // None = not reached yet; Some(confirmed).
-        let mut state: Vec<Option<bool>> = vec![None; n + 1];
-        state[0] = Some(false);
-        let join = |slot: &mut Option<bool>, v: bool| *slot = Some(slot.map_or(v, |old| old && v));
         let mut problems = Vec::new();
-        for i in 0..n {
-            let Some(confirmed) = state[i] else { continue };
-            let instr = &self.program[i];
+        forward(&self.program, |i, instr, confirmed| {
             let after = match &instr.op {
                 Op::Collect { .. } => false,
                 Op::Action { write: true, .. } => {
@@ -803,29 +825,161 @@ impl Compiler<'_> {
                 _ => confirmed,
             };
             match &instr.op {
-                Op::Jump { target } => join(&mut state[*target], confirmed),
-                Op::Branch { otherwise, .. } => {
-                    join(&mut state[i + 1], confirmed);
-                    join(&mut state[*otherwise], confirmed);
-                }
-                Op::Action {
-                    on_error: Some(e), ..
-                } => {
-                    join(&mut state[i + 1], after);
-                    join(&mut state[*e], after);
-                }
+                // Yes goes on confirmed; no goes to the `on_no` block unconfirmed.
                 Op::Confirm {
                     on_no: Some(no), ..
-                } => {
-                    join(&mut state[i + 1], true);
-                    join(&mut state[*no], false);
-                }
-                op if op.falls_through() => join(&mut state[i + 1], after),
-                _ => {}
+                } => vec![(i + 1, true), (*no, false)],
+                op => successors(i, op).map(|to| (to, after)).collect(),
             }
-        }
+        });
         for pointer in problems {
             self.error(&pointer, "this write action can run without the customer confirming it first: put a `confirm` step before it on every path (and after the last `collect`)");
         }
+    }
+}
+
+/// Where control can go from instruction `i` (the program's length is its end).
+fn successors(i: usize, op: &Op) -> impl Iterator<Item = usize> {
+    let (a, b) = match op {
+        Op::Jump { target } => (Some(*target), None),
+        Op::Branch { otherwise, .. } => (Some(i + 1), Some(*otherwise)),
+        Op::Action {
+            on_error: Some(e), ..
+        } => (Some(i + 1), Some(*e)),
+        Op::Confirm {
+            on_no: Some(no), ..
+        } => (Some(i + 1), Some(*no)),
+        op if op.falls_through() => (Some(i + 1), None),
+        _ => (None, None),
+    };
+    a.into_iter().chain(b)
+}
+
+/// Forward data flow of one fact over a program whose jumps all go forward. `edges` gives, for
+/// a reached instruction and the fact holding before it, each successor with the fact it
+/// receives; a fact holds where paths join only if it holds on all of them. Returns the fact
+/// before each instruction and at the end (index `program.len()`); `None` where unreachable.
+fn forward(
+    program: &[Instr],
+    mut edges: impl FnMut(usize, &Instr, bool) -> Vec<(usize, bool)>,
+) -> Vec<Option<bool>> {
+    let n = program.len();
+    let mut state: Vec<Option<bool>> = vec![None; n + 1];
+    state[0] = Some(false);
+    for i in 0..n {
+        let Some(holds) = state[i] else { continue };
+        for (to, fact) in edges(i, &program[i], holds) {
+            if let Some(slot) = state.get_mut(to) {
+                *slot = Some(slot.map_or(fact, |old| old && fact));
+            }
+        }
+    }
+    state
+}
+
+impl FlowSet {
+    /// Every action that acts on or discloses an account must be reached, on every path, only
+    /// after a `verify` step, in the flow or in a flow it `call`s that verifies whenever it
+    /// returns.
+    fn unverified_owner_actions(&self, sources: &[SourceFlow]) -> Vec<Diagnostic> {
+        let mut verifies = BTreeMap::new();
+        let mut out = Vec::new();
+        for flow in self.flows.values() {
+            let mut problems = Vec::new();
+            self.verified_states(flow, &mut verifies, &mut BTreeSet::new(), |instr| {
+                problems.push(instr.pointer.clone())
+            });
+            if let Some(src) = sources.iter().find(|s| s.spec.id == flow.spec.id) {
+                for pointer in problems {
+                    out.push(src.diagnostic(&pointer, "this action changes or discloses a customer's account, and can run before the customer is verified: put a `verify` step (or a `call` of a flow that verifies, like `authenticate`) before it on every path"));
+                }
+            }
+        }
+        out
+    }
+
+    /// The "owner verified" fact before each instruction of `flow`; calls `unverified` for each
+    /// owner-only action reached without it. Whether a called flow verifies is computed once
+    /// (a flow being computed, in a call cycle, counts as not verifying).
+    fn verified_states(
+        &self,
+        flow: &CompiledFlow,
+        verifies: &mut BTreeMap<String, bool>,
+        computing: &mut BTreeSet<String>,
+        mut unverified: impl FnMut(&Instr),
+    ) -> Vec<Option<bool>> {
+        computing.insert(flow.spec.id.clone());
+        let callees: BTreeMap<String, bool> = flow
+            .program
+            .iter()
+            .filter_map(|i| match &i.op {
+                Op::Call { flow } => Some(flow.clone()),
+                _ => None,
+            })
+            .map(|callee| {
+                let v = self.flow_verifies(&callee, verifies, computing);
+                (callee, v)
+            })
+            .collect();
+        let states = forward(&flow.program, |i, instr, verified| {
+            let after = match &instr.op {
+                Op::Verify { .. } => true,
+                Op::Call { flow } => verified || callees.get(flow).copied().unwrap_or(false),
+                Op::Action {
+                    owner_only: true, ..
+                } if !verified => {
+                    unverified(instr);
+                    false
+                }
+                _ => verified,
+            };
+            successors(i, &instr.op).map(|to| (to, after)).collect()
+        });
+        computing.remove(&flow.spec.id);
+        states
+    }
+
+    /// Whether `id` has verified the owner whenever it ends resolved (and so returns to its
+    /// caller).
+    fn flow_verifies(
+        &self,
+        id: &str,
+        verifies: &mut BTreeMap<String, bool>,
+        computing: &mut BTreeSet<String>,
+    ) -> bool {
+        if let Some(known) = verifies.get(id) {
+            return *known;
+        }
+        let Some(flow) = self.flows.get(id).cloned() else {
+            return false;
+        };
+        if computing.contains(id) {
+            return false;
+        }
+        let states = self.verified_states(&flow, verifies, computing, |_| {});
+        let n = flow.program.len();
+        let resolved_ends = flow
+            .program
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| {
+                matches!(
+                    i.op,
+                    Op::End {
+                        outcome: Outcome::Resolved
+                    }
+                )
+            })
+            .map(|(at, _)| states[at])
+            .chain(std::iter::once(states[n]));
+        let mut any = false;
+        let mut all = true;
+        for state in resolved_ends.flatten() {
+            any = true;
+            all &= state;
+        }
+        let result = any && all;
+        verifies.insert(id.to_string(), result);
+        result
     }
 }

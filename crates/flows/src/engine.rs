@@ -4,13 +4,16 @@
 //!
 //! Inputs are validated commands (from any understanding) and action outcomes (from the agent,
 //! which runs the actions the engine asks for). Understanding can propose; only the flows decide.
-//! A write action runs only after a `confirm` answered yes, with no slot changed since.
+//! A write action runs only after a `confirm` answered yes, with no slot changed since, and an
+//! action that acts on or discloses an account only after a `verify` step proved the owner.
 //!
 //! Repair (cancel, digressions, corrections, clarification, not understood) uses built-in
 //! wording unless a flow named `pattern_<situation>` exists, which then runs instead, so CX teams
 //! can rewrite every repair turn.
 
-use crate::compile::{CompiledFlow, FlowSet, Op, CONFIRMATION};
+use crate::compile::{
+    CompiledFlow, FlowSet, Op, CHECK_CODE, CONFIRMATION, SEND_CODE, VERIFICATION_CODE,
+};
 use crate::slots;
 use crate::spec::{Outcome, Starts};
 use chrono::NaiveDate;
@@ -23,6 +26,16 @@ use std::sync::Arc;
 /// Most instructions one `advance` may run: a guard against a flow that never pauses.
 pub const MAX_STEPS: usize = 1_000;
 
+/// How many digits a one-time code has.
+pub const CODE_DIGITS: usize = 6;
+
+/// Where a `verify` step keeps its state in the frame's results: the account, whether a code
+/// was sent and whether it was proven.
+const VERIFICATION: &str = "verification";
+
+/// The question after a code was sent, unless the agent words it.
+const CODE_PROMPT: &str = "To keep your account safe, I've sent a 6-digit code to the email address or phone number on that account, if there is one. Please type the code here.";
+
 /// What the engine may know besides the conversation: all of it supplied by the caller.
 #[derive(Clone, Debug)]
 pub struct Env {
@@ -30,7 +43,8 @@ pub struct Env {
     pub today: NaiveDate,
     /// The channel of the current message.
     pub channel: Channel,
-    /// What is known of the customer (`verified`, `user_id`, …), as JSON.
+    /// What is known of the customer (`verified`, `user_id`, …), as JSON. The accounts whose
+    /// ownership the channel or an earlier code proved are listed in `verified_accounts`.
     pub customer: Value,
     /// A unique id of this turn; the idempotency keys of write actions derive from it.
     pub turn_id: String,
@@ -396,6 +410,9 @@ impl Engine {
         if name == CONFIRMATION {
             return self.answer_confirmation(stack, command, value, env, out);
         }
+        if name == VERIFICATION_CODE {
+            return Self::answer_code(stack, command, value, out);
+        }
         let Some(index) = stack.iter().rposition(|f| {
             self.flow(&f.flow_id)
                 .is_some_and(|flow| flow.slots.contains_key(name))
@@ -462,6 +479,37 @@ impl Engine {
                 name.replace('_', " "),
                 crate::template::display(&normalized)
             )));
+        }
+    }
+
+    /// The code typed at a `verify` step that sent one; anything else is refused.
+    fn answer_code(stack: &mut [FlowFrame], command: &Command, value: &Value, out: &mut Out) {
+        let waiting = stack
+            .last_mut()
+            .filter(|f| f.requested_slot.as_deref() == Some(VERIFICATION_CODE));
+        let code = value
+            .as_str()
+            .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
+            .or_else(|| value.as_u64().map(|n| format!("{n:06}")));
+        match (waiting, code) {
+            (Some(frame), Some(code)) if code.len() == CODE_DIGITS => {
+                frame
+                    .slots
+                    .insert(VERIFICATION_CODE.into(), Value::String(code));
+            }
+            (Some(_), _) => {
+                out.effects.push(Effect::Say(format!(
+                    "The code has {CODE_DIGITS} digits, like 123456."
+                )));
+                out.effects.push(Effect::Rejected {
+                    command: command.clone(),
+                    reason: "not a code".into(),
+                });
+            }
+            (None, _) => out.effects.push(Effect::Rejected {
+                command: command.clone(),
+                reason: "no code was asked for".into(),
+            }),
         }
     }
 
@@ -539,6 +587,9 @@ impl Engine {
         let Some(pc) = Self::pc(&flow, frame) else {
             return;
         };
+        if let Some(Op::Verify { .. }) = flow.program.get(pc).map(|i| &i.op) {
+            return self.verification_outcome(stack, outcome, out);
+        }
         let Some(Op::Action {
             name,
             result,
@@ -596,6 +647,72 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// What the agent answered a `verify` step: a code sent (or refused: too many asked), or a
+    /// code checked (right; wrong, try again; expired, a new one goes out; locked out). The
+    /// step acts on it when it runs next.
+    fn verification_outcome(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        outcome: Result<Value, ActionError>,
+        out: &mut Out,
+    ) {
+        let frame = stack.last_mut().expect("checked");
+        let mut record = frame.results.remove(VERIFICATION).unwrap_or(json!({}));
+        let pending = record["pending"].take();
+        let answer = match outcome {
+            Ok(answer) => answer,
+            Err(error) => {
+                out.effects.push(Effect::Say(
+                    "Sorry, something went wrong on our side.".into(),
+                ));
+                let reason = format!("verifying the customer failed: {error}");
+                return self.hand_off(stack, EscalationTrigger::AgentError, reason, None, out);
+            }
+        };
+        let message = answer["message"].as_str().map(str::to_string);
+        if pending == "send" {
+            let sent = answer["sent"].as_bool().unwrap_or(true);
+            record["sent"] = json!(sent);
+            if let Some(prompt) = answer["prompt"].as_str() {
+                record["prompt"] = json!(prompt);
+            }
+            if !sent {
+                record["stop"] =
+                    json!(message.unwrap_or_else(|| "I can't send a code right now.".into()));
+            }
+        } else if pending == "check" {
+            frame.slots.remove(VERIFICATION_CODE);
+            if answer["verified"].as_bool() == Some(true) {
+                record["verified"] = json!(true);
+                record["via"] = json!("code");
+            } else {
+                match answer["next"].as_str() {
+                    Some("resend") => record["sent"] = json!(false),
+                    Some("stop") => record["stop"] = json!(message.clone()),
+                    _ => {}
+                }
+                record["notice"] = json!(message.unwrap_or_else(|| {
+                    "That code isn't right. Please check it and try again.".into()
+                }));
+            }
+        }
+        frame.results.insert(VERIFICATION.into(), record);
+    }
+
+    /// Whether the stack holds an owner a `verify` step proved: in a frame, or in what a
+    /// called flow (like `authenticate`) returned.
+    fn owner_verified(stack: &[FlowFrame]) -> bool {
+        let proven =
+            |results: &Map<String, Value>| results[VERIFICATION]["verified"] == json!(true);
+        stack.iter().any(|f| {
+            f.results.get(VERIFICATION).is_some() && proven(&f.results)
+                || f.results.values().any(|v| {
+                    v.as_object()
+                        .is_some_and(|r| r.get(VERIFICATION).is_some() && proven(r))
+                })
+        })
     }
 
     /// End every flow; returns the innermost one as it stood.
@@ -719,7 +836,11 @@ impl Engine {
                 Some(Pause::Waiting)
             }
             Op::Action {
-                name, args, write, ..
+                name,
+                args,
+                write,
+                owner_only,
+                ..
             } => {
                 if *write && !frame.confirmed {
                     let reason = format!(
@@ -729,6 +850,15 @@ impl Engine {
                     self.fail(stack, reason, out);
                     return Some(Pause::Waiting);
                 }
+                if *owner_only && !Self::owner_verified(stack) {
+                    let reason = format!(
+                        "flow `{}` reached `{name}`, which acts on an account, without a verified owner",
+                        flow.spec.id
+                    );
+                    self.fail(stack, reason, out);
+                    return Some(Pause::Waiting);
+                }
+                let frame = stack.last_mut().expect("running frame");
                 let args = render_args(args, &scope);
                 let idempotency_key = write.then(|| format!("{}/{}", frame.instance, instr.id));
                 out.effects.push(Effect::CallAction {
@@ -800,6 +930,20 @@ impl Engine {
                 });
                 Some(Pause::Waiting)
             }
+            Op::Verify { account } => {
+                let account = match account.eval(&scope, env.today) {
+                    Ok(Value::Null) => Value::Null,
+                    Ok(Value::String(id)) if !id.is_empty() => Value::String(id),
+                    Ok(Value::String(_)) => Value::Null,
+                    Ok(other) => Value::String(crate::template::display(&other)),
+                    Err(e) => {
+                        let reason = format!("flow `{}` step `{}`: {e}", flow.spec.id, instr.id);
+                        self.fail(stack, reason, out);
+                        return Some(Pause::Waiting);
+                    }
+                };
+                self.verify_step(stack, flow, pc, account, env, out)
+            }
             Op::Call { flow: callee } => {
                 let callee = callee.clone();
                 self.push_frame(stack, &callee, env, Map::new(), out);
@@ -826,6 +970,83 @@ impl Engine {
                 None
             }
         }
+    }
+
+    /// One move of a `verify` step for `account`: pass when it is proven (now or earlier in
+    /// this flow), else send a code, ask for it, and check what is typed.
+    fn verify_step(
+        &self,
+        stack: &mut Vec<FlowFrame>,
+        flow: &Arc<CompiledFlow>,
+        pc: usize,
+        account: Value,
+        env: &Env,
+        out: &mut Out,
+    ) -> Option<Pause> {
+        let frame = stack.last_mut().expect("running frame");
+        let mut record = frame.results.remove(VERIFICATION).unwrap_or(json!({}));
+        if record["account"] != account {
+            // A new account (the customer corrected the email): nothing sent or proven for it.
+            record = json!({"account": account});
+            frame.slots.remove(VERIFICATION_CODE);
+        }
+        let proven_before = account.as_str().is_some_and(|id| {
+            env.customer["verified_accounts"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|v| v.as_str() == Some(id)))
+        });
+        if proven_before && record["verified"] != json!(true) {
+            record["verified"] = json!(true);
+            record["via"] = json!("earlier");
+        }
+        if let Some(notice) = record.as_object_mut().and_then(|r| r.remove("notice")) {
+            out.effects
+                .push(Effect::Say(notice.as_str().unwrap_or_default().to_string()));
+        }
+        if let Some(stop) = record.get("stop").cloned() {
+            frame.results.insert(VERIFICATION.into(), record);
+            if let Some(text) = stop.as_str() {
+                out.effects.push(Effect::Say(text.to_string()));
+            }
+            self.finish(stack, Outcome::Failed, env, out);
+            return None;
+        }
+        let (call, pause) = if record["verified"] == json!(true) {
+            frame.slots.remove(VERIFICATION_CODE);
+            frame.results.insert(VERIFICATION.into(), record);
+            Self::set_pc(flow, frame, pc + 1);
+            return None;
+        } else if record["sent"] != json!(true) {
+            record["pending"] = json!("send");
+            (
+                Some((SEND_CODE, json!({"account": account}))),
+                Pause::Action,
+            )
+        } else if let Some(code) = frame.slots.get(VERIFICATION_CODE).cloned() {
+            record["pending"] = json!("check");
+            let args = json!({"account": account, "code": code});
+            (Some((CHECK_CODE, args)), Pause::Action)
+        } else {
+            frame.requested_slot = Some(VERIFICATION_CODE.into());
+            let text = record["prompt"].as_str().unwrap_or(CODE_PROMPT).to_string();
+            out.effects.push(Effect::Ask {
+                slot: VERIFICATION_CODE.into(),
+                text,
+            });
+            (None, Pause::Waiting)
+        };
+        frame.results.insert(VERIFICATION.into(), record);
+        if let Some((name, args)) = call {
+            out.effects.push(Effect::CallAction {
+                call: ActionCall {
+                    name: name.into(),
+                    args,
+                    idempotency_key: None,
+                },
+                write: false,
+            });
+        }
+        Some(pause)
     }
 
     /// A flow takes over again after a digression ended or was cancelled. While it waited,

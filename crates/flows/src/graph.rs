@@ -21,6 +21,8 @@ pub enum NodeKind {
     Confirm,
     /// Runs another flow and comes back.
     Call,
+    /// Proves the account is the customer's own.
+    Verify,
     /// Hands over to another flow for good.
     Link,
     /// Hands the conversation to a person.
@@ -40,6 +42,7 @@ impl NodeKind {
             NodeKind::Respond => "respond",
             NodeKind::Confirm => "confirm",
             NodeKind::Call => "call",
+            NodeKind::Verify => "verify",
             NodeKind::Link => "link",
             NodeKind::Escalate => "escalate",
             NodeKind::End => "end",
@@ -133,6 +136,7 @@ impl FlowGraph {
                 Op::Respond { response } => (NodeKind::Respond, response.clone()),
                 Op::Confirm { response, .. } => (NodeKind::Confirm, response.clone()),
                 Op::Call { flow } => (NodeKind::Call, flow.clone()),
+                Op::Verify { account } => (NodeKind::Verify, account.source().to_string()),
                 Op::Link { flow } => (NodeKind::Link, flow.clone()),
                 Op::Escalate { queue, .. } => {
                     (NodeKind::Escalate, queue.clone().unwrap_or_default())
@@ -208,6 +212,7 @@ mod tests {
             kind: frontline_domain::ActionKind::Read,
             description: "look an order up".into(),
             required_args: vec!["order_id".into()],
+            owner_only: false,
         }];
         let set = FlowSet::build(vec![source], &catalog).unwrap_or_else(|e| panic!("{e:?}"));
         set.get("t").expect("the flow").clone()

@@ -318,7 +318,7 @@ mod tests {
         let e = errors(&format!(
             "{HEAD}steps:\n  - collect: order_id\n  - colect: reason\n"
         ));
-        assert_eq!(e, ["flows/demo.yaml:6:5: a step needs exactly one of: collect, action, set, if, respond, confirm, call, link, escalate, end (found: colect) (at /steps/1)"]);
+        assert_eq!(e, ["flows/demo.yaml:6:5: a step needs exactly one of: collect, action, set, if, respond, confirm, call, verify, link, escalate, end (found: colect) (at /steps/1)"]);
 
         let e = errors(&format!(
             "{HEAD}steps:\n  - collect: order_id\n    args: {{}}\n"

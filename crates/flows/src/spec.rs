@@ -203,6 +203,10 @@ pub struct StepSpec {
     /// Run another flow and come back.
     #[serde(default)]
     pub call: Option<String>,
+    /// Prove the account (a CEL expression giving its id) is the customer's own, by the
+    /// channel or a one-time code sent to the account's own email or phone.
+    #[serde(default)]
+    pub verify: Option<String>,
     /// Hand over to another flow for good.
     #[serde(default)]
     pub link: Option<String>,
@@ -215,8 +219,9 @@ pub struct StepSpec {
 }
 
 /// The step kinds, in the order the schema lists them.
-pub const STEP_KINDS: [&str; 10] = [
-    "collect", "action", "set", "if", "respond", "confirm", "call", "link", "escalate", "end",
+pub const STEP_KINDS: [&str; 11] = [
+    "collect", "action", "set", "if", "respond", "confirm", "call", "verify", "link", "escalate",
+    "end",
 ];
 
 /// The keys each step kind allows besides `id` and its own key.

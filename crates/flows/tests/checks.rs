@@ -35,30 +35,86 @@ fn one(id: &str, steps: &str) -> Vec<String> {
 
 #[test]
 fn a_write_without_a_confirmation_on_every_path_is_refused() {
-    let e = one("f", "  - collect: order_id\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: no longer needed\n");
+    // (Each flow proves the owner first: that check has its own test.)
+    let e = one("f", "  - verify: order_id\n  - collect: order_id\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: no longer needed\n");
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
         e[0].starts_with(
-            "flows/f.yaml:12:5: this write action can run without the customer confirming it first"
+            "flows/f.yaml:13:5: this write action can run without the customer confirming it first"
         ),
         "{e:?}"
     );
 
     // Confirmed on one branch only: still refused.
-    let e = one("f", "  - if: order_id == \"x\"\n    then:\n      - confirm: ok\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
+    let e = one("f", "  - verify: order_id\n  - if: order_id == \"x\"\n    then:\n      - confirm: ok\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
     assert!(
         e.iter()
-            .any(|e| e.contains("flows/f.yaml:14:5: this write action")),
+            .any(|e| e.contains("flows/f.yaml:15:5: this write action")),
         "{e:?}"
     );
 
     // A collect between the confirmation and the write voids it.
-    let e = one("f", "  - confirm: ok\n  - collect: order_id\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
+    let e = one("f", "  - verify: order_id\n  - confirm: ok\n  - collect: order_id\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
     assert!(e.iter().any(|e| e.contains("this write action")), "{e:?}");
 
     // Confirmed right before: fine.
-    let e = one("f", "  - collect: order_id\n  - confirm: ok\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
+    let e = one("f", "  - verify: order_id\n  - collect: order_id\n  - confirm: ok\n  - action: cancel_pending_order\n    args:\n      order_id: \"{order_id}\"\n      reason: x\n");
     assert!(e.is_empty(), "{e:?}");
+}
+
+const READ_ORDER: &str =
+    "  - action: get_order_details\n    args:\n      order_id: \"{order_id}\"\n    result: order\n";
+
+#[test]
+fn an_account_action_before_the_owner_is_verified_is_refused() {
+    let unverified = "this action changes or discloses a customer's account, and can run before the customer is verified";
+    // A look-up of an order (personal data) with no `verify` before it.
+    let e = one("f", &format!("  - collect: order_id\n{READ_ORDER}"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(&format!("flows/f.yaml:12:5: {unverified}")),
+        "{e:?}"
+    );
+
+    // Verified on one branch only.
+    let e = one(
+        "f",
+        &format!("  - if: order_id == \"x\"\n    then:\n      - verify: order_id\n{READ_ORDER}"),
+    );
+    assert!(e.iter().any(|e| e.contains(unverified)), "{e:?}");
+
+    // A look-up that discloses nothing (finding a user id) needs no verified owner.
+    let e = one(
+        "f",
+        "  - action: find_user_id_by_email\n    args:\n      email: a@b.c\n    result: user\n",
+    );
+    assert!(e.is_empty(), "{e:?}");
+
+    // A called flow that verifies whenever it returns counts, like `authenticate`.
+    let (auth, auth_text) = flow("auth", "  - verify: order_id\n");
+    let (f, f_text) = flow("f", &format!("  - call: auth\n{READ_ORDER}"));
+    assert!(check(&[(&auth, &auth_text), (&f, &f_text)]).is_empty());
+
+    // One that can return without verifying does not.
+    let (auth, auth_text) = flow(
+        "auth",
+        "  - if: order_id == \"x\"\n    then:\n      - end: resolved\n  - verify: order_id\n",
+    );
+    let e = check(&[(&auth, &auth_text), (&f, &f_text)]);
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("flows/f.yaml:") && e.contains(unverified)),
+        "{e:?}"
+    );
+
+    // `verification_code` is reserved for `verify` steps.
+    let text = "id: g\ndescription: x\ntier: complex\nslots:\n  verification_code:\n    type: string\n    prompt: Code?\nsteps:\n  - collect: verification_code\n";
+    let e = check(&[("g.yaml", text)]);
+    assert!(
+        e.iter()
+            .any(|e| e.contains("`verification_code` is reserved for verify steps")),
+        "{e:?}"
+    );
 }
 
 #[test]

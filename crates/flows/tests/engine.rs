@@ -16,7 +16,13 @@ fn env(email: Option<&str>) -> Env {
     Env {
         today: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
         channel: Channel::Rest,
-        customer: json!({"email": email, "phone": null, "verified": false}),
+        // A known email is one the channel proved, and so is Ada's account it is on.
+        customer: json!({
+            "email": email,
+            "phone": null,
+            "verified": email.is_some(),
+            "verified_accounts": if email.is_some() { json!(["ada_1"]) } else { json!([]) },
+        }),
         turn_id: "conv-1:7".into(),
     }
 }
@@ -67,6 +73,12 @@ impl Backend {
             },
             ("cancel_pending_order", a) => {
                 Ok(json!({"order_id": a["order_id"], "status": "cancelled"}))
+            }
+            // The agent's one-time codes: the account's owner reads 123456.
+            ("verification.send", _) => Ok(json!({"sent": true})),
+            ("verification.check", a) if a["code"] == "123456" => Ok(json!({"verified": true})),
+            ("verification.check", _) => {
+                Ok(json!({"verified": false, "next": "retry", "message": "That code isn't right."}))
             }
             (name, _) => panic!("unexpected action {name}"),
         }
@@ -652,8 +664,61 @@ fn without_a_known_email_authentication_asks_for_one() {
         &mut b,
         &env,
     );
-    assert_eq!(said, ["Order #W0000002 was delivered on ."]);
+    // A typed email only names the account: a code goes to the account, and nothing about
+    // the order is said until it is typed back.
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("I've sent a 6-digit code"), "{said:?}");
     assert_eq!(b.calls[0].args, json!({"email": "ada@example.com"}));
+    assert_eq!(b.calls[1].name, "verification.send");
+    assert_eq!(b.calls[1].args, json!({"account": "ada_1"}));
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("verification_code", json!("000000"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(said[0], "That code isn't right.");
+    assert!(!said.iter().any(|s| s.contains("#W0000002")), "{said:?}");
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("verification_code", json!("123 456"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(said, ["Order #W0000002 was delivered on ."]);
+}
+
+#[test]
+fn an_account_action_without_a_verified_owner_never_runs() {
+    // A flow that skips `verify` cannot be loaded (see checks.rs), so build the stack by hand
+    // as a tampered log would: cancel_order past its `call: authenticate`, with no proof.
+    let engine = Engine::new(Arc::new(common::demo_flows()));
+    let env = env(Some("ada@example.com"));
+    let mut stack = vec![FlowFrame {
+        flow_id: "cancel_order".into(),
+        step: "s2".into(),
+        instance: "conv-1:7/0".into(),
+        ..Default::default()
+    }];
+    let mut b = Backend::new();
+    let (said, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![set("order_id", json!("#W0000001"))],
+        &mut b,
+        &env,
+    );
+    assert!(b.calls.is_empty(), "{:?}", b.calls);
+    assert!(
+        said.iter().any(|s| s.contains("can't solve myself")),
+        "{said:?}"
+    );
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Escalate { reason, .. } if reason.contains("without a verified owner")
+    )));
 }
 
 #[test]

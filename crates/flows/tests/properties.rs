@@ -1,6 +1,7 @@
 //! Property test: whatever the customer says and whatever the backend answers, the engine never
-//! panics, and never issues a write action unless the customer said yes to its confirmation and
-//! the flow's policy holds for the data the backend actually returned.
+//! panics, never acts on or discloses an account whose owner was not proven (by the channel or
+//! a right one-time code), and never issues a write action unless the customer said yes to its
+//! confirmation and the flow's policy holds for the data the backend actually returned.
 
 use chrono::NaiveDate;
 use frontline_domain::{ActionError, Channel, Command, ScoredCommand, SmallTalk};
@@ -56,6 +57,8 @@ fn command() -> impl Strategy<Value = Command> {
         ("item_ids", json!(["111"])),
         ("refund_to", json!("gift card")),
         ("refund_to", json!("card")),
+        ("verification_code", json!("123456")),
+        ("verification_code", json!("000000")),
     ]);
     prop_oneof![
         4 => flows.prop_map(|f| Command::StartFlow { flow_id: f.into() }),
@@ -123,6 +126,17 @@ fn scenario() -> impl Strategy<Value = (Vec<Vec<Command>>, bool)> {
                     name: "email".into(),
                     value: json!("ada@example.com"),
                 }]);
+                // The code the account's email received, or a wrong guess first.
+                if choice.next().unwrap() % 3 == 0 {
+                    turns.push(vec![Command::SetSlot {
+                        name: "verification_code".into(),
+                        value: json!("000000"),
+                    }]);
+                }
+                turns.push(vec![Command::SetSlot {
+                    name: "verification_code".into(),
+                    value: json!("123456"),
+                }]);
             }
             for (name, valid, invalid) in slots {
                 let c = choice.next().unwrap();
@@ -166,6 +180,12 @@ fn outcome(action: &str, pick: u8) -> Result<Value, ActionError> {
         })
     };
     match action {
+        // Sent, mostly; now and then refused (rate limited) or failing.
+        "verification.send" => match pick % 8 {
+            0 => Ok(json!({"sent": false, "message": "Too many codes."})),
+            1 => backend(),
+            _ => Ok(json!({"sent": true})),
+        },
         "find_user_id_by_email" | "find_user_id_by_phone" => match pick % 4 {
             0 => Err(ActionError::NotFound {
                 what: "customer".into(),
@@ -248,6 +268,23 @@ const WRITE_KINDS: [&str; 5] = [
     "cancel_subscription",
 ];
 static REFUSED_POLICY: AtomicUsize = AtomicUsize::new(0);
+static PROVEN_BY_CODE: AtomicUsize = AtomicUsize::new(0);
+static OWNER_ONLY_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// The actions that act on or disclose an account (the demo shop's catalog says which).
+fn owner_only(action: &str) -> bool {
+    static OWNER_ONLY: OnceLock<Vec<String>> = OnceLock::new();
+    OWNER_ONLY
+        .get_or_init(|| {
+            frontline_shop::actions::catalog()
+                .into_iter()
+                .filter(|a| a.owner_only)
+                .map(|a| a.name)
+                .collect()
+        })
+        .iter()
+        .any(|a| a == action)
+}
 
 #[test]
 fn no_write_without_confirmation_and_policy() {
@@ -288,6 +325,13 @@ fn no_write_without_confirmation_and_policy() {
         "only {} writes",
         WRITES.load(Ordering::Relaxed)
     );
+    // Owners were proven both ways, and account actions ran often enough to judge.
+    assert!(
+        PROVEN_BY_CODE.load(Ordering::Relaxed) > 20,
+        "only {} proven by a code",
+        PROVEN_BY_CODE.load(Ordering::Relaxed)
+    );
+    assert!(OWNER_ONLY_CALLS.load(Ordering::Relaxed) > 100);
     assert!(
         REFUSED_POLICY.load(Ordering::Relaxed) > 20,
         "only {} refusals",
@@ -300,7 +344,13 @@ fn check(turns: Vec<Vec<Command>>, email_known: bool, picks: Vec<u8>) -> Result<
     let env = Env {
         today: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
         channel: Channel::Rest,
-        customer: json!({"email": if email_known { json!("ada@example.com") } else { Value::Null }, "phone": null, "verified": false}),
+        // A known email is one the channel proved, with the account it is on.
+        customer: json!({
+            "email": if email_known { json!("ada@example.com") } else { Value::Null },
+            "phone": null,
+            "verified": email_known,
+            "verified_accounts": if email_known { json!(["ada_1"]) } else { json!([]) },
+        }),
         turn_id: "prop".into(),
     };
     let mut stack = Vec::new();
@@ -309,6 +359,11 @@ fn check(turns: Vec<Vec<Command>>, email_known: bool, picks: Vec<u8>) -> Result<
     let (mut asked_confirmation, mut said_yes) = (false, false);
     let (mut user, mut order, mut subscriptions): (Option<Value>, Option<Value>, Option<Value>) =
         (None, None, None);
+    // Accounts proven so far: by the channel, then by right codes.
+    let mut proven: Vec<Value> = env.customer["verified_accounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for commands in turns {
         if asked_confirmation {
             said_yes = commands.iter().any(|c| matches!(c, Command::SetSlot { name, value } if name == "confirmation" && (value == &json!(true) || value == &json!("yes"))));
@@ -328,6 +383,17 @@ fn check(turns: Vec<Vec<Command>>, email_known: bool, picks: Vec<u8>) -> Result<
             let Some(Effect::CallAction { call, write }) = effects.last().cloned() else {
                 break;
             };
+            if owner_only(&call.name) {
+                OWNER_ONLY_CALLS.fetch_add(1, Ordering::Relaxed);
+                let uid = user.clone().unwrap_or(Value::Null);
+                prop_assert!(
+                    proven.contains(&uid),
+                    "{} for account {} whose owner was not proven ({:?})",
+                    call.name,
+                    uid,
+                    proven
+                );
+            }
             if write {
                 WRITES.fetch_add(1, Ordering::Relaxed);
                 if let Some(i) = WRITE_KINDS.iter().position(|k| *k == call.name) {
@@ -406,7 +472,18 @@ fn check(turns: Vec<Vec<Command>>, email_known: bool, picks: Vec<u8>) -> Result<
                     other => prop_assert!(false, "unexpected write {}", other),
                 }
             }
-            let result = outcome(&call.name, picks.next().unwrap());
+            let result = match call.name.as_str() {
+                // No account, no code to match: the agent says wrong to every code.
+                "verification.check"
+                    if call.args["code"] == "123456" && call.args["account"].is_string() =>
+                {
+                    PROVEN_BY_CODE.fetch_add(1, Ordering::Relaxed);
+                    proven.push(call.args["account"].clone());
+                    Ok(json!({"verified": true}))
+                }
+                "verification.check" => Ok(json!({"verified": false, "next": "retry"})),
+                _ => outcome(&call.name, picks.next().unwrap()),
+            };
             if let Ok(v) = &result {
                 match call.name.as_str() {
                     "find_user_id_by_email" | "find_user_id_by_phone" => user = Some(v.clone()),

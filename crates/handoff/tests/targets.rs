@@ -145,6 +145,7 @@ fn summary() -> EscalationSummary {
                     value: "+15551234567".into(),
                 },
             ],
+            assurance: Default::default(),
             vip: true,
             locale: Some("en".into()),
         },

@@ -188,6 +188,11 @@ pub struct MessageRequest {
     /// Further handles the client vouches for.
     #[serde(default)]
     pub also_known_as: Vec<IdentityRequest>,
+    /// Whether the client proved the sender owns these handles (`channel`, the default: an
+    /// authenticated integration that signed its user in) or only passes on what the writer
+    /// claims (`claimed`: account actions then need a one-time code).
+    #[serde(default = "vouched")]
+    pub assurance: frontline_domain::Assurance,
     /// The sender's name, if known.
     #[serde(default)]
     pub display_name: Option<String>,
@@ -197,6 +202,10 @@ pub struct MessageRequest {
 
 fn rest() -> Channel {
     Channel::Rest
+}
+
+fn vouched() -> frontline_domain::Assurance {
+    frontline_domain::Assurance::Channel
 }
 
 fn parse_identity(
@@ -227,6 +236,12 @@ impl MessageRequest {
                 format!("`text` is longer than {MAX_TEXT_CHARS} characters"),
             ));
         }
+        if self.assurance == frontline_domain::Assurance::Code {
+            return Err(ApiError::invalid(
+                "assurance".to_string(),
+                "`code` is granted by a one-time code the agent sends, not by a client; use `channel` or `claimed`".to_string(),
+            ));
+        }
         let sender = parse_identity("sender", &self.sender, opts)?;
         let also_known_as = self
             .also_known_as
@@ -239,6 +254,7 @@ impl MessageRequest {
             channel_message_id: id.to_string(),
             sender,
             also_known_as,
+            assurance: self.assurance,
             display_name: self
                 .display_name
                 .map(|n| n.trim().to_string())

@@ -178,6 +178,8 @@ pub async fn post_message(
             value: session.clone(),
         },
         also_known_as,
+        // The session cookie proves the session; an account id joins only with a valid hash.
+        assurance: frontline_domain::Assurance::Channel,
         display_name: None,
         text: text.to_string(),
         received_at: chrono::Utc::now(),

@@ -26,11 +26,7 @@ async fn console(settings: impl FnOnce(&std::path::Path) -> ConsoleSettings) -> 
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite().await;
     let parts = DemoParts::new(dir.path()).await;
-    let agent = Arc::new(
-        parts
-            .rule_agent(db.store.clone())
-            .with_directory(parts.shop.clone()),
-    );
+    let agent = Arc::new(parts.rule_agent(db.store.clone()));
     let (admin, admin_hash) = new_key();
     let (messages_only, messages_hash) = new_key();
     let access = Access::new(&[
@@ -86,6 +82,7 @@ fn message(channel: Channel, id: &str, sender: Identity, text: &str) -> InboundM
             kind: IdentityKind::Email,
             value: "ada.lovelace1000@example.com".into(),
         }],
+        assurance: frontline_domain::Assurance::Channel,
         display_name: None,
         text: text.into(),
         received_at: chrono::Utc::now(),

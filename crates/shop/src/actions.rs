@@ -682,6 +682,16 @@ impl Shop {
     }
 }
 
+/// The look-ups that disclose an account's data (profile, addresses, payment methods, orders,
+/// subscriptions); with every write action, a flow reaches them only for a verified owner.
+const DISCLOSING: &[&str] = &[
+    "get_user_details",
+    "get_order_details",
+    "list_user_orders",
+    "get_order_item_options",
+    "list_user_subscriptions",
+];
+
 /// The shop's actions, without opening a shop (for checking flows against them).
 pub fn catalog() -> Vec<ActionSpec> {
     CATALOG
@@ -691,6 +701,7 @@ pub fn catalog() -> Vec<ActionSpec> {
             kind: *kind,
             description: description.to_string(),
             required_args: args.iter().map(|a| a.to_string()).collect(),
+            owner_only: *kind == ActionKind::Write || DISCLOSING.contains(name),
         })
         .collect()
 }

@@ -2,7 +2,9 @@
 
 use crate::db::{query, Row};
 use crate::{from_millis, parse_field, to_millis, Result, Store, StoreError};
-use frontline_domain::{Customer, CustomerId, Identity, IdentityKind, IdentityRecord, Timestamp};
+use frontline_domain::{
+    Assurance, Customer, CustomerId, Identity, IdentityKind, IdentityRecord, Timestamp,
+};
 
 /// How [`Store::resolve_customer`] found the customer.
 #[derive(Clone, Debug, PartialEq)]
@@ -334,12 +336,22 @@ impl Store {
 
     /// Mark an identity as proven by its channel (signed widget id, authenticated login, …).
     pub async fn verify_identity(&self, identity: &Identity) -> Result<()> {
-        let done = query("UPDATE identities SET verified = 1 WHERE kind = $1 AND value = $2")
-            .bind(identity.kind.as_str())
-            .bind(identity.value.clone())
-            .execute(&self.db)
-            .await?
-            .rows_affected();
+        self.assure_identity(identity, Assurance::Channel).await
+    }
+
+    /// Raise an identity's assurance to `assurance` (never lowers it).
+    pub async fn assure_identity(&self, identity: &Identity, assurance: Assurance) -> Result<()> {
+        let level = assurance_level(assurance);
+        let done = query(
+            "UPDATE identities SET verified = CASE WHEN verified < $1 THEN $1 ELSE verified END \
+             WHERE kind = $2 AND value = $3",
+        )
+        .bind(level)
+        .bind(identity.kind.as_str())
+        .bind(identity.value.clone())
+        .execute(&self.db)
+        .await?
+        .rows_affected();
         if done == 0 {
             return Err(StoreError::NotFound(format!("identity {identity}")));
         }
@@ -395,15 +407,35 @@ impl Store {
     }
 }
 
+/// The `identities.verified` column holds the assurance level: 0 claimed, 1 proven by the
+/// channel, 2 proven by a one-time code.
+fn assurance_level(assurance: Assurance) -> i64 {
+    match assurance {
+        Assurance::Claimed => 0,
+        Assurance::Channel => 1,
+        Assurance::Code => 2,
+    }
+}
+
+fn assurance_of(level: i64) -> Assurance {
+    match level {
+        i64::MIN..=0 => Assurance::Claimed,
+        1 => Assurance::Channel,
+        _ => Assurance::Code,
+    }
+}
+
 /// An identity record from four columns of `row` from `first` on: kind, value, verified,
 /// first seen.
 fn identity_record(row: &Row, first: usize) -> Result<IdentityRecord> {
+    let assurance = assurance_of(row.get::<i64>(first + 2));
     Ok(IdentityRecord {
         identity: Identity {
             kind: parse_field("identities", "kind", &row.get::<String>(first))?,
             value: row.get(first + 1),
         },
-        verified: row.get::<i64>(first + 2) != 0,
+        verified: assurance.is_verified(),
+        assurance,
         first_seen_at: from_millis("identities", row.get(first + 3))?,
     })
 }

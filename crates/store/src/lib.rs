@@ -14,6 +14,7 @@ mod handoffs;
 mod inbox;
 mod outbox;
 mod queue;
+mod verification;
 
 pub use batch::{Write, WriteBatch};
 pub use conversations::{ConversationFilter, ListedConversation};
@@ -22,6 +23,7 @@ pub use handoffs::HandoffEntry;
 pub use inbox::InboxClaim;
 pub use outbox::OutboxEntry;
 pub use queue::QueuedMessage;
+pub use verification::VerificationCode;
 
 use chrono::{TimeZone, Utc};
 use frontline_domain::Timestamp;

@@ -8,7 +8,7 @@ use crate::extract::{normalize, yes_no, Extractors};
 use crate::router::Builtin;
 use crate::DialogueContext;
 use frontline_domain::{Command, ScoredCommand, SmallTalk};
-use frontline_flows::compile::CONFIRMATION;
+use frontline_flows::compile::{CONFIRMATION, VERIFICATION_CODE};
 use frontline_flows::spec::SlotType;
 use frontline_flows::FlowSet;
 use regex::Regex;
@@ -41,6 +41,8 @@ pub struct Pipeline {
     thanks: Regex,
     goodbye: Regex,
     cancel: Regex,
+    /// A one-time code: six digits, maybe split in two groups of three.
+    code: Regex,
 }
 
 fn re(pattern: &str) -> Regex {
@@ -51,6 +53,7 @@ impl Pipeline {
     /// The pipeline over these flows.
     pub fn new(flows: Arc<FlowSet>) -> Self {
         Self {
+            code: re(r"(?:^|[^\d])(\d{3})[ -]?(\d{3})(?:[^\d]|$)"),
             flows,
             switch_threshold: 0.0,
             extractors: Extractors::new(),
@@ -186,6 +189,17 @@ impl Pipeline {
                 )];
             }
         }
+        if requested == Some(VERIFICATION_CODE) {
+            if let Some(code) = self.one_time_code(message) {
+                return vec![ScoredCommand::new(
+                    Command::SetSlot {
+                        name: VERIFICATION_CODE.into(),
+                        value: Value::String(code),
+                    },
+                    0.95,
+                )];
+            }
+        }
         if active.is_some() && self.cancel.is_match(&text) {
             return vec![ScoredCommand::new(Command::CancelFlow, 0.9)];
         }
@@ -285,6 +299,17 @@ impl Pipeline {
             },
             0.5,
         )]
+    }
+
+    /// The one-time code in `message` ("123456", "123 456", "my code is 123-456"), if it has
+    /// exactly one.
+    pub fn one_time_code(&self, message: &str) -> Option<String> {
+        let mut found = self.code.captures_iter(message);
+        let first = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        Some(format!("{}{}", &first[1], &first[2]))
     }
 
     /// Slot values in `message` for `flow_id`: the slot being asked (`requested`) by its type;

@@ -711,6 +711,8 @@ pub async fn playground_say(
                 value: tie,
             }]
         },
+        // The playground speaks as a signed-in tester, as the REST channel does.
+        assurance: frontline_domain::Assurance::Channel,
         display_name: Some("Console tester".into()),
         text: form.text,
     };

@@ -211,6 +211,21 @@ fn body(kind: &EventKind) -> Markup {
                 a href=(format!("/console/customers/{merged}")) { (merged) } " into "
                 a href=(format!("/console/customers/{survivor}")) { (survivor) } " · " (reason) }
         },
+        EventKind::IdentityAssured {
+            identity,
+            assurance,
+            how,
+        } => html! {
+            div.note.identity { span.label { "identity" } " " code { (identity.to_string()) }
+                " · " strong { (assurance.as_str()) } " · " (how) }
+        },
+        EventKind::Verification {
+            outcome,
+            destination,
+        } => html! {
+            div.note.identity { span.label { "one-time code" } " " strong { (outcome) }
+                @if let Some(to) = destination { " · to " (to) } }
+        },
     }
 }
 

@@ -89,11 +89,7 @@ async fn server_on(db: TestStore) -> Server {
     {
         let dir = tempfile::tempdir().unwrap();
         let parts = DemoParts::new(dir.path()).await;
-        let agent = Arc::new(
-            parts
-                .rule_agent(db.store.clone())
-                .with_directory(parts.shop.clone()),
-        );
+        let agent = Arc::new(parts.rule_agent(db.store.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(AppState {

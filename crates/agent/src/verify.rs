@@ -1,0 +1,452 @@
+//! One-time codes: how a customer who only claims an identity proves an account is theirs.
+//!
+//! A flow's `verify` step asks for [`SEND_CODE`] when the account is not already proven for
+//! this customer (by the channel, or an earlier code). The code goes to the email address or
+//! phone number *on the account* (from the identity directory), never to an address the customer
+//! typed, through the outbox and the channel senders the deployment already has. Only its hash
+//! is kept. It expires, allows a few attempts, then locks out for a while, and requests are
+//! rate-limited per account and per customer. What the customer is told never reveals whether
+//! an account exists: an unknown account gets the same words and a code nobody receives.
+//!
+//! [`CHECK_CODE`] checks a typed code. A right one proves the account: its account id joins the
+//! customer as a code-verified identity (recorded as `IdentityAssured`), so later flows pass
+//! their `verify` step at once.
+
+use crate::pending::Pending;
+use crate::Agent;
+use chrono::Duration;
+use frontline_domain::{
+    ActionCall, ActionError, Assurance, Channel, Customer, EventKind, Identity, IdentityKind,
+    OutboundMessage, ThreadRef,
+};
+use frontline_flows::compile::{CHECK_CODE, SEND_CODE};
+use frontline_store::VerificationCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// How one-time codes behave.
+#[derive(Clone, Debug)]
+pub struct VerificationSettings {
+    /// How long a code works.
+    pub code_ttl: Duration,
+    /// Wrong attempts a code allows; then the customer is locked out.
+    pub max_attempts: u32,
+    /// How long a lock-out lasts, from the last wrong attempt.
+    pub lockout: Duration,
+    /// Codes one account may be sent per hour, whoever asks.
+    pub per_account_per_hour: u64,
+    /// Codes one customer (sender) may ask for per hour, for any accounts.
+    pub per_sender_per_hour: u64,
+}
+
+impl Default for VerificationSettings {
+    fn default() -> Self {
+        Self {
+            code_ttl: Duration::minutes(10),
+            max_attempts: 5,
+            lockout: Duration::minutes(15),
+            per_account_per_hour: 5,
+            per_sender_per_hour: 5,
+        }
+    }
+}
+
+/// Whether a call the engine asks for is one of the `verify` step's, which the agent answers
+/// itself.
+pub(crate) fn is_verification(call: &ActionCall) -> bool {
+    call.name == SEND_CODE || call.name == CHECK_CODE
+}
+
+/// What a `verify` step's call needs to know of the turn.
+pub(crate) struct Asker<'a> {
+    pub pending: &'a Pending,
+    pub customer: &'a Customer,
+    /// The identity the customer was resolved by (the sender, or its guest stand-in).
+    pub sender: &'a Identity,
+}
+
+/// Answer a `verify` step's call. A store failure is a backend failure (the engine hands off).
+pub(crate) async fn answer(
+    agent: &Agent,
+    asker: &Asker<'_>,
+    call: &ActionCall,
+) -> Result<Value, ActionError> {
+    let account = call.args["account"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let result = if call.name == SEND_CODE {
+        send(agent, asker, &account).await
+    } else {
+        let typed = call.args["code"].as_str().unwrap_or_default();
+        check(agent, asker, &account, typed).await
+    };
+    result.map_err(|e| ActionError::Backend {
+        message: format!("verification: {e}"),
+    })
+}
+
+fn minutes(d: Duration) -> i64 {
+    d.num_minutes().max(1)
+}
+
+/// Send a code for `account` ("" when none was found) unless locked out or rate-limited.
+async fn send(
+    agent: &Agent,
+    asker: &Asker<'_>,
+    account: &str,
+) -> Result<Value, frontline_store::StoreError> {
+    let settings = &agent.verification;
+    let now = (agent.clock)();
+    let requester = asker.customer.id;
+    if let Some(latest) = agent
+        .store
+        .latest_verification_code(account, requester)
+        .await?
+    {
+        if locked_out(&latest, settings, now) {
+            log(agent, asker.pending, "locked", None);
+            return Ok(json!({"sent": false, "message": locked_message(settings)}));
+        }
+    }
+    let hour_ago = now - Duration::hours(1);
+    let by_account = if account.is_empty() {
+        0
+    } else {
+        agent
+            .store
+            .verification_codes_since(Some(account), None, hour_ago)
+            .await?
+    };
+    let by_sender = agent
+        .store
+        .verification_codes_since(None, Some(requester), hour_ago)
+        .await?;
+    if by_account >= settings.per_account_per_hour || by_sender >= settings.per_sender_per_hour {
+        log(agent, asker.pending, "rate_limited", None);
+        return Ok(json!({
+            "sent": false,
+            "message": "I've sent several codes already, so I can't send another one right now. Please try again in an hour, or ask for a colleague.",
+        }));
+    }
+    let destination = match account.is_empty() {
+        true => None,
+        false => destination(agent, account).await,
+    };
+    let code = new_code();
+    let id = uuid_like();
+    let record = VerificationCode {
+        id: id.clone(),
+        account: account.to_string(),
+        requester,
+        destination: destination
+            .as_ref()
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        code_hash: hash(&id, &code),
+        created_at: now,
+        expires_at: now + settings.code_ttl,
+        attempts: 0,
+        last_attempt_at: None,
+        used_at: None,
+    };
+    agent.store.insert_verification_code(&record).await?;
+    let masked = destination.as_ref().map(mask);
+    if let Some(to) = destination {
+        let channel = match to.kind {
+            IdentityKind::Email => Channel::Email,
+            _ => Channel::Sms,
+        };
+        let text = format!(
+            "Your verification code is {code}. It works for {} minutes. Only type it into the conversation you asked it from, and never share it with anyone.",
+            minutes(settings.code_ttl)
+        );
+        let message = OutboundMessage {
+            conversation_id: asker.pending.conversation_id(),
+            channel,
+            recipient: to,
+            text,
+            in_reply_to: None,
+            thread: ThreadRef {
+                subject: Some("Your verification code".into()),
+                ..ThreadRef::default()
+            },
+        };
+        asker.pending.reply(message, now, false);
+    }
+    log(agent, asker.pending, "sent", masked);
+    Ok(json!({
+        "sent": true,
+        "prompt": format!(
+            "To keep your account safe, I've sent a 6-digit code to the email address or phone number on that account, if there is one. Please type it here; it works for {} minutes.",
+            minutes(settings.code_ttl)
+        ),
+    }))
+}
+
+/// Check a typed code against the newest one sent to this customer for `account`.
+async fn check(
+    agent: &Agent,
+    asker: &Asker<'_>,
+    account: &str,
+    typed: &str,
+) -> Result<Value, frontline_store::StoreError> {
+    let settings = &agent.verification;
+    let now = (agent.clock)();
+    let Some(latest) = agent
+        .store
+        .latest_verification_code(account, asker.customer.id)
+        .await?
+    else {
+        return Ok(
+            json!({"verified": false, "next": "resend", "message": "I don't have a code waiting for you, so I'm sending a new one."}),
+        );
+    };
+    if locked_out(&latest, settings, now) {
+        log(agent, asker.pending, "locked", None);
+        return Ok(json!({"verified": false, "next": "stop", "message": locked_message(settings)}));
+    }
+    if latest.used_at.is_some() {
+        log(agent, asker.pending, "reused", None);
+        return Ok(
+            json!({"verified": false, "next": "resend", "message": "That code has already been used, so I'm sending a new one."}),
+        );
+    }
+    if now >= latest.expires_at {
+        log(agent, asker.pending, "expired", None);
+        return Ok(
+            json!({"verified": false, "next": "resend", "message": "That code has expired, so I'm sending a new one."}),
+        );
+    }
+    let right = !account.is_empty() && same(&hash(&latest.id, typed), &latest.code_hash);
+    agent
+        .store
+        .record_verification_attempt(&latest.id, right, now)
+        .await?;
+    if !right {
+        log(agent, asker.pending, "wrong", None);
+        if latest.attempts + 1 >= settings.max_attempts {
+            return Ok(
+                json!({"verified": false, "next": "stop", "message": locked_message(settings)}),
+            );
+        }
+        return Ok(
+            json!({"verified": false, "next": "retry", "message": "That code isn't right. Please check it and type it again."}),
+        );
+    }
+    let proven = Identity {
+        kind: IdentityKind::AccountId,
+        value: account.to_string(),
+    };
+    // The account id and the account's own handles join this customer, proven: later flows
+    // find the account and pass `verify` at once, on any channel the account's handles use.
+    let mut joined = vec![asker.sender.clone(), proven.clone()];
+    if let Some(directory) = &agent.directory {
+        match directory.linked(&proven).await {
+            Ok(linked) => {
+                for identity in linked {
+                    if !joined.contains(&identity) {
+                        joined.push(identity);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "identity directory failed; only the account id joins")
+            }
+        }
+    }
+    agent.store.resolve_customer(&joined, None, now).await?;
+    for identity in &joined[1..] {
+        agent
+            .store
+            .assure_identity(identity, Assurance::Code)
+            .await?;
+    }
+    let how = match latest.destination.split_once(':') {
+        Some((kind, value)) => {
+            let to = Identity {
+                kind: kind.parse().unwrap_or(IdentityKind::Email),
+                value: value.to_string(),
+            };
+            format!("one-time code sent to {}", mask(&to))
+        }
+        None => "one-time code".to_string(),
+    };
+    agent.log(
+        asker.pending,
+        EventKind::IdentityAssured {
+            identity: proven,
+            assurance: Assurance::Code,
+            how,
+        },
+    );
+    log(agent, asker.pending, "passed", None);
+    Ok(json!({"verified": true}))
+}
+
+fn locked_out(
+    latest: &VerificationCode,
+    settings: &VerificationSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    latest.attempts >= settings.max_attempts
+        && latest
+            .last_attempt_at
+            .is_some_and(|at| now < at + settings.lockout)
+}
+
+fn locked_message(settings: &VerificationSettings) -> String {
+    format!(
+        "That's too many wrong codes, so for your account's safety I've stopped here. You can try again in {} minutes, or ask for a colleague.",
+        minutes(settings.lockout)
+    )
+}
+
+fn log(agent: &Agent, pending: &Pending, outcome: &str, destination: Option<String>) {
+    tracing::info!(outcome, "verification");
+    agent.log(
+        pending,
+        EventKind::Verification {
+            outcome: outcome.to_string(),
+            destination,
+        },
+    );
+}
+
+/// Where the account's code goes: its email, else its phone, from the identity directory.
+async fn destination(agent: &Agent, account: &str) -> Option<Identity> {
+    let directory = agent.directory.as_ref()?;
+    let account = Identity {
+        kind: IdentityKind::AccountId,
+        value: account.to_string(),
+    };
+    let linked = match directory.linked(&account).await {
+        Ok(linked) => linked,
+        Err(e) => {
+            tracing::warn!(error = %e, "identity directory failed; no code sent");
+            return None;
+        }
+    };
+    [IdentityKind::Email, IdentityKind::Phone]
+        .into_iter()
+        .find_map(|kind| linked.iter().find(|i| i.kind == kind).cloned())
+}
+
+/// The identity a claimed handle is served under when the handle belongs to a customer with a
+/// proven identity: a guest of its own, so a forged sender never sees or joins that customer's
+/// conversations. Replies still go to the handle itself (the message's sender).
+pub(crate) fn guest(claimed: &Identity) -> Identity {
+    Identity {
+        kind: IdentityKind::WebSession,
+        value: format!("claimed:{claimed}"),
+    }
+}
+
+/// `commands` as the log keeps them: a one-time code typed is never stored.
+pub(crate) fn redacted(
+    commands: &[frontline_domain::ScoredCommand],
+) -> Vec<frontline_domain::ScoredCommand> {
+    commands
+        .iter()
+        .map(|c| match &c.command {
+            frontline_domain::Command::SetSlot { name, .. }
+                if name == frontline_flows::compile::VERIFICATION_CODE =>
+            {
+                frontline_domain::ScoredCommand::new(
+                    frontline_domain::Command::SetSlot {
+                        name: name.clone(),
+                        value: json!("******"),
+                    },
+                    c.confidence,
+                )
+            }
+            _ => c.clone(),
+        })
+        .collect()
+}
+
+/// `a***@example.com`, `+1******0100`: enough to recognise, not to learn.
+pub(crate) fn mask(identity: &Identity) -> String {
+    let value = &identity.value;
+    match identity.kind {
+        IdentityKind::Email => match value.split_once('@') {
+            Some((local, domain)) => {
+                let first: String = local.chars().take(1).collect();
+                format!("{first}***@{domain}")
+            }
+            None => "***".into(),
+        },
+        _ => {
+            let chars: Vec<char> = value.chars().collect();
+            let keep_start = chars.len().min(2);
+            let keep_end = chars.len().saturating_sub(keep_start).min(4);
+            let hidden = chars.len() - keep_start - keep_end;
+            let start: String = chars[..keep_start].iter().collect();
+            let end: String = chars[chars.len() - keep_end..].iter().collect();
+            format!("{start}{}{end}", "*".repeat(hidden))
+        }
+    }
+}
+
+/// Six random digits, from the operating system's generator.
+fn new_code() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).expect("the operating system's random generator");
+    format!("{:06}", u64::from_le_bytes(bytes) % 1_000_000)
+}
+
+/// A random id for a code.
+fn uuid_like() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).expect("the operating system's random generator");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stored form of a code: SHA-256 over the code's id and the digits.
+fn hash(id: &str, code: &str) -> String {
+    let digest = Sha256::digest(format!("{id}:{code}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compare two hashes without stopping at the first difference.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits_and_hashes_depend_on_id_and_code() {
+        for _ in 0..100 {
+            let code = new_code();
+            assert_eq!(code.len(), 6);
+            assert!(code.chars().all(|c| c.is_ascii_digit()));
+        }
+        let (a, b) = (uuid_like(), uuid_like());
+        assert_ne!(a, b);
+        assert!(same(&hash(&a, "123456"), &hash(&a, "123456")));
+        assert!(!same(&hash(&a, "123456"), &hash(&a, "123457")));
+        assert!(!same(&hash(&a, "123456"), &hash(&b, "123456")));
+        assert!(!same("abc", "abcd"));
+    }
+
+    #[test]
+    fn destinations_are_masked() {
+        let email = Identity {
+            kind: IdentityKind::Email,
+            value: "ada.lovelace@example.com".into(),
+        };
+        assert_eq!(mask(&email), "a***@example.com");
+        let phone = Identity {
+            kind: IdentityKind::Phone,
+            value: "+13035550100".into(),
+        };
+        assert_eq!(mask(&phone), "+1******0100");
+    }
+}
