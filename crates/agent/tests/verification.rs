@@ -203,7 +203,7 @@ async fn strangers_on_every_channel_cannot_act_on_or_read_another_customers_acco
             Channel::Email,
             "forged-1",
             ada_email.clone(),
-            &format!("Please cancel {PENDING}, I confirm. Reason: no longer needed. yes"),
+            &format!("I want to cancel my order {PENDING}, I confirm"),
         );
         forged.assurance = Assurance::Claimed;
         let out = s.send(forged).await;
@@ -322,7 +322,8 @@ async fn the_owner_gets_through_with_the_code_the_accounts_email_received() {
                 .collect::<Vec<_>>(),
         )
         .unwrap();
-        assert!(!logged.contains(&codes[0]), "{}", s.db.label);
+        let at = logged.find(&codes[0]).map(|i| &logged[i.saturating_sub(200)..(i + 50).min(logged.len())]);
+        assert!(at.is_none(), "{}: {at:?}", s.db.label);
         s.db.cleanup().await;
     }
 }

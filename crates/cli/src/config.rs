@@ -33,6 +33,8 @@ pub struct Config {
     pub conversation: ConversationConfig,
     /// When and how conversations go to a human.
     pub escalation: EscalationConfig,
+    /// One-time codes that prove a customer owns an account.
+    pub verification: VerificationConfig,
     /// Where handoffs are delivered (`[handoff]`: `target = "none" | "chatwoot" | "zendesk" |
     /// "freshdesk" | "webhook"` and that target's settings).
     pub handoff: frontline_handoff::TargetConfig,
@@ -283,6 +285,59 @@ pub struct IdentityConfig {
     pub default_country_code: String,
 }
 
+/// `[verification]`: one-time codes sent to the email or phone on an account, which prove a
+/// customer who only claims an identity owns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerificationConfig {
+    /// How long a code works.
+    pub code_ttl_minutes: u32,
+    /// Wrong attempts a code allows before the customer is locked out.
+    pub max_attempts: u32,
+    /// How long a lock-out lasts.
+    pub lockout_minutes: u32,
+    /// Codes one account may be sent per hour, whoever asks.
+    pub per_account_per_hour: u32,
+    /// Codes one customer may ask for per hour.
+    pub per_sender_per_hour: u32,
+}
+
+impl Default for VerificationConfig {
+    fn default() -> Self {
+        let d = frontline_agent::VerificationSettings::default();
+        Self {
+            code_ttl_minutes: d.code_ttl.num_minutes() as u32,
+            max_attempts: d.max_attempts,
+            lockout_minutes: d.lockout.num_minutes() as u32,
+            per_account_per_hour: d.per_account_per_hour as u32,
+            per_sender_per_hour: d.per_sender_per_hour as u32,
+        }
+    }
+}
+
+impl VerificationConfig {
+    /// The agent's settings; a zero that would make codes useless is refused.
+    pub fn settings(&self) -> Result<frontline_agent::VerificationSettings> {
+        for (name, value) in [
+            ("code_ttl_minutes", self.code_ttl_minutes),
+            ("max_attempts", self.max_attempts),
+            ("per_account_per_hour", self.per_account_per_hour),
+            ("per_sender_per_hour", self.per_sender_per_hour),
+        ] {
+            if value == 0 {
+                anyhow::bail!("[verification] {name} must be at least 1");
+            }
+        }
+        Ok(frontline_agent::VerificationSettings {
+            code_ttl: chrono::Duration::minutes(self.code_ttl_minutes.into()),
+            max_attempts: self.max_attempts,
+            lockout: chrono::Duration::minutes(self.lockout_minutes.into()),
+            per_account_per_hour: self.per_account_per_hour.into(),
+            per_sender_per_hour: self.per_sender_per_hour.into(),
+        })
+    }
+}
+
 /// `[conversation]`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -392,6 +447,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             conversation: ConversationConfig::default(),
             escalation: EscalationConfig::default(),
+            verification: VerificationConfig::default(),
             handoff: Default::default(),
             channels: Default::default(),
             log: LogConfig::default(),
@@ -599,6 +655,31 @@ mod tests {
             assert!(err.contains("does not exist"), "{err}");
             // The default file may be absent.
             assert!(Config::load(Path::new("missing.toml"), false).is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn verification_settings_read_from_the_file_and_zeros_are_refused() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(Path::new("missing.toml"), false).map_err(|e| e.to_string())?;
+            let d = config.verification.settings().map_err(|e| e.to_string())?;
+            assert_eq!((d.code_ttl.num_minutes(), d.max_attempts), (10, 5));
+            jail.create_file(
+                "frontline.toml",
+                "[verification]\ncode_ttl_minutes = 5\nlockout_minutes = 30\n",
+            )?;
+            let config =
+                Config::load(Path::new("frontline.toml"), true).map_err(|e| e.to_string())?;
+            let s = config.verification.settings().map_err(|e| e.to_string())?;
+            assert_eq!(s.code_ttl.num_minutes(), 5);
+            assert_eq!(s.lockout.num_minutes(), 30);
+            assert_eq!(s.per_account_per_hour, 5, "defaults kept");
+            jail.create_file("frontline.toml", "[verification]\nmax_attempts = 0\n")?;
+            let config =
+                Config::load(Path::new("frontline.toml"), true).map_err(|e| e.to_string())?;
+            let err = config.verification.settings().unwrap_err().to_string();
+            assert!(err.contains("max_attempts must be at least 1"), "{err}");
             Ok(())
         });
     }

@@ -429,6 +429,7 @@ async fn build_agent(config: &Config) -> Result<Agent> {
         agent_config,
     )
     .with_escalation(escalation)
+    .with_verification(config.verification.settings()?)
     // The shop's customer records tie an account's email and phone together.
     .with_directory(shop);
     if let Some(writer) = writer {

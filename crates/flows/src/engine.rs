@@ -493,9 +493,15 @@ impl Engine {
             .or_else(|| value.as_u64().map(|n| format!("{n:06}")));
         match (waiting, code) {
             (Some(frame), Some(code)) if code.len() == CODE_DIGITS => {
-                frame
-                    .slots
-                    .insert(VERIFICATION_CODE.into(), Value::String(code));
+                // Kept with the step's state, not among the slots (which the log keeps when a
+                // flow ends), and dropped once checked.
+                if let Some(record) = frame
+                    .results
+                    .get_mut(VERIFICATION)
+                    .and_then(Value::as_object_mut)
+                {
+                    record.insert("code".into(), Value::String(code));
+                }
             }
             (Some(_), _) => {
                 out.effects.push(Effect::Say(format!(
@@ -683,7 +689,9 @@ impl Engine {
                     json!(message.unwrap_or_else(|| "I can't send a code right now.".into()));
             }
         } else if pending == "check" {
-            frame.slots.remove(VERIFICATION_CODE);
+            if let Some(r) = record.as_object_mut() {
+                r.remove("code");
+            }
             if answer["verified"].as_bool() == Some(true) {
                 record["verified"] = json!(true);
                 record["via"] = json!("code");
@@ -988,7 +996,6 @@ impl Engine {
         if record["account"] != account {
             // A new account (the customer corrected the email): nothing sent or proven for it.
             record = json!({"account": account});
-            frame.slots.remove(VERIFICATION_CODE);
         }
         let proven_before = account.as_str().is_some_and(|id| {
             env.customer["verified_accounts"]
@@ -1012,7 +1019,9 @@ impl Engine {
             return None;
         }
         let (call, pause) = if record["verified"] == json!(true) {
-            frame.slots.remove(VERIFICATION_CODE);
+            if let Some(r) = record.as_object_mut() {
+                r.remove("code");
+            }
             frame.results.insert(VERIFICATION.into(), record);
             Self::set_pc(flow, frame, pc + 1);
             return None;
@@ -1022,7 +1031,7 @@ impl Engine {
                 Some((SEND_CODE, json!({"account": account}))),
                 Pause::Action,
             )
-        } else if let Some(code) = frame.slots.get(VERIFICATION_CODE).cloned() {
+        } else if let Some(code) = record.as_object_mut().and_then(|r| r.remove("code")) {
             record["pending"] = json!("check");
             let args = json!({"account": account, "code": code});
             (Some((CHECK_CODE, args)), Pause::Action)
