@@ -373,18 +373,27 @@ fn in_browser(script: &str, base: &str, shots: &std::path::Path, env: &[(&str, S
 
 /// The web chat in a real headless Chromium (Debian `chromium`, driven by playwright-core; both
 /// installed by `scripts/browser.sh`): a question answered from the knowledge base, streamed
-/// into the widget, then the order-status flow run to its end. Leaves a screenshot in the
-/// target folder (`webchat/webchat.png`).
+/// into the widget, then the order-status flow run to its end by an anonymous visitor, who
+/// proves the account with the one-time code its email received over real SMTP. Leaves a
+/// screenshot in the target folder (`webchat/webchat.png`).
 #[test]
 fn the_web_chat_works_in_a_real_browser() {
     let shots = screenshots("webchat");
 
     let dir = tempfile::tempdir().unwrap();
-    let (server, base) = start(dir.path(), None);
+    let smtp = support::smtp();
+    let mut cmd = frontline(dir.path());
+    cmd.env("FRONTLINE_CHANNELS__EMAIL__ADDRESS", "support@shop.example")
+        .env(
+            "FRONTLINE_CHANNELS__EMAIL__SMTP_URL",
+            format!("smtp://127.0.0.1:{}", smtp.port),
+        );
+    let (server, base) = start_on(cmd, "127.0.0.1:0", None);
     let script = json!([
         "How long does a refund take?",
         "where is my order?",
         "ada.lovelace1000@example.com",
+        {"code_in": smtp.maildir.join("new")},
         "W0000002"
     ]);
     let seen = in_browser(
@@ -400,18 +409,19 @@ fn the_web_chat_works_in_a_real_browser() {
         .iter()
         .map(|r| r.as_str().unwrap())
         .collect();
-    assert_eq!(replies.len(), 4, "{seen}");
+    assert_eq!(replies.len(), 5, "{seen}");
     assert!(
         replies[0].contains("refund") && replies[0].contains("(Source:"),
         "{}",
         replies[0]
     );
     assert!(replies[1].contains("email address"), "{}", replies[1]);
-    assert!(replies[2].contains("order number"), "{}", replies[2]);
+    assert!(replies[2].contains("6-digit code"), "{}", replies[2]);
+    assert!(replies[3].contains("order number"), "{}", replies[3]);
     assert!(
-        replies[3].contains("Order #W0000002 was delivered on"),
+        replies[4].contains("Order #W0000002 was delivered on"),
         "{}",
-        replies[3]
+        replies[4]
     );
     // The replies arrived streamed, piece by piece, not as four whole messages.
     assert!(seen["tokens"].as_u64().unwrap() > 20, "{seen}");

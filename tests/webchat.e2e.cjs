@@ -31,8 +31,23 @@ try {
     return reply;
   }
 
-  for (const text of JSON.parse(process.env.WEBCHAT_SCRIPT)) {
-    await say(text);
+  // The one-time code an email in `maildir` carries, once it arrives (up to 30 s).
+  async function codeIn(maildir) {
+    const fs = require("fs");
+    for (let waited = 0; waited < 30000; waited += 250) {
+      const files = fs.existsSync(maildir) ? fs.readdirSync(maildir) : [];
+      for (const f of files) {
+        const m = fs.readFileSync(`${maildir}/${f}`, "utf8").match(/code is (\d{6})/);
+        if (m) return m[1];
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`no code arrived in ${maildir}`);
+  }
+
+  // Each step is text to type, or {code_in: maildir}: the code that mail brought.
+  for (const step of JSON.parse(process.env.WEBCHAT_SCRIPT)) {
+    await say(typeof step === "string" ? step : await codeIn(step.code_in));
   }
   seen.tokens = Number(await page.locator("#frontline-chat").getAttribute("data-tokens"));
   await page.screenshot({ path: `${shots}/webchat.png`, fullPage: true });

@@ -138,3 +138,54 @@ pub async fn webchat_session(http: &reqwest::Client, base: &str) -> (String, Str
     let cookie = format!("{}={session}", frontline_server::webchat::COOKIE);
     (session, cookie)
 }
+
+/// A real SMTP server (aiosmtpd, installed by `scripts/smtp.sh`) on a free loopback port,
+/// keeping what it receives in a maildir; stopped when dropped.
+pub struct Smtp {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    /// The maildir its messages land in (`new/`).
+    pub maildir: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start an [`Smtp`] server.
+pub fn smtp() -> Smtp {
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/smtp.sh"))
+        .output()
+        .expect("running scripts/smtp.sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("inbox");
+    let child = Command::new(python)
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(&maildir)
+        .spawn()
+        .expect("start aiosmtpd");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "aiosmtpd did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Smtp {
+        child,
+        port,
+        maildir,
+        _dir: dir,
+    }
+}

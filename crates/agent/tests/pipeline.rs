@@ -226,7 +226,18 @@ async fn asking_for_a_human_hands_off_with_a_summary_and_the_bot_goes_quiet() {
             summary.issue_statement,
             "The customer wrote: \"where is my order W0000003\""
         );
-        assert_eq!(summary.customer.identities, vec![ada.clone()]);
+        // The email she wrote from, and what the shop's records link to it, each with how
+        // sure the agent is that it is hers.
+        assert!(summary.customer.identities.contains(&ada));
+        assert!(summary
+            .customer
+            .identities
+            .iter()
+            .any(|i| i.kind == IdentityKind::AccountId && i.value == "ada_lovelace_1000"));
+        assert_eq!(
+            summary.customer.assurance.get(&ada.to_string()),
+            Some(&frontline_domain::Assurance::Channel)
+        );
         assert_eq!(summary.channels_used, vec![Channel::WebChat]);
         assert_eq!(
             summary

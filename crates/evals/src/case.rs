@@ -178,6 +178,10 @@ pub struct Step {
     /// Or the payload of a button or quick reply they press (sent as its text).
     #[serde(default)]
     pub payload: Option<String>,
+    /// Or the one-time code last sent to this handle (`email:…`, `phone:…`), typed back as the
+    /// owner reads it from their inbox.
+    #[serde(default)]
+    pub code_from: Option<String>,
     /// When, relative to the previous step: `+30m`, `+2h`, `+4d` (default: a minute later).
     #[serde(default)]
     pub at: Option<String>,
@@ -451,10 +455,15 @@ pub fn parse_suite(file: &Path, source: &str) -> Result<Suite, Vec<Diagnostic>> 
         }
         for (j, step) in case.steps.iter().enumerate() {
             let at = format!("{pointer}/steps/{j}");
-            if step.text.is_some() == step.payload.is_some() {
+            let said = [
+                step.text.is_some(),
+                step.payload.is_some(),
+                step.code_from.is_some(),
+            ];
+            if said.iter().filter(|s| **s).count() != 1 {
                 problems.push(diagnostic(
                     at.clone(),
-                    "a step has either `text` or `payload`".into(),
+                    "a step has exactly one of `text`, `payload` or `code_from`".into(),
                 ));
             }
             if let Err(e) = step.delay() {

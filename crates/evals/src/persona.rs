@@ -92,6 +92,7 @@ impl<'a> Player<'a> {
             assurance: None,
             text: Some(text),
             payload: None,
+            code_from: None,
             at: None,
             commands: None,
             expect: vec![],

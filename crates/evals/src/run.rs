@@ -298,6 +298,12 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
         let channel = step.channel.unwrap_or(Channel::WebChat);
         let (sender, also_known_as) = sender(&customer, channel, step.from.as_deref())
             .map_err(|e| fail(&format!("step {}", index + 1), e))?;
+        let text = match &step.code_from {
+            Some(handle) => code_sent_to(&store, handle)
+                .await
+                .map_err(|e| fail(&format!("step {}", index + 1), e))?,
+            None => step.message().to_string(),
+        };
         let started_at = Instant::now();
         let outcome = agent
             .handle(InboundMessage {
@@ -307,7 +313,7 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
                 also_known_as,
                 assurance: step.assurance.unwrap_or(Assurance::Channel),
                 display_name: customer.name.clone(),
-                text: step.message().to_string(),
+                text: text.clone(),
                 received_at,
                 conversation_hint: None,
                 thread: Default::default(),
@@ -329,7 +335,7 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
             _ => None,
         });
         run.steps.push(StepRun {
-            text: step.message().to_string(),
+            text,
             channel,
             replies: outcome.replies.iter().map(|r| r.text.clone()).collect(),
             latency_ms,
@@ -423,6 +429,33 @@ fn sender(
         }
         _ => Ok((parse(IdentityKind::Email, &customer.email)?, vec![])),
     }
+}
+
+/// The one-time code last sent to `handle` (`email:…` or `phone:…`), read from the outbox as
+/// its owner would read the message.
+async fn code_sent_to(store: &Store, handle: &str) -> Result<String, String> {
+    let (kind, value) = handle
+        .split_once(':')
+        .ok_or_else(|| format!("`code_from: {handle}` is not kind:value"))?;
+    let (kind, channel) = match kind {
+        "email" => (IdentityKind::Email, Channel::Email),
+        "phone" => (IdentityKind::Phone, Channel::Sms),
+        other => return Err(format!("`code_from`: codes go to email or phone, not {other}")),
+    };
+    let to = Identity::parse(kind, value, &NormalizeOptions::default())
+        .map_err(|e| format!("`code_from: {handle}`: {e}"))?;
+    let sent = store
+        .outbox_for_recipient(channel, &to, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    sent.iter()
+        .rev()
+        .find_map(|e| {
+            let text = &e.message.text;
+            let at = text.find("code is ")? + "code is ".len();
+            text.get(at..at + 6).map(str::to_string)
+        })
+        .ok_or_else(|| format!("no code was sent to {to}"))
 }
 
 /// Flows on the stack after these events.

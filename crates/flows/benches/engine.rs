@@ -19,7 +19,7 @@ fn env() -> Env {
     Env {
         today: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
         channel: Channel::Rest,
-        customer: json!({"email": "ada@example.com", "phone": null, "verified": false}),
+        customer: json!({"email": "ada@example.com", "phone": null, "verified": true, "verified_accounts": ["ada_1"]}),
         turn_id: "bench".into(),
     }
 }

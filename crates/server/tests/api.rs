@@ -123,6 +123,11 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
         assert_eq!(
             kinds,
             [
+                // Her email, and the account id and phone the shop links to it, each proven
+                // by the REST integration.
+                "identity_assured",
+                "identity_assured",
+                "identity_assured",
                 "message_received",
                 "commands_understood",
                 "action_executed",
@@ -136,7 +141,7 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
             s.db.label
         );
         // The flows started and ended within the turn; the log still says which steps ran.
-        let updated = &view["events"][6];
+        let updated = &view["events"][9];
         assert_eq!(updated["stack"], json!([]));
         let ran: Vec<&str> = updated["ran"]
             .as_array()
@@ -149,7 +154,7 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
             "{ran:?}"
         );
         assert_eq!(
-            view["events"][0]["text"],
+            view["events"][3]["text"],
             json!("where is my order #W0000002")
         );
 
@@ -160,10 +165,14 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
             ))
             .await;
         assert_eq!(status, 200);
-        assert_eq!(
-            customer["customer"]["identities"][0]["value"],
-            json!("ada.lovelace1000@example.com")
-        );
+        let email = customer["customer"]["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["value"] == json!("ada.lovelace1000@example.com"))
+            .expect("her email among her identities");
+        assert_eq!(email["assurance"], json!("channel"));
+        assert_eq!(email["verified"], json!(true));
         assert_eq!(
             customer["conversations"][0]["id"].as_str(),
             Some(conversation_id)

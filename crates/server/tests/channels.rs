@@ -168,7 +168,10 @@ async fn email_threads_by_reply_address_and_ignores_auto_replies() {
             base64::engine::general_purpose::STANDARD.encode("postmark:inbound-pass")
         );
         let postmark = |message_id: &str, to: &str, extra_headers: Value| {
-            let mut headers = vec![json!({ "Name": "Message-ID", "Value": message_id })];
+            let mut headers = vec![
+                json!({ "Name": "Message-ID", "Value": message_id }),
+                json!({ "Name": "Received-SPF", "Value": "Pass (sender SPF authorized) identity=mailfrom" }),
+            ];
             headers.extend(extra_headers.as_array().cloned().unwrap_or_default());
             json!({
                 "FromFull": { "Email": "Ada.Lovelace1000@example.com", "Name": "Ada Lovelace" },
@@ -577,6 +580,9 @@ async fn mailgun_multipart_posts_with_attachments_are_read_and_still_verified() 
                 ("subject", "Receipt attached"),
                 ("body-plain", "where is my order #W0000002"),
                 ("Message-Id", "<mp1@mail.example.org>"),
+                // Mailgun's own verdicts on the message it received.
+                ("X-Mailgun-Spf", "Pass"),
+                ("X-Mailgun-Dkim-Check-Result", "Pass"),
                 ("timestamp", &now),
                 ("token", "tok-mp"),
                 ("signature", signature),
@@ -923,4 +929,76 @@ async fn only_the_sites_that_embed_the_widget_get_cors_and_only_on_the_web_chat(
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("SameSite=None; Secure"), "{cookie}");
     s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_email_without_an_spf_or_dkim_pass_is_only_a_claim() {
+    let s = sqlite_server().await;
+    // Ada first writes with a pass: her address is proven, her order answered.
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("postmark:inbound-pass")
+    );
+    let headers = [
+        ("content-type", "application/json".to_string()),
+        ("authorization", auth),
+    ];
+    let postmark = |id: &str, spf: &str| {
+        json!({
+            "FromFull": { "Email": "ada.lovelace1000@example.com", "Name": "Ada" },
+            "ToFull": [{ "Email": "support@shop.example", "Name": "" }],
+            "Subject": "My order", "MessageID": id,
+            "TextBody": "where is my order #W0000002", "StrippedTextReply": "",
+            "Headers": [
+                { "Name": "Message-ID", "Value": format!("<{id}@mail.example.com>") },
+                { "Name": "Received-SPF", "Value": spf },
+            ],
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let (status, text) = s
+        .post("/webhooks/email/postmark", &headers, postmark("real", "Pass (sender SPF authorized)"))
+        .await;
+    assert_eq!(status, 200, "{text}");
+    s.run_turns().await;
+    let real = s.replies().await.remove(0);
+    assert!(real.text.contains("was delivered"), "{}", real.text);
+
+    // The same `From` with an SPF fail (Postmark) is a claim: no order data, a new conversation.
+    let (status, text) = s
+        .post("/webhooks/email/postmark", &headers, postmark("forged", "Fail (sender not authorized)"))
+        .await;
+    assert_eq!(status, 200, "{text}");
+    s.run_turns().await;
+    let forged = s.replies().await.remove(1);
+    assert!(!forged.text.contains("delivered"), "{}", forged.text);
+    assert!(forged.text.contains("email address you ordered with"), "{}", forged.text);
+    assert_ne!(forged.conversation_id, real.conversation_id);
+
+    // Mailgun without its SPF and DKIM verdicts passing: a claim too.
+    let now = chrono::Utc::now().timestamp().to_string();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(MAILGUN_KEY.as_bytes()).unwrap();
+    mac.update(format!("{now}tok-forged").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let (_, body) = form(&[
+        ("recipient", "support@shop.example"),
+        ("sender", "ada.lovelace1000@example.com"),
+        ("from", "Ada <ada.lovelace1000@example.com>"),
+        ("subject", "Order"),
+        ("body-plain", "where is my order #W0000002"),
+        ("Message-Id", "<mg-forged@mail.example.org>"),
+        ("X-Mailgun-Spf", "Fail"),
+        ("X-Mailgun-Dkim-Check-Result", "Fail"),
+        ("timestamp", &now),
+        ("token", "tok-forged"),
+        ("signature", &signature),
+    ]);
+    let form_headers = [("content-type", FORM.to_string())];
+    let (status, text) = s.post("/webhooks/email/mailgun", &form_headers, body).await;
+    assert_eq!(status, 200, "{text}");
+    s.run_turns().await;
+    let mailgun = s.replies().await.remove(2);
+    assert!(!mailgun.text.contains("delivered"), "{}", mailgun.text);
+    assert_ne!(mailgun.conversation_id, real.conversation_id);
 }

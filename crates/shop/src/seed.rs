@@ -99,6 +99,8 @@ const CITIES: [(&str, &str, &str); 8] = [
     ("San Francisco", "CA", "941"),
 ];
 const AREA_CODES: [&str; 8] = ["303", "212", "210", "206", "312", "215", "713", "415"];
+/// How many customers get a distinct fictional phone number: the cycle of (area code, number).
+const UNIQUE_PHONES: usize = 200;
 
 /// (product name, base price, option axes)
 type Catalog = [(
@@ -437,12 +439,16 @@ pub fn generate(options: &SeedOptions) -> ShopData {
                 first.to_lowercase(),
                 last.to_lowercase()
             ),
-            // 555-01xx numbers are reserved for fiction.
-            phone: Some(format!(
-                "+1{}55501{:02}",
-                AREA_CODES[n % AREA_CODES.len()],
-                n % 100
-            )),
+            // 555-01xx numbers are reserved for fiction. The (area code, number) pairs repeat
+            // after 200 customers, and two accounts must never share a phone (the phone would
+            // tie them into one customer), so customers past the 200th have none.
+            phone: (n < UNIQUE_PHONES).then(|| {
+                format!(
+                    "+1{}55501{:02}",
+                    AREA_CODES[n % AREA_CODES.len()],
+                    n % 100
+                )
+            }),
             vip: n % 17 == 5,
             payment_methods: methods,
             orders: vec![],
@@ -607,6 +613,14 @@ mod tests {
             shop.orders["#W0000002"].placed_on,
             Some(today - Duration::days(12))
         );
+        let big = generate(&SeedOptions {
+            customers: 1_000,
+            ..SeedOptions::demo(today)
+        });
+        let phones: Vec<&String> = big.users.values().filter_map(|u| u.phone.as_ref()).collect();
+        let distinct: std::collections::BTreeSet<&&String> = phones.iter().collect();
+        assert_eq!(phones.len(), distinct.len(), "no two accounts share a phone");
+        assert_eq!(phones.len(), 200);
         for order in shop.orders.values() {
             assert!(!order.items.is_empty());
             assert!(shop.users[&order.user_id].orders.contains(&order.order_id));
