@@ -159,10 +159,17 @@ impl Drop for Smtp {
 
 /// Start an [`Smtp`] server.
 pub fn smtp() -> Smtp {
-    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/smtp.sh"))
-        .output()
-        .expect("running scripts/smtp.sh");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/smtp.sh"
+    ))
+    .output()
+    .expect("running scripts/smtp.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -322,7 +322,9 @@ async fn the_owner_gets_through_with_the_code_the_accounts_email_received() {
                 .collect::<Vec<_>>(),
         )
         .unwrap();
-        let at = logged.find(&codes[0]).map(|i| &logged[i.saturating_sub(200)..(i + 50).min(logged.len())]);
+        let at = logged
+            .find(&codes[0])
+            .map(|i| &logged[i.saturating_sub(200)..(i + 50).min(logged.len())]);
         assert!(at.is_none(), "{}: {at:?}", s.db.label);
         s.db.cleanup().await;
     }

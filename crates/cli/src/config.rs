@@ -662,7 +662,8 @@ mod tests {
     #[test]
     fn verification_settings_read_from_the_file_and_zeros_are_refused() {
         Jail::expect_with(|jail| {
-            let config = Config::load(Path::new("missing.toml"), false).map_err(|e| e.to_string())?;
+            let config =
+                Config::load(Path::new("missing.toml"), false).map_err(|e| e.to_string())?;
             let d = config.verification.settings().map_err(|e| e.to_string())?;
             assert_eq!((d.code_ttl.num_minutes(), d.max_attempts), (10, 5));
             jail.create_file(

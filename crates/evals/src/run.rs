@@ -440,7 +440,11 @@ async fn code_sent_to(store: &Store, handle: &str) -> Result<String, String> {
     let (kind, channel) = match kind {
         "email" => (IdentityKind::Email, Channel::Email),
         "phone" => (IdentityKind::Phone, Channel::Sms),
-        other => return Err(format!("`code_from`: codes go to email or phone, not {other}")),
+        other => {
+            return Err(format!(
+                "`code_from`: codes go to email or phone, not {other}"
+            ))
+        }
     };
     let to = Identity::parse(kind, value, &NormalizeOptions::default())
         .map_err(|e| format!("`code_from: {handle}`: {e}"))?;

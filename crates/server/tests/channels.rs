@@ -958,7 +958,11 @@ async fn an_email_without_an_spf_or_dkim_pass_is_only_a_claim() {
         .into_bytes()
     };
     let (status, text) = s
-        .post("/webhooks/email/postmark", &headers, postmark("real", "Pass (sender SPF authorized)"))
+        .post(
+            "/webhooks/email/postmark",
+            &headers,
+            postmark("real", "Pass (sender SPF authorized)"),
+        )
         .await;
     assert_eq!(status, 200, "{text}");
     s.run_turns().await;
@@ -967,13 +971,21 @@ async fn an_email_without_an_spf_or_dkim_pass_is_only_a_claim() {
 
     // The same `From` with an SPF fail (Postmark) is a claim: no order data, a new conversation.
     let (status, text) = s
-        .post("/webhooks/email/postmark", &headers, postmark("forged", "Fail (sender not authorized)"))
+        .post(
+            "/webhooks/email/postmark",
+            &headers,
+            postmark("forged", "Fail (sender not authorized)"),
+        )
         .await;
     assert_eq!(status, 200, "{text}");
     s.run_turns().await;
     let forged = s.replies().await.remove(1);
     assert!(!forged.text.contains("delivered"), "{}", forged.text);
-    assert!(forged.text.contains("email address you ordered with"), "{}", forged.text);
+    assert!(
+        forged.text.contains("email address you ordered with"),
+        "{}",
+        forged.text
+    );
     assert_ne!(forged.conversation_id, real.conversation_id);
 
     // Mailgun without its SPF and DKIM verdicts passing: a claim too.

@@ -442,13 +442,8 @@ pub fn generate(options: &SeedOptions) -> ShopData {
             // 555-01xx numbers are reserved for fiction. The (area code, number) pairs repeat
             // after 200 customers, and two accounts must never share a phone (the phone would
             // tie them into one customer), so customers past the 200th have none.
-            phone: (n < UNIQUE_PHONES).then(|| {
-                format!(
-                    "+1{}55501{:02}",
-                    AREA_CODES[n % AREA_CODES.len()],
-                    n % 100
-                )
-            }),
+            phone: (n < UNIQUE_PHONES)
+                .then(|| format!("+1{}55501{:02}", AREA_CODES[n % AREA_CODES.len()], n % 100)),
             vip: n % 17 == 5,
             payment_methods: methods,
             orders: vec![],
@@ -617,9 +612,17 @@ mod tests {
             customers: 1_000,
             ..SeedOptions::demo(today)
         });
-        let phones: Vec<&String> = big.users.values().filter_map(|u| u.phone.as_ref()).collect();
+        let phones: Vec<&String> = big
+            .users
+            .values()
+            .filter_map(|u| u.phone.as_ref())
+            .collect();
         let distinct: std::collections::BTreeSet<&&String> = phones.iter().collect();
-        assert_eq!(phones.len(), distinct.len(), "no two accounts share a phone");
+        assert_eq!(
+            phones.len(),
+            distinct.len(),
+            "no two accounts share a phone"
+        );
         assert_eq!(phones.len(), 200);
         for order in shop.orders.values() {
             assert!(!order.items.is_empty());
