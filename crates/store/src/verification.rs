@@ -78,7 +78,7 @@ impl Store {
         account: &str,
         requester: CustomerId,
     ) -> Result<Option<VerificationCode>> {
-        let row = query(&format!(
+        let row = query(format!(
             "SELECT {COLUMNS} FROM verification_codes WHERE account = $1 AND requester = $2 \
              ORDER BY created_at DESC, id DESC LIMIT 1"
         ))
