@@ -120,6 +120,17 @@ pub struct TurnOutcome {
     pub duplicate: bool,
 }
 
+impl TurnOutcome {
+    /// The replies' texts, one per line (how tests and tools read a turn's answer).
+    pub fn reply_text(&self) -> String {
+        self.replies
+            .iter()
+            .map(|r| r.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 /// The agent: shared by every channel handler.
 pub struct Agent {
     store: Store,

@@ -51,12 +51,7 @@ fn say(channel: Channel, id: &str, text: &str) -> InboundMessage {
 }
 
 fn text(outcome: &TurnOutcome) -> String {
-    outcome
-        .replies
-        .iter()
-        .map(|r| r.text.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
+    outcome.reply_text()
 }
 
 #[tokio::test]

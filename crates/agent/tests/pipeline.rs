@@ -44,12 +44,7 @@ fn identity(kind: IdentityKind, raw: &str) -> Identity {
 }
 
 fn texts(outcome: &TurnOutcome) -> String {
-    outcome
-        .replies
-        .iter()
-        .map(|r| r.text.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
+    outcome.reply_text()
 }
 
 #[tokio::test]

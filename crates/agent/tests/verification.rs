@@ -59,12 +59,7 @@ fn session(id: &str) -> Identity {
 }
 
 fn text(outcome: &TurnOutcome) -> String {
-    outcome
-        .replies
-        .iter()
-        .map(|r| r.text.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
+    outcome.reply_text()
 }
 
 impl Setup {
