@@ -59,6 +59,8 @@ pub(crate) struct TurnContext<'a> {
     pub pending: &'a Pending,
     pub channel: Channel,
     pub channel_message_id: &'a str,
+    /// The customer's message, as written.
+    pub text: &'a str,
     pub customer: &'a Customer,
     /// The identity the customer was resolved by.
     pub resolved_by: &'a frontline_domain::Identity,
@@ -81,6 +83,7 @@ pub(crate) async fn decide(
             "{}:{}:{}",
             turn.conversation_id, turn.channel, turn.channel_message_id
         ),
+        message: turn.text.to_string(),
     };
     // The stack before the engine's last advance: where an ended flow's slots are read from.
     let mut before = stack.clone();
@@ -124,7 +127,14 @@ pub(crate) async fn decide(
                     started.push(flow_id);
                 }
                 Effect::Rejected { command, reason } => {
-                    tracing::info!(command = command.kind(), %reason, "command rejected")
+                    tracing::info!(command = command.kind(), %reason, "command rejected");
+                    agent.log(
+                        turn.pending,
+                        EventKind::CommandRejected {
+                            command: crate::verify::redacted_command(&command),
+                            reason,
+                        },
+                    );
                 }
             }
         }

@@ -496,9 +496,11 @@ impl Agent {
                 flow_id: f.flow_id.clone(),
                 requested_slot: f.requested_slot.clone(),
                 slots: f.slots.clone(),
+                offered: f.offered.clone(),
             }),
             recent: recent_utterances(history, self.config.recent_utterances),
             today: (self.clock)().date_naive(),
+            offered_flows: offered_flows(history),
         };
         // An answer the understanding writes itself is shown piece by piece while it does, on
         // a channel that shows replies as they form (the understanding knows the channel).
@@ -559,6 +561,7 @@ impl Agent {
             pending,
             channel: message.channel,
             channel_message_id: &message.channel_message_id,
+            text: &message.text,
             customer,
             resolved_by,
         };
@@ -809,4 +812,25 @@ fn recent_utterances(events: &[Event], limit: usize) -> Vec<Utterance> {
     let skip = lines.len().saturating_sub(limit);
     lines.drain(..skip);
     lines
+}
+
+/// The flows the last turn offered or asked to choose between (its understanding clarified):
+/// a yes to a single one starts it.
+fn offered_flows(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::CommandsUnderstood { commands, .. } => Some(
+                commands
+                    .iter()
+                    .find_map(|c| match &c.command {
+                        frontline_domain::Command::Clarify { options } => Some(options.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default()
 }

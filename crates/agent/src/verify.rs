@@ -131,7 +131,7 @@ async fn send(
     }
     let destination = match account.is_empty() {
         true => None,
-        false => destination(agent, account).await,
+        false => destination(agent, account, texting(asker.sender)).await,
     };
     let code = new_code();
     let id = uuid_like();
@@ -313,8 +313,15 @@ fn log(agent: &Agent, pending: &Pending, outcome: &str, destination: Option<Stri
     );
 }
 
-/// Where the account's code goes: its email, else its phone, from the identity directory.
-async fn destination(agent: &Agent, account: &str) -> Option<Identity> {
+/// Whether the customer is writing from a phone (SMS or WhatsApp): their code then goes by text
+/// to the phone on the account, where there is one.
+fn texting(sender: &Identity) -> bool {
+    matches!(sender.kind, IdentityKind::Phone | IdentityKind::Whatsapp)
+}
+
+/// Where the account's code goes, from the identity directory: its email, else its phone; its
+/// phone first when `phone_first` (the customer is texting).
+async fn destination(agent: &Agent, account: &str, phone_first: bool) -> Option<Identity> {
     let directory = agent.directory.as_ref()?;
     let account = Identity {
         kind: IdentityKind::AccountId,
@@ -327,7 +334,11 @@ async fn destination(agent: &Agent, account: &str) -> Option<Identity> {
             return None;
         }
     };
-    [IdentityKind::Email, IdentityKind::Phone]
+    let order = match phone_first {
+        true => [IdentityKind::Phone, IdentityKind::Email],
+        false => [IdentityKind::Email, IdentityKind::Phone],
+    };
+    order
         .into_iter()
         .find_map(|kind| linked.iter().find(|i| i.kind == kind).cloned())
 }
@@ -348,21 +359,23 @@ pub(crate) fn redacted(
 ) -> Vec<frontline_domain::ScoredCommand> {
     commands
         .iter()
-        .map(|c| match &c.command {
-            frontline_domain::Command::SetSlot { name, .. }
-                if name == frontline_flows::compile::VERIFICATION_CODE =>
-            {
-                frontline_domain::ScoredCommand::new(
-                    frontline_domain::Command::SetSlot {
-                        name: name.clone(),
-                        value: json!("******"),
-                    },
-                    c.confidence,
-                )
-            }
-            _ => c.clone(),
-        })
+        .map(|c| frontline_domain::ScoredCommand::new(redacted_command(&c.command), c.confidence))
         .collect()
+}
+
+/// One command as the log keeps it (see [`redacted`]).
+pub(crate) fn redacted_command(command: &frontline_domain::Command) -> frontline_domain::Command {
+    match command {
+        frontline_domain::Command::SetSlot { name, .. }
+            if name == frontline_flows::compile::VERIFICATION_CODE =>
+        {
+            frontline_domain::Command::SetSlot {
+                name: name.clone(),
+                value: json!("******"),
+            }
+        }
+        other => other.clone(),
+    }
 }
 
 /// `a***@example.com`, `+1******0100`: enough to recognise, not to learn.

@@ -12,12 +12,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 /// Dataset evals `frontline eval` runs alongside the conversation suites, when named.
-pub const DATASETS: [&str; 7] = [
+pub const DATASETS: [&str; 8] = [
     "demo",
     "tau2-banking",
     "tau2-retail",
     "slots",
     "routing",
+    "openings",
     "banking77",
     "clinc150",
 ];

@@ -5,8 +5,8 @@ use crate::config::Config;
 use anyhow::{Context, Result};
 use frontline_knowledge::{CachedEmbedder, Embedder};
 use frontline_understanding::eval::{
-    banking77, calibrate_local, clinc150, evaluate_intents, evaluate_routing, evaluate_slots,
-    load_routing_set, load_slot_set, routed_cases,
+    banking77, calibrate_local, clinc150, evaluate_intents, evaluate_openings, evaluate_routing,
+    evaluate_slots, load_routing_set, load_slot_set, routed_cases,
 };
 use frontline_understanding::local::LocalSettings;
 use frontline_understanding::{KnowledgeProbe, LocalUnderstanding, RuleUnderstanding};
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The understanding suites `frontline eval` knows.
-pub const SUITES: [&str; 4] = ["slots", "routing", "banking77", "clinc150"];
+pub const SUITES: [&str; 5] = ["slots", "routing", "openings", "banking77", "clinc150"];
 
 fn embedding_cache(name: &str) -> PathBuf {
     let cache = std::env::var("FRONTLINE_MODEL_CACHE")
@@ -94,6 +94,29 @@ pub async fn eval_command(
             calibrated.knowledge_margin,
             accuracy
         );
+    }
+    if wanted("openings") {
+        let flows = crate::load_flows(&config.flows.dir)?;
+        let kb = crate::knowledge::eval_knowledge_base(config).await?;
+        let ids: Vec<String> = flows.iter().map(|f| f.spec.id.clone()).collect();
+        let local = LocalUnderstanding::build(flows, model.clone(), LocalSettings::default())
+            .await?
+            .with_knowledge(kb.clone());
+        let cases = load_routing_set(Path::new("evals/understanding/openings.yaml"))?;
+        let report =
+            evaluate_openings(&local, &cases, &ids, chrono::Utc::now().date_naive()).await?;
+        print!("{report}");
+        figures.insert(
+            "openings".into(),
+            [
+                ("flow_accuracy".into(), report.flow_accuracy),
+                ("false_start_rate".into(), report.false_start_rate),
+            ]
+            .into(),
+        );
+        for failure in &report.routing.failures {
+            println!("    miss: {failure}");
+        }
     }
     for (name, file) in [
         ("banking77", "banking77/train.csv"),

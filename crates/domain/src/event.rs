@@ -46,6 +46,16 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         llm: Option<LlmUsage>,
     },
+    /// The decision engine refused one of the understood commands (a slot value outside its
+    /// type or choices, a confirmation with nothing to confirm, a slot no active flow has), and
+    /// why. Refusals by the understanding itself (an LLM's unusable output) are recorded on
+    /// [`EventKind::CommandsUnderstood`] as its fallback reason.
+    CommandRejected {
+        /// The command.
+        command: crate::Command,
+        /// Why it was refused.
+        reason: String,
+    },
     /// The flow stack changed (started, advanced, finished, cancelled), or flow steps ran. The
     /// latest one is the dialogue state; replaying the log replays the state.
     FlowUpdated {
@@ -164,6 +174,7 @@ impl EventKind {
             EventKind::MessageReceived { .. } => "message_received",
             EventKind::CustomersMerged { .. } => "customers_merged",
             EventKind::CommandsUnderstood { .. } => "commands_understood",
+            EventKind::CommandRejected { .. } => "command_rejected",
             EventKind::FlowUpdated { .. } => "flow_updated",
             EventKind::FlowEnded { .. } => "flow_ended",
             EventKind::ActionExecuted { .. } => "action_executed",
@@ -215,6 +226,34 @@ pub struct FlowFrame {
     /// digression runs again from here, so its policy is checked on what the backend says now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_lookup: Option<String>,
+    /// What the flow offered for the slot it is asking (the customer's own orders that fit,
+    /// their subscriptions, …), in the order shown; the customer may answer by pointing at one
+    /// ("the one with the kettle", "the second one", "yes").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered: Vec<Offer>,
+    /// The message the flow was started on: what it already named ("return the lamp") picks
+    /// among the flow's candidates and choices when they are reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening: Option<String>,
+    /// Slots whose offer the customer turned down ("no, a different one"): asked with their
+    /// prompt from then on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declined: Vec<String>,
+}
+
+/// One candidate a flow offers for a slot, from the customer's own data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The slot value it stands for (`#W0000002`).
+    pub value: serde_json::Value,
+    /// How it is shown (`#W0000002: Desk Lamp, delivered, placed 6 Nov`).
+    pub label: String,
+    /// Its date (`YYYY-MM-DD`), for "my last order" and "the November one".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// Its size (a total, a count), for "the big one".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<f64>,
 }
 
 /// One entry of a conversation's log.

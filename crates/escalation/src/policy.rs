@@ -24,9 +24,9 @@ pub struct SentimentPolicy {
     pub enabled: bool,
     /// A message scoring at or below this hands off at once (-1 … 1).
     pub below: f32,
-    /// The falling trigger looks at this many latest customer messages.
+    /// The falling trigger looks at this many latest customer messages …
     pub falling_over: usize,
-    /// … which must fall, never rising, by at least this much in all …
+    /// … each lower than the one before, falling by at least this much in all …
     pub falling_by: f32,
     /// … to at or below this.
     pub falling_to: f32,
@@ -353,7 +353,8 @@ impl EscalationPolicy {
     /// exact rules, which also cover falling sentiment, repeat contacts and VIPs).
     pub fn standing(&self, events: &[Event]) -> Vec<Gauge> {
         let p = self;
-        let sentiment = Trajectory::from_events(events).scores.last().copied();
+        let trajectory = Trajectory::from_events(events);
+        let sentiment = trajectory.scores.last().copied();
         let (unsure, _) = self.unsure_streak(events);
         let asked = turns(events)
             .last()
@@ -375,6 +376,19 @@ impl EscalationPolicy {
                 value: f64::from(sentiment.unwrap_or(0.0)),
                 limit: f64::from(p.sentiment.below),
                 reached: p.sentiment.enabled && sentiment.is_some_and(|v| v <= p.sentiment.below),
+                enabled: p.sentiment.enabled,
+            },
+            Gauge {
+                trigger: EscalationTrigger::NegativeSentiment,
+                what: "sentiment fall over the latest messages, each lower than the last",
+                value: f64::from(trajectory.fall(p.sentiment.falling_over).unwrap_or(0.0)),
+                limit: f64::from(p.sentiment.falling_by),
+                reached: p.sentiment.enabled
+                    && trajectory.fell(
+                        p.sentiment.falling_over,
+                        p.sentiment.falling_by,
+                        p.sentiment.falling_to,
+                    ),
                 enabled: p.sentiment.enabled,
             },
             count(
@@ -579,25 +593,38 @@ fn counts_asks(slot: &str) -> bool {
     slot != frontline_domain::assurance::VERIFICATION_CODE_SLOT
 }
 
-/// Turns on which understanding asked a clarification question.
+/// Turns on which understanding asked a clarification question between flows. An offer of one
+/// flow after answering a question about it ("Would you like me to help you return…?") is not
+/// a failure to understand.
 fn clarification_count(events: &[Event]) -> usize {
     understood(events)
         .filter(|(commands, ..)| {
             commands
                 .iter()
-                .any(|c| matches!(c.command, Command::Clarify { .. }))
+                .any(|c| matches!(&c.command, Command::Clarify { options } if options.len() > 1))
         })
         .count()
 }
 
-/// The flows that ended `failed` in the log.
+/// The requests that ended `failed` in the log, each once: the same flow failing again on the
+/// same values (asking again about the order that could not be cancelled) is one request the
+/// agent already answered, not a second failure.
 fn failed_flows(events: &[Event]) -> Vec<&str> {
+    let mut seen: Vec<(&str, &serde_json::Map<String, serde_json::Value>)> = Vec::new();
     events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::FlowEnded {
-                flow_id, outcome, ..
-            } if outcome == "failed" => Some(flow_id.as_str()),
+                flow_id,
+                outcome,
+                slots,
+            } if outcome == "failed" => {
+                let again = seen
+                    .iter()
+                    .any(|(f, s)| *f == flow_id.as_str() && *s == slots);
+                seen.push((flow_id.as_str(), slots));
+                (!again).then_some(flow_id.as_str())
+            }
             _ => None,
         })
         .collect()

@@ -66,15 +66,24 @@ impl Trajectory {
             .count()
     }
 
-    /// Whether the last `window` messages fell, without a rise, by at least `by` in all, to at
-    /// or below `floor`.
+    /// Whether the last `window` messages fell, each lower than the one before, by at least
+    /// `by` in all, to at or below `floor`. Two calm messages and a factual complaint
+    /// (`0.00 → 0.00 → -0.42`) are not a decline.
     pub fn fell(&self, window: usize, by: f32, floor: f32) -> bool {
+        self.fall(window)
+            .is_some_and(|drop| drop >= by && self.current() <= floor)
+    }
+
+    /// How far the last `window` messages fell when each was lower than the one before; `None`
+    /// when they did not (one held or rose), or there are fewer than `window` (at least 2).
+    pub fn fall(&self, window: usize) -> Option<f32> {
         if window < 2 || self.scores.len() < window {
-            return false;
+            return None;
         }
         let tail = &self.scores[self.scores.len() - window..];
-        let never_rose = tail.windows(2).all(|w| w[1] <= w[0]);
-        never_rose && tail[0] - tail[window - 1] >= by && tail[window - 1] <= floor
+        tail.windows(2)
+            .all(|w| w[1] < w[0])
+            .then(|| tail[0] - tail[window - 1])
     }
 
     /// The scores as a short arrow chain for humans (`0.00 → -0.45 → -0.80`).
@@ -104,6 +113,11 @@ mod tests {
         assert!(!Trajectory::new(vec![0.1, -0.5, -0.2, -0.6]).fell(3, 0.4, -0.3));
         // Falling, but not far enough to be upset.
         assert!(!Trajectory::new(vec![0.8, 0.5, 0.1]).fell(3, 0.4, -0.3));
+        // Calm, calm, then a factual complaint: no decline (each must be lower than the last).
+        let complaint = Trajectory::new(vec![0.0, 0.0, -0.42]);
+        assert!(!complaint.fell(3, 0.4, -0.3));
+        assert_eq!(complaint.fall(3), None);
+        assert_eq!(souring.fall(3).map(|d| (d * 100.0).round()), Some(40.0));
         assert_eq!(Trajectory::default().trend(4), 0.0);
         assert_eq!(
             Trajectory::new(vec![0.0, -0.456]).describe(),

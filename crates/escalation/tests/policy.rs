@@ -268,10 +268,25 @@ fn clarifications_and_failed_flows_add_up() {
         .push(EventKind::FlowEnded {
             flow_id: "cancel_order".into(),
             outcome: "failed".into(),
-            slots: Default::default(),
+            slots: [("order_id".to_string(), serde_json::json!("#W4"))]
+                .into_iter()
+                .collect(),
         });
     let e = policy.assess(&failed.facts(None, &[])).unwrap();
     assert_eq!(e.trigger, EscalationTrigger::RepeatedFailure);
+    // The same request failing again (the same values) counts once.
+    let mut again = Log::default();
+    for _ in 0..2 {
+        again
+            .said("cancel #W3", slot("order_id", "#W3"), 0.0)
+            .push(EventKind::FlowEnded {
+                flow_id: "cancel_order".into(),
+                outcome: "failed".into(),
+                slots: Default::default(),
+            })
+            .replied(None);
+    }
+    assert_eq!(trigger(&policy, &again.facts(None, &[])), None);
     assert!(
         e.reason.contains("cancel_order, cancel_order"),
         "{}",

@@ -20,7 +20,7 @@ pub struct Baseline {
 
 /// Whether more of a figure is better.
 fn higher_is_better(name: &str) -> bool {
-    !name.starts_with("repeat_ask_rate")
+    !(name.starts_with("repeat_ask_rate") || name.ends_with("false_start_rate"))
 }
 
 impl Baseline {

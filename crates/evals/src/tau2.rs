@@ -424,6 +424,7 @@ fn env(turn: String, authenticated: &Option<String>) -> Env {
         channel: Channel::Rest,
         customer,
         turn_id: turn,
+        message: String::new(),
     }
 }
 

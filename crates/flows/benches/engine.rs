@@ -21,6 +21,7 @@ fn env() -> Env {
         channel: Channel::Rest,
         customer: json!({"email": "ada@example.com", "phone": null, "verified": true, "verified_accounts": ["ada_1"]}),
         turn_id: "bench".into(),
+        message: String::new(),
     }
 }
 
@@ -59,6 +60,7 @@ fn apply_one_command(c: &mut Criterion) {
     let mut effects = engine.advance(&mut stack, Input::Commands(start), &env);
     let outcomes = [
         json!("ada_1"),
+        json!([{"order_id": "#W0000001", "status": "pending", "items": ["Desk Lamp"], "placed_on": "2026-11-01", "total": 80.5}]),
         json!({"order_id": "#W0000001", "user_id": "ada_1", "status": "pending", "payment_history": [{"amount": 80.5}]}),
     ];
     for outcome in outcomes {

@@ -143,6 +143,8 @@ pub struct CompiledSlot {
     pub pattern: Option<Regex>,
     /// List slots: the expression giving the choices.
     pub choices: Option<Expr>,
+    /// The expression giving the candidates offered, with the proposal and list templates.
+    pub candidates: Option<CompiledCandidates>,
     /// Refusals.
     pub rejections: Vec<(Expr, Template)>,
 }
@@ -164,6 +166,19 @@ impl CompiledSlot {
         }
         self.pattern.as_ref()?.is_match(&value).then_some(value)
     }
+}
+
+/// A slot's candidates, compiled (see [`crate::spec::CandidatesSpec`]).
+#[derive(Debug)]
+pub struct CompiledCandidates {
+    /// Gives `[{value, label, date?, size?}]`.
+    pub from: Expr,
+    /// The proposal of a single candidate.
+    pub one: Template,
+    /// The question above a list.
+    pub many: Template,
+    /// The response id said when none fits.
+    pub none: Option<String>,
 }
 
 /// A checked, compiled flow.
@@ -396,9 +411,25 @@ impl Compiler<'_> {
     }
 
     fn template(&mut self, pointer: &str, source: &str, in_error_block: bool) -> Option<Template> {
+        self.template_with(pointer, source, in_error_block, &[])
+    }
+
+    /// A template that may also use the names in `extra` (given when it is rendered).
+    fn template_with(
+        &mut self,
+        pointer: &str,
+        source: &str,
+        in_error_block: bool,
+        extra: &[&str],
+    ) -> Option<Template> {
         match Template::parse(source) {
             Ok(t) => {
-                let names = t.names().into_iter().map(str::to_string).collect();
+                let names = t
+                    .names()
+                    .into_iter()
+                    .filter(|n| !extra.contains(n))
+                    .map(str::to_string)
+                    .collect();
                 self.check_names(pointer, names, in_error_block, "the template");
                 Some(t)
             }
@@ -473,6 +504,23 @@ impl Compiler<'_> {
                 Some(source) => self.expr(&format!("{pointer}/choices"), source, false),
                 None => None,
             };
+            let candidates = slot.candidates.as_ref().and_then(|c| {
+                let cp = format!("{pointer}/candidates");
+                if let Some(none) = &c.none {
+                    if !spec.responses.contains_key(none) {
+                        self.error(
+                            &format!("{cp}/none"),
+                            format!("no response `{none}` in this flow's responses"),
+                        );
+                    }
+                }
+                Some(CompiledCandidates {
+                    from: self.expr(&format!("{cp}/from"), &c.from, false)?,
+                    one: self.template_with(&format!("{cp}/one"), &c.one, false, &["candidate"])?,
+                    many: self.template(&format!("{cp}/many"), &c.many, false)?,
+                    none: c.none.clone(),
+                })
+            });
             if let Some(prompt) = prompt {
                 slots.insert(
                     name.clone(),
@@ -481,6 +529,7 @@ impl Compiler<'_> {
                         prompt,
                         pattern,
                         choices,
+                        candidates,
                         rejections,
                     },
                 );

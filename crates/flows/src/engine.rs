@@ -48,6 +48,10 @@ pub struct Env {
     pub customer: Value,
     /// A unique id of this turn; the idempotency keys of write actions derive from it.
     pub turn_id: String,
+    /// The customer's message this turn, as written. A flow started on it keeps it, so what
+    /// the opening already named ("return the lamp") picks among the flow's candidates and
+    /// choices later instead of being asked again.
+    pub message: String,
 }
 
 /// What happened since the last `advance`.
@@ -242,6 +246,7 @@ impl Engine {
             flow_id: flow_id.to_string(),
             instance,
             slots,
+            opening: Some(env.message.clone()).filter(|m| !m.trim().is_empty()),
             ..Default::default()
         });
         out.effects.push(Effect::FlowStarted {
@@ -364,10 +369,14 @@ impl Engine {
                 Command::Clarify { ref options } => {
                     let described: Vec<String> =
                         options.iter().map(|o| self.description(o)).collect();
-                    let text = format!(
-                        "Just to be sure, do you want to {}?",
-                        described.join(", or ")
-                    );
+                    let text = match described.as_slice() {
+                        // One flow offered (after answering a question about it).
+                        [only] => format!("Would you like me to help you {only}?"),
+                        _ => format!(
+                            "Just to be sure, do you want to {}?",
+                            described.join(", or ")
+                        ),
+                    };
                     self.pattern(
                         stack,
                         "clarify",
@@ -439,8 +448,40 @@ impl Engine {
             }
             return;
         }
+        // A reply pointing at one of the offers ("the one with the kettle", "yes").
+        let asked_with_offers =
+            frame.requested_slot.as_deref() == Some(name) && !frame.offered.is_empty();
+        let picked;
+        let value = match value {
+            Value::String(text) if asked_with_offers => {
+                match crate::candidates::resolve(text, &frame.offered) {
+                    crate::candidates::Pick::One(v) => {
+                        picked = v;
+                        &picked
+                    }
+                    crate::candidates::Pick::Declined => {
+                        // Asked again with the slot's own prompt (the run asks it).
+                        frame.offered.clear();
+                        frame.declined.push(name.to_string());
+                        return;
+                    }
+                    crate::candidates::Pick::Unclear => value,
+                }
+            }
+            other => other,
+        };
         let normalized = match slots::normalize(name, &flow.slots[name], value, &scope, env.today) {
             Ok(v) => v,
+            Err(_) if asked_with_offers => {
+                out.effects.push(Effect::Say(
+                    "Sorry, I couldn't tell which one you mean.".into(),
+                ));
+                out.effects.push(Effect::Rejected {
+                    command: command.clone(),
+                    reason: "the answer points at none of the offers".into(),
+                });
+                return;
+            }
             Err(message) => {
                 out.effects.push(Effect::Say(message));
                 out.effects.push(Effect::Rejected {
@@ -832,14 +873,80 @@ impl Engine {
                         Err(message) => out.effects.push(Effect::Say(message)),
                     }
                 }
+                // A choice the opening already named ("return the lamp"), once its choices are
+                // known.
+                let unfilled = frame.slots.get(slot).is_none_or(Value::is_null);
+                // (Never by a position: "return 2 items" names no item.)
+                let opening = frame
+                    .opening
+                    .as_deref()
+                    .filter(|o| crate::candidates::position(o).is_none());
+                if let (true, Some(opening), Some(_)) =
+                    (unfilled, opening, &flow.slots[slot].choices)
+                {
+                    let said = Value::String(opening.to_string());
+                    if let Ok(value) =
+                        slots::normalize(slot, &flow.slots[slot], &said, &scope, env.today)
+                    {
+                        frame.slots.insert(slot.clone(), value);
+                    }
+                }
                 if frame.slots.get(slot).is_some_and(|v| !v.is_null()) {
+                    frame.offered.clear();
                     Self::set_pc(flow, frame, pc + 1);
                     return None;
                 }
                 frame.requested_slot = Some(slot.clone());
+                let compiled = &flow.slots[slot];
+                let offers = compiled
+                    .candidates
+                    .as_ref()
+                    .filter(|_| !frame.declined.contains(slot))
+                    .and_then(|c| {
+                        let offers = c.from.eval(&scope, env.today).ok()?;
+                        Some((c, crate::candidates::from_value(&offers).ok()?))
+                    });
+                match offers {
+                    Some((c, offers)) if offers.is_empty() => {
+                        frame.offered.clear();
+                        if let Some(none) = &c.none {
+                            out.effects
+                                .push(Effect::Say(flow.responses[none].render(&scope)));
+                            self.finish(stack, Outcome::Failed, env, out);
+                            return None;
+                        }
+                    }
+                    Some((c, mut offers)) => {
+                        // What the opening already named narrows them to one.
+                        if let Some(named) = frame
+                            .opening
+                            .as_deref()
+                            .filter(|_| offers.len() > 1)
+                            .and_then(|m| crate::candidates::mentioned(m, &offers))
+                        {
+                            offers.retain(|o| o.value == named);
+                        }
+                        let mut with = scope.clone();
+                        let label = offers.first().map(|o| o.label.clone()).unwrap_or_default();
+                        with.insert("candidate".into(), Value::String(label));
+                        let text = crate::candidates::render(
+                            &offers,
+                            &c.one.render(&with),
+                            &c.many.render(&scope),
+                        );
+                        frame.offered = offers;
+                        out.effects.push(Effect::Ask {
+                            slot: slot.clone(),
+                            text,
+                        });
+                        return Some(Pause::Waiting);
+                    }
+                    None => {}
+                }
+                frame.offered.clear();
                 out.effects.push(Effect::Ask {
                     slot: slot.clone(),
-                    text: flow.slots[slot].prompt.render(&scope),
+                    text: compiled.prompt.render(&scope),
                 });
                 Some(Pause::Waiting)
             }

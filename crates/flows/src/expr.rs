@@ -8,7 +8,14 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Functions frontline adds to CEL's standard ones.
-pub const EXTRA_FUNCTIONS: [&str; 4] = ["days_since", "keys", "describe", "sum"];
+pub const EXTRA_FUNCTIONS: [&str; 6] = [
+    "days_since",
+    "keys",
+    "describe",
+    "sum",
+    "join",
+    "short_date",
+];
 
 /// A compiled CEL expression.
 #[derive(Debug)]
@@ -138,6 +145,49 @@ impl Expr {
                         .collect::<Vec<_>>()
                         .join(" "),
                 )))
+            },
+        );
+        // A list's items as text, separated: `join(["Kettle", "Lamp"], ", ")` → "Kettle, Lamp".
+        context.add_function(
+            "join",
+            |list: cel_interpreter::Value,
+             separator: Arc<String>|
+             -> Result<cel_interpreter::Value, ExecutionError> {
+                let cel_interpreter::Value::List(items) = list else {
+                    return Err(ExecutionError::function_error("join", "expects a list"));
+                };
+                let words: Vec<String> = items
+                    .iter()
+                    .map(|item| match item {
+                        cel_interpreter::Value::String(s) => s.to_string(),
+                        cel_interpreter::Value::Int(i) => i.to_string(),
+                        cel_interpreter::Value::Float(f) => f.to_string(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect();
+                Ok(cel_interpreter::Value::String(Arc::new(
+                    words.join(separator.as_str()),
+                )))
+            },
+        );
+        // A date as customers say it: `short_date("2026-11-06")` → "6 Nov" (empty for none).
+        context.add_function(
+            "short_date",
+            |date: cel_interpreter::Value| -> Result<cel_interpreter::Value, ExecutionError> {
+                let text = match date {
+                    cel_interpreter::Value::String(s) => s.to_string(),
+                    cel_interpreter::Value::Null => String::new(),
+                    other => {
+                        return Err(ExecutionError::function_error(
+                            "short_date",
+                            format!("{other:?} is not a date"),
+                        ))
+                    }
+                };
+                let shown = NaiveDate::parse_from_str(text.get(..10).unwrap_or(&text), "%Y-%m-%d")
+                    .map(|d| d.format("%-d %b").to_string())
+                    .unwrap_or_default();
+                Ok(cel_interpreter::Value::String(Arc::new(shown)))
             },
         );
         // CEL's macros do not iterate maps here; `keys(m)` gives a map's keys, sorted.

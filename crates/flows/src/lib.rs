@@ -8,6 +8,7 @@ pub mod yaml;
 
 pub use load::{load_dir, parse_flow, Diagnostic, SourceFlow};
 pub use spec::{FlowSpec, Outcome, Tier};
+pub mod candidates;
 pub mod compile;
 pub mod expr;
 pub mod graph;

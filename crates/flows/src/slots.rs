@@ -219,19 +219,38 @@ fn list(
                 .iter()
                 .filter(|(v, l)| {
                     let label = words(l);
+                    // Plurals count: "the yoga mats" names "Yoga Mat".
+                    let named = |w: &String| {
+                        said.contains(w)
+                            || said.contains(&format!("{w}s"))
+                            || said.contains(&format!("{w}es"))
+                    };
                     everything
                         || said.contains(&v.to_lowercase())
-                        || (!label.is_empty() && label.is_subset(&said))
+                        || (!label.is_empty() && label.iter().all(named))
                 })
                 .map(|(v, _)| v.clone())
                 .collect()
         }
         _ => vec![],
     };
+    // Or by its place in the list shown: "the first one", "2".
+    let picked = match (picked.is_empty(), value) {
+        (true, Value::String(text)) => crate::candidates::position(text)
+            .and_then(|n| choices.get(n - 1))
+            .map(|(v, _)| vec![v.clone()])
+            .unwrap_or_default(),
+        _ => picked,
+    };
     if picked.is_empty() {
         return Err(format!(
-            "Sorry, I couldn't tell which ones you mean. The options are: {}.",
-            labels()
+            "Sorry, I couldn't tell which ones you mean. The options are: {}. You can name them, or say \"all of them\".",
+            choices
+                .iter()
+                .enumerate()
+                .map(|(i, (_, l))| format!("{}) {l}", i + 1))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(Value::Array(

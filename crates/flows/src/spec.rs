@@ -126,6 +126,39 @@ pub struct SlotSpec {
     /// conversation, instead of asking again.
     #[serde(default)]
     pub remember: bool,
+    /// What the customer most likely means, from their own data: offered instead of asking
+    /// for an id.
+    #[serde(default)]
+    pub candidates: Option<CandidatesSpec>,
+}
+
+/// Where a slot's candidates come from and how they are offered (see
+/// [`crate::candidates`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CandidatesSpec {
+    /// CEL over the flow's data giving `[{value, label, date?, size?}]`, e.g. the customer's
+    /// pending orders for a cancellation. While it cannot be evaluated (its data is not
+    /// fetched), the slot is asked with its prompt.
+    pub from: String,
+    /// The proposal when exactly one fits (a template; `{candidate}` is its label).
+    #[serde(default = "default_one")]
+    pub one: String,
+    /// The question above the numbered list when several fit (a template).
+    #[serde(default = "default_many")]
+    pub many: String,
+    /// The response said when none fits; the flow then ends `failed`. Without it the slot is
+    /// asked with its prompt.
+    #[serde(default)]
+    pub none: Option<String>,
+}
+
+fn default_one() -> String {
+    "Is it {candidate}?".into()
+}
+
+fn default_many() -> String {
+    "Which one do you mean? You can answer with its number or its contents.".into()
 }
 
 /// Escalation target of an `escalate` step.

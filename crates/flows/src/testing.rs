@@ -72,6 +72,9 @@ struct Expect {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Turn {
+    /// The customer's words this turn (a flow started on them keeps them as its opening).
+    #[serde(default)]
+    message: Option<String>,
     #[serde(default)]
     start: Option<String>,
     #[serde(default)]
@@ -207,13 +210,14 @@ fn run_case(engine: &Engine, file: &TestFile, case: &Case) -> (Vec<String>, Vec<
     for (k, v) in file.customer.iter().chain(case.customer.iter().flatten()) {
         customer[k] = v.clone();
     }
-    let env = Env {
+    let mut env = Env {
         today: file
             .today
             .unwrap_or_else(|| NaiveDate::from_ymd_opt(2026, 11, 21).expect("date")),
         channel: Channel::Rest,
         customer,
         turn_id: format!("test:{}", case.name),
+        message: String::new(),
     };
     let mut stubs: BTreeMap<String, (Vec<Stub>, usize)> = BTreeMap::new();
     for (name, s) in file.actions.iter().chain(case.actions.iter()) {
@@ -226,6 +230,7 @@ fn run_case(engine: &Engine, file: &TestFile, case: &Case) -> (Vec<String>, Vec<
     let mut stack: Vec<FlowFrame> = Vec::new();
     let (mut failures, mut trace) = (Vec::new(), Vec::new());
     for (t, turn) in case.turns.iter().enumerate() {
+        env.message = turn.message.clone().unwrap_or_default();
         let mut commands: Vec<Command> = turn
             .start
             .iter()

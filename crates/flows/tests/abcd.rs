@@ -75,6 +75,7 @@ fn abcd_subflows_run_exactly_their_required_actions() {
         channel: Channel::Rest,
         customer: json!({}),
         turn_id: "abcd".into(),
+        message: String::new(),
     };
 
     let mut abcd_flows = BTreeSet::new();

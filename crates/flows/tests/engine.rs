@@ -24,6 +24,7 @@ fn env(email: Option<&str>) -> Env {
             "verified_accounts": if email.is_some() { json!(["ada_1"]) } else { json!([]) },
         }),
         turn_id: "conv-1:7".into(),
+        message: String::new(),
     }
 }
 
@@ -71,6 +72,11 @@ impl Backend {
                     what: format!("order {other}"),
                 }),
             },
+            ("list_user_orders", _) => Ok(json!([
+                {"order_id": "#W0000001", "status": "pending", "items": ["Desk Lamp"], "placed_on": "2026-11-18", "total": 80.5},
+                {"order_id": "#W0000005", "status": "pending", "items": ["Kettle"], "placed_on": "2026-11-10", "total": 30.0},
+                {"order_id": "#W0000002", "status": "delivered", "items": ["Yoga Mat"], "placed_on": "2026-11-02", "delivered_on": "2026-11-09", "total": 40.0}
+            ])),
             ("cancel_pending_order", a) => {
                 Ok(json!({"order_id": a["order_id"], "status": "cancelled"}))
             }
@@ -169,10 +175,14 @@ fn cancelling_a_pending_order_asks_the_reason_confirms_then_writes_once() {
     );
     assert_eq!(
         b.calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-        ["find_user_id_by_email", "get_order_details"]
+        [
+            "find_user_id_by_email",
+            "list_user_orders",
+            "get_order_details"
+        ]
     );
     assert_eq!(
-        b.calls[1].args,
+        b.calls[2].args,
         json!({"order_id": "#W0000001"}),
         "the id was normalised"
     );
@@ -208,7 +218,7 @@ fn cancelling_a_pending_order_asks_the_reason_confirms_then_writes_once() {
         w[0].args,
         json!({"order_id": "#W0000001", "reason": "ordered by mistake"})
     );
-    assert_eq!(w[0].idempotency_key.as_deref(), Some("conv-1:7/0/s8"));
+    assert_eq!(w[0].idempotency_key.as_deref(), Some("conv-1:7/0/s9"));
     assert!(effects.contains(&Effect::FlowEnded {
         flow_id: "cancel_order".into(),
         outcome: Outcome::Resolved

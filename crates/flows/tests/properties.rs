@@ -352,6 +352,7 @@ fn check(turns: Vec<Vec<Command>>, email_known: bool, picks: Vec<u8>) -> Result<
             "verified_accounts": if email_known { json!(["ada_1"]) } else { json!([]) },
         }),
         turn_id: "prop".into(),
+        message: String::new(),
     };
     let mut stack = Vec::new();
     let mut picks = picks.into_iter().cycle();

@@ -133,6 +133,7 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
                 "action_executed",
                 "flow_ended",
                 "action_executed",
+                "action_executed",
                 "flow_ended",
                 "flow_updated",
                 "reply_sent"
@@ -141,7 +142,7 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
             s.db.label
         );
         // The flows started and ended within the turn; the log still says which steps ran.
-        let updated = &view["events"][9];
+        let updated = &view["events"][10];
         assert_eq!(updated["stack"], json!([]));
         let ran: Vec<&str> = updated["ran"]
             .as_array()

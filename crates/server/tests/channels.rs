@@ -1017,3 +1017,113 @@ async fn an_email_without_an_spf_or_dkim_pass_is_only_a_claim() {
     assert!(!mailgun.text.contains("delivered"), "{}", mailgun.text);
     assert_ne!(mailgun.conversation_id, real.conversation_id);
 }
+
+/// A Twilio-shaped Messages API on loopback: keeps each message's form (To, From, Body) and
+/// answers as Twilio does (`201` with the message's sid).
+async fn twilio_api() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>,
+) {
+    use axum::extract::{Form, State};
+    type Sent = std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>;
+    let sent: Sent = Default::default();
+    async fn create(
+        State(sent): State<Sent>,
+        Form(form): Form<Vec<(String, String)>>,
+    ) -> (axum::http::StatusCode, axum::Json<Value>) {
+        let mut all = sent.lock().unwrap();
+        all.push(form);
+        let sid = format!("SM{:032}", all.len());
+        (
+            axum::http::StatusCode::CREATED,
+            axum::Json(json!({"sid": sid, "status": "queued"})),
+        )
+    }
+    let app = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            axum::routing::post(create),
+        )
+        .with_state(sent.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, sent)
+}
+
+#[tokio::test]
+async fn a_customer_texting_from_a_new_number_proves_the_account_with_a_code_texted_to_its_phone() {
+    let s = sqlite_server().await;
+    let (api, sent) = twilio_api().await;
+    let mut config = channels(&s.base);
+    config.twilio.as_mut().unwrap().api_base = api;
+    let worker = frontline_server::delivery::outbox_worker(
+        s.agent.clone(),
+        &config,
+        frontline_store::Backoff::default(),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let data = frontline_shop::seed::generate(&frontline_shop::seed::SeedOptions::demo(
+        frontline_agent::testing::demo_seed_day(),
+    ));
+    let ada = &data.users["ada_lovelace_1000"];
+    let account_phone = ada.phone.clone().expect("Ada's account has a phone");
+    // Ada texts from a number on no account: the number proves nothing about her account.
+    let new_phone = "+16175550000";
+    assert!(data
+        .users
+        .values()
+        .all(|u| u.phone.as_deref() != Some(new_phone)));
+    let who = Customer {
+        email: ada.email.clone(),
+        phone: new_phone.into(),
+        chatwoot_contact: 17,
+    };
+    let texts = |to: &str| -> Vec<String> {
+        sent.lock()
+            .unwrap()
+            .iter()
+            .filter(|f| f.iter().any(|(k, v)| k == "To" && v == to))
+            .filter_map(|f| f.iter().find(|(k, _)| k == "Body").map(|(_, v)| v.clone()))
+            .collect()
+    };
+    let deliver = || async {
+        let pass = worker.run_once(chrono::Utc::now()).await.unwrap();
+        assert_eq!(pass.failed, 0);
+        pass.delivered
+    };
+
+    s.say(
+        Channel::Sms,
+        "SMa1",
+        &who,
+        "I want to cancel my order #W0000001",
+        false,
+    )
+    .await;
+    s.say(Channel::Sms, "SMa2", &who, &ada.email, false).await;
+    assert!(deliver().await >= 3);
+    let to_new = texts(new_phone).join("\n");
+    assert!(
+        to_new.contains("email address you ordered with"),
+        "{to_new}"
+    );
+    assert!(to_new.contains("I've sent a 6-digit code"), "{to_new}");
+    // The code went by SMS, through Twilio's API, to the phone on the account and nowhere else.
+    let to_account = texts(&account_phone);
+    assert_eq!(to_account.len(), 1, "{to_account:?}");
+    let at = to_account[0].find("code is ").expect("a code") + "code is ".len();
+    let code = to_account[0][at..at + 6].to_string();
+    assert!(code.chars().all(|c| c.is_ascii_digit()));
+    assert!(!to_new.contains(&code));
+
+    s.say(Channel::Sms, "SMa3", &who, &code, false).await;
+    s.say(Channel::Sms, "SMa4", &who, "no longer needed", false)
+        .await;
+    s.say(Channel::Sms, "SMa5", &who, "yes", false).await;
+    deliver().await;
+    let to_new = texts(new_phone).join("\n");
+    assert!(to_new.contains("Order #W0000001 is cancelled"), "{to_new}");
+    s.db.cleanup().await;
+}

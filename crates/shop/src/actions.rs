@@ -413,8 +413,9 @@ impl Shop {
                         "order_id": o.order_id,
                         "status": o.status,
                         "placed_on": o.placed_on,
+                        "delivered_on": o.delivered_on,
                         "total": o.total(),
-                        "items": o.items.iter().map(|i| &i.name).collect::<Vec<_>>(),
+                        "items": item_names(&o.items),
                     }));
                 }
                 Ok(Value::Array(orders))
@@ -784,4 +785,23 @@ impl ActionBackend for Shop {
             ActionKind::Write => self.write(call).instrument(span).await,
         }
     }
+}
+
+/// An order's item names, each once, in order, with how many when more than one
+/// ("Bluetooth Speaker ×2"): how customers recognise an order.
+fn item_names(items: &[crate::model::OrderItem]) -> Vec<String> {
+    let mut names: Vec<(String, usize)> = Vec::new();
+    for item in items {
+        match names.iter_mut().find(|(n, _)| *n == item.name) {
+            Some((_, count)) => *count += 1,
+            None => names.push((item.name.clone(), 1)),
+        }
+    }
+    names
+        .into_iter()
+        .map(|(name, count)| match count {
+            1 => name,
+            n => format!("{name} ×{n}"),
+        })
+        .collect()
 }

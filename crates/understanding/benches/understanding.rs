@@ -83,9 +83,11 @@ async fn run(rounds: usize, full: bool) {
             flow_id: id.clone(),
             requested_slot: Some(slot.clone()),
             slots: Default::default(),
+            ..Default::default()
         }),
         recent: vec![],
         today: "2026-11-21".parse().unwrap(),
+        offered_flows: vec![],
     };
     // Warm up (first calls allocate).
     for (m, f) in messages.iter().take(5) {

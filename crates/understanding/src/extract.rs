@@ -82,7 +82,9 @@ pub fn yes_no(message: &str) -> Option<bool> {
         "perfect",
         "alright",
         "all right",
-        "please",
+        "please go ahead",
+        "please proceed",
+        "please confirm",
         "yes please",
         "i do",
         "i confirm",
@@ -138,14 +140,34 @@ pub fn yes_no(message: &str) -> Option<bool> {
             .map(|w| w.len())
             .max()
     };
+    // A bare "please" agrees; "please ship it to my new address" asks for something else.
+    if text == "please" {
+        return Some(true);
+    }
+    // A yes that goes on to ask something else, or to hold back, is not a yes: "ok, but how
+    // long does the refund take?", "sure, wait, which card?".
+    let hedged = |at: usize| {
+        let rest = &text[at.min(text.len())..];
+        rest.contains('?')
+            || raw.contains('?')
+            || rest
+                .split(|c: char| !c.is_alphanumeric() && c != '\'')
+                .any(|w| HEDGES.contains(&w))
+    };
     match (leading(YES), leading(NO)) {
-        (Some(y), Some(n)) if y > n => Some(true),
+        (Some(y), Some(n)) if y > n => (!hedged(y)).then_some(true),
         (Some(y), Some(n)) if n > y => Some(false),
-        (Some(_), None) => Some(true),
+        (Some(y), None) => (!hedged(y)).then_some(true),
         (None, Some(_)) => Some(false),
         _ => None,
     }
 }
+
+/// Words after a yes that take it back or turn it into another request.
+const HEDGES: &[&str] = &[
+    "but", "wait", "instead", "actually", "first", "before", "rather", "except", "unless", "where",
+    "what", "how", "why", "which", "when",
+];
 
 /// Number words ("twenty one", "a dozen", "two hundred") and digits → the number; the first
 /// number in `words`, with how many words it used and where it began.
@@ -865,6 +887,26 @@ mod tests {
         }
         for message in ["maybe", "what is the refund?", ""] {
             assert_eq!(yes_no(message), None, "{message}");
+        }
+        // A yes that asks for something else is not a yes: at "cancel order #W…? (yes/no)",
+        // "please ship it to my new address" must not cancel it.
+        for message in [
+            "please ship order #W7178170 to my new address",
+            "please cancel my subscription instead",
+            "ok, but how long does the refund take?",
+            "sure, wait, which card?",
+            "yes? what happens to my points",
+        ] {
+            assert_eq!(yes_no(message), None, "{message}");
+        }
+        for message in [
+            "please",
+            "yes please",
+            "please go ahead",
+            "yes, cancel it",
+            "ok do it",
+        ] {
+            assert_eq!(yes_no(message), Some(true), "{message}");
         }
     }
 

@@ -52,7 +52,7 @@ pub struct Utterance {
 }
 
 /// The flow in progress, as understanding needs to see it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ActiveFlow {
     /// Flow id.
     pub flow_id: String,
@@ -60,6 +60,9 @@ pub struct ActiveFlow {
     pub requested_slot: Option<String>,
     /// Slots filled so far.
     pub slots: serde_json::Map<String, serde_json::Value>,
+    /// What the flow offered for the slot it asks (the customer's own orders that fit, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered: Vec<frontline_domain::Offer>,
 }
 
 /// What understanding may look at besides the message itself.
@@ -73,6 +76,10 @@ pub struct DialogueContext {
     pub recent: Vec<Utterance>,
     /// The customer's today, for "yesterday" and "last Tuesday".
     pub today: chrono::NaiveDate,
+    /// The flows the agent's last reply offered or asked the customer to choose between
+    /// ("Would you like me to help you return items…?"): a yes to a single one starts it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered_flows: Vec<String>,
 }
 
 /// Why understanding produced nothing usable.

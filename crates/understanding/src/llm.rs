@@ -17,7 +17,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use frontline_domain::{Channel, Command, LlmUsage, ScoredCommand};
-use frontline_flows::compile::CONFIRMATION;
+use frontline_flows::compile::{CONFIRMATION, VERIFICATION_CODE};
 use frontline_flows::spec::Starts;
 use frontline_knowledge::{Citation, KnowledgeBase, Passage, SearchFilter};
 use frontline_llm::{lenient_json, tokens, Completion, LlmClient, Message};
@@ -252,6 +252,17 @@ pub fn is_deterministic_continuation(
     }
 }
 
+/// Whether the local reading is the customer's explicit request for a person (the phrase
+/// matched, not a guess by similarity).
+fn is_explicit_handoff(commands: &[ScoredCommand]) -> bool {
+    matches!(commands, [ScoredCommand { command: Command::HumanHandoff { .. }, confidence }] if *confidence >= crate::pipeline::EXPLICIT_HANDOFF)
+}
+
+/// Whether a confirmation value reads as yes (`true`, `"yes"`, …).
+fn slots_yes(value: &Value) -> bool {
+    frontline_flows::slots::parse_bool(value) != Some(false)
+}
+
 impl LlmUnderstanding {
     /// An LLM understanding using `client`, falling back to `local`, with passages from
     /// `knowledge` when given. `template` is `prompts/command_generator.md`.
@@ -457,6 +468,15 @@ impl LlmUnderstanding {
                     return Err(format!("unknown flow {flow_id:?}"));
                 }
                 Command::StartFlow { flow_id } => in_scope.push(flow_id.clone()),
+                // The engine acts on a yes, and a code proves an account: both come only from
+                // the customer's own words as the local reading finds them. A no is safe.
+                Command::SetSlot { name, value }
+                    if name == CONFIRMATION && slots_yes(value) || name == VERIFICATION_CODE =>
+                {
+                    return Err(format!(
+                        "slot {name:?} set to {value}: a yes or a one-time code comes only from the customer's own words"
+                    ));
+                }
                 Command::SetSlot { name, value } => {
                     let known = name == CONFIRMATION
                         || in_scope
@@ -708,6 +728,15 @@ impl Understanding for LlmUnderstanding {
     ) -> Result<Understood, UnderstandingError> {
         let (local, ranked) = self.local.analyse(message, context).await?;
         let local_name = self.local.name();
+        if is_explicit_handoff(&local) {
+            // "Get me a person" is honoured as said: no model may talk the agent out of it.
+            return Ok(Understood {
+                commands: local,
+                source: format!("{local_name} (explicit request for a person)"),
+                llm: Some(LlmUsage::default()),
+                answer: None,
+            });
+        }
         if is_deterministic_continuation(&local, context) {
             return Ok(Understood {
                 commands: local,

@@ -8,7 +8,7 @@ use crate::pipeline::{Pipeline, Route};
 use crate::router::{Builtin, EmbeddingRouter, Intent, Routed, RouterSettings};
 use crate::{DialogueContext, Understanding, UnderstandingError};
 use async_trait::async_trait;
-use frontline_domain::ScoredCommand;
+use frontline_domain::{Command, ScoredCommand};
 use frontline_flows::spec::{SlotType, Starts};
 use frontline_flows::FlowSet;
 use frontline_knowledge::{EmbedError, Embedder, KnowledgeBase, SearchFilter};
@@ -302,11 +302,187 @@ impl LocalUnderstanding {
             .closest_enum(context, &embedding)
             .await
             .map_err(|e| UnderstandingError::Unavailable(e.to_string()))?;
-        Ok((
-            self.pipeline.commands(message, context, route, fallback),
-            ranked,
-        ))
+        let mut commands = self.pipeline.commands(message, context, route, fallback);
+        if context.active_flow.is_none() {
+            commands = self.two_requests(message, context, commands).await?;
+            commands = self
+                .question_about_a_flow(message, relevance, &ranked, commands)
+                .await;
+        }
+        Ok((commands, ranked))
     }
+
+    /// A message asking two things ("start a return for the kettle, and do you cover the
+    /// return postage?"): the flow one part asks for is started and the question another part
+    /// asks is answered, both in this turn.
+    async fn two_requests(
+        &self,
+        message: &str,
+        context: &DialogueContext,
+        commands: Vec<ScoredCommand>,
+    ) -> Result<Vec<ScoredCommand>, UnderstandingError> {
+        let parts = clauses(message);
+        if parts.len() < 2 {
+            return Ok(commands);
+        }
+        let (mut flow, mut question) = (None, None);
+        for part in &parts {
+            let embedding = self
+                .router
+                .embed_one(part)
+                .await
+                .map_err(|e| UnderstandingError::Unavailable(e.to_string()))?;
+            let ranked = self.router.rank(&embedding);
+            let relevance = match &self.knowledge {
+                Some(probe) => probe.relevance(part).await,
+                None => None,
+            };
+            let asks_policy = is_policy_question(part) && relevance.is_some();
+            match decide_route(&ranked, relevance, &self.settings) {
+                Route::Knowledge(_) => {
+                    question.get_or_insert_with(|| part.clone());
+                }
+                Route::Flow(..) if asks_policy => {
+                    question.get_or_insert_with(|| part.clone());
+                }
+                Route::Flow(id, score) => {
+                    flow.get_or_insert((id, score, part.clone()));
+                }
+                _ => {}
+            }
+        }
+        let (Some((id, score, part)), Some(question)) = (flow, question) else {
+            return Ok(commands);
+        };
+        let mut both = self
+            .pipeline
+            .commands(&part, context, Route::Flow(id, score), None);
+        both.push(ScoredCommand::new(
+            Command::AnswerFromKnowledge { query: question },
+            score,
+        ));
+        Ok(both)
+    }
+
+    /// A question about a transaction ("can I return something after 30 days?", "do you
+    /// deliver to Mexico?") is answered from the knowledge base, with an offer to start the
+    /// flow, instead of starting it.
+    async fn question_about_a_flow(
+        &self,
+        message: &str,
+        relevance: Option<f32>,
+        ranked: &[(Intent, f32)],
+        commands: Vec<ScoredCommand>,
+    ) -> Vec<ScoredCommand> {
+        // Already answered from the knowledge base: offer the flow the question is about, when
+        // the router sees one.
+        if let [ScoredCommand {
+            command: Command::AnswerFromKnowledge { .. },
+            ..
+        }] = commands.as_slice()
+        {
+            let about = ranked.first().and_then(|(intent, score)| match intent {
+                Intent::Flow(id) if *score >= self.settings.router.out_of_scope => Some(id),
+                _ => None,
+            });
+            if let (Some(flow_id), true) = (about, is_policy_question(message)) {
+                let mut offered = commands.clone();
+                offered.push(ScoredCommand::new(
+                    Command::Clarify {
+                        options: vec![flow_id.clone()],
+                    },
+                    0.5,
+                ));
+                return offered;
+            }
+            return commands;
+        }
+        let Some(Command::StartFlow { flow_id }) = commands.first().map(|c| &c.command) else {
+            return commands;
+        };
+        if commands.len() > 1 || !is_policy_question(message) {
+            return commands;
+        }
+        let relevance = match (relevance, &self.knowledge) {
+            (Some(r), _) => Some(r),
+            (None, Some(probe)) => probe.relevance(message).await,
+            (None, None) => None,
+        };
+        let Some(relevance) = relevance else {
+            return commands;
+        };
+        vec![
+            ScoredCommand::new(
+                Command::AnswerFromKnowledge {
+                    query: message.trim().to_string(),
+                },
+                relevance.max(0.5),
+            ),
+            ScoredCommand::new(
+                Command::Clarify {
+                    options: vec![flow_id.clone()],
+                },
+                0.5,
+            ),
+        ]
+    }
+}
+
+/// A message's parts that could each be a request: sentences, and a question joined to a
+/// request by "and" ("…, and do you cover the postage?"). Parts of fewer than three words are
+/// not requests of their own.
+pub fn clauses(message: &str) -> Vec<String> {
+    static SPLIT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let split = SPLIT.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)[.?!;]+\s+|,?\s+(?:and|also|plus|but)\s+(?:(?:also|then)\s+)?((?:do|does|did|can|could|how|what|when|where|is|are|will|would|should|may)\b)",
+        )
+        .expect("pattern")
+    });
+    let mut parts = Vec::new();
+    let mut from = 0;
+    for found in split.captures_iter(message) {
+        let whole = found.get(0).expect("a match");
+        parts.push(&message[from..whole.start()]);
+        // After "and", the question starts at its first word.
+        from = found.get(1).map_or(whole.end(), |q| q.start());
+    }
+    parts.push(&message[from..]);
+    static LEAD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let lead = LEAD.get_or_init(|| {
+        regex::Regex::new(r"(?i)^(?:(?:and|also|plus|but|oh|ok|okay|so)\b[,\s]*)+")
+            .expect("pattern")
+    });
+    parts
+        .into_iter()
+        .map(|p| {
+            lead.replace(p.trim(), "")
+                .trim_end_matches([',', '.'])
+                .to_string()
+        })
+        .filter(|p| p.split_whitespace().count() >= 3)
+        .collect()
+}
+
+/// Whether a message asks how something works rather than asking for it to be done: "can I
+/// return something after 30 days?", "do you deliver to Mexico?", "how long do refunds take?".
+/// A question about the customer's own order ("where is my order?", "can you cancel it?") is a
+/// request.
+pub fn is_policy_question(message: &str) -> bool {
+    static ASKS: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
+    let (asks, request) = ASKS.get_or_init(|| {
+        (
+            regex::Regex::new(
+                r"(?i)^\s*(?:do you|does|is it|is there|are there|are returns|how (?:do|does|long|much|many|can)|what(?:'s| is| are)? (?:the|your)|can i|could i|may i|am i allowed|is return|is shipping|is delivery|will i|which)\b",
+            )
+            .expect("pattern"),
+            regex::Regex::new(
+                r"(?i)\b(?:you (?:cancel|return|change|send|ship|refund|exchange|swap|stop|check|update|track)|please|my (?:order|package|parcel|delivery|purchase|subscription|refund)|#?w\d{7}|the one)\b",
+            )
+            .expect("pattern"),
+        )
+    });
+    asks.is_match(message) && !request.is_match(message)
 }
 
 #[async_trait]
@@ -321,5 +497,54 @@ impl Understanding for LocalUnderstanding {
         context: &DialogueContext,
     ) -> Result<Vec<ScoredCommand>, UnderstandingError> {
         Ok(self.analyse(message, context).await?.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_splits_into_its_requests() {
+        assert_eq!(
+            clauses("Please start a return for the kettle, and do you cover the return postage?"),
+            [
+                "Please start a return for the kettle",
+                "do you cover the return postage?"
+            ]
+        );
+        assert_eq!(
+            clauses("I want to cancel my order. Also, how long do refunds take?"),
+            ["I want to cancel my order", "how long do refunds take?"]
+        );
+        assert_eq!(
+            clauses("cancel my order and the other one"),
+            ["cancel my order and the other one"]
+        );
+        assert_eq!(clauses("hi. where is my order?"), ["where is my order?"]);
+    }
+
+    #[test]
+    fn questions_about_a_policy_are_told_from_requests() {
+        for q in [
+            "do you deliver to Mexico?",
+            "can I return something after 30 days?",
+            "how long do refunds take?",
+            "is return shipping free?",
+            "what's your return policy",
+            "do you cover the return postage?",
+        ] {
+            assert!(is_policy_question(q), "{q}");
+        }
+        for r in [
+            "where is my order?",
+            "can you cancel my order?",
+            "can I return my order #W0000002?",
+            "please cancel it",
+            "I want to return the lamp",
+            "how long until my order arrives",
+        ] {
+            assert!(!is_policy_question(r), "{r}");
+        }
     }
 }

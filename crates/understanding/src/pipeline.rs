@@ -15,6 +15,10 @@ use regex::Regex;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The confidence of an explicit request for a person (the phrase matched, not a guess by
+/// similarity); the LLM understanding honours it without a call.
+pub(crate) const EXPLICIT_HANDOFF: f32 = 0.95;
+
 /// Where a router sent a message.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Route {
@@ -168,7 +172,7 @@ impl Pipeline {
             // The pattern is certain; the router's similarity is as sure as it says.
             let confidence = match route {
                 Route::Builtin(Builtin::Human, s) if !explicit => s,
-                _ => 0.95,
+                _ => EXPLICIT_HANDOFF,
             };
             return vec![ScoredCommand::new(
                 Command::HumanHandoff {
@@ -178,6 +182,41 @@ impl Pipeline {
             )];
         }
         let requested = active.and_then(|f| f.requested_slot.as_deref());
+        // A yes to the one flow the last reply offered ("Would you like me to help you return
+        // items…?") starts it.
+        if let ([offered], None) = (context.offered_flows.as_slice(), active) {
+            if yes_no(message) == Some(true) && self.flows.get(offered).is_some() {
+                let mut commands = vec![ScoredCommand::new(
+                    Command::StartFlow {
+                        flow_id: offered.clone(),
+                    },
+                    0.9,
+                )];
+                self.slots_for(offered, None, message, context, &mut commands);
+                return commands;
+            }
+        }
+        // A reply pointing at one of the offers made for the slot being asked ("the one with
+        // the kettle", "the second one", "yes"), or turning a proposal down.
+        if let (Some(slot), Some(active)) = (requested, active) {
+            if !active.offered.is_empty() {
+                use frontline_flows::candidates::{resolve, Pick};
+                let value = match resolve(message, &active.offered) {
+                    Pick::One(value) => Some(value),
+                    Pick::Declined => Some(Value::String(message.trim().to_string())),
+                    Pick::Unclear => None,
+                };
+                if let Some(value) = value {
+                    return vec![ScoredCommand::new(
+                        Command::SetSlot {
+                            name: slot.to_string(),
+                            value,
+                        },
+                        0.95,
+                    )];
+                }
+            }
+        }
         if requested == Some(CONFIRMATION) {
             if let Some(yes) = yes_no(message) {
                 return vec![ScoredCommand::new(

@@ -82,6 +82,9 @@ impl Builtin {
                 "put me through to a person please",
                 "is there a human I can speak with",
                 "stop the bot, I want a person",
+                "have someone from your team get in touch with me",
+                "I'd like a staff member to call me back",
+                "can one of your people contact me",
             ],
         }
     }

@@ -147,9 +147,11 @@ mod tests {
                 flow_id: id.into(),
                 requested_slot: slot.map(str::to_string),
                 slots: Default::default(),
+                ..Default::default()
             }),
             recent: vec![],
             today: "2026-11-21".parse().unwrap(),
+            offered_flows: vec![],
         }
     }
 

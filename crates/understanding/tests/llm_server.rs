@@ -111,6 +111,7 @@ async fn llm_mode_end_to_end_on_a_real_llama_cpp_server() {
         active_flow: None,
         recent: vec![],
         today: "2026-11-21".parse().unwrap(),
+        offered_flows: vec![],
     };
     let understood = llm
         .interpret("Hi, I want to cancel my order #W0000001 please", &context)
@@ -139,6 +140,7 @@ async fn llm_mode_end_to_end_on_a_real_llama_cpp_server() {
         flow_id: "cancel_order".into(),
         requested_slot: Some("confirmation".into()),
         slots: Default::default(),
+        ..Default::default()
     });
     let yes = llm.interpret("yes, go ahead", &context).await.unwrap();
     assert_eq!(yes.llm.unwrap().calls, 0);

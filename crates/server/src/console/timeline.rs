@@ -47,7 +47,16 @@ pub fn status_name(status: ConversationStatus) -> &'static str {
 
 /// A command in one line: `start_flow order_status (0.92)`.
 pub fn command_line(scored: &ScoredCommand) -> String {
-    let what = match &scored.command {
+    format!(
+        "{} ({:.2})",
+        command_text(&scored.command),
+        scored.confidence
+    )
+}
+
+/// A command in one line, without its confidence: `set_slot order_id = #W0000001`.
+pub fn command_text(command: &Command) -> String {
+    match command {
         Command::StartFlow { flow_id } => format!("start_flow {flow_id}"),
         Command::SetSlot { name, value } => format!("set_slot {name} = {}", plain(value)),
         Command::CancelFlow => "cancel_flow".into(),
@@ -56,8 +65,7 @@ pub fn command_line(scored: &ScoredCommand) -> String {
         Command::ChitChat { topic } => format!("chit_chat {}", plain(&serde_json::json!(topic))),
         Command::HumanHandoff { reason } => format!("human_handoff ({reason})"),
         Command::CannotHandle { reason } => format!("cannot_handle ({reason})"),
-    };
-    format!("{what} ({:.2})", scored.confidence)
+    }
 }
 
 /// A JSON value without quotes around strings.
@@ -139,6 +147,11 @@ fn body(kind: &EventKind) -> Markup {
                     @if let Some(why) = &u.fallback { " · fell back: " (why) }
                 }
                 ul.commands { @for c in commands { li { code { (command_line(c)) } } } }
+            }
+        },
+        EventKind::CommandRejected { command, reason } => html! {
+            div.note.rejected {
+                span.label { "refused" } " " code { (command_text(command)) } " · " span.failed { (reason) }
             }
         },
         EventKind::FlowUpdated { stack, ran } => html! {
