@@ -179,9 +179,14 @@ impl Hostile {
                 None,
                 None,
             ),
-            9 => (
+            9 if rng.chance(50) => (
                 json!({"type": "clarify", "options": ["cancel_order", "wire_money"]}),
                 Some("clarify between unknown flows"),
+                None,
+            ),
+            9 => (
+                json!({"type": "clarify", "options": ["cancel_order", "return_items"]}),
+                None,
                 None,
             ),
             10 => (
@@ -1021,9 +1026,8 @@ async fn a_hostile_llm_never_makes_the_agent_write_unsafely_or_disclose() {
         "{:?}",
         seen.commands_sent
     );
-    let used: BTreeSet<String> = kinds.iter().filter(|k| *k != "clarify").cloned().collect();
     assert!(
-        seen.commands_accepted.is_superset(&used),
+        seen.commands_accepted.is_superset(&kinds),
         "{:?}",
         seen.commands_accepted
     );
