@@ -150,6 +150,9 @@ pub struct Case {
     /// Or a persona who plays the customer toward a goal.
     #[serde(default)]
     pub persona: Option<Persona>,
+    /// Or a goal-driven simulated customer who reads the replies and answers from its facts.
+    #[serde(default)]
+    pub simulated: Option<Simulated>,
     /// Assertions on the whole conversation, checked after the last step.
     #[serde(default)]
     pub expect: Vec<Assertion>,
@@ -307,6 +310,96 @@ pub struct Goal {
     pub mistakes: BTreeMap<String, String>,
 }
 
+/// A goal-driven simulated customer (see [`crate::simulated`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Simulated {
+    /// What they came for, as reported (`return`, `cancel`, `exchange`, `address`, `status`,
+    /// `subscription`, `question`, `handoff`…): turns to a finished task are counted per goal.
+    pub goal: String,
+    /// The channel of each message in turn; the last one carries on (default web chat).
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+    /// Who sends, as `kind:value`, when not the case's customer on the channel's handle.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Their first message.
+    pub opening: String,
+    /// What they know and say when asked.
+    #[serde(default)]
+    pub knows: Knows,
+    /// Whether they say yes to the final confirmation (default true).
+    #[serde(default = "yes")]
+    pub accepts: bool,
+    /// The most messages they send (default 10).
+    #[serde(default = "ten")]
+    pub max_turns: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn ten() -> usize {
+    10
+}
+
+/// The facts a simulated customer answers from.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Knows {
+    /// The order: its number, and how they name it until pressed ("the one with the kettle").
+    #[serde(default)]
+    pub order: Option<Known>,
+    /// The subscription: its id, and how they name it ("the coffee one").
+    #[serde(default)]
+    pub subscription: Option<Known>,
+    /// The items, as they name them.
+    #[serde(default)]
+    pub items: Option<String>,
+    /// The option they want instead (an exchange).
+    #[serde(default)]
+    pub option: Option<String>,
+    /// Where the refund goes.
+    #[serde(default)]
+    pub refund: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// A new address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The email address on their account (default: the case customer's).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The phone number on their account, where codes by text go (default: the case
+    /// customer's).
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// Something the customer owns: its id, and how they refer to it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Known {
+    /// Its id (`#W0000002`, `SUB-1000`).
+    pub id: String,
+    /// How they name it before being pressed for the id.
+    #[serde(default)]
+    pub mention: Option<String>,
+}
+
+/// An action expected to have run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedAction {
+    /// The action.
+    pub name: String,
+    /// Arguments it must have had (a subset).
+    #[serde(default)]
+    pub args: Map<String, Value>,
+}
+
 /// Something that must hold of the conversation. Unless it says otherwise, an assertion looks
 /// at the conversation so far; `flow_started`, `reply_matches`, `reply_not_matches` and
 /// `conversation_is` look at the step it follows (in a case's own `expect`, the reply
@@ -345,6 +438,9 @@ pub enum Assertion {
     ActionNotCalled(String),
     /// No action that changes anything ran (look-ups may).
     NoAction,
+    /// Exactly these writes succeeded, in this order, with (at least) these arguments, and no
+    /// other (an empty list: none did). Judged on the shop, as τ2-bench judges on its database.
+    Writes(Vec<ExpectedAction>),
     /// The conversation was handed to a person, for this reason (`any` for any).
     Escalated(EscalatedExpect),
     /// It was not handed off.
@@ -405,6 +501,7 @@ impl Assertion {
             Assertion::ActionCalled { .. } => "action_called",
             Assertion::ActionNotCalled(_) => "action_not_called",
             Assertion::NoAction => "no_action",
+            Assertion::Writes(_) => "writes",
             Assertion::Escalated(_) => "escalated",
             Assertion::NotEscalated => "not_escalated",
             Assertion::AnswerCites { .. } => "answer_cites",
@@ -447,10 +544,15 @@ pub fn parse_suite(file: &Path, source: &str) -> Result<Suite, Vec<Diagnostic>> 
                 format!("a second case is named `{}`", case.name),
             ));
         }
-        if case.steps.is_empty() == case.persona.is_none() {
+        let players = [
+            !case.steps.is_empty(),
+            case.persona.is_some(),
+            case.simulated.is_some(),
+        ];
+        if players.iter().filter(|p| **p).count() != 1 {
             problems.push(diagnostic(
                 pointer.clone(),
-                "a case has either `steps` or a `persona`, not both and not neither".into(),
+                "a case has exactly one of `steps`, a `persona` or a `simulated` customer".into(),
             ));
         }
         for (j, step) in case.steps.iter().enumerate() {

@@ -10,6 +10,7 @@ pub mod case;
 pub mod html;
 pub mod metrics;
 pub mod persona;
+pub mod simulated;
 pub mod report;
 pub mod run;
 pub mod tau2;

@@ -165,6 +165,41 @@ pub struct CaseFailure {
     pub at: String,
     /// What did not hold.
     pub failures: Vec<String>,
+    /// The conversation as it went: `customer (channel): …` and `agent: …` lines.
+    #[serde(default)]
+    pub transcript: Vec<String>,
+}
+
+/// One goal's simulated customers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GoalFigures {
+    /// Customers who came for it.
+    pub tasks: usize,
+    /// Those whose task was judged done (pass^1).
+    pub succeeded: usize,
+    /// Median messages the customer sent until it was done, over the succeeded ones.
+    pub median_turns: Option<f64>,
+}
+
+/// What the simulated customers made of the agent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimulatedFigures {
+    /// Simulated customers run.
+    pub tasks: usize,
+    /// Those whose task was judged done: the right writes, no other, the right handoff.
+    pub succeeded: usize,
+    /// succeeded / tasks: pass^1.
+    pub task_success: f64,
+    /// Median messages to a finished task, over all succeeded tasks.
+    pub median_turns: Option<f64>,
+    /// Per goal (`return`, `cancel`, …).
+    pub goals: BTreeMap<String, GoalFigures>,
+    /// Handoffs in cases that expected none: `suite/case: trigger`.
+    pub needless_handoffs: Vec<String>,
+    /// Questions whose answer the customer had already given: `suite/case: question`.
+    pub repeated_questions: Vec<String>,
+    /// Questions the customer could not place or answer: `suite/case: question`.
+    pub unanswerable: Vec<String>,
 }
 
 /// Every figure of a run.
@@ -213,6 +248,9 @@ pub struct Figures {
     pub results: BTreeMap<String, bool>,
     /// The failing cases and why.
     pub failures: Vec<CaseFailure>,
+    /// The simulated customers' figures, when any ran.
+    #[serde(default)]
+    pub simulated: Option<SimulatedFigures>,
     /// Figures of the dataset evals run alongside (Banking77, CLINC150, τ2, …), by dataset.
     #[serde(default)]
     pub datasets: BTreeMap<String, BTreeMap<String, f64>>,
@@ -290,10 +328,79 @@ pub async fn figures(
                 case: format!("{}/{}", r.suite, r.name),
                 at: format!("{}:{}", r.file.display(), r.line),
                 failures: r.failures.clone(),
+                transcript: r
+                    .steps
+                    .iter()
+                    .flat_map(|s| {
+                        std::iter::once(format!("customer ({}): {}", s.channel, s.text)).chain(
+                            s.replies
+                                .iter()
+                                .map(|reply| format!("agent: {}", reply.replace('\n', " / "))),
+                        )
+                    })
+                    .collect(),
             })
             .collect(),
+        simulated: simulated_figures(runs),
         datasets: BTreeMap::new(),
     }
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(match values.len() % 2 {
+        1 => values[mid],
+        _ => (values[mid - 1] + values[mid]) / 2.0,
+    })
+}
+
+fn simulated_figures(runs: &[CaseRun]) -> Option<SimulatedFigures> {
+    let simulated: Vec<(&CaseRun, &crate::run::SimulatedRun)> = runs
+        .iter()
+        .filter_map(|r| r.simulated.as_ref().map(|s| (r, s)))
+        .collect();
+    if simulated.is_empty() {
+        return None;
+    }
+    let name = |r: &CaseRun| format!("{}/{}", r.suite, r.name);
+    let mut f = SimulatedFigures {
+        tasks: simulated.len(),
+        ..Default::default()
+    };
+    let mut turns: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (run, sim) in &simulated {
+        let goal = f.goals.entry(sim.goal.clone()).or_default();
+        goal.tasks += 1;
+        if run.passed() {
+            goal.succeeded += 1;
+            f.succeeded += 1;
+            if let Some(n) = sim.turns_to_goal {
+                turns.entry(sim.goal.clone()).or_default().push(n as f64);
+            }
+        }
+        let expects_handoff = run
+            .expected_trigger
+            .as_ref()
+            .is_some_and(|t| t != "none");
+        if let (Some(summary), false) = (run.escalation(), expects_handoff) {
+            f.needless_handoffs
+                .push(format!("{}: {}", name(run), summary.trigger.code()));
+        }
+        f.repeated_questions
+            .extend(sim.repeated.iter().map(|q| format!("{}: {q}", name(run))));
+        f.unanswerable
+            .extend(sim.unanswerable.iter().map(|q| format!("{}: {q}", name(run))));
+    }
+    f.task_success = f.succeeded as f64 / f.tasks as f64;
+    f.median_turns = median(turns.values().flatten().copied().collect());
+    for (goal, figures) in f.goals.iter_mut() {
+        figures.median_turns = median(turns.get(goal).cloned().unwrap_or_default());
+    }
+    Some(f)
 }
 
 /// Resolved by the agent alone (the KPI's definition, `frontline_analytics`).

@@ -49,6 +49,9 @@ impl Baseline {
         if let Some(c) = f.context_transfer {
             figures.insert("context_transfer".into(), c);
         }
+        if let Some(sim) = &f.simulated {
+            figures.insert("simulated.task_success".into(), sim.task_success);
+        }
         for (dataset, values) in &f.datasets {
             for (name, value) in values {
                 figures.insert(format!("dataset.{dataset}.{name}"), *value);
@@ -238,6 +241,38 @@ impl Report {
                 f.llm.continuation_turns
             );
         }
+        if let Some(sim) = &f.simulated {
+            let turns = |t: Option<f64>| t.map(|t| format!("{t:.1}")).unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "simulated customers: task success (pass^1) {}/{} {} · median turns {} · needless handoffs {} · questions already answered {} · questions not understood {}",
+                sim.succeeded,
+                sim.tasks,
+                pct(sim.task_success),
+                turns(sim.median_turns),
+                sim.needless_handoffs.len(),
+                sim.repeated_questions.len(),
+                sim.unanswerable.len()
+            );
+            for (goal, g) in &sim.goals {
+                let _ = writeln!(
+                    out,
+                    "  {goal:<14} {:>3}/{:<3} median turns {}",
+                    g.succeeded,
+                    g.tasks,
+                    turns(g.median_turns)
+                );
+            }
+            for line in sim
+                .needless_handoffs
+                .iter()
+                .map(|l| format!("needless handoff: {l}"))
+                .chain(sim.repeated_questions.iter().map(|l| format!("asked what it was told: {l}")))
+                .chain(sim.unanswerable.iter().map(|l| format!("customer lost: {l}")))
+            {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
         for (dataset, values) in &f.datasets {
             let values: Vec<String> = values.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
             let _ = writeln!(out, "dataset {dataset}: {}", values.join(", "));
@@ -249,6 +284,9 @@ impl Report {
             let _ = writeln!(out, "FAILED {} ({})", failure.case, failure.at);
             for why in &failure.failures {
                 let _ = writeln!(out, "    {why}");
+            }
+            for line in &failure.transcript {
+                let _ = writeln!(out, "      | {line}");
             }
         }
         if let Some(c) = &self.comparison {

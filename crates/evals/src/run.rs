@@ -4,6 +4,7 @@
 
 use crate::case::{Assertion, Case, CustomerFixture, Step, Suite};
 use crate::persona::Player;
+use crate::simulated::Customer;
 use crate::EvalError;
 use async_trait::async_trait;
 use frontline_agent::{Agent, AgentConfig, EscalationSettings};
@@ -101,6 +102,22 @@ pub struct CaseRun {
     pub events: Vec<Event>,
     /// The handoff trigger it expects (`none`: no handoff), if it says.
     pub expected_trigger: Option<String>,
+    /// What a simulated customer made of it, when one played it.
+    pub simulated: Option<SimulatedRun>,
+}
+
+/// A simulated customer's account of a case.
+#[derive(Clone, Debug)]
+pub struct SimulatedRun {
+    /// The goal it came for.
+    pub goal: String,
+    /// Questions whose answer it had already given.
+    pub repeated: Vec<String>,
+    /// Questions it could not place or had no answer for.
+    pub unanswerable: Vec<String>,
+    /// Messages it sent until its task was done: up to the last expected write, or all of
+    /// them when the task writes nothing; `None` when the expected writes did not all happen.
+    pub turns_to_goal: Option<usize>,
 }
 
 impl CaseRun {
@@ -258,12 +275,22 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
         steps: vec![],
         events: vec![],
         expected_trigger: expected_trigger(case),
+        simulated: None,
     };
     let mut seen: HashMap<ConversationId, usize> = HashMap::new();
     let mut player = case.persona.as_ref().map(Player::new);
+    let mut simulated = case
+        .simulated
+        .as_ref()
+        .map(|goal| Customer::new(goal, customer.clone()));
     let mut index = 0;
     loop {
-        let step: Step = match &mut player {
+        let step: Step = match (&mut simulated, &mut player) {
+            (Some(simulated), _) => match simulated.next(run.steps.last()) {
+                Some(step) => step,
+                None => break,
+            },
+            (None, player) => match player {
             Some(player) if player.is_llm() => {
                 let simulator = world.user_simulator.as_ref().ok_or_else(|| {
                     fail(
@@ -288,6 +315,7 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
                 Some(step) => step.clone(),
                 None => break,
             },
+            },
         };
         let delay = step.delay().map_err(|e| fail("step", e))?;
         let received_at = {
@@ -299,7 +327,7 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
         let (sender, also_known_as) = sender(&customer, channel, step.from.as_deref())
             .map_err(|e| fail(&format!("step {}", index + 1), e))?;
         let text = match &step.code_from {
-            Some(handle) => code_sent_to(&store, handle)
+            Some(handles) => code_sent_to_any(&store, handles)
                 .await
                 .map_err(|e| fail(&format!("step {}", index + 1), e))?,
             None => step.message().to_string(),
@@ -374,8 +402,43 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
             }
         }
     }
+    if let Some(customer) = simulated {
+        run.simulated = Some(SimulatedRun {
+            goal: case.simulated.as_ref().expect("a simulated case").goal.clone(),
+            turns_to_goal: turns_to_goal(case, &run, &writes),
+            repeated: customer.repeated,
+            unanswerable: customer.unanswerable,
+        });
+    }
     store.close().await;
     Ok(run)
+}
+
+/// How many messages the customer sent until the case's expected writes had all happened (all
+/// of them when it expects none); `None` when they did not all happen or it failed.
+fn turns_to_goal(case: &Case, run: &CaseRun, writes: &BTreeSet<String>) -> Option<usize> {
+    if !run.passed() {
+        return None;
+    }
+    let expected = case.expect.iter().find_map(|a| match a {
+        Assertion::Writes(w) => Some(w.len()),
+        _ => None,
+    })?;
+    if expected == 0 {
+        return Some(run.steps.len());
+    }
+    let mut done = 0;
+    for (i, step) in run.steps.iter().enumerate() {
+        done += step
+            .events
+            .iter()
+            .filter(|e| matches!(&e.kind, EventKind::ActionExecuted { call, outcome: Ok(_) } if writes.contains(&call.name)))
+            .count();
+        if done >= expected {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The trigger a case expects it to be handed off for: `none` when it asserts it is not,
@@ -462,6 +525,18 @@ async fn code_sent_to(store: &Store, handle: &str) -> Result<String, String> {
         .ok_or_else(|| format!("no code was sent to {to}"))
 }
 
+/// The code last sent to the first of these comma-separated handles that received one.
+async fn code_sent_to_any(store: &Store, handles: &str) -> Result<String, String> {
+    let mut why = vec![];
+    for handle in handles.split(',') {
+        match code_sent_to(store, handle.trim()).await {
+            Ok(code) => return Ok(code),
+            Err(e) => why.push(e),
+        }
+    }
+    Err(why.join("; "))
+}
+
 /// Flows on the stack after these events.
 fn stack_flows(events: &[Event]) -> Vec<String> {
     events
@@ -509,6 +584,21 @@ fn same_value(expected: &Value, actual: &Value) -> bool {
         other => other.to_string(),
     };
     expected == actual || text(expected) == text(actual)
+}
+
+/// [`same_value`], with lists compared as sets: returning `[a, b]` is returning `[b, a]`.
+fn same_items(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Array(want), Value::Array(got)) => {
+            let sorted = |list: &[Value]| {
+                let mut text: Vec<String> = list.iter().map(|v| v.to_string()).collect();
+                text.sort();
+                text
+            };
+            sorted(want) == sorted(got)
+        }
+        _ => same_value(expected, actual),
+    }
 }
 
 /// The latest value any flow recorded for a slot.
@@ -608,6 +698,38 @@ fn check(
             Some(call) => Err(format!("{} ran with {}", call.name, call.args)),
             None => Ok(()),
         },
+        Assertion::Writes(expected) => {
+            let done: Vec<&ActionCall> = events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::ActionExecuted {
+                        call,
+                        outcome: Ok(_),
+                    } if writes.contains(&call.name) => Some(call),
+                    _ => None,
+                })
+                .collect();
+            let fits = |want: &crate::case::ExpectedAction, call: &ActionCall| {
+                want.name == call.name
+                    && want.args.iter().all(|(k, v)| {
+                        call.args.get(k).is_some_and(|actual| same_items(v, actual))
+                    })
+            };
+            (done.len() == expected.len() && expected.iter().zip(&done).all(|(w, c)| fits(w, c)))
+                .then_some(())
+                .ok_or_else(|| {
+                    format!(
+                        "writes were {:?}, expected {:?}",
+                        done.iter()
+                            .map(|c| format!("{} {}", c.name, c.args))
+                            .collect::<Vec<_>>(),
+                        expected
+                            .iter()
+                            .map(|w| format!("{} {:?}", w.name, w.args))
+                            .collect::<Vec<_>>()
+                    )
+                })
+        }
         Assertion::Escalated(expect) => match escalation {
             Some(s) if expect.reason() == "any" || s.trigger.code() == expect.reason() => Ok(()),
             Some(s) => Err(format!(

@@ -32,6 +32,9 @@ pub enum Pick {
     One(Value),
     /// It turns the proposal down ("no", "none of those").
     Declined,
+    /// It points at some of them, not one ("the smart watch order" when three have a watch):
+    /// these values, in the order offered.
+    Narrowed(Vec<Value>),
     /// It does not point at one (or points at several).
     Unclear,
 }
@@ -214,6 +217,14 @@ pub fn resolve(reply: &str, offers: &[Offer]) -> Pick {
     if let Some(i) = described(&said, offers) {
         return one(i);
     }
+    let some = by_content(&said, offers);
+    if some.len() > 1 && some.len() < offers.len() {
+        return Pick::Narrowed(some.into_iter().map(|i| offers[i].value.clone()).collect());
+    }
+    // "No, it's the one with the lamp" about a single proposal that has no lamp.
+    if offers.len() == 1 && said.first().is_some_and(|w| NO.contains(&w.as_str())) {
+        return Pick::Declined;
+    }
     // A yes to the single proposal ("yes", "yes that's the one", "that's it").
     let lower = reply.to_lowercase().replace('’', "'");
     let affirmed = has(YES) || YES_PHRASES.iter().any(|p| lower.contains(p));
@@ -223,44 +234,53 @@ pub fn resolve(reply: &str, offers: &[Offer]) -> Pick {
     Pick::Unclear
 }
 
-/// The offer `said` (its words) describes by contents, month, date or size, if exactly one.
-fn described(said: &[String], offers: &[Offer]) -> Option<usize> {
+/// The offers whose labels share the most content words with `said` ("the one with the
+/// kettle"); of those, "only"/"just" keeps the ones with the least else in them ("the order that
+/// only had the lamp"). Empty when no word is shared.
+fn by_content(said: &[String], offers: &[Offer]) -> Vec<usize> {
     let has = |list: &[&str]| said.iter().any(|w| list.contains(&w.as_str()));
-    // By content: words of its label ("the one with the kettle", "the lamp order").
     let content: Vec<&str> = said
         .iter()
         .map(|w| stem(w))
         .filter(|w| w.len() > 2 && !FILLER.contains(w))
         .collect();
-    if !content.is_empty() {
-        let scores: Vec<usize> = offers
-            .iter()
-            .map(|o| {
-                let label: Vec<String> = words(&o.label);
-                content
-                    .iter()
-                    .filter(|w| label.iter().any(|l| stem(l) == **w))
-                    .count()
-            })
-            .collect();
-        let best = *scores.iter().max().unwrap_or(&0);
-        if best > 0 {
-            let mut top: Vec<usize> = (0..offers.len()).filter(|&i| scores[i] == best).collect();
-            if top.len() > 1 && has(&["only", "just"]) {
-                // "the order that only had the lamp": the one with nothing else in it.
-                let size = |i: &usize| {
-                    words(&offers[*i].label)
-                        .iter()
-                        .filter(|w| w.len() > 2 && !FILLER.contains(&w.as_str()))
-                        .count()
-                };
-                let least = top.iter().map(size).min().unwrap_or(0);
-                top.retain(|i| size(i) == least);
-            }
-            if top.len() == 1 {
-                return Some(top[0]);
-            }
-        }
+    if content.is_empty() {
+        return vec![];
+    }
+    let scores: Vec<usize> = offers
+        .iter()
+        .map(|o| {
+            let label: Vec<String> = words(&o.label);
+            content
+                .iter()
+                .filter(|w| label.iter().any(|l| stem(l) == **w))
+                .count()
+        })
+        .collect();
+    let best = *scores.iter().max().unwrap_or(&0);
+    if best == 0 {
+        return vec![];
+    }
+    let mut top: Vec<usize> = (0..offers.len()).filter(|&i| scores[i] == best).collect();
+    if top.len() > 1 && has(&["only", "just"]) {
+        let size = |i: &usize| {
+            words(&offers[*i].label)
+                .iter()
+                .filter(|w| w.len() > 2 && !FILLER.contains(&w.as_str()))
+                .count()
+        };
+        let least = top.iter().map(size).min().unwrap_or(0);
+        top.retain(|i| size(i) == least);
+    }
+    top
+}
+
+/// The offer `said` (its words) describes by contents, month, date or size, if exactly one.
+fn described(said: &[String], offers: &[Offer]) -> Option<usize> {
+    let has = |list: &[&str]| said.iter().any(|w| list.contains(&w.as_str()));
+    // By content: words of its label ("the one with the kettle", "the lamp order").
+    if let [only] = by_content(said, offers).as_slice() {
+        return Some(*only);
     }
     // By month: "the November one", "the one from oct" ("may" is too often a verb).
     let month = said.iter().find_map(|w| {
@@ -270,8 +290,18 @@ fn described(said: &[String], offers: &[Offer]) -> Option<usize> {
             .map(|i| i + 1)
     });
     if let Some(month) = month {
+        // "the one from 31 October", "October 28th": the day too, when one is said.
+        let day = said.iter().find_map(|w| {
+            let digits = w.trim_end_matches(|c: char| c.is_alphabetic());
+            digits.parse::<usize>().ok().filter(|d| (1..=31).contains(d))
+        });
         let matching: Vec<usize> = (0..offers.len())
             .filter(|&i| offers[i].date.as_deref().and_then(month_of) == Some(month))
+            .filter(|&i| {
+                day.is_none_or(|d| {
+                    offers[i].date.as_deref().and_then(|x| x.get(8..10)?.parse().ok()) == Some(d)
+                })
+            })
             .collect();
         if matching.len() == 1 {
             return Some(matching[0]);
@@ -423,6 +453,14 @@ mod tests {
     }
 
     #[test]
+    fn a_no_that_names_something_else_turns_a_single_proposal_down() {
+        let o = &orders()[1..2];
+        assert_eq!(resolve("no, it's the one with the kettle", o), Pick::Declined);
+        assert_eq!(resolve("no", o), Pick::Declined);
+        assert_eq!(resolve("yes, the lamp one", o), Pick::One(json!("#W0000005")));
+    }
+
+    #[test]
     fn customers_point_at_an_order_in_their_own_words() {
         let o = orders();
         let pick = |s: &str| resolve(s, &o);
@@ -434,7 +472,13 @@ mod tests {
             pick("the order that only had the lamp"),
             Pick::One(json!("#W0000005"))
         );
-        assert_eq!(pick("the lamp"), Pick::Unclear, "two orders have a lamp");
+        assert_eq!(
+            pick("the lamp"),
+            Pick::Narrowed(vec![json!("#W0000007"), json!("#W0000005")]),
+            "two orders have a lamp"
+        );
+        assert_eq!(pick("the one from 14 November"), Pick::One(json!("#W0000005")));
+        assert_eq!(pick("the one from 15 November"), Pick::Unclear);
         assert_eq!(
             pick("the most expensive one"),
             Pick::One(json!("#W0000007"))

@@ -465,6 +465,11 @@ impl Engine {
                         frame.declined.push(name.to_string());
                         return;
                     }
+                    crate::candidates::Pick::Narrowed(values) => {
+                        // Asked again among the ones it points at (the run asks it).
+                        frame.offered.retain(|o| values.contains(&o.value));
+                        return;
+                    }
                     crate::candidates::Pick::Unclear => value,
                 }
             }
@@ -896,6 +901,11 @@ impl Engine {
                     Self::set_pc(flow, frame, pc + 1);
                     return None;
                 }
+                // Offers narrowed by the last answer ("the smart watch one") stay narrowed.
+                let narrowed: Vec<Value> = match frame.requested_slot.as_deref() == Some(slot) {
+                    true => frame.offered.iter().map(|o| o.value.clone()).collect(),
+                    false => vec![],
+                };
                 frame.requested_slot = Some(slot.clone());
                 let compiled = &flow.slots[slot];
                 let offers = compiled
@@ -917,6 +927,9 @@ impl Engine {
                         }
                     }
                     Some((c, mut offers)) => {
+                        if offers.iter().any(|o| narrowed.contains(&o.value)) {
+                            offers.retain(|o| narrowed.contains(&o.value));
+                        }
                         // What the opening already named narrows them to one.
                         if let Some(named) = frame
                             .opening

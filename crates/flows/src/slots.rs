@@ -208,30 +208,8 @@ fn list(
             }
             picked
         }
-        // Given in words: every choice all of whose label words are mentioned (or its value),
-        // or all of them.
-        Value::String(text) => {
-            let said = words(text);
-            let everything = ["all", "everything", "both"]
-                .iter()
-                .any(|w| said.contains(*w));
-            choices
-                .iter()
-                .filter(|(v, l)| {
-                    let label = words(l);
-                    // Plurals count: "the yoga mats" names "Yoga Mat".
-                    let named = |w: &String| {
-                        said.contains(w)
-                            || said.contains(&format!("{w}s"))
-                            || said.contains(&format!("{w}es"))
-                    };
-                    everything
-                        || said.contains(&v.to_lowercase())
-                        || (!label.is_empty() && label.iter().all(named))
-                })
-                .map(|(v, _)| v.clone())
-                .collect()
-        }
+        // Given in words: the choices named in them, or all of them.
+        Value::String(text) => named_choices(text, &choices),
         _ => vec![],
     };
     // Or by its place in the list shown: "the first one", "2".
@@ -258,10 +236,128 @@ fn list(
     ))
 }
 
+/// The choices a customer's words name, as values:
+/// - those all of whose label words are said ("the yoga mats" names "Yoga Mat": plurals count;
+///   "medium" names "M");
+/// - and those sharing the most of the other words said ("the kettle" names "Electric Kettle",
+///   "the speaker and the headphones" both of theirs);
+/// - otherwise every choice, when the customer asks for all of them ("all of them", "both",
+///   "everything"): "it stopped working all the time" asks for nothing.
+fn named_choices(text: &str, choices: &[(String, String)]) -> Vec<String> {
+    const FILLER: &[&str] = &["the", "a", "an", "one", "ones", "of", "and", "my", "it", "in"];
+    let said = words(text);
+    let says = |w: &String| {
+        let alias = match w.as_str() {
+            "s" => "small",
+            "m" => "medium",
+            "l" => "large",
+            "xl" => "xlarge",
+            _ => "",
+        };
+        said.contains(w)
+            || said.contains(&format!("{w}s"))
+            || said.contains(&format!("{w}es"))
+            || (!alias.is_empty() && said.contains(alias))
+    };
+    let content = |label: &str| -> Vec<String> {
+        words(label)
+            .into_iter()
+            .filter(|w| !FILLER.contains(&w.as_str()))
+            .collect()
+    };
+    let whole: Vec<String> = choices
+        .iter()
+        .filter(|(v, l)| {
+            // Every word of the label, small ones too: "silver over-ear" is not "silver in-ear".
+            let label = words(l);
+            said.contains(&v.to_lowercase()) || (!label.is_empty() && label.iter().all(says))
+        })
+        .map(|(v, _)| v.clone())
+        .collect();
+    // Words the whole matches account for; a choice named only by other words is named too
+    // ("the kettle and the t-shirt"), one named by the same words is not ("white 10" does not
+    // name "white 9").
+    let covered: Vec<String> = choices
+        .iter()
+        .filter(|(v, _)| whole.contains(v))
+        .flat_map(|(_, l)| content(l))
+        .collect();
+    let shared: Vec<usize> = choices
+        .iter()
+        .map(|(v, l)| match whole.contains(v) {
+            true => 0,
+            false => content(l)
+                .iter()
+                .filter(|w| says(w) && !covered.contains(w))
+                .count(),
+        })
+        .collect();
+    let best = shared.iter().copied().max().unwrap_or(0);
+    if best > 0 || !whole.is_empty() {
+        return choices
+            .iter()
+            .zip(&shared)
+            .filter(|((v, _), n)| whole.contains(v) || (best > 0 && **n == best))
+            .map(|((v, _), _)| v.clone())
+            .collect();
+    }
+    static EVERYTHING: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let everything = EVERYTHING.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)^\W*(all|everything|both|the lot)\W*(please|thanks)?\W*$|\b(all of (them|it|those|these|the items)|all (the )?items|all \d+|all (two|three|four|five)|everything|both( of them)?|the whole (order|lot)|the lot)\b",
+        )
+        .expect("pattern")
+    });
+    if everything.is_match(text) {
+        return choices.iter().map(|(v, _)| v.clone()).collect();
+    }
+    vec![]
+}
+
 fn words(text: &str) -> std::collections::BTreeSet<String> {
     text.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_choices;
+
+    fn pick(text: &str, labels: &[&str]) -> Vec<String> {
+        let choices: Vec<(String, String)> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (format!("v{}", i + 1), l.to_string()))
+            .collect();
+        named_choices(text, &choices)
+    }
+
+    #[test]
+    fn customers_name_items_by_part_of_their_label() {
+        let order = ["Electric Kettle", "T-Shirt", "Wireless Headphones"];
+        assert_eq!(pick("the kettle", &order), ["v1"]);
+        assert_eq!(pick("just the headphones please", &order), ["v3"]);
+        assert_eq!(pick("the kettle and the t-shirt", &order), ["v1", "v2"]);
+        assert_eq!(pick("both the kettle and the headphones", &order), ["v1", "v3"]);
+        assert_eq!(pick("all of them", &order), ["v1", "v2", "v3"]);
+        assert_eq!(pick("everything", &order), ["v1", "v2", "v3"]);
+        assert!(pick("it stops all the time", &order).is_empty());
+        assert!(pick("no idea", &order).is_empty());
+    }
+
+    #[test]
+    fn a_whole_label_beats_a_shared_word_and_sizes_have_their_names() {
+        let options = ["blue 9", "white 9", "black 9", "white 10"];
+        assert_eq!(pick("white 10", &options), ["v4"]);
+        assert_eq!(pick("a 9", &options), ["v1", "v2", "v3"]);
+        let headphones = ["black in-ear", "silver in-ear", "silver over-ear"];
+        assert_eq!(pick("silver over-ear", &headphones), ["v3"]);
+        let shirts = ["red M", "red L", "blue S"];
+        assert_eq!(pick("the red one in medium", &shirts), ["v1"]);
+        let mats = ["Yoga Mat", "Yoga Mat", "Office Chair"];
+        assert_eq!(pick("the yoga mats", &mats), ["v1", "v2"]);
+    }
 }

@@ -280,6 +280,11 @@ pub struct FlowSpec {
     /// Messages that start it.
     #[serde(default)]
     pub examples: Vec<String>,
+    /// Words or phrases that name this flow outright ("return", "money back"): when the router
+    /// weighs it among its closest flows and a message says more of these than of any other
+    /// contender's, the message goes here.
+    #[serde(default)]
+    pub keywords: Vec<String>,
     /// Who may start it.
     #[serde(default)]
     pub starts: Starts,

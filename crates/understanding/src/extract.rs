@@ -389,7 +389,12 @@ pub struct Extractors {
     money_symbol: Regex,
     money_code: Regex,
     correction: Regex,
+    postal_address: Regex,
 }
+
+/// The parts of a postal address, named as the slots that hold them in τ2-style flows
+/// (`address1`, `address2`, `city`, `state`, `zip`).
+pub const ADDRESS_PARTS: [&str; 5] = ["address1", "address2", "city", "state", "zip"];
 
 impl Default for Extractors {
     fn default() -> Self {
@@ -424,10 +429,32 @@ impl Extractors {
             money_code: re(
                 r"(?i)(?:\b(?:usd|eur|gbp)\s?(\d[\d,]*(?:\.\d{1,2})?)\b|\b(\d[\d,]*(?:\.\d{1,2})?)\s?(?:dollars?|bucks|usd|euros?|eur|pounds?|gbp)\b)",
             ),
+            // "12 Elm Street, Apt 4, Springfield, IL 62704": a numbered street, an optional
+            // apartment line, a city, a two-letter state and a ZIP code.
+            postal_address: re(concat!(
+                r"(?i)\b(?P<line1>\d+[a-z]?\s+[a-z0-9][a-z0-9 .'-]*?)\s*,\s*",
+                r"(?:(?P<line2>(?:apt|apartment|suite|ste|unit|flat|floor|fl|#)\.?\s*[a-z0-9-]+)\s*,?\s*)?",
+                r"(?P<city>[a-z][a-z .'-]*?)\s*,?\s+(?P<state>[a-z]{2})\s*,?\s*(?P<zip>\d{5})(?:-\d{4})?\b",
+            )),
             correction: re(
                 r"(?i)\b(i meant|i mean|meant to say|actually|sorry|correction|make (?:it|that)|change (?:it|that) to|not .+ but|should be|should have been|wrong)\b",
             ),
         }
+    }
+
+    /// A whole postal address in the message, by part (see [`ADDRESS_PARTS`]); a missing
+    /// apartment line is `none`, as a customer asked for it would say.
+    pub fn postal_address(&self, message: &str) -> Option<BTreeMap<&'static str, String>> {
+        let found = self.postal_address.captures(message)?;
+        let part = |name: &str| found.name(name).map(|m| m.as_str().trim().to_string());
+        let state = part("state")?.to_uppercase();
+        Some(BTreeMap::from([
+            ("address1", part("line1")?),
+            ("address2", part("line2").unwrap_or_else(|| "none".into())),
+            ("city", part("city")?),
+            ("state", state),
+            ("zip", part("zip")?),
+        ]))
     }
 
     /// Whether the message reads as a correction of something said before.
@@ -821,6 +848,30 @@ mod tests {
         for message in ["may I return it?", "order #W1234567", "I want 3 of them"] {
             assert_eq!(x.date(message, today), None, "{message}");
         }
+    }
+
+    #[test]
+    fn whole_addresses_split_into_their_parts() {
+        let x = Extractors::new();
+        let parts = |m: &str| {
+            x.postal_address(m)
+                .map(|p| ADDRESS_PARTS.map(|k| p[k].clone()).join(" | "))
+        };
+        assert_eq!(
+            parts("12 Elm Street, Springfield, IL 62704").as_deref(),
+            Some("12 Elm Street | none | Springfield | IL | 62704")
+        );
+        assert_eq!(
+            parts("please send it to 455 Oak Ave, Apt 3B, Austin, tx 78701 instead").as_deref(),
+            Some("455 Oak Ave | Apt 3B | Austin | TX | 78701")
+        );
+        assert_eq!(
+            parts("it's 9 Harbor Road, Unit 2, San Diego CA 92101-1234").as_deref(),
+            Some("9 Harbor Road | Unit 2 | San Diego | CA | 92101")
+        );
+        assert_eq!(parts("my order #W0000001 from 2 days ago"), None);
+        assert_eq!(parts("Springfield"), None);
+        assert_eq!(parts("62704"), None);
     }
 
     #[test]

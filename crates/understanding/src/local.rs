@@ -171,7 +171,66 @@ pub fn decide_route(
     }
 }
 
+/// The route, after the flows' keywords have had their say: among the three flows the router
+/// ranks closest, the one whose keywords the message says most often ("I want to return the
+/// backpack" says "return") takes a flow route or a clarification between flows, and a message
+/// the router found nothing in when it is also the closest flow. A tie changes nothing, and a
+/// knowledge or built-in route is left alone.
+pub fn keyword_route(flows: &FlowSet, message: &str, ranked: &[(Intent, f32)], route: Route) -> Route {
+    if !matches!(route, Route::Flow(..) | Route::Clarify(_) | Route::Nothing) {
+        return route;
+    }
+    let said = format!(" {} ", crate::extract::normalize(message));
+    let says = |keyword: &str| {
+        let keyword = crate::extract::normalize(keyword);
+        ["", "s", "es", "ed", "ing"]
+            .iter()
+            .any(|ending| said.contains(&format!(" {keyword}{ending} ")))
+    };
+    let contenders: Vec<(&String, f32, usize)> = ranked
+        .iter()
+        .filter_map(|(intent, score)| match intent {
+            Intent::Flow(id) => Some((id, *score)),
+            Intent::Builtin(_) => None,
+        })
+        .take(3)
+        .map(|(id, score)| {
+            let hits = flows
+                .get(id)
+                .map(|f| f.spec.keywords.iter().filter(|k| says(k)).count())
+                .unwrap_or(0);
+            (id, score, hits)
+        })
+        .collect();
+    let most = contenders.iter().map(|c| c.2).max().unwrap_or(0);
+    let named: Vec<&(&String, f32, usize)> = contenders.iter().filter(|c| c.2 == most).collect();
+    let [(id, score, _)] = named.as_slice() else {
+        return route;
+    };
+    if most == 0 {
+        return route;
+    }
+    match route {
+        Route::Flow(_, routed) => Route::Flow((*id).clone(), routed.max(*score)),
+        Route::Clarify(_) => Route::Flow((*id).clone(), *score),
+        Route::Nothing if contenders.first().is_some_and(|c| c.0 == *id) => {
+            Route::Flow((*id).clone(), *score)
+        }
+        other => other,
+    }
+}
+
 impl LocalUnderstanding {
+    /// Where a message (or one part of it) goes: the router's decision, then the keywords'.
+    fn route(&self, message: &str, ranked: &[(Intent, f32)], relevance: Option<f32>) -> Route {
+        keyword_route(
+            self.flows(),
+            message,
+            ranked,
+            decide_route(ranked, relevance, &self.settings),
+        )
+    }
+
     /// Embed the flows' examples and the built-in intents' phrasings.
     pub async fn build(
         flows: Arc<FlowSet>,
@@ -297,7 +356,7 @@ impl LocalUnderstanding {
             }
             _ => None,
         };
-        let route = decide_route(&ranked, relevance, &self.settings);
+        let route = self.route(message, &ranked, relevance);
         let fallback = self
             .closest_enum(context, &embedding)
             .await
@@ -338,7 +397,7 @@ impl LocalUnderstanding {
                 None => None,
             };
             let asks_policy = is_policy_question(part) && relevance.is_some();
-            match decide_route(&ranked, relevance, &self.settings) {
+            match self.route(part, &ranked, relevance) {
                 Route::Knowledge(_) => {
                     question.get_or_insert_with(|| part.clone());
                 }

@@ -203,7 +203,9 @@ impl Pipeline {
                 use frontline_flows::candidates::{resolve, Pick};
                 let value = match resolve(message, &active.offered) {
                     Pick::One(value) => Some(value),
-                    Pick::Declined => Some(Value::String(message.trim().to_string())),
+                    Pick::Declined | Pick::Narrowed(_) => {
+                        Some(Value::String(message.trim().to_string()))
+                    }
                     Pick::Unclear => None,
                 };
                 if let Some(value) = value {
@@ -370,6 +372,15 @@ impl Pipeline {
             .extractors
             .named_values(flow.slots.iter(), message, today);
         let named_any = !named.is_empty();
+        // A whole address given at once fills every part the flow asks for.
+        let address = self.extractors.postal_address(message).into_iter().flatten();
+        for (name, value) in address.filter(|(name, _)| flow.slots.contains_key(*name)) {
+            if !out.iter().any(|c| is_set(c, name)) {
+                let value = Value::String(value);
+                let name = name.to_string();
+                out.push(ScoredCommand::new(Command::SetSlot { name, value }, 0.9));
+            }
+        }
         for (name, value) in named {
             if !out.iter().any(|c| is_set(c, &name)) {
                 out.push(ScoredCommand::new(Command::SetSlot { name, value }, 0.85));
