@@ -59,8 +59,9 @@ pub(crate) struct TurnContext<'a> {
     pub pending: &'a Pending,
     pub channel: Channel,
     pub channel_message_id: &'a str,
-    /// The customer's message, as written.
-    pub text: &'a str,
+    /// What a flow started this turn opens on: the message, after the question that led to
+    /// the offer it accepts, if it accepts one.
+    pub opening: &'a str,
     pub customer: &'a Customer,
     /// The identity the customer was resolved by.
     pub resolved_by: &'a frontline_domain::Identity,
@@ -83,7 +84,7 @@ pub(crate) async fn decide(
             "{}:{}:{}",
             turn.conversation_id, turn.channel, turn.channel_message_id
         ),
-        message: turn.text.to_string(),
+        message: turn.opening.to_string(),
     };
     // The stack before the engine's last advance: where an ended flow's slots are read from.
     let mut before = stack.clone();

@@ -556,12 +556,16 @@ impl Agent {
         };
         outcome.commands = commands.clone();
 
+        let opening = match offer_question(history, &commands) {
+            Some(question) => format!("{question}\n{}", message.text),
+            None => message.text.clone(),
+        };
         let turn = decide::TurnContext {
             conversation_id: conversation.id,
             pending,
             channel: message.channel,
             channel_message_id: &message.channel_message_id,
-            text: &message.text,
+            opening: &opening,
             customer,
             resolved_by,
         };
@@ -816,6 +820,29 @@ fn recent_utterances(events: &[Event], limit: usize) -> Vec<Utterance> {
 
 /// The flows the last turn offered or asked to choose between (its understanding clarified):
 /// a yes to a single one starts it.
+/// The message that led to the last reply's offer of a flow ("can I return something I've
+/// used?" before "Would you like me to help you return items?"), when this turn starts that
+/// flow: what it named is the new flow's opening as much as the "yes" is.
+fn offer_question(events: &[Event], commands: &[ScoredCommand]) -> Option<String> {
+    let offered = offered_flows(events);
+    let accepted = commands.iter().any(|c| {
+        matches!(&c.command, frontline_domain::Command::StartFlow { flow_id } if offered.contains(flow_id))
+    });
+    if !accepted {
+        return None;
+    }
+    let understood = events
+        .iter()
+        .rposition(|e| matches!(e.kind, EventKind::CommandsUnderstood { .. }))?;
+    events[..understood]
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::MessageReceived { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+}
+
 fn offered_flows(events: &[Event]) -> Vec<String> {
     events
         .iter()

@@ -667,6 +667,9 @@ struct Turn<'a> {
     knowledge: Option<(bool, f32)>,
     /// The slot the agent's reply asked for.
     asked: Option<&'a str>,
+    /// The flow being run, how many offers it showed for the slot it asks and how many slots'
+    /// offers were turned down, as the turn left them.
+    offers: Option<(&'a str, usize, usize)>,
 }
 
 /// The log cut into customer turns (each starts at a received message), oldest first.
@@ -694,6 +697,11 @@ fn turns(events: &[Event]) -> Vec<Turn<'_>> {
                     t.asked = asked.as_deref();
                 }
             }
+            EventKind::FlowUpdated { stack, .. } => {
+                if let (Some(t), Some(top)) = (out.last_mut(), stack.last()) {
+                    t.offers = Some((&top.flow_id, top.offered.len(), top.declined.len()));
+                }
+            }
             _ => {}
         }
     }
@@ -702,13 +710,32 @@ fn turns(events: &[Event]) -> Vec<Turn<'_>> {
 
 /// How many times in a row, before this turn, the agent asked for `slot`. Turns spent on
 /// something else (a question answered from knowledge, small talk) neither count nor break the
-/// run; asking anything else breaks it.
+/// run; asking anything else breaks it, and so does an answer that moved the question on (it
+/// turned a proposal down or narrowed the offers: "no, the one with the lamp").
 fn previous_asks_of(events: &[Event], slot: &str) -> usize {
-    let all = turns(events);
+    let mut all = turns(events);
+    // A turn that left the flow as it was carries the offers of the one before.
+    let mut carried: Option<(&str, usize, usize)> = None;
+    for turn in all.iter_mut() {
+        carried = turn.offers.or(carried);
+        turn.offers = carried;
+    }
     // The current turn's reply is not logged yet; skip it.
     let earlier = &all[..all.len().saturating_sub(1)];
     let mut asks = 0;
+    // The offers under the next ask: an ask whose answer turned a proposal down or narrowed
+    // the offers in the same flow was answered.
+    let mut next: Option<(&str, usize, usize)> = None;
     for turn in earlier.iter().rev() {
+        if turn.asked == Some(slot) {
+            let answered = matches!((turn.offers, next),
+                (Some((flow, shown, declined)), Some((later_flow, later_shown, later_declined)))
+                    if flow == later_flow && (later_declined > declined || later_shown < shown));
+            if answered {
+                break;
+            }
+            next = turn.offers;
+        }
         let aside = turn.commands.is_some_and(|cs| {
             !cs.is_empty()
                 && cs.iter().all(|c| {

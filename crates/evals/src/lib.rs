@@ -10,9 +10,9 @@ pub mod case;
 pub mod html;
 pub mod metrics;
 pub mod persona;
-pub mod simulated;
 pub mod report;
 pub mod run;
+pub mod simulated;
 pub mod tau2;
 
 pub use case::{load_suite, load_suites, parse_suite, Assertion, Case, Suite};

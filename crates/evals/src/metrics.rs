@@ -382,18 +382,18 @@ fn simulated_figures(runs: &[CaseRun]) -> Option<SimulatedFigures> {
                 turns.entry(sim.goal.clone()).or_default().push(n as f64);
             }
         }
-        let expects_handoff = run
-            .expected_trigger
-            .as_ref()
-            .is_some_and(|t| t != "none");
+        let expects_handoff = run.expected_trigger.as_ref().is_some_and(|t| t != "none");
         if let (Some(summary), false) = (run.escalation(), expects_handoff) {
             f.needless_handoffs
                 .push(format!("{}: {}", name(run), summary.trigger.code()));
         }
         f.repeated_questions
             .extend(sim.repeated.iter().map(|q| format!("{}: {q}", name(run))));
-        f.unanswerable
-            .extend(sim.unanswerable.iter().map(|q| format!("{}: {q}", name(run))));
+        f.unanswerable.extend(
+            sim.unanswerable
+                .iter()
+                .map(|q| format!("{}: {q}", name(run))),
+        );
     }
     f.task_success = f.succeeded as f64 / f.tasks as f64;
     f.median_turns = median(turns.values().flatten().copied().collect());

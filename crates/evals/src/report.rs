@@ -267,8 +267,16 @@ impl Report {
                 .needless_handoffs
                 .iter()
                 .map(|l| format!("needless handoff: {l}"))
-                .chain(sim.repeated_questions.iter().map(|l| format!("asked what it was told: {l}")))
-                .chain(sim.unanswerable.iter().map(|l| format!("customer lost: {l}")))
+                .chain(
+                    sim.repeated_questions
+                        .iter()
+                        .map(|l| format!("asked what it was told: {l}")),
+                )
+                .chain(
+                    sim.unanswerable
+                        .iter()
+                        .map(|l| format!("customer lost: {l}")),
+                )
             {
                 let _ = writeln!(out, "  {line}");
             }

@@ -291,30 +291,30 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
                 None => break,
             },
             (None, player) => match player {
-            Some(player) if player.is_llm() => {
-                let simulator = world.user_simulator.as_ref().ok_or_else(|| {
-                    fail(
-                        "persona",
-                        "an `llm` persona needs an LLM endpoint (set [llm] base_url)".into(),
-                    )
-                })?;
-                match player.next_by_llm(simulator, &run.steps).await {
-                    Ok(Some(step)) => step,
-                    Ok(None) => break,
-                    Err(e) => {
-                        run.failures.push(format!("the user simulator failed: {e}"));
-                        break;
+                Some(player) if player.is_llm() => {
+                    let simulator = world.user_simulator.as_ref().ok_or_else(|| {
+                        fail(
+                            "persona",
+                            "an `llm` persona needs an LLM endpoint (set [llm] base_url)".into(),
+                        )
+                    })?;
+                    match player.next_by_llm(simulator, &run.steps).await {
+                        Ok(Some(step)) => step,
+                        Ok(None) => break,
+                        Err(e) => {
+                            run.failures.push(format!("the user simulator failed: {e}"));
+                            break;
+                        }
                     }
                 }
-            }
-            Some(player) => match player.next(run.steps.last()) {
-                Some(step) => step,
-                None => break,
-            },
-            None => match case.steps.get(index) {
-                Some(step) => step.clone(),
-                None => break,
-            },
+                Some(player) => match player.next(run.steps.last()) {
+                    Some(step) => step,
+                    None => break,
+                },
+                None => match case.steps.get(index) {
+                    Some(step) => step.clone(),
+                    None => break,
+                },
             },
         };
         let delay = step.delay().map_err(|e| fail("step", e))?;
@@ -404,7 +404,12 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
     }
     if let Some(customer) = simulated {
         run.simulated = Some(SimulatedRun {
-            goal: case.simulated.as_ref().expect("a simulated case").goal.clone(),
+            goal: case
+                .simulated
+                .as_ref()
+                .expect("a simulated case")
+                .goal
+                .clone(),
             turns_to_goal: turns_to_goal(case, &run, &writes),
             repeated: customer.repeated,
             unanswerable: customer.unanswerable,
@@ -711,9 +716,10 @@ fn check(
                 .collect();
             let fits = |want: &crate::case::ExpectedAction, call: &ActionCall| {
                 want.name == call.name
-                    && want.args.iter().all(|(k, v)| {
-                        call.args.get(k).is_some_and(|actual| same_items(v, actual))
-                    })
+                    && want
+                        .args
+                        .iter()
+                        .all(|(k, v)| call.args.get(k).is_some_and(|actual| same_items(v, actual)))
             };
             (done.len() == expected.len() && expected.iter().zip(&done).all(|(w, c)| fits(w, c)))
                 .then_some(())

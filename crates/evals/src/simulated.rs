@@ -67,7 +67,10 @@ impl Asked {
 /// The question in a reply: the last sentence that asks something, read for what it asks.
 pub fn read(reply: &str) -> Asked {
     let lower = reply.to_lowercase();
-    if lower.contains("6-digit code") || lower.contains("type the code") || lower.contains("the code has") {
+    if lower.contains("6-digit code")
+        || lower.contains("type the code")
+        || lower.contains("the code has")
+    {
         return Asked::Code;
     }
     if lower.contains("(yes/no)") {
@@ -116,18 +119,21 @@ pub fn read(reply: &str) -> Asked {
 fn last_question(reply: &str) -> Option<&str> {
     let mark = reply.rfind('?')?;
     let before = &reply[..mark];
-    let start = before
-        .rfind(['.', '!', '\n'])
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let start = before.rfind(['.', '!', '\n']).map(|i| i + 1).unwrap_or(0);
     // A list on lines of its own belongs to the question that introduces it.
-    let start = if reply[start..mark].trim().is_empty() { 0 } else { start };
+    let start = if reply[start..mark].trim().is_empty() {
+        0
+    } else {
+        start
+    };
     Some(reply[start..].trim())
 }
 
 fn order_or_subscription_ids(text: &str) -> Vec<String> {
     let re = regex::Regex::new(r"(?i)#w\d{7}|sub-\d{4}").expect("a valid pattern");
-    re.find_iter(text).map(|m| m.as_str().to_uppercase()).collect()
+    re.find_iter(text)
+        .map(|m| m.as_str().to_uppercase())
+        .collect()
 }
 
 /// The words of a fact that say something ("the", "my" and the like dropped).
@@ -161,6 +167,8 @@ pub struct Customer<'a> {
     given: BTreeSet<&'static str>,
     /// How often each thing was asked.
     order_asks: usize,
+    /// Whether the customer has given their order's or subscription's number.
+    gave_id: bool,
     /// Questions whose answer the customer had already given, as read from the reply.
     pub repeated: Vec<String>,
     /// Questions the customer could not place or had no answer for.
@@ -176,6 +184,7 @@ impl<'a> Customer<'a> {
             sent: 0,
             given: BTreeSet::new(),
             order_asks: 0,
+            gave_id: false,
             repeated: vec![],
             unanswerable: vec![],
         }
@@ -200,12 +209,23 @@ impl<'a> Customer<'a> {
             ("reason", k.reason.as_ref()),
             ("address", k.address.as_ref()),
             ("email", k.email.as_ref()),
-            ("subscription", k.subscription.as_ref().and_then(|s| s.mention.as_ref())),
+            (
+                "subscription",
+                k.subscription.as_ref().and_then(|s| s.mention.as_ref()),
+            ),
         ];
         for (name, fact) in facts {
             if fact.is_some_and(|f| says(message, f)) {
                 self.given.insert(name);
             }
+        }
+        let ids = [k.order.as_ref(), k.subscription.as_ref()];
+        if ids
+            .iter()
+            .flatten()
+            .any(|known| message.to_uppercase().contains(&known.id))
+        {
+            self.gave_id = true;
         }
         if let Some(order) = &k.order {
             let by_mention = order.mention.as_ref().is_some_and(|m| says(message, m));
@@ -234,7 +254,7 @@ impl<'a> Customer<'a> {
                 let reply = last.replies.join("\n");
                 let asked = read(&reply);
                 if let Some(fact) = asked.fact() {
-                    if self.given.contains(fact) && !(fact == "order" && self.order_asks == 0) {
+                    if self.given.contains(fact) && self.could_have_known(fact, &reply) {
                         self.repeated.push(question_of(&reply));
                     }
                 }
@@ -258,6 +278,34 @@ impl<'a> Customer<'a> {
             commands: None,
             expect: vec![],
         })
+    }
+
+    /// Whether the agent asking for `fact` again had what it needed: any fact once given,
+    /// except an order or subscription named by what is in it, which the agent had only when
+    /// its number was given or exactly one of the options it lists now fits the words used
+    /// and is the customer's ("the one with the kettle" among orders with one kettle between
+    /// them). Several orders with a smart watch, or an order the agent cannot offer, make the
+    /// question a fair one.
+    fn could_have_known(&self, fact: &str, reply: &str) -> bool {
+        let known = match fact {
+            "order" => self.goal.knows.order.as_ref(),
+            "subscription" => self.goal.knows.subscription.as_ref(),
+            _ => return true,
+        };
+        let Some(known) = known else {
+            return true;
+        };
+        if self.gave_id {
+            return true;
+        }
+        let Some(mention) = &known.mention else {
+            return false;
+        };
+        let fitting: Vec<&str> = reply
+            .lines()
+            .filter(|line| !order_or_subscription_ids(line).is_empty() && says(line, mention))
+            .collect();
+        matches!(fitting.as_slice(), [line] if line.to_uppercase().contains(&known.id))
     }
 
     fn answer(&mut self, asked: &Asked, channel: Channel, reply: &str) -> Answer {
@@ -306,14 +354,17 @@ impl<'a> Customer<'a> {
             }
             Asked::Order => {
                 self.order_asks += 1;
-                k.order.as_ref().map(|o| match (&o.mention, self.order_asks) {
-                    (Some(mention), 1) => mention.clone(),
-                    _ => o.id.clone(),
-                })
+                k.order
+                    .as_ref()
+                    .map(|o| match (&o.mention, self.order_asks) {
+                        (Some(mention), 1) => mention.clone(),
+                        _ => o.id.clone(),
+                    })
             }
-            Asked::Subscription => k.subscription.as_ref().map(|s| {
-                s.mention.clone().unwrap_or_else(|| s.id.clone())
-            }),
+            Asked::Subscription => k
+                .subscription
+                .as_ref()
+                .map(|s| s.mention.clone().unwrap_or_else(|| s.id.clone())),
             Asked::Items => fact(&k.items),
             Asked::Option => fact(&k.option),
             Asked::Refund => fact(&k.refund),
@@ -375,10 +426,106 @@ mod tests {
         }
     }
 
+    fn goal() -> Simulated {
+        serde_json::from_value(serde_json::json!({
+            "goal": "return",
+            "channels": ["whatsapp", "email"],
+            "opening": "something I bought stopped working",
+            "knows": {
+                "order": {"id": "#W0000002", "mention": "the one with the kettle"},
+                "items": "the kettle",
+                "refund": "gift card"
+            }
+        }))
+        .unwrap()
+    }
+
+    fn replied(text: &str) -> StepRun {
+        StepRun {
+            text: String::new(),
+            channel: Channel::WebChat,
+            replies: vec![text.to_string()],
+            latency_ms: 0.0,
+            conversation: frontline_domain::ConversationId::new(),
+            understood: vec![],
+            expected: None,
+            expected_exact: false,
+            expected_flow: None,
+            started: vec![],
+            asked: None,
+            status: ConversationStatus::Bot,
+            events: vec![],
+        }
+    }
+
+    #[test]
+    fn a_customer_names_the_order_first_and_gives_its_number_when_pressed() {
+        let g = goal();
+        let mut c = Customer::new(&g, CustomerFixture::default());
+        let first = c.next(None).unwrap();
+        assert_eq!(
+            first.text.as_deref(),
+            Some("something I bought stopped working")
+        );
+        assert_eq!(first.channel, Some(Channel::Whatsapp));
+        let say =
+            |c: &mut Customer, reply: &str| c.next(Some(&replied(reply))).and_then(|s| s.text);
+        let list =
+            "Which order are the items from?\n1) #W0000001: Lamp\n2) #W0000002: Electric Kettle";
+        assert_eq!(
+            say(&mut c, list).as_deref(),
+            Some("the one with the kettle")
+        );
+        // Asked again with the kettle's order listed alone: the agent had what it needed.
+        assert_eq!(say(&mut c, list).as_deref(), Some("#W0000002"));
+        assert_eq!(c.repeated.len(), 1, "{:?}", c.repeated);
+        // The channel moves on and stays on the last one.
+        assert_eq!(
+            say(&mut c, "Is it order #W0000009: Desk Lamp, placed 2 Oct?").as_deref(),
+            Some("no, it's the one with the kettle")
+        );
+        assert_eq!(
+            say(&mut c, "Is it order #W0000002: Electric Kettle?").as_deref(),
+            Some("yes")
+        );
+        assert_eq!(
+            say(
+                &mut c,
+                "Should the refund go to the original payment method, or to a gift card?"
+            )
+            .as_deref(),
+            Some("gift card")
+        );
+        let code = c.next(Some(&replied("I've sent a 6-digit code to the email address or phone number on that account. Please type it here."))).unwrap();
+        assert_eq!(code.text, None);
+        assert_eq!(
+            code.code_from.as_deref(),
+            Some("email:ada.lovelace1000@example.com,phone:+13035550100")
+        );
+        assert!(c
+            .next(Some(&replied("Done. The return is open.")))
+            .is_none());
+    }
+
+    #[test]
+    fn a_question_it_cannot_place_is_noted_and_a_handoff_ends_it() {
+        let g = goal();
+        let mut c = Customer::new(&g, CustomerFixture::default());
+        c.next(None);
+        c.next(Some(&replied("What colour is your car?")));
+        assert_eq!(c.unanswerable.len(), 1);
+        let mut handed = replied("A colleague will reply here.");
+        handed.status = ConversationStatus::HandedOff;
+        assert!(c.next(Some(&handed)).is_none());
+    }
+
     #[test]
     fn a_fact_is_said_when_its_words_are_in_the_message() {
         assert!(says("my kettle stopped working", "it stopped working"));
-        assert!(says("the one with the kettle please", "the one with the kettle"));
+        assert!(says(
+            "the one with the kettle please",
+            "the one with the kettle"
+        ));
         assert!(!says("the one with the lamp", "the one with the kettle"));
         assert!(!says("hello", "the the"));
     }

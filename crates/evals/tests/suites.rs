@@ -157,6 +157,49 @@ async fn every_demo_suite_passes_and_meets_its_targets() {
     let total: usize = cm.counts.iter().flatten().sum();
     assert!(total >= 15 && diagonal == total, "{cm:?}");
     assert!(f.automation_rate > 0.3 && f.resolution_rate >= f.automation_rate);
+    // The simulated customers (#12): at least 80 of them, on every demo flow and at least four
+    // channels; 95% finish their task, a return in at most 5 messages and a cancellation in at
+    // most 4 (medians), none handed off needlessly, none asked for what they already said.
+    let sim = f.simulated.as_ref().expect("the simulated suite ran");
+    assert!(sim.tasks >= 80, "{}", sim.tasks);
+    assert!(sim.task_success >= 0.95, "{sim:?}");
+    let median = |goal: &str| sim.goals[goal].median_turns.unwrap_or(f64::MAX);
+    assert!(
+        median("return") <= 5.0 && median("cancel") <= 4.0,
+        "{:?}",
+        sim.goals
+    );
+    for goal in [
+        "return",
+        "cancel",
+        "exchange",
+        "address",
+        "status",
+        "subscription",
+        "refused",
+    ] {
+        assert!(
+            sim.goals.get(goal).is_some_and(|g| g.tasks >= 5),
+            "{goal}: {:?}",
+            sim.goals
+        );
+    }
+    assert!(
+        sim.needless_handoffs.is_empty(),
+        "{:?}",
+        sim.needless_handoffs
+    );
+    assert!(
+        sim.repeated_questions.is_empty(),
+        "{:?}",
+        sim.repeated_questions
+    );
+    let channels: std::collections::BTreeSet<Channel> = runs
+        .iter()
+        .filter(|r| r.simulated.is_some())
+        .flat_map(|r| r.steps.iter().map(|s| s.channel))
+        .collect();
+    assert!(channels.len() >= 4, "{channels:?}");
     // No LLM in local mode.
     assert_eq!(f.llm.calls, 0);
     assert!(f.latency.turns >= 250 && f.latency.p50 > 0.0);

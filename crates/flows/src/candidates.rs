@@ -234,6 +234,18 @@ pub fn resolve(reply: &str, offers: &[Offer]) -> Pick {
     Pick::Unclear
 }
 
+/// Whether a reply points at an order or subscription at all, among the offers or not ("the one
+/// with the coffee maker", "the smart watch order", one of the offers' items): an answer to the
+/// question, however unclear, rather than a new request.
+pub fn refers(reply: &str, offers: &[Offer]) -> bool {
+    static POINTS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let points = POINTS.get_or_init(|| {
+        regex::Regex::new(r"(?i)\b(the one|that one|the (first|second|third|last|latest|other) one|(the|that|my) [a-z -]{0,30}\b(order|one|subscription)|#?w\d{3,})\b")
+            .expect("pattern")
+    });
+    points.is_match(reply) || !by_content(&words(reply), offers).is_empty()
+}
+
 /// The offers whose labels share the most content words with `said` ("the one with the
 /// kettle"); of those, "only"/"just" keeps the ones with the least else in them ("the order that
 /// only had the lamp"). Empty when no word is shared.
@@ -293,13 +305,20 @@ fn described(said: &[String], offers: &[Offer]) -> Option<usize> {
         // "the one from 31 October", "October 28th": the day too, when one is said.
         let day = said.iter().find_map(|w| {
             let digits = w.trim_end_matches(|c: char| c.is_alphabetic());
-            digits.parse::<usize>().ok().filter(|d| (1..=31).contains(d))
+            digits
+                .parse::<usize>()
+                .ok()
+                .filter(|d| (1..=31).contains(d))
         });
         let matching: Vec<usize> = (0..offers.len())
             .filter(|&i| offers[i].date.as_deref().and_then(month_of) == Some(month))
             .filter(|&i| {
                 day.is_none_or(|d| {
-                    offers[i].date.as_deref().and_then(|x| x.get(8..10)?.parse().ok()) == Some(d)
+                    offers[i]
+                        .date
+                        .as_deref()
+                        .and_then(|x| x.get(8..10)?.parse().ok())
+                        == Some(d)
                 })
             })
             .collect();
@@ -455,9 +474,15 @@ mod tests {
     #[test]
     fn a_no_that_names_something_else_turns_a_single_proposal_down() {
         let o = &orders()[1..2];
-        assert_eq!(resolve("no, it's the one with the kettle", o), Pick::Declined);
+        assert_eq!(
+            resolve("no, it's the one with the kettle", o),
+            Pick::Declined
+        );
         assert_eq!(resolve("no", o), Pick::Declined);
-        assert_eq!(resolve("yes, the lamp one", o), Pick::One(json!("#W0000005")));
+        assert_eq!(
+            resolve("yes, the lamp one", o),
+            Pick::One(json!("#W0000005"))
+        );
     }
 
     #[test]
@@ -477,7 +502,10 @@ mod tests {
             Pick::Narrowed(vec![json!("#W0000007"), json!("#W0000005")]),
             "two orders have a lamp"
         );
-        assert_eq!(pick("the one from 14 November"), Pick::One(json!("#W0000005")));
+        assert_eq!(
+            pick("the one from 14 November"),
+            Pick::One(json!("#W0000005"))
+        );
         assert_eq!(pick("the one from 15 November"), Pick::Unclear);
         assert_eq!(
             pick("the most expensive one"),

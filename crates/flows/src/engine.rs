@@ -882,16 +882,27 @@ impl Engine {
                 // known.
                 let unfilled = frame.slots.get(slot).is_none_or(Value::is_null);
                 // (Never by a position: "return 2 items" names no item.)
-                let opening = frame
-                    .opening
-                    .as_deref()
-                    .filter(|o| crate::candidates::position(o).is_none());
-                if let (true, Some(opening), Some(_)) =
-                    (unfilled, opening, &flow.slots[slot].choices)
+                if let (true, Some(opening)) = (unfilled, frame.opening.as_deref()) {
+                    let compiled = &flow.slots[slot];
+                    let named = match compiled.spec.from_opening {
+                        Some(crate::spec::FromOpening::Reason) => {
+                            slots::stated_reason(opening).map(Value::String)
+                        }
+                        None => slots::named_in(compiled, opening, &scope, env.today),
+                    };
+                    // Named in the opening, and a value the slot's own rules accept.
+                    if let Some(value) = named
+                        .and_then(|v| slots::normalize(slot, compiled, &v, &scope, env.today).ok())
+                    {
+                        frame.slots.insert(slot.clone(), value);
+                    }
+                }
+                let compiled = &flow.slots[slot];
+                if compiled.spec.take_only_choice
+                    && frame.slots.get(slot).is_none_or(Value::is_null)
                 {
-                    let said = Value::String(opening.to_string());
-                    if let Ok(value) =
-                        slots::normalize(slot, &flow.slots[slot], &said, &scope, env.today)
+                    if let Some(value) = slots::only_choice(compiled, &scope, env.today)
+                        .and_then(|v| slots::normalize(slot, compiled, &v, &scope, env.today).ok())
                     {
                         frame.slots.insert(slot.clone(), value);
                     }

@@ -158,6 +158,67 @@ fn rejects(condition: &Expr, scope: &Map<String, Value>, today: NaiveDate) -> bo
     condition.holds(scope, today).unwrap_or(true)
 }
 
+/// The choices of a list slot that a message names outright, by their labels (never by a
+/// position: "a different one" or "size 11" in the message a flow started on point at no place
+/// in a list the customer has not seen); `None` when it names none or the choices cannot be
+/// listed.
+pub fn named_in(
+    slot: &CompiledSlot,
+    text: &str,
+    scope: &Map<String, Value>,
+    today: NaiveDate,
+) -> Option<Value> {
+    let choices = slot.choices.as_ref()?.eval(scope, today).ok()?;
+    let choices: Vec<(String, String)> = choices
+        .as_array()?
+        .iter()
+        .filter_map(|c| {
+            Some((
+                crate::template::display(c.get("value")?),
+                crate::template::display(c.get("label").unwrap_or(&c["value"])),
+            ))
+        })
+        .collect();
+    let picked = named_choices(text, &choices);
+    (!picked.is_empty()).then(|| Value::Array(picked.into_iter().map(Value::String).collect()))
+}
+
+/// A list slot's one choice, as its value, when it has exactly one.
+pub fn only_choice(
+    slot: &CompiledSlot,
+    scope: &Map<String, Value>,
+    today: NaiveDate,
+) -> Option<Value> {
+    let choices = slot.choices.as_ref()?.eval(scope, today).ok()?;
+    match choices.as_array()?.as_slice() {
+        [one] => Some(Value::Array(vec![one.get("value")?.clone()])),
+        _ => None,
+    }
+}
+
+/// The reason a message states: what follows "because", "since", "as" or "cause", or what
+/// comes before ", so" ("I'm moving abroad next month so please stop it" → "I'm moving abroad
+/// next month"); `None` when it states none.
+pub fn stated_reason(text: &str) -> Option<String> {
+    static REASON: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
+    let (after, before) = REASON.get_or_init(|| {
+        (
+            regex::Regex::new(r"(?i)\b(?:because|since|as|'?cause)\s+((?:i|we|it|they|my|our|the|of)\b[^.!?;]{3,})")
+                .expect("pattern"),
+            regex::Regex::new(r"(?i)^\s*(?:(?:hi|hello|hey)\W+)?([^.!?;]{6,}?),?\s+so\s+(?:i|we|please|can|could|would)\b")
+                .expect("pattern"),
+        )
+    });
+    let found = after
+        .captures(text)
+        .or_else(|| before.captures(text))?
+        .get(1)?
+        .as_str()
+        .trim()
+        .trim_end_matches(',');
+    (!found.is_empty()).then(|| found.to_string())
+}
+
 /// A list slot's value: the choices the customer named (by label or value), or all of them.
 fn list(
     slot: &CompiledSlot,
@@ -244,7 +305,9 @@ fn list(
 /// - otherwise every choice, when the customer asks for all of them ("all of them", "both",
 ///   "everything"): "it stopped working all the time" asks for nothing.
 fn named_choices(text: &str, choices: &[(String, String)]) -> Vec<String> {
-    const FILLER: &[&str] = &["the", "a", "an", "one", "ones", "of", "and", "my", "it", "in"];
+    const FILLER: &[&str] = &[
+        "the", "a", "an", "one", "ones", "of", "and", "my", "it", "in",
+    ];
     let said = words(text);
     let says = |w: &String| {
         let alias = match w.as_str() {
@@ -282,13 +345,22 @@ fn named_choices(text: &str, choices: &[(String, String)]) -> Vec<String> {
         .filter(|(v, _)| whole.contains(v))
         .flat_map(|(_, l)| content(l))
         .collect();
+    // Next to whole matches, only a word no other choice has names one more ("the kettle and
+    // the t-shirt"); "the large grey one" does not add every small one.
+    let unique = |w: &String| {
+        choices
+            .iter()
+            .filter(|(_, l)| content(l).contains(w))
+            .count()
+            == 1
+    };
     let shared: Vec<usize> = choices
         .iter()
         .map(|(v, l)| match whole.contains(v) {
             true => 0,
             false => content(l)
                 .iter()
-                .filter(|w| says(w) && !covered.contains(w))
+                .filter(|w| says(w) && !covered.contains(w) && (whole.is_empty() || unique(w)))
                 .count(),
         })
         .collect();
@@ -336,12 +408,33 @@ mod tests {
     }
 
     #[test]
+    fn a_stated_reason_is_read_from_the_opening() {
+        use super::stated_reason;
+        assert_eq!(
+            stated_reason(
+                "I'm moving abroad next month so I want my coffee subscription cancelled."
+            )
+            .as_deref(),
+            Some("I'm moving abroad next month")
+        );
+        assert_eq!(
+            stated_reason("please cancel it because we drink tea now").as_deref(),
+            Some("we drink tea now")
+        );
+        assert_eq!(stated_reason("cancel my subscription"), None);
+        assert_eq!(stated_reason("as soon as possible please cancel"), None);
+    }
+
+    #[test]
     fn customers_name_items_by_part_of_their_label() {
         let order = ["Electric Kettle", "T-Shirt", "Wireless Headphones"];
         assert_eq!(pick("the kettle", &order), ["v1"]);
         assert_eq!(pick("just the headphones please", &order), ["v3"]);
         assert_eq!(pick("the kettle and the t-shirt", &order), ["v1", "v2"]);
-        assert_eq!(pick("both the kettle and the headphones", &order), ["v1", "v3"]);
+        assert_eq!(
+            pick("both the kettle and the headphones", &order),
+            ["v1", "v3"]
+        );
         assert_eq!(pick("all of them", &order), ["v1", "v2", "v3"]);
         assert_eq!(pick("everything", &order), ["v1", "v2", "v3"]);
         assert!(pick("it stops all the time", &order).is_empty());
@@ -355,6 +448,11 @@ mod tests {
         assert_eq!(pick("a 9", &options), ["v1", "v2", "v3"]);
         let headphones = ["black in-ear", "silver in-ear", "silver over-ear"];
         assert_eq!(pick("silver over-ear", &headphones), ["v3"]);
+        let backpacks = ["navy small", "olive small", "grey large", "navy large"];
+        assert_eq!(
+            pick("too small, I'd like the large grey one instead", &backpacks),
+            ["v3"]
+        );
         let shirts = ["red M", "red L", "blue S"];
         assert_eq!(pick("the red one in medium", &shirts), ["v1"]);
         let mats = ["Yoga Mat", "Yoga Mat", "Office Chair"];

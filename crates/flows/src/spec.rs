@@ -130,6 +130,22 @@ pub struct SlotSpec {
     /// for an id.
     #[serde(default)]
     pub candidates: Option<CandidatesSpec>,
+    /// List slots: with a single choice, take it instead of asking (the item of a one-item
+    /// order); the flow's confirmation still shows it.
+    #[serde(default)]
+    pub take_only_choice: bool,
+    /// String slots: fill it from what the message the flow started on gives (`reason`: the
+    /// reason the customer stated, "I'm moving abroad, so please stop my subscription").
+    #[serde(default)]
+    pub from_opening: Option<FromOpening>,
+}
+
+/// What a slot can take from the message its flow started on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FromOpening {
+    /// The reason stated: after "because", "since" or "as", or before ", so".
+    Reason,
 }
 
 /// Where a slot's candidates come from and how they are offered (see

@@ -658,9 +658,16 @@ impl Extractors {
                     .map(move |p| (canonical, normalize(p)))
             })
             .filter(|(_, phrase)| {
-                !phrase.is_empty()
-                    && text.contains(&format!(" {phrase} "))
-                    && !text.contains(&format!(" not {phrase} "))
+                // "don't need it" is said as "I don't need the kettle any more" too: a
+                // synonym's closing pronoun stands for whatever the customer names.
+                let core = ["it", "them", "this", "that"]
+                    .iter()
+                    .find_map(|p| phrase.strip_suffix(&format!(" {p}")))
+                    .filter(|core| core.contains(' '));
+                let says = |p: &str| {
+                    text.contains(&format!(" {p} ")) && !text.contains(&format!(" not {p} "))
+                };
+                !phrase.is_empty() && (says(phrase) || core.is_some_and(says))
             })
             .max_by_key(|(_, phrase)| phrase.len())
             .map(|(canonical, _)| canonical.clone())

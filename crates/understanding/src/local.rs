@@ -173,10 +173,15 @@ pub fn decide_route(
 
 /// The route, after the flows' keywords have had their say: among the three flows the router
 /// ranks closest, the one whose keywords the message says most often ("I want to return the
-/// backpack" says "return") takes a flow route or a clarification between flows, and a message
-/// the router found nothing in when it is also the closest flow. A tie changes nothing, and a
-/// knowledge or built-in route is left alone.
-pub fn keyword_route(flows: &FlowSet, message: &str, ranked: &[(Intent, f32)], route: Route) -> Route {
+/// backpack" says "return") takes a flow route, a clarification between flows, or a message the
+/// router found nothing in ("I'd like to leave the running socks club" says "club"). A tie
+/// changes nothing, and a knowledge or built-in route is left alone.
+pub fn keyword_route(
+    flows: &FlowSet,
+    message: &str,
+    ranked: &[(Intent, f32)],
+    route: Route,
+) -> Route {
     if !matches!(route, Route::Flow(..) | Route::Clarify(_) | Route::Nothing) {
         return route;
     }
@@ -213,9 +218,7 @@ pub fn keyword_route(flows: &FlowSet, message: &str, ranked: &[(Intent, f32)], r
     match route {
         Route::Flow(_, routed) => Route::Flow((*id).clone(), routed.max(*score)),
         Route::Clarify(_) => Route::Flow((*id).clone(), *score),
-        Route::Nothing if contenders.first().is_some_and(|c| c.0 == *id) => {
-            Route::Flow((*id).clone(), *score)
-        }
+        Route::Nothing => Route::Flow((*id).clone(), *score),
         other => other,
     }
 }
@@ -532,7 +535,7 @@ pub fn is_policy_question(message: &str) -> bool {
     let (asks, request) = ASKS.get_or_init(|| {
         (
             regex::Regex::new(
-                r"(?i)^\s*(?:do you|does|is it|is there|are there|are returns|how (?:do|does|long|much|many|can)|what(?:'s| is| are)? (?:the|your)|can i|could i|may i|am i allowed|is return|is shipping|is delivery|will i|which)\b",
+                r"(?i)^\s*(?:(?:hi|hello|hey|hiya)(?: there)?\W+)?(?:do you|does|is it|is there|are there|are returns|how (?:do|does|long|much|many|can)|what(?:'s| is| are)? (?:the|your)|can i|could i|may i|am i allowed|is return|is shipping|is delivery|will i|which)\b",
             )
             .expect("pattern"),
             regex::Regex::new(
@@ -564,6 +567,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_flow_named_by_its_keywords_wins_among_the_closest() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
+        let flows = FlowSet::load(&dir, &frontline_shop::actions::catalog()).unwrap();
+        let flow = |id: &str| Intent::Flow(id.into());
+        let ranked = vec![
+            (flow("exchange_items"), 0.62),
+            (flow("return_items"), 0.60),
+            (flow("order_status"), 0.41),
+        ];
+        let route = |message: &str, routed: Route| keyword_route(&flows, message, &ranked, routed);
+        let exchange = || Route::Flow("exchange_items".into(), 0.62);
+        // "return" names the return, over the router's first choice.
+        assert_eq!(
+            route(
+                "I want to return the running shoes, they're too small",
+                exchange()
+            ),
+            Route::Flow("return_items".into(), 0.62)
+        );
+        // Said of neither, or of both: the router decides.
+        assert_eq!(route("the shoes are too small", exchange()), exchange());
+        assert_eq!(
+            route("return or exchange, whichever", exchange()),
+            exchange()
+        );
+        // A question between the two is settled; nothing recognised becomes the named flow.
+        let clarify = Route::Clarify(vec!["exchange_items".into(), "return_items".into()]);
+        assert_eq!(
+            route("can I swap it", clarify),
+            Route::Flow("exchange_items".into(), 0.62)
+        );
+        assert_eq!(
+            route("I'd like my money back", Route::Nothing),
+            Route::Flow("return_items".into(), 0.60)
+        );
+        // Knowledge and built-in routes are left alone; flows outside the closest three too.
+        assert_eq!(
+            route("how do refunds work", Route::Knowledge(0.8)),
+            Route::Knowledge(0.8)
+        );
+        assert_eq!(
+            route("cancel my subscription", Route::Nothing),
+            Route::Nothing
+        );
+    }
+
+    #[test]
     fn a_message_splits_into_its_requests() {
         assert_eq!(
             clauses("Please start a return for the kettle, and do you cover the return postage?"),
@@ -585,6 +635,9 @@ mod tests {
 
     #[test]
     fn questions_about_a_policy_are_told_from_requests() {
+        assert!(is_policy_question(
+            "Hi, can I return something after I've opened the box?"
+        ));
         for q in [
             "do you deliver to Mexico?",
             "can I return something after 30 days?",

@@ -199,24 +199,39 @@ impl Pipeline {
         // A reply pointing at one of the offers made for the slot being asked ("the one with
         // the kettle", "the second one", "yes"), or turning a proposal down.
         if let (Some(slot), Some(active)) = (requested, active) {
-            if !active.offered.is_empty() {
-                use frontline_flows::candidates::{resolve, Pick};
-                let value = match resolve(message, &active.offered) {
+            use frontline_flows::candidates::{refers, resolve, Pick};
+            // A flow the router is sure of is a new request; anything else that points at an
+            // order is an answer, if an unclear one, and is asked about again.
+            let switching = matches!(&route, Route::Flow(id, score)
+                if *id != active.flow_id && *score >= self.switch_threshold);
+            let text = || Some(Value::String(message.trim().to_string()));
+            let value = if !active.offered.is_empty() {
+                match resolve(message, &active.offered) {
                     Pick::One(value) => Some(value),
-                    Pick::Declined | Pick::Narrowed(_) => {
-                        Some(Value::String(message.trim().to_string()))
-                    }
+                    Pick::Declined | Pick::Narrowed(_) => text(),
+                    Pick::Unclear if !switching && refers(message, &active.offered) => text(),
                     Pick::Unclear => None,
-                };
-                if let Some(value) = value {
-                    return vec![ScoredCommand::new(
-                        Command::SetSlot {
-                            name: slot.to_string(),
-                            value,
-                        },
-                        0.95,
-                    )];
                 }
+            } else {
+                // Nothing offered (turned down, or none fits): "the one with the lamp" for an
+                // order number is still an answer, not a new request.
+                let takes_candidates = self
+                    .flows
+                    .get(&active.flow_id)
+                    .and_then(|f| f.slots.get(slot))
+                    .is_some_and(|s| s.candidates.is_some());
+                (takes_candidates && !switching && refers(message, &[]) && !answers())
+                    .then(text)
+                    .flatten()
+            };
+            if let Some(value) = value {
+                return vec![ScoredCommand::new(
+                    Command::SetSlot {
+                        name: slot.to_string(),
+                        value,
+                    },
+                    0.95,
+                )];
             }
         }
         if requested == Some(CONFIRMATION) {
@@ -373,7 +388,11 @@ impl Pipeline {
             .named_values(flow.slots.iter(), message, today);
         let named_any = !named.is_empty();
         // A whole address given at once fills every part the flow asks for.
-        let address = self.extractors.postal_address(message).into_iter().flatten();
+        let address = self
+            .extractors
+            .postal_address(message)
+            .into_iter()
+            .flatten();
         for (name, value) in address.filter(|(name, _)| flow.slots.contains_key(*name)) {
             if !out.iter().any(|c| is_set(c, name)) {
                 let value = Value::String(value);
