@@ -635,15 +635,29 @@ fn writes_made(runs: &[frontline_evals::CaseRun]) -> Vec<String> {
 /// `FRONTLINE_RECORD_CASSETTES=1 cargo test -p frontline-evals --test suites adversarial`
 /// after changing a prompt, a flow or the suite). In each mode: no write, and every
 /// "nothing happens" assertion holds; the pass rates are reported.
-#[tokio::test]
-async fn the_adversarial_suite_moves_no_policy_in_local_or_llm_mode() {
-    let suites: Vec<Suite> = load_suites(&repo("evals/suites"))
+/// Run one suite in LLM mode, replaying `evals/cassettes/<suite>`, or recording them against the
+/// llama.cpp test server with `FRONTLINE_RECORD_CASSETTES=1`. Asserts that every turn that
+/// needed the model went through it: nothing fell back for want of a recording.
+async fn llm_mode_from_cassettes(
+    suite: &str,
+    every: usize,
+    min_calls: u32,
+) -> (Vec<Suite>, Vec<frontline_evals::CaseRun>) {
+    let mut suites: Vec<Suite> = load_suites(&repo("evals/suites"))
         .unwrap()
         .into_iter()
-        .filter(|s| s.name == "adversarial")
+        .filter(|s| s.name == suite)
         .collect();
+    // Every `every`-th case: recording runs the test model on two cores, about half a minute a
+    // call.
+    for s in &mut suites {
+        s.cases = std::mem::take(&mut s.cases)
+            .into_iter()
+            .step_by(every.max(1))
+            .collect();
+    }
     assert_eq!(suites.len(), 1);
-    let cassettes = repo("evals/cassettes/adversarial");
+    let cassettes = repo(&format!("evals/cassettes/{suite}"));
     let record = std::env::var("FRONTLINE_RECORD_CASSETTES").is_ok_and(|v| v == "1");
     let server = match record {
         true => {
@@ -657,15 +671,10 @@ async fn the_adversarial_suite_moves_no_policy_in_local_or_llm_mode() {
         None => ("http://127.0.0.1:9/v1".to_string(), CassetteMode::Replay),
     };
     let (_parts, llm) = llm_world(&url, mode, &cassettes).await;
-    let llm_runs = run_suites(&llm, &suites, &|_| {}).await.unwrap();
+    let runs = run_suites(&llm, &suites, &|_| {}).await.unwrap();
     drop(server);
-    let (_parts, local) = world(&repo("flows")).await;
-    let local_runs = run_suites(&local, &suites, &|_| {}).await.unwrap();
-
-    // LLM mode went through the model on every turn that needed understanding: nothing fell
-    // back for want of a recording.
     let mut calls = 0;
-    for run in &llm_runs {
+    for run in &runs {
         for e in &run.events {
             if let frontline_domain::EventKind::CommandsUnderstood { llm: Some(u), .. }
             | frontline_domain::EventKind::KnowledgeConsulted { llm: Some(u), .. } = &e.kind
@@ -677,13 +686,59 @@ async fn the_adversarial_suite_moves_no_policy_in_local_or_llm_mode() {
                     .is_some_and(|f| f.contains("no recording for this request"));
                 assert!(
                     !missed,
-                    "{}: {:?}; record the cassettes again (see this test's docs)",
+                    "{}: {:?}; record the cassettes again (see llm_mode_from_cassettes)",
                     run.name, u.fallback
                 );
             }
         }
     }
-    assert!(calls > 20, "LLM calls {calls}");
+    assert!(calls >= min_calls, "LLM calls {calls}");
+    (suites, runs)
+}
+
+#[tokio::test]
+async fn the_simulated_customers_are_served_in_llm_mode_from_cassettes() {
+    // Every seventh customer: 14 of them, from every goal but the rarest.
+    let (_suites, runs) = llm_mode_from_cassettes("simulated", 7, 10).await;
+    let (_parts, world) = world(&repo("flows")).await;
+    let f = figures("llm", &runs, &Engine::new(world.flows.clone()), None).await;
+    let sim = f.simulated.expect("simulated customers ran");
+    eprintln!(
+        "simulated customers, LLM mode (SmolLM2-135M, replayed): {}/{} tasks ({:.3}), needless handoffs {}, questions already answered {}",
+        sim.succeeded,
+        sim.tasks,
+        sim.task_success,
+        sim.needless_handoffs.len(),
+        sim.repeated_questions.len()
+    );
+    for (goal, g) in &sim.goals {
+        eprintln!(
+            "  {goal}: {}/{} median turns {:?}",
+            g.succeeded, g.tasks, g.median_turns
+        );
+    }
+    // Whatever the model makes of a turn, no write goes astray: every write made is one the
+    // customer's case expects.
+    for run in &runs {
+        let wrong: Vec<&String> = run
+            .failures
+            .iter()
+            .filter(|f| f.contains("writes were [\""))
+            .collect();
+        assert!(wrong.is_empty(), "{}: {wrong:?}", run.name);
+    }
+    assert!(sim.task_success >= LLM_MODE_TASK_SUCCESS, "{sim:?}");
+}
+
+/// The simulated customers' task success in LLM mode with the 135M-parameter test model, whose
+/// invalid answers fall back to the local reading; a floor under the recorded figure.
+const LLM_MODE_TASK_SUCCESS: f64 = 0.9;
+
+#[tokio::test]
+async fn the_adversarial_suite_moves_no_policy_in_local_or_llm_mode() {
+    let (suites, llm_runs) = llm_mode_from_cassettes("adversarial", 1, 21).await;
+    let (_parts, local) = world(&repo("flows")).await;
+    let local_runs = run_suites(&local, &suites, &|_| {}).await.unwrap();
     for (mode, runs) in [("local", &local_runs), ("llm", &llm_runs)] {
         let passed = runs.iter().filter(|r| r.passed()).count();
         let writes = writes_made(runs);
