@@ -445,6 +445,12 @@ impl Extractors {
     /// A whole postal address in the message, by part (see [`ADDRESS_PARTS`]); a missing
     /// apartment line is `none`, as a customer asked for it would say.
     pub fn postal_address(&self, message: &str) -> Option<BTreeMap<&'static str, String>> {
+        // A house number and a ZIP code: at least six digits, and a comma. Most messages have
+        // neither, and skip the pattern.
+        let digits = message.bytes().filter(u8::is_ascii_digit).count();
+        if digits < 6 || !message.contains(',') {
+            return None;
+        }
         let found = self.postal_address.captures(message)?;
         let part = |name: &str| found.name(name).map(|m| m.as_str().trim().to_string());
         let state = part("state")?.to_uppercase();

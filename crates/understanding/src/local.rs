@@ -186,11 +186,24 @@ pub fn keyword_route(
         return route;
     }
     let said = format!(" {} ", crate::extract::normalize(message));
+    // " keyword" followed by nothing or a common ending, then a space; keywords are written
+    // lowercase, so most need no normalizing.
     let says = |keyword: &str| {
-        let keyword = crate::extract::normalize(keyword);
-        ["", "s", "es", "ed", "ing"]
-            .iter()
-            .any(|ending| said.contains(&format!(" {keyword}{ending} ")))
+        let plain = keyword
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b' ' || b == b'\'');
+        let keyword = match plain {
+            true => std::borrow::Cow::Borrowed(keyword),
+            false => std::borrow::Cow::Owned(crate::extract::normalize(keyword)),
+        };
+        said.match_indices(keyword.as_ref()).any(|(at, _)| {
+            let rest = &said[at + keyword.len()..];
+            said.as_bytes()[at.saturating_sub(1)] == b' '
+                && ["", "s", "es", "ed", "ing"].iter().any(|ending| {
+                    rest.strip_prefix(ending)
+                        .is_some_and(|r| r.starts_with(' '))
+                })
+        })
     };
     let contenders: Vec<(&String, f32, usize)> = ranked
         .iter()
