@@ -135,11 +135,17 @@ pub async fn eval_command(
         let split = if name == "banking77" {
             banking77(&path)?
         } else {
-            clinc150(&path)?
+            clinc150(
+                &path,
+                Some(Path::new("evals/understanding/clinc150_out_of_scope.yaml")),
+            )?
         };
         let embedder: Arc<dyn Embedder> =
             Arc::new(CachedEmbedder::open(model.clone(), &embedding_cache(name)));
-        let total = split.train.len() + split.calibration.len() + split.test.len();
+        let total = split.train.len()
+            + split.calibration.len()
+            + split.test.len()
+            + split.own_negatives.len();
         let bar = ProgressBar::new(total as u64).with_style(
             ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} sentences ({eta})")
                 .context("progress bar template")?,
@@ -157,7 +163,18 @@ pub async fn eval_command(
                 ("in_scope_accuracy".into(), report.test.in_scope_accuracy),
                 ("oos_recall".into(), report.test.oos_recall),
             ]
-            .into(),
+            .into_iter()
+            .chain(
+                report
+                    .own_negatives
+                    .as_ref()
+                    .map(|own| ("own_negatives_refused".to_string(), own.oos_recall)),
+            )
+            .chain(
+                (report.test.out_of_scope > 0)
+                    .then(|| ("false_start_rate".to_string(), report.false_start_rate)),
+            )
+            .collect(),
         );
     }
     Ok(figures)

@@ -239,6 +239,10 @@ pub struct FlowFrame {
     /// prompt from then on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub declined: Vec<String>,
+    /// The question last put for `requested_slot`, as written before any rephrasing: the same
+    /// question is not asked twice in the same words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<String>,
 }
 
 /// One candidate a flow offers for a slot, from the customer's own data.

@@ -383,6 +383,24 @@ pub fn mentioned(message: &str, offers: &[Offer]) -> Option<Value> {
         .map(|i| offers[i].value.clone())
 }
 
+/// The offered value that `value` stands for (`"w0000002"` or `"#W0000002 "` for the offer
+/// `#W0000002`), if it is one offer's value: how a value read elsewhere (an LLM's `set_slot`) is
+/// checked against what the customer was offered, and written as the offer writes it.
+pub fn offered(value: &Value, offers: &[Offer]) -> Option<Value> {
+    let key = |v: &Value| {
+        let text: String = crate::template::display(v)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        text.trim_start_matches('#').to_lowercase()
+    };
+    let wanted = key(value);
+    offers
+        .iter()
+        .find(|o| !wanted.is_empty() && key(&o.value) == wanted)
+        .map(|o| o.value.clone())
+}
+
 /// The offer whose id the reply contains, if exactly one.
 fn by_value(reply: &str, offers: &[Offer]) -> Option<usize> {
     let compact: String = reply.chars().filter(|c| !c.is_whitespace()).collect();
@@ -410,6 +428,14 @@ pub fn render(offers: &[Offer], one: &str, many: &str) -> String {
             }
             text
         }
+    }
+}
+
+/// How to answer offers shown a second time, after a reply that pointed at none of them.
+pub fn how_to_answer(offers: &[Offer]) -> &'static str {
+    match offers {
+        [_] => "You can say yes, or tell me which one you mean in your own words.",
+        _ => "You can answer with its number in the list, or describe it in your own words.",
     }
 }
 
@@ -469,6 +495,24 @@ mod tests {
                 130.0,
             ),
         ]
+    }
+
+    #[test]
+    fn a_value_read_elsewhere_counts_only_when_it_is_one_of_the_offers() {
+        let offers = orders();
+        assert_eq!(
+            offered(&json!("#W0000007"), &offers),
+            Some(json!("#W0000007"))
+        );
+        assert_eq!(
+            offered(&json!(" w0000007"), &offers),
+            Some(json!("#W0000007"))
+        );
+        // Not offered, a part of an id, or nothing at all.
+        assert_eq!(offered(&json!("#W0000099"), &offers), None);
+        assert_eq!(offered(&json!("W000000"), &offers), None);
+        assert_eq!(offered(&json!(""), &offers), None);
+        assert_eq!(offered(&json!("#W0000007"), &[]), None);
     }
 
     #[test]

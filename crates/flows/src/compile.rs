@@ -139,6 +139,8 @@ pub struct CompiledSlot {
     pub spec: SlotSpec,
     /// The question.
     pub prompt: Template,
+    /// The question in other words, when the flow gives one.
+    pub reprompt: Option<Template>,
     /// Pattern slots: the whole-value regex.
     pub pattern: Option<Regex>,
     /// List slots: the expression giving the choices.
@@ -472,6 +474,10 @@ impl Compiler<'_> {
                 );
             }
             let prompt = self.template(&format!("{pointer}/prompt"), &slot.prompt, false);
+            let reprompt = slot
+                .reprompt
+                .as_ref()
+                .and_then(|text| self.template(&format!("{pointer}/reprompt"), text, false));
             let pattern = match (&slot.kind, &slot.pattern) {
                 (SlotType::Pattern, Some(p)) => match Regex::new(&format!("^(?:{p})$")) {
                     Ok(r) => Some(r),
@@ -527,6 +533,7 @@ impl Compiler<'_> {
                     CompiledSlot {
                         spec: slot.clone(),
                         prompt,
+                        reprompt,
                         pattern,
                         choices,
                         candidates,

@@ -210,6 +210,7 @@ impl Engine {
             .get(pc)
             .map_or_else(|| END.to_string(), |i| i.id.clone());
         frame.requested_slot = None;
+        frame.asked = None;
         frame.attempts = 0;
     }
 
@@ -958,6 +959,13 @@ impl Engine {
                             &c.one.render(&with),
                             &c.many.render(&scope),
                         );
+                        let again = frame.asked.as_deref() == Some(text.as_str());
+                        frame.asked = Some(text.clone());
+                        let text = if again {
+                            format!("{text}\n{}", crate::candidates::how_to_answer(&offers))
+                        } else {
+                            text
+                        };
                         frame.offered = offers;
                         out.effects.push(Effect::Ask {
                             slot: slot.clone(),
@@ -968,9 +976,22 @@ impl Engine {
                     None => {}
                 }
                 frame.offered.clear();
+                // The same question twice comes in other words the second time (unless this
+                // turn already said what was wrong with the answer).
+                let prompt = compiled.prompt.render(&scope);
+                let explained = out
+                    .effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::Rejected { .. }));
+                let text = if frame.asked.as_deref() == Some(prompt.as_str()) && !explained {
+                    slots::rephrased(compiled, &scope, env.today)
+                } else {
+                    prompt.clone()
+                };
+                frame.asked = Some(prompt);
                 out.effects.push(Effect::Ask {
                     slot: slot.clone(),
-                    text: compiled.prompt.render(&scope),
+                    text,
                 });
                 Some(Pause::Waiting)
             }

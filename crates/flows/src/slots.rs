@@ -183,6 +183,74 @@ pub fn named_in(
     (!picked.is_empty()).then(|| Value::Array(picked.into_iter().map(Value::String).collect()))
 }
 
+/// The slot's question in other words, for when the reply to it did not answer it: the flow's
+/// `reprompt` if it wrote one; otherwise the question again with what kind of answer fits (its
+/// options, its choices, or an example), so the same words are never asked twice.
+pub fn rephrased(slot: &CompiledSlot, scope: &Map<String, Value>, today: NaiveDate) -> String {
+    if let Some(reprompt) = &slot.reprompt {
+        return reprompt.render(scope);
+    }
+    let quoted = |items: &[String]| -> String {
+        let items: Vec<String> = items
+            .iter()
+            .map(|i| format!("\u{201c}{i}\u{201d}"))
+            .collect();
+        match items.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+        }
+    };
+    let listed = |items: Vec<String>| -> Vec<String> { items.into_iter().take(6).collect() };
+    let hint = match slot.spec.kind {
+        SlotType::Enum => {
+            let values: Vec<String> = slot.spec.values.keys().map(|v| v.replace('_', " ")).collect();
+            format!("You can say {}.", quoted(&listed(values)))
+        }
+        SlotType::List => {
+            let labels: Vec<String> = slot
+                .choices
+                .as_ref()
+                .and_then(|c| c.eval(scope, today).ok())
+                .and_then(|c| {
+                    c.as_array().map(|items| {
+                        items
+                            .iter()
+                            .filter_map(|c| c.get("label").or_else(|| c.get("value")))
+                            .map(crate::template::display)
+                            .collect()
+                    })
+                })
+                .unwrap_or_default();
+            if labels.is_empty() {
+                "You can name them in your own words.".to_string()
+            } else {
+                format!(
+                    "You can name one or more of them in your own words: {}.",
+                    quoted(&listed(labels))
+                )
+            }
+        }
+        SlotType::Bool => "A yes or a no is enough.".to_string(),
+        SlotType::Email => "Just the email address is enough, like name@example.com.".to_string(),
+        SlotType::Phone => {
+            "Just the phone number is enough, with its country code, like +1 555 010 0199."
+                .to_string()
+        }
+        SlotType::Date => {
+            "A date in your own words is enough, like \u{201c}12 November\u{201d} or \u{201c}last Monday\u{201d}."
+                .to_string()
+        }
+        SlotType::Integer | SlotType::Number => "Just the number is enough, like 2.".to_string(),
+        SlotType::Money => "Just the amount is enough, like 25.00.".to_string(),
+        SlotType::Pattern | SlotType::String => match &slot.spec.description {
+            Some(what) => format!("I need {} to go on.", what.trim().trim_end_matches('.')),
+            None => "I need this to go on.".to_string(),
+        },
+    };
+    format!("{} {hint}", slot.prompt.render(scope))
+}
+
 /// A list slot's one choice, as its value, when it has exactly one.
 pub fn only_choice(
     slot: &CompiledSlot,

@@ -101,6 +101,10 @@ pub struct SlotSpec {
     pub kind: SlotType,
     /// The question to ask (a template).
     pub prompt: String,
+    /// The question asked again, in other words, after a reply that did not answer it (a
+    /// template). Without it the prompt comes again with the slot's options or an example.
+    #[serde(default)]
+    pub reprompt: Option<String>,
     /// What it is, for LLM understanding.
     #[serde(default)]
     pub description: Option<String>,

@@ -772,3 +772,83 @@ fn cx_teams_can_rewrite_repair_turns_with_pattern_flows() {
     );
     assert!(stack.is_empty());
 }
+
+#[test]
+fn a_reply_that_answers_nothing_gets_the_question_in_other_words_not_the_same_prompt() {
+    let engine = Engine::new(Arc::new(common::demo_flows()));
+    let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
+    let not_understood = || Command::CannotHandle {
+        reason: "no slot value in it".into(),
+    };
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("#W0000001"))],
+        &mut b,
+        &env,
+    );
+    let prompt = "May I ask why? Is it no longer needed, or was it ordered by mistake?";
+    assert_eq!(said, [prompt]);
+
+    // Asked again: the question with its options spelled out, never the same words twice.
+    let (said, _) = turn(&engine, &mut stack, vec![not_understood()], &mut b, &env);
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert_eq!(said[0], "Sorry, I didn't catch that.");
+    assert_eq!(
+        said[1],
+        format!("{prompt} You can say \u{201c}no longer needed\u{201d} or \u{201c}ordered by mistake\u{201d}.")
+    );
+    // A third time is still not the bare prompt, and an answer then goes on as usual.
+    let (said, _) = turn(&engine, &mut stack, vec![not_understood()], &mut b, &env);
+    assert_ne!(said.last().unwrap(), prompt);
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("reason", json!("by mistake"))],
+        &mut b,
+        &env,
+    );
+    assert!(
+        said[0].starts_with("To confirm: cancel order #W0000001"),
+        "{said:?}"
+    );
+
+    // A value refused with its reason is not rephrased on top: the refusal already said it.
+    let (mut stack, mut b) = (vec![], Backend::new());
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("#W0000001"))],
+        &mut b,
+        &env,
+    );
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![set("reason", json!("it's too expensive"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(said[1], prompt);
+
+    // Without a known email: the email asked again with an example.
+    let env = self::env(None);
+    let (mut stack, mut b) = (vec![], Backend::new());
+    let (first, _) = turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order")],
+        &mut b,
+        &env,
+    );
+    let (again, _) = turn(&engine, &mut stack, vec![not_understood()], &mut b, &env);
+    let asked = first.last().unwrap();
+    assert!(
+        again.last().unwrap().starts_with(asked.as_str())
+            && again
+                .last()
+                .unwrap()
+                .ends_with("Just the email address is enough, like name@example.com."),
+        "{first:?} then {again:?}"
+    );
+}

@@ -284,6 +284,9 @@ pub struct IntentSplit {
     pub calibration: Vec<IntentExample>,
     /// Figures are reported on these, never seen before.
     pub test: Vec<IntentExample>,
+    /// Out-of-scope messages written for frontline, held out: reported apart from `test`
+    /// (their refusal rate), and counted in the false-start rate with `test`'s own.
+    pub own_negatives: Vec<IntentExample>,
 }
 
 /// FNV-1a: a stable hash, so splits never change between runs or machines.
@@ -355,7 +358,7 @@ fn csv_rows(text: &str) -> Vec<Vec<String>> {
 /// CLINC150 (`clinc150/train_val.json`): `train` are the router's examples; `val` and
 /// `oos_val` are halved by a stable hash into calibration and test, and `oos_train` joins the
 /// calibration half.
-pub fn clinc150(path: &Path) -> Result<IntentSplit, EvalError> {
+pub fn clinc150(path: &Path, own_negatives: Option<&Path>) -> Result<IntentSplit, EvalError> {
     #[derive(Deserialize)]
     struct Clinc {
         train: Vec<(String, String)>,
@@ -389,6 +392,18 @@ pub fn clinc150(path: &Path) -> Result<IntentSplit, EvalError> {
             .into_iter()
             .map(|(text, _)| IntentExample { text, label: None }),
     );
+    if let Some(path) = own_negatives {
+        let negatives: Vec<String> =
+            serde_norway::from_str(&read(path)?).map_err(|e| format_error(path, e))?;
+        for text in negatives {
+            let example = IntentExample { text, label: None };
+            if stable_hash(&example.text).is_multiple_of(2) {
+                split.calibration.push(example);
+            } else {
+                split.own_negatives.push(example);
+            }
+        }
+    }
     Ok(split)
 }
 
@@ -405,6 +420,11 @@ pub struct IntentReport {
     pub calibration: RoutingScore,
     /// On the held-out part.
     pub test: RoutingScore,
+    /// On the held-out own negatives (all out of scope), when the split has them.
+    pub own_negatives: Option<RoutingScore>,
+    /// Held-out out-of-scope messages (the dataset's and the own negatives) the router sent to
+    /// an intent: a flow started that nobody asked for.
+    pub false_start_rate: f64,
     /// Seconds spent embedding.
     pub embed_seconds: f64,
 }
@@ -436,7 +456,18 @@ impl std::fmt::Display for IntentReport {
             }
             writeln!(f)?;
         }
-        Ok(())
+        if let Some(own) = &self.own_negatives {
+            writeln!(
+                f,
+                "  own negatives (held out, n={}): refused {:.3}",
+                own.out_of_scope, own.oos_recall
+            )?;
+        }
+        writeln!(
+            f,
+            "  false starts: {:.3} of the held-out out-of-scope messages went to an intent",
+            self.false_start_rate
+        )
     }
 }
 
@@ -451,7 +482,8 @@ pub async fn evaluate_intents(
     progress: &(dyn Fn(usize, usize) + Send + Sync),
 ) -> Result<IntentReport, EvalError> {
     let started = Instant::now();
-    let total = split.train.len() + split.calibration.len() + split.test.len();
+    let total =
+        split.train.len() + split.calibration.len() + split.test.len() + split.own_negatives.len();
     let examples: Vec<(Intent, String)> = split
         .train
         .iter()
@@ -478,6 +510,7 @@ pub async fn evaluate_intents(
     let calibration_vectors = embed_all(&split.calibration).await?;
     progress(split.train.len() + split.calibration.len(), total);
     let test_vectors = embed_all(&split.test).await?;
+    let own_vectors = embed_all(&split.own_negatives).await?;
     progress(total, total);
     let embed_seconds = started.elapsed().as_secs_f64();
 
@@ -508,12 +541,38 @@ pub async fn evaluate_intents(
     let (_, settings, calibration) = best.expect("at least one k");
     router.set_settings(settings);
     let test = score(&labelled(&router, &split.test, &test_vectors), &settings);
+    let own_negatives = (!split.own_negatives.is_empty()).then(|| {
+        score(
+            &labelled(&router, &split.own_negatives, &own_vectors),
+            &settings,
+        )
+    });
+    let (refused, out_of_scope) = std::iter::once(&test).chain(own_negatives.as_ref()).fold(
+        (0.0, 0usize),
+        |(refused, n), s| {
+            (
+                refused + s.oos_recall * s.out_of_scope as f64,
+                n + s.out_of_scope,
+            )
+        },
+    );
+    let false_start_rate = if out_of_scope == 0 {
+        0.0
+    } else {
+        1.0 - refused / out_of_scope as f64
+    };
     Ok(IntentReport {
         dataset: split.name.clone(),
-        sizes: (split.train.len(), split.calibration.len(), split.test.len()),
+        sizes: (
+            split.train.len(),
+            split.calibration.len(),
+            split.test.len() + split.own_negatives.len(),
+        ),
         settings,
         calibration,
         test,
+        own_negatives,
+        false_start_rate,
         embed_seconds,
     })
 }

@@ -12,8 +12,8 @@
 use crate::local::LocalUnderstanding;
 use crate::router::Intent;
 use crate::{
-    AnswerDraft, DialogueContext, KnowledgeAnswer, Speaker, Understanding, UnderstandingError,
-    Understood,
+    ActiveFlow, AnswerDraft, DialogueContext, KnowledgeAnswer, Speaker, Understanding,
+    UnderstandingError, Understood,
 };
 use async_trait::async_trait;
 use frontline_domain::{Channel, Command, LlmUsage, ScoredCommand};
@@ -126,13 +126,14 @@ fn usage_of(completion: &Completion) -> LlmUsage {
 }
 
 /// The placeholders of `prompts/command_generator.md`.
-pub const COMMAND_PLACEHOLDERS: [&str; 9] = [
+pub const COMMAND_PLACEHOLDERS: [&str; 10] = [
     "today",
     "channel",
     "max_chars",
     "flows",
     "active_flow",
     "requested_slot",
+    "offers",
     "slots",
     "passages",
     "history",
@@ -408,6 +409,7 @@ impl LlmUnderstanding {
                     .and_then(|a| a.requested_slot.clone())
                     .unwrap_or_else(|| "none".into()),
             ),
+            ("offers", active.map(offers_listing).unwrap_or_default()),
             (
                 "slots",
                 active
@@ -476,6 +478,34 @@ impl LlmUnderstanding {
                     return Err(format!(
                         "slot {name:?} set to {value}: a yes or a one-time code comes only from the customer's own words"
                     ));
+                }
+                Command::SetSlot { name, value }
+                    if in_scope.len() == 1
+                        && context.active_flow.as_ref().is_some_and(|a| {
+                            a.requested_slot.as_deref() == Some(name) && !a.offered.is_empty()
+                        }) =>
+                {
+                    // The customer chose among their own orders (subscriptions, …): the value
+                    // must be one of them, written as offered.
+                    let offers = context
+                        .active_flow
+                        .as_ref()
+                        .map(|a| a.offered.as_slice())
+                        .unwrap_or_default();
+                    let Some(chosen) = frontline_flows::candidates::offered(value, offers) else {
+                        return Err(format!(
+                            "slot {name:?} set to {value}, which is none of the {} offered",
+                            offers.len()
+                        ));
+                    };
+                    commands.push(ScoredCommand::new(
+                        Command::SetSlot {
+                            name: name.clone(),
+                            value: chosen,
+                        },
+                        self.settings.confidence,
+                    ));
+                    continue;
                 }
                 Command::SetSlot { name, value } => {
                     let known = name == CONFIRMATION
@@ -553,6 +583,33 @@ pub struct Shown {
     pub passages: Vec<Passage>,
     /// How confident the retrieval was (the relevance gate passed).
     pub confidence: f32,
+}
+
+/// What the customer was offered for the slot being asked, as the prompt lists it after the
+/// slot's name (nothing when nothing was offered, so the line reads as before): the value to
+/// set and the label the customer saw. Labels are the flow's own (items, status, dates), never
+/// payment details.
+fn offers_listing(active: &ActiveFlow) -> String {
+    if active.offered.is_empty() || active.requested_slot.is_none() {
+        return String::new();
+    }
+    let mut listing = String::from(
+        "\nThe customer was offered these for it, numbered as they saw them. When the message points at one (by its contents, date, position or size), set the slot to that one's value exactly as written here:",
+    );
+    for (i, offer) in active
+        .offered
+        .iter()
+        .take(frontline_flows::candidates::MAX_LISTED)
+        .enumerate()
+    {
+        listing.push_str(&format!(
+            "\n{}. value {}: {}",
+            i + 1,
+            offer.value,
+            offer.label
+        ));
+    }
+    listing
 }
 
 /// Passages as prompts list them: `[n] (title › section) text`, numbered from 1.

@@ -199,3 +199,95 @@ async fn llm_mode_end_to_end_on_a_real_llama_cpp_server() {
         assert_eq!(again.source, before.source, "{m}");
     }
 }
+
+/// The customer's own orders offered for the slot being asked go into the prompt (value and the
+/// label the customer saw, nothing else), so an LLM can read "the one with the kettle"; the value
+/// it then sets is checked against them in code. No server is needed: nothing is sent.
+#[tokio::test]
+async fn the_prompt_carries_the_offers_and_a_chosen_value_must_be_one_of_them() {
+    use frontline_domain::Offer;
+    use serde_json::json;
+    let local = Arc::new(
+        LocalUnderstanding::build(
+            common::flows("flows"),
+            common::minilm(),
+            LocalSettings::default(),
+        )
+        .await
+        .unwrap(),
+    );
+    let template = Template::load(
+        &common::repo().join("prompts/command_generator.md"),
+        &COMMAND_PLACEHOLDERS,
+    )
+    .unwrap();
+    let llm = LlmUnderstanding::new(
+        client("http://127.0.0.1:9"),
+        local,
+        None,
+        template,
+        Default::default(),
+    );
+    let offer = |id: &str, label: &str| Offer {
+        value: json!(id),
+        label: format!("{id}: {label}"),
+        date: None,
+        size: None,
+    };
+    let mut context = DialogueContext {
+        channel: Channel::Whatsapp,
+        active_flow: Some(ActiveFlow {
+            flow_id: "return_items".into(),
+            requested_slot: Some("order_id".into()),
+            slots: Default::default(),
+            offered: vec![
+                offer("#W0000007", "Electric Kettle, Desk Lamp, placed 2 Nov"),
+                offer("#W0000003", "Running Shoes, placed 14 Oct"),
+            ],
+        }),
+        recent: vec![],
+        today: "2026-11-21".parse().unwrap(),
+        offered_flows: vec![],
+    };
+    let (messages, _) = llm.prompt("the one with the kettle", &context, &[]).await;
+    let system = &messages[0].content;
+    assert!(
+        system.contains("Slot being asked for: order_id\nThe customer was offered these"),
+        "{system}"
+    );
+    assert!(
+        system.contains(
+            "\n1. value \"#W0000007\": #W0000007: Electric Kettle, Desk Lamp, placed 2 Nov\n"
+        ),
+        "{system}"
+    );
+    assert!(
+        system.contains("\n2. value \"#W0000003\": #W0000003: Running Shoes"),
+        "{system}"
+    );
+
+    // The model's pick is taken as offered; anything else is not a pick, and the turn falls
+    // back to the local reading.
+    let set = |value: &str| json!({"commands": [{"type": "set_slot", "name": "order_id", "value": value}]});
+    let picked = llm.validate(&set("w0000007"), &context).unwrap();
+    assert_eq!(
+        picked[0].command,
+        Command::SetSlot {
+            name: "order_id".into(),
+            value: json!("#W0000007")
+        }
+    );
+    let invented = llm.validate(&set("#W0000099"), &context).unwrap_err();
+    assert!(invented.contains("none of the 2 offered"), "{invented}");
+
+    // With nothing offered, the line reads as it always did and the value is the engine's to
+    // check.
+    context.active_flow.as_mut().unwrap().offered.clear();
+    let (messages, _) = llm.prompt("it's W0000099", &context, &[]).await;
+    let system = &messages[0].content;
+    assert!(
+        system.contains("Slot being asked for: order_id\nSlots filled so far"),
+        "{system}"
+    );
+    assert!(llm.validate(&set("#W0000099"), &context).is_ok());
+}
