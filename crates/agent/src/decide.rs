@@ -8,12 +8,16 @@ use frontline_domain::{
     ActionCall, ActionError, Channel, Command, ConversationId, Customer, EventKind, FlowFrame,
     IdentityKind, ScoredCommand, SmallTalk, StepRef,
 };
+use frontline_flows::wording::Wording;
 use frontline_flows::{Effect, Env, Input};
 use serde_json::{json, Value};
 
-/// The reply when nothing in the message could be acted on.
-pub(crate) const NOT_UNDERSTOOD: &str =
-    "Sorry, I'm not sure I understood. I can check on an order, cancel an order or a subscription, or change a delivery address, and a colleague is always one message away.";
+/// The reply when nothing in the message could be acted on: what the loaded flows can do.
+pub(crate) fn not_understood(flows: &frontline_flows::FlowSet) -> String {
+    flows
+        .wording()
+        .say("not_understood", &[("capabilities", &flows.capabilities())])
+}
 
 /// What flows may know of the customer: the handles they are proven to write from (a claimed
 /// handle is not one: it may be anybody's), and the accounts proven theirs.
@@ -41,14 +45,14 @@ fn customer_facts(customer: &Customer) -> Value {
     })
 }
 
-fn small_talk(topic: SmallTalk, customer: &Customer) -> String {
+fn small_talk(topic: SmallTalk, customer: &Customer, wording: &Wording) -> String {
     match topic {
         SmallTalk::Greeting => match customer.display_name.as_deref() {
-            Some(name) => format!("Hi {name}! How can I help?"),
-            None => "Hi! How can I help?".into(),
+            Some(name) => wording.say("greeting_named", &[("name", name)]),
+            None => wording.say("greeting", &[]),
         },
-        SmallTalk::Thanks => "You're welcome! Is there anything else I can help with?".into(),
-        SmallTalk::Goodbye => "Thanks for getting in touch. Have a great day!".into(),
+        SmallTalk::Thanks => wording.say("thanks", &[]),
+        SmallTalk::Goodbye => wording.say("goodbye", &[]),
     }
 }
 
@@ -110,9 +114,11 @@ pub(crate) async fn decide(
                     queue,
                     flow,
                 } => handoff = Some(Handoff::escalated(trigger, reason, queue, flow)),
-                Effect::Unhandled(Command::ChitChat { topic }) => {
-                    greetings.push(small_talk(topic, turn.customer))
-                }
+                Effect::Unhandled(Command::ChitChat { topic }) => greetings.push(small_talk(
+                    topic,
+                    turn.customer,
+                    agent.engine.flows().wording(),
+                )),
                 // The answer leads; a flow's pending question (re-asked by the engine) follows.
                 Effect::Unhandled(Command::AnswerFromKnowledge { .. }) => {
                     greetings.extend(knowledge_answer.take())

@@ -15,6 +15,7 @@ use frontline_escalation::{
     HandoffNotice, PriorFlow, RouteFacts, Routing, StartedFlow, SummaryInput, Trajectory,
     TurnFacts,
 };
+use frontline_flows::wording::Wording;
 use frontline_flows::Effect;
 
 /// How the agent escalates: the policy, routing rules and what the customer is told.
@@ -45,17 +46,14 @@ impl Default for EscalationSettings {
 }
 
 /// What the customer hears first when the policy (not a flow) hands off.
-fn acknowledgement(trigger: EscalationTrigger) -> Option<&'static str> {
-    match trigger {
-        EscalationTrigger::NegativeSentiment => {
-            Some("I'm sorry this has been so frustrating, and I want to get it sorted properly.")
-        }
-        EscalationTrigger::LowConfidence | EscalationTrigger::RepeatedFailure => {
-            Some("I don't want to keep you going round in circles.")
-        }
-        EscalationTrigger::AgentError => Some("Sorry, something isn't working on our side."),
-        EscalationTrigger::ExplicitRequest | EscalationTrigger::Policy => None,
-    }
+fn acknowledgement(trigger: EscalationTrigger, wording: &Wording) -> Option<String> {
+    let key = match trigger {
+        EscalationTrigger::NegativeSentiment => "ack_frustration",
+        EscalationTrigger::LowConfidence | EscalationTrigger::RepeatedFailure => "ack_circles",
+        EscalationTrigger::AgentError => "agent_error",
+        EscalationTrigger::ExplicitRequest | EscalationTrigger::Policy => return None,
+    };
+    Some(wording.say(key, &[]))
 }
 
 impl Agent {
@@ -138,8 +136,8 @@ impl Agent {
         if let Some((_, question)) = decision.asked.take() {
             decision.texts.retain(|t| t != &question);
         }
-        if let Some(ack) = acknowledgement(escalation.trigger) {
-            decision.texts.insert(0, ack.to_string());
+        if let Some(ack) = acknowledgement(escalation.trigger, self.engine.flows().wording()) {
+            decision.texts.insert(0, ack);
         }
         Ok(())
     }

@@ -611,7 +611,7 @@ impl Agent {
             parts.push(self.handoff_message(message.channel));
             parts.join("\n\n")
         } else if decision.texts.is_empty() {
-            decide::NOT_UNDERSTOOD.to_string()
+            decide::not_understood(self.engine.flows())
         } else {
             decision.texts.join("\n\n")
         };

@@ -110,6 +110,16 @@ async fn questions_are_answered_with_sources_and_unknowns_are_not_invented() {
         text(&unknown)
     );
     assert!(!text(&unknown).contains("Source:"));
+    // It says what this deployment's flows can do, from their descriptions.
+    assert!(
+        text(&unknown)
+            .contains("I can cancel an order that hasn't shipped yet, cancel a subscription, ")
+            && text(&unknown).contains(
+                "check where an order is or return items from a delivered order for a refund"
+            ),
+        "{}",
+        text(&unknown)
+    );
 
     // A question in the middle of a flow is answered, and the flow's question comes back.
     let started = agent

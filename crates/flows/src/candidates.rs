@@ -431,11 +431,12 @@ pub fn render(offers: &[Offer], one: &str, many: &str) -> String {
     }
 }
 
-/// How to answer offers shown a second time, after a reply that pointed at none of them.
+/// The wording key of how to answer offers shown a second time, after a reply that pointed at
+/// none of them.
 pub fn how_to_answer(offers: &[Offer]) -> &'static str {
     match offers {
-        [_] => "You can say yes, or tell me which one you mean in your own words.",
-        _ => "You can answer with its number in the list, or describe it in your own words.",
+        [_] => "offers_one_how",
+        _ => "offers_many_how",
     }
 }
 

@@ -225,6 +225,7 @@ impl CompiledFlow {
 #[derive(Debug, Default)]
 pub struct FlowSet {
     flows: BTreeMap<String, Arc<CompiledFlow>>,
+    wording: crate::wording::Wording,
 }
 
 impl FlowSet {
@@ -269,6 +270,7 @@ impl FlowSet {
         }
         let set = FlowSet {
             flows: flows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            wording: crate::wording::Wording::builtin(),
         };
         diagnostics.extend(set.loops_without_questions(&sources));
         diagnostics.extend(set.unverified_owner_actions(&sources));
@@ -281,9 +283,44 @@ impl FlowSet {
         }
     }
 
-    /// Load a folder of flows and build it.
+    /// Load a folder of flows and its wording (`locales/en.yaml`, when there is one) and build
+    /// it; the problems of both are reported together.
     pub fn load(dir: &std::path::Path, catalog: &[ActionSpec]) -> Result<FlowSet, Vec<Diagnostic>> {
-        FlowSet::build(crate::load::load_dir(dir)?, catalog)
+        let wording = crate::wording::Wording::load(dir, crate::wording::DEFAULT_LOCALE);
+        let set = crate::load::load_dir(dir).and_then(|sources| FlowSet::build(sources, catalog));
+        match (set, wording) {
+            (Ok(set), Ok(wording)) => Ok(set.with_wording(wording)),
+            (set, wording) => {
+                let mut diagnostics = set.err().unwrap_or_default();
+                diagnostics.extend(wording.err().unwrap_or_default());
+                Err(diagnostics)
+            }
+        }
+    }
+
+    /// The same flows speaking with `wording`.
+    pub fn with_wording(mut self, wording: crate::wording::Wording) -> Self {
+        self.wording = wording;
+        self
+    }
+
+    /// What the agent says outside the flows' own prompts and responses.
+    pub fn wording(&self) -> &crate::wording::Wording {
+        &self.wording
+    }
+
+    /// What the customer can ask of these flows, from their descriptions ("check where an
+    /// order is, cancel a subscription or …"): the flows a customer can start, in id order.
+    pub fn capabilities(&self) -> String {
+        let described: Vec<String> = self
+            .flows
+            .values()
+            .filter(|f| {
+                f.spec.starts == crate::spec::Starts::Customer && !f.spec.id.starts_with("pattern_")
+            })
+            .map(|f| crate::engine::lower_first(&f.spec.description))
+            .collect();
+        self.wording.list(&described)
     }
 
     /// A flow by id.

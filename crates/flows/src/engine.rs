@@ -33,9 +33,6 @@ pub const CODE_DIGITS: usize = 6;
 /// was sent and whether it was proven.
 const VERIFICATION: &str = "verification";
 
-/// The question after a code was sent, unless the agent words it.
-const CODE_PROMPT: &str = "To keep your account safe, I've sent a 6-digit code to the email address or phone number on that account, if there is one. Please type the code here.";
-
 /// What the engine may know besides the conversation: all of it supplied by the caller.
 #[derive(Clone, Debug)]
 pub struct Env {
@@ -148,6 +145,11 @@ impl Engine {
     /// The flows it runs.
     pub fn flows(&self) -> &FlowSet {
         &self.flows
+    }
+
+    /// The wording of `key` with `vars` filled in.
+    fn say(&self, key: &str, vars: &[(&str, &str)]) -> String {
+        self.flows.wording().say(key, vars)
     }
 
     /// Apply `input` to `stack` and run until the flows need the customer or an action.
@@ -318,7 +320,7 @@ impl Engine {
                         stack,
                         "cancelled",
                         vars(&[("flow", &what)]),
-                        format!("Okay, I've stopped: {what}."),
+                        self.say("cancelled", &[("flow", &what)]),
                         env,
                         out,
                     );
@@ -370,18 +372,16 @@ impl Engine {
                 Command::Clarify { ref options } => {
                     let described: Vec<String> =
                         options.iter().map(|o| self.description(o)).collect();
+                    let joined = described.join(&self.say("clarify_joiner", &[]));
                     let text = match described.as_slice() {
                         // One flow offered (after answering a question about it).
-                        [only] => format!("Would you like me to help you {only}?"),
-                        _ => format!(
-                            "Just to be sure, do you want to {}?",
-                            described.join(", or ")
-                        ),
+                        [only] => self.say("offer_flow", &[("flow", only)]),
+                        _ => self.say("clarify", &[("options", &joined)]),
                     };
                     self.pattern(
                         stack,
                         "clarify",
-                        vars(&[("options", &described.join(", or "))]),
+                        vars(&[("options", &joined)]),
                         text,
                         env,
                         out,
@@ -396,7 +396,7 @@ impl Engine {
                             stack,
                             "cannot_handle",
                             Map::new(),
-                            "Sorry, I didn't catch that.".into(),
+                            self.say("didnt_catch", &[]),
                             env,
                             out,
                         );
@@ -421,7 +421,7 @@ impl Engine {
             return self.answer_confirmation(stack, command, value, env, out);
         }
         if name == VERIFICATION_CODE {
-            return Self::answer_code(stack, command, value, out);
+            return self.answer_code(stack, command, value, out);
         }
         let Some(index) = stack.iter().rposition(|f| {
             self.flow(&f.flow_id)
@@ -479,9 +479,7 @@ impl Engine {
         let normalized = match slots::normalize(name, &flow.slots[name], value, &scope, env.today) {
             Ok(v) => v,
             Err(_) if asked_with_offers => {
-                out.effects.push(Effect::Say(
-                    "Sorry, I couldn't tell which one you mean.".into(),
-                ));
+                out.effects.push(Effect::Say(self.say("which_offer", &[])));
                 out.effects.push(Effect::Rejected {
                     command: command.clone(),
                     reason: "the answer points at none of the offers".into(),
@@ -502,10 +500,9 @@ impl Engine {
             return;
         }
         if previous.is_some() && frame.wrote {
-            out.effects.push(Effect::Say(format!(
-                "That part is already done, so I can't change the {} any more.",
-                name.replace('_', " ")
-            )));
+            out.effects.push(Effect::Say(
+                self.say("already_done", &[("slot", &name.replace('_', " "))]),
+            ));
             out.effects.push(Effect::Rejected {
                 command: command.clone(),
                 reason: "a write action already ran".into(),
@@ -521,16 +518,24 @@ impl Engine {
                     Self::set_pc(&flow, frame, at);
                 }
             }
-            out.effects.push(Effect::Say(format!(
-                "Okay, I've changed the {} to {}.",
-                name.replace('_', " "),
-                crate::template::display(&normalized)
+            out.effects.push(Effect::Say(self.say(
+                "changed",
+                &[
+                    ("slot", &name.replace('_', " ")),
+                    ("value", &crate::template::display(&normalized)),
+                ],
             )));
         }
     }
 
     /// The code typed at a `verify` step that sent one; anything else is refused.
-    fn answer_code(stack: &mut [FlowFrame], command: &Command, value: &Value, out: &mut Out) {
+    fn answer_code(
+        &self,
+        stack: &mut [FlowFrame],
+        command: &Command,
+        value: &Value,
+        out: &mut Out,
+    ) {
         let waiting = stack
             .last_mut()
             .filter(|f| f.requested_slot.as_deref() == Some(VERIFICATION_CODE));
@@ -551,9 +556,9 @@ impl Engine {
                 }
             }
             (Some(_), _) => {
-                out.effects.push(Effect::Say(format!(
-                    "The code has {CODE_DIGITS} digits, like 123456."
-                )));
+                out.effects.push(Effect::Say(
+                    self.say("code_digits", &[("digits", &CODE_DIGITS.to_string())]),
+                ));
                 out.effects.push(Effect::Rejected {
                     command: command.clone(),
                     reason: "not a code".into(),
@@ -618,7 +623,7 @@ impl Engine {
                 stack,
                 "confirm_declined",
                 Map::new(),
-                "Okay, I won't go ahead with that.".into(),
+                self.say("confirm_declined", &[]),
                 env,
                 out,
             );
@@ -686,9 +691,8 @@ impl Engine {
                         Self::set_pc(&flow, frame, target);
                     }
                     None => {
-                        out.effects.push(Effect::Say(
-                            "Sorry, something went wrong on our side.".into(),
-                        ));
+                        out.effects
+                            .push(Effect::Say(self.say("backend_error", &[])));
                         self.hand_off(
                             stack,
                             EscalationTrigger::AgentError,
@@ -717,9 +721,8 @@ impl Engine {
         let answer = match outcome {
             Ok(answer) => answer,
             Err(error) => {
-                out.effects.push(Effect::Say(
-                    "Sorry, something went wrong on our side.".into(),
-                ));
+                out.effects
+                    .push(Effect::Say(self.say("backend_error", &[])));
                 let reason = format!("verifying the customer failed: {error}");
                 return self.hand_off(stack, EscalationTrigger::AgentError, reason, None, out);
             }
@@ -748,9 +751,8 @@ impl Engine {
                     Some("stop") => record["stop"] = json!(message.clone()),
                     _ => {}
                 }
-                record["notice"] = json!(message.unwrap_or_else(|| {
-                    "That code isn't right. Please check it and try again.".into()
-                }));
+                record["notice"] =
+                    json!(message.unwrap_or_else(|| { self.say("code_wrong", &[]) }));
             }
         }
         frame.results.insert(VERIFICATION.into(), record);
@@ -807,9 +809,7 @@ impl Engine {
     }
 
     fn fail(&self, stack: &mut Vec<FlowFrame>, reason: String, out: &mut Out) {
-        out.effects.push(Effect::Say(
-            "Sorry, I've run into a problem I can't solve myself.".into(),
-        ));
+        out.effects.push(Effect::Say(self.say("cannot_solve", &[])));
         self.hand_off(stack, EscalationTrigger::AgentError, reason, None, out);
     }
 
@@ -834,7 +834,8 @@ impl Engine {
                     flow_id: frame.flow_id.clone(),
                     outcome: Outcome::Failed,
                 });
-                out.effects.push(Effect::Say("Our process for this changed in the meantime, so let's pick it up from the start.".into()));
+                out.effects
+                    .push(Effect::Say(self.say("process_changed", &[])));
                 let slots = frame.slots;
                 self.push_frame(stack, &flow.spec.id, env, slots, out);
                 continue;
@@ -962,7 +963,10 @@ impl Engine {
                         let again = frame.asked.as_deref() == Some(text.as_str());
                         frame.asked = Some(text.clone());
                         let text = if again {
-                            format!("{text}\n{}", crate::candidates::how_to_answer(&offers))
+                            format!(
+                                "{text}\n{}",
+                                self.say(crate::candidates::how_to_answer(&offers), &[])
+                            )
                         } else {
                             text
                         };
@@ -984,7 +988,7 @@ impl Engine {
                     .iter()
                     .any(|e| matches!(e, Effect::Rejected { .. }));
                 let text = if frame.asked.as_deref() == Some(prompt.as_str()) && !explained {
-                    slots::rephrased(compiled, &scope, env.today)
+                    slots::rephrased(compiled, &scope, env.today, self.flows.wording())
                 } else {
                     prompt.clone()
                 };
@@ -1189,7 +1193,9 @@ impl Engine {
             (Some((CHECK_CODE, args)), Pause::Action)
         } else {
             frame.requested_slot = Some(VERIFICATION_CODE.into());
-            let text = record["prompt"].as_str().unwrap_or(CODE_PROMPT).to_string();
+            let text = record["prompt"]
+                .as_str()
+                .map_or_else(|| self.say("code_prompt", &[]), str::to_string);
             out.effects.push(Effect::Ask {
                 slot: VERIFICATION_CODE.into(),
                 text,
@@ -1272,7 +1278,7 @@ impl Engine {
                 stack,
                 "continue_interrupted",
                 vars(&[("flow", &what)]),
-                format!("Now, back to where we were: {what}."),
+                self.say("resumed", &[("flow", &what)]),
                 env,
                 out,
             );
@@ -1289,7 +1295,8 @@ fn vars(pairs: &[(&str, &str)]) -> Map<String, Value> {
         .collect()
 }
 
-fn lower_first(s: &str) -> String {
+/// A description as part of a sentence: first letter lower case, no closing full stop.
+pub(crate) fn lower_first(s: &str) -> String {
     let s = s.trim_end_matches('.');
     let mut chars = s.chars();
     match chars.next() {

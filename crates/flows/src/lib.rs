@@ -18,6 +18,7 @@ pub mod template;
 pub use compile::{CompiledFlow, FlowSet};
 pub mod engine;
 pub mod slots;
+pub mod wording;
 
 pub use engine::{Effect, Engine, Env, Input};
 pub mod testing;

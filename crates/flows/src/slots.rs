@@ -5,6 +5,7 @@
 use crate::compile::CompiledSlot;
 use crate::expr::Expr;
 use crate::spec::SlotType;
+use crate::wording::Wording;
 use chrono::NaiveDate;
 use frontline_domain::{Identity, IdentityKind, NormalizeOptions};
 use serde_json::{Map, Value};
@@ -186,26 +187,33 @@ pub fn named_in(
 /// The slot's question in other words, for when the reply to it did not answer it: the flow's
 /// `reprompt` if it wrote one; otherwise the question again with what kind of answer fits (its
 /// options, its choices, or an example), so the same words are never asked twice.
-pub fn rephrased(slot: &CompiledSlot, scope: &Map<String, Value>, today: NaiveDate) -> String {
+pub fn rephrased(
+    slot: &CompiledSlot,
+    scope: &Map<String, Value>,
+    today: NaiveDate,
+    wording: &Wording,
+) -> String {
     if let Some(reprompt) = &slot.reprompt {
         return reprompt.render(scope);
     }
-    let quoted = |items: &[String]| -> String {
+    // At most six, each in quotes: "“a”, “b” or “c”".
+    let quoted = |items: Vec<String>| -> String {
         let items: Vec<String> = items
-            .iter()
+            .into_iter()
+            .take(6)
             .map(|i| format!("\u{201c}{i}\u{201d}"))
             .collect();
-        match items.as_slice() {
-            [] => String::new(),
-            [one] => one.clone(),
-            [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
-        }
+        wording.list(&items)
     };
-    let listed = |items: Vec<String>| -> Vec<String> { items.into_iter().take(6).collect() };
     let hint = match slot.spec.kind {
         SlotType::Enum => {
-            let values: Vec<String> = slot.spec.values.keys().map(|v| v.replace('_', " ")).collect();
-            format!("You can say {}.", quoted(&listed(values)))
+            let values = slot
+                .spec
+                .values
+                .keys()
+                .map(|v| v.replace('_', " "))
+                .collect();
+            wording.say("hint_options", &[("options", &quoted(values))])
         }
         SlotType::List => {
             let labels: Vec<String> = slot
@@ -223,29 +231,23 @@ pub fn rephrased(slot: &CompiledSlot, scope: &Map<String, Value>, today: NaiveDa
                 })
                 .unwrap_or_default();
             if labels.is_empty() {
-                "You can name them in your own words.".to_string()
+                wording.say("hint_list", &[])
             } else {
-                format!(
-                    "You can name one or more of them in your own words: {}.",
-                    quoted(&listed(labels))
-                )
+                wording.say("hint_choices", &[("choices", &quoted(labels))])
             }
         }
-        SlotType::Bool => "A yes or a no is enough.".to_string(),
-        SlotType::Email => "Just the email address is enough, like name@example.com.".to_string(),
-        SlotType::Phone => {
-            "Just the phone number is enough, with its country code, like +1 555 010 0199."
-                .to_string()
-        }
-        SlotType::Date => {
-            "A date in your own words is enough, like \u{201c}12 November\u{201d} or \u{201c}last Monday\u{201d}."
-                .to_string()
-        }
-        SlotType::Integer | SlotType::Number => "Just the number is enough, like 2.".to_string(),
-        SlotType::Money => "Just the amount is enough, like 25.00.".to_string(),
+        SlotType::Bool => wording.say("hint_yes_no", &[]),
+        SlotType::Email => wording.say("hint_email", &[]),
+        SlotType::Phone => wording.say("hint_phone", &[]),
+        SlotType::Date => wording.say("hint_date", &[]),
+        SlotType::Integer | SlotType::Number => wording.say("hint_number", &[]),
+        SlotType::Money => wording.say("hint_money", &[]),
         SlotType::Pattern | SlotType::String => match &slot.spec.description {
-            Some(what) => format!("I need {} to go on.", what.trim().trim_end_matches('.')),
-            None => "I need this to go on.".to_string(),
+            Some(what) => wording.say(
+                "hint_needed",
+                &[("what", what.trim().trim_end_matches('.'))],
+            ),
+            None => wording.say("hint_needed_unnamed", &[]),
         },
     };
     format!("{} {hint}", slot.prompt.render(scope))

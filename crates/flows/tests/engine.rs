@@ -771,6 +771,51 @@ fn cx_teams_can_rewrite_repair_turns_with_pattern_flows() {
         ["No worries, I've dropped it (cancel an order that hasn't shipped yet). Anything else?"]
     );
     assert!(stack.is_empty());
+
+    // The rest of the repair wording is content too: a locale file beside the flows replaces
+    // what it names (the demo's own file is the built-in English), and keeps the rest.
+    std::fs::create_dir_all(dir.path().join("locales")).unwrap();
+    std::fs::write(
+        dir.path().join("locales/en.yaml"),
+        "didnt_catch: \"Hmm, that one went over my head.\"\nhint_options: \"Pick one: {options}.\"\nlist_or: \"or else\"\n",
+    )
+    .unwrap();
+    let flows = FlowSet::load(dir.path(), &frontline_shop::actions::catalog()).unwrap();
+    assert!(
+        flows
+            .capabilities()
+            .starts_with("cancel an order that hasn't shipped yet, cancel a subscription, "),
+        "{}",
+        flows.capabilities()
+    );
+    assert!(flows
+        .capabilities()
+        .ends_with(" or else return items from a delivered order for a refund"));
+    let engine = Engine::new(Arc::new(flows));
+    let mut stack = vec![];
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("#W0000001"))],
+        &mut b2,
+        &env,
+    );
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![Command::CannotHandle {
+            reason: "nothing in it".into(),
+        }],
+        &mut b2,
+        &env,
+    );
+    assert_eq!(
+        said,
+        [
+            "Hmm, that one went over my head.",
+            "May I ask why? Is it no longer needed, or was it ordered by mistake? Pick one: \u{201c}no longer needed\u{201d} or else \u{201c}ordered by mistake\u{201d}."
+        ]
+    );
 }
 
 #[test]
