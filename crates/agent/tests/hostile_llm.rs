@@ -854,7 +854,8 @@ impl Run {
                                     if name == slot && !reason.is_empty()));
                             assert!(
                                 refused,
-                                "{label}: {slot} = {value} was not refused with a reason"
+                                "{label}: {slot} = {value} was not refused with a reason; this turn: {:#?}",
+                                this_turn.iter().map(|e| &e.kind).collect::<Vec<_>>()
                             );
                         }
                     }

@@ -301,6 +301,21 @@ impl Engine {
             Command::HumanHandoff { reason } => Some(reason.clone()),
             _ => None,
         }) {
+            // Nothing else the message asked is done, and each such command says so.
+            for other in commands.iter().filter(|c| {
+                !matches!(
+                    c,
+                    Command::HumanHandoff { .. }
+                        | Command::AnswerFromKnowledge { .. }
+                        | Command::ChitChat { .. }
+                )
+            }) {
+                out.effects.push(Effect::Rejected {
+                    command: other.clone(),
+                    reason: "not acted on: the customer asked for a person in the same message"
+                        .into(),
+                });
+            }
             self.hand_off(stack, EscalationTrigger::ExplicitRequest, reason, None, out);
             return false;
         }

@@ -819,6 +819,40 @@ fn cx_teams_can_rewrite_repair_turns_with_pattern_flows() {
 }
 
 #[test]
+fn commands_beside_a_request_for_a_person_are_refused_with_why_not_dropped() {
+    let engine = Engine::new(Arc::new(common::demo_flows()));
+    let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
+    turn(
+        &engine,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("#W0000001"))],
+        &mut b,
+        &env,
+    );
+    let (_, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![
+            set("reason", json!("not a reason at all")),
+            Command::HumanHandoff {
+                reason: "asked".into(),
+            },
+        ],
+        &mut b,
+        &env,
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Rejected {
+            command: Command::SetSlot { name, .. },
+            reason,
+        } if name == "reason" && reason.contains("asked for a person"))),
+        "{effects:?}"
+    );
+    assert!(effects.iter().any(|e| matches!(e, Effect::Escalate { .. })));
+    assert!(stack.is_empty());
+}
+
+#[test]
 fn a_reply_that_answers_nothing_gets_the_question_in_other_words_not_the_same_prompt() {
     let engine = Engine::new(Arc::new(common::demo_flows()));
     let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
