@@ -636,7 +636,8 @@ fn writes_made(runs: &[frontline_evals::CaseRun]) -> Vec<String> {
 /// after changing a prompt, a flow or the suite). In each mode: no write, and every
 /// "nothing happens" assertion holds; the pass rates are reported.
 /// Run one suite in LLM mode, replaying `evals/cassettes/<suite>`, or recording them against the
-/// llama.cpp test server with `FRONTLINE_RECORD_CASSETTES=1`. Asserts that every turn that
+/// llama.cpp test server with `FRONTLINE_RECORD_CASSETTES=1` (everything again) or `=missing`
+/// (only the calls a change made new; the rest replay). Asserts that every turn that
 /// needed the model went through it: nothing fell back for want of a recording.
 async fn llm_mode_from_cassettes(
     suite: &str,
@@ -658,17 +659,21 @@ async fn llm_mode_from_cassettes(
     }
     assert_eq!(suites.len(), 1);
     let cassettes = repo(&format!("evals/cassettes/{suite}"));
-    let record = std::env::var("FRONTLINE_RECORD_CASSETTES").is_ok_and(|v| v == "1");
-    let server = match record {
-        true => {
+    // `1`: record every call again; `missing`: keep what is on file, record only the calls a
+    // change made new.
+    let record = std::env::var("FRONTLINE_RECORD_CASSETTES").unwrap_or_default();
+    let server = match record.as_str() {
+        "1" => {
             let _ = std::fs::remove_dir_all(&cassettes);
             Some(LlamaServer::start(&repo("")).await)
         }
-        false => None,
+        "missing" => Some(LlamaServer::start(&repo("")).await),
+        _ => None,
     };
-    let (url, mode) = match &server {
-        Some(s) => (s.url.clone(), CassetteMode::Record),
-        None => ("http://127.0.0.1:9/v1".to_string(), CassetteMode::Replay),
+    let (url, mode) = match (&server, record.as_str()) {
+        (Some(s), "missing") => (s.url.clone(), CassetteMode::Fill),
+        (Some(s), _) => (s.url.clone(), CassetteMode::Record),
+        (None, _) => ("http://127.0.0.1:9/v1".to_string(), CassetteMode::Replay),
     };
     let (_parts, llm) = llm_world(&url, mode, &cassettes).await;
     let runs = run_suites(&llm, &suites, &|_| {}).await.unwrap();

@@ -19,6 +19,9 @@ pub enum CassetteMode {
     Record,
     /// Answer from the recordings only.
     Replay,
+    /// Answer from the recordings where there is one; call the endpoint and keep the answer
+    /// where there is none (re-recording only what a change made new).
+    Fill,
 }
 
 impl std::str::FromStr for CassetteMode {
@@ -28,8 +31,9 @@ impl std::str::FromStr for CassetteMode {
             "off" => Ok(Self::Off),
             "record" => Ok(Self::Record),
             "replay" => Ok(Self::Replay),
+            "fill" => Ok(Self::Fill),
             other => Err(format!(
-                "cassette mode {other:?}: expected off, record or replay"
+                "cassette mode {other:?}: expected off, record, replay or fill"
             )),
         }
     }
@@ -82,7 +86,7 @@ impl Cassette {
 
     /// The recorded response for `request`, if replaying and on file.
     pub fn replay(&self, request: &Value) -> Option<Value> {
-        if self.mode != CassetteMode::Replay {
+        if !matches!(self.mode, CassetteMode::Replay | CassetteMode::Fill) {
             return None;
         }
         let path = self.dir.join(format!("{}.json", Self::key(request)));
@@ -94,7 +98,7 @@ impl Cassette {
 
     /// Keep `response` for `request` when recording.
     pub fn record(&self, request: &Value, response: &Value) -> std::io::Result<()> {
-        if self.mode != CassetteMode::Record {
+        if !matches!(self.mode, CassetteMode::Record | CassetteMode::Fill) {
             return Ok(());
         }
         std::fs::create_dir_all(&self.dir)?;
@@ -131,6 +135,13 @@ mod tests {
             None
         );
         assert_eq!(Cassette::off().replay(&request), None);
+        // Fill answers from what is on file and keeps what is not.
+        let fill = Cassette::new(CassetteMode::Fill, dir.path());
+        assert!(fill.replay(&request).is_some());
+        let other = json!({"model": "m", "messages": [{"role": "user", "content": "new"}]});
+        assert_eq!(fill.replay(&other), None);
+        fill.record(&other, &json!({"answer": 2})).unwrap();
+        assert_eq!(fill.replay(&other), Some(json!({"answer": 2})));
         assert_eq!("replay".parse::<CassetteMode>(), Ok(CassetteMode::Replay));
         assert!("rewind".parse::<CassetteMode>().is_err());
     }

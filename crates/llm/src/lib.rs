@@ -333,14 +333,13 @@ impl LlmClient {
     }
 
     async fn call(&self, request: &Value) -> Result<(Value, bool), LlmError> {
+        if let Some(recorded) = self.cassette.replay(request) {
+            return Ok((recorded, true));
+        }
         if self.cassette.mode() == CassetteMode::Replay {
-            return self
-                .cassette
-                .replay(request)
-                .map(|r| (r, true))
-                .ok_or_else(|| LlmError::NotRecorded {
-                    key: Cassette::key(request),
-                });
+            return Err(LlmError::NotRecorded {
+                key: Cassette::key(request),
+            });
         }
         let chat = self.client.chat();
         let call = chat.create_byot::<Value, Value>(request.clone());
@@ -487,13 +486,13 @@ impl LlmClient {
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Completion, LlmError> {
         let started = Instant::now();
-        if self.cassette.mode() == CassetteMode::Replay {
-            let recorded = self
-                .cassette
-                .replay(request)
-                .ok_or_else(|| LlmError::NotRecorded {
-                    key: Cassette::key(request),
-                })?;
+        let recorded = self.cassette.replay(request);
+        if recorded.is_none() && self.cassette.mode() == CassetteMode::Replay {
+            return Err(LlmError::NotRecorded {
+                key: Cassette::key(request),
+            });
+        }
+        if let Some(recorded) = recorded {
             let text = recorded["text"].as_str().unwrap_or_default().to_string();
             for piece in text.split_inclusive(' ') {
                 on_delta(piece);
