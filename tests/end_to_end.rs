@@ -332,7 +332,8 @@ fn llm_mode_refuses_to_start_without_an_endpoint_or_with_a_bad_cassette_mode() {
     ]);
     assert!(!ok);
     assert!(
-        stderr.contains("[llm] cassette") && stderr.contains("expected off, record or replay"),
+        stderr.contains("[llm] cassette")
+            && stderr.contains("expected off, record, replay or fill"),
         "{stderr}"
     );
 }
