@@ -10,7 +10,7 @@
 //! message queued for the intake worker: those turns run after the answer, so a kill can catch
 //! them queued, mid-turn or answered but not yet marked done.
 
-mod support;
+use crate::support;
 
 use frontline_domain::{EventKind, Identity, IdentityKind};
 use frontline_store::testing::{postgres, sqlite, TestStore};

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-mod support;
+use crate::support;
 
 use support::{frontline, sigterm_and_wait, start, start_on, webchat_session, Running};
 

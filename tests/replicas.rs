@@ -7,7 +7,7 @@
 //!
 //! Needs `FRONTLINE_TEST_DATABASE_URL` (skipped without it, as the other PostgreSQL tests).
 
-mod support;
+use crate::support;
 
 use frontline_domain::{EventKind, Identity, IdentityKind};
 use frontline_store::testing::{postgres, TestStore};

@@ -203,7 +203,10 @@ impl Agent {
 
     /// The customer-facing handoff message for `channel`.
     pub(crate) fn handoff_message(&self, channel: Channel) -> String {
-        self.escalation.notice.message(channel, (self.clock)())
+        let wording = self.engine.flows().wording();
+        self.escalation
+            .notice
+            .message(channel, (self.clock)(), &|key, vars| wording.say(key, vars))
     }
 
     /// Build, check and record the summary of a handoff (the reply has been logged already).

@@ -6,7 +6,6 @@ use crate::{Agent, AgentError};
 use frontline_domain::Timestamp;
 use frontline_store::{Backoff, DeliveryAttempt, StoreError};
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -38,28 +37,30 @@ impl Agent {
                         reference: String::new(),
                     }
                 }
-                Err(e) if queued.attempts + 1 < backoff.attempts => {
-                    pass.retrying += 1;
-                    let wait = match e {
-                        // Another worker is on it, or another turn of the conversation committed
-                        // first: look again soon.
-                        AgentError::InProgress { .. }
-                        | AgentError::Store(StoreError::Conflict(_)) => {
-                            chrono::Duration::seconds(1)
-                        }
-                        _ => backoff.wait(queued.attempts + 1),
-                    };
-                    DeliveryAttempt::Retry {
-                        next_attempt_at: now + wait,
-                        error: e.to_string(),
-                    }
-                }
                 Err(e) => {
-                    pass.failed += 1;
-                    tracing::error!(%channel, channel_message_id = %id, error = %e, "giving up on a queued message");
-                    DeliveryAttempt::Failed {
-                        error: e.to_string(),
+                    let busy = matches!(
+                        e,
+                        AgentError::InProgress { .. } | AgentError::Store(StoreError::Conflict(_))
+                    );
+                    let attempt =
+                        match backoff.after_failure(queued.attempts, true, e.to_string(), now) {
+                            // Another worker is on it, or another turn of the conversation committed
+                            // first: look again soon, not after the backoff.
+                            DeliveryAttempt::Retry { error, .. } if busy => {
+                                DeliveryAttempt::Retry {
+                                    next_attempt_at: now + chrono::Duration::seconds(1),
+                                    error,
+                                }
+                            }
+                            attempt => attempt,
+                        };
+                    if matches!(attempt, DeliveryAttempt::Retry { .. }) {
+                        pass.retrying += 1;
+                    } else {
+                        pass.failed += 1;
+                        tracing::error!(%channel, channel_message_id = %id, error = %e, "giving up on a queued message");
                     }
+                    attempt
                 }
             };
             self.store
@@ -68,43 +69,33 @@ impl Agent {
         }
         Ok(pass)
     }
+}
 
-    /// Run queued turns whenever `wake` is notified (a webhook queued a message) or every
-    /// `every`, until `stop` turns true; then the turns still queued are run (the server has
-    /// stopped taking messages, so this ends) and it returns. After each pass that ran turns,
-    /// `replies` is notified so the outbox worker delivers at once.
-    pub async fn run_queue(
-        self: Arc<Self>,
-        backoff: Backoff,
-        every: std::time::Duration,
-        wake: Arc<Notify>,
-        replies: Arc<Notify>,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
-        loop {
-            let handled = match self.run_queue_once(&backoff, (self.clock)()).await {
-                Ok(pass) => pass.handled,
-                Err(e) => {
-                    tracing::error!(error = %e, "intake worker: store failed; retrying");
-                    0
-                }
-            };
-            if handled > 0 {
-                replies.notify_one();
-            }
-            // A pass takes one message per sender, so a sender's next message may be due now.
-            if handled > 0 {
-                continue;
-            }
-            if *stop.borrow() {
-                tracing::info!("intake worker: queue drained; stopping");
-                return;
-            }
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => {}
-            }
-        }
+/// The intake queue for a [`frontline_store::Worker`]: the turns of the messages webhooks
+/// queued, retried with `backoff`.
+pub struct Intake {
+    agent: Arc<Agent>,
+    backoff: Backoff,
+}
+
+impl Intake {
+    /// The intake of `agent`.
+    pub fn new(agent: Arc<Agent>, backoff: Backoff) -> Self {
+        Self { agent, backoff }
+    }
+}
+
+impl frontline_store::Queue for Intake {
+    fn name(&self) -> &'static str {
+        "intake"
+    }
+
+    fn pass(&self, now: Timestamp) -> frontline_store::worker::PassFuture<'_> {
+        Box::pin(async move {
+            let pass = self.agent.run_queue_once(&self.backoff, now).await?;
+            Ok(frontline_store::Progress {
+                done: pass.handled + pass.failed,
+            })
+        })
     }
 }

@@ -20,7 +20,7 @@ pub mod testing;
 mod verify;
 
 pub use escalate::EscalationSettings;
-pub use intake::IntakePass;
+pub use intake::{Intake, IntakePass};
 pub use verify::VerificationSettings;
 
 use chrono::Duration;

@@ -205,8 +205,8 @@ pub fn minilm() -> Arc<dyn frontline_knowledge::Embedder> {
 /// [`minilm`], typed: a benchmark can make it forget between turns.
 pub fn minilm_remembering() -> Arc<frontline_knowledge::RecentEmbeddings> {
     use frontline_knowledge::{MiniLm, RecentEmbeddings};
-    let model =
-        MiniLm::load(&MiniLm::default_dir()).expect("the model installed by scripts/model.sh");
+    let model = MiniLm::load(&frontline_knowledge::testing::model_dir())
+        .expect("the model installed by scripts/model.sh");
     Arc::new(RecentEmbeddings::new(
         Arc::new(model),
         RecentEmbeddings::DEFAULT_CAPACITY,

@@ -106,7 +106,7 @@ async fn send(
     {
         if locked_out(&latest, settings, now) {
             log(agent, asker.pending, "locked", None);
-            return Ok(json!({"sent": false, "message": locked_message(settings)}));
+            return Ok(json!({"sent": false, "message": locked_message(agent)}));
         }
     }
     let hour_ago = now - Duration::hours(1);
@@ -157,9 +157,10 @@ async fn send(
             IdentityKind::Email => Channel::Email,
             _ => Channel::Sms,
         };
-        let text = format!(
-            "Your verification code is {code}. It works for {} minutes. Only type it into the conversation you asked it from, and never share it with anyone.",
-            minutes(settings.code_ttl)
+        let ttl = minutes(settings.code_ttl).to_string();
+        let text = wording(agent).say(
+            "code_message",
+            &[("code", code.as_str()), ("minutes", &ttl)],
         );
         let message = OutboundMessage {
             conversation_id: asker.pending.conversation_id(),
@@ -168,7 +169,7 @@ async fn send(
             text,
             in_reply_to: None,
             thread: ThreadRef {
-                subject: Some("Your verification code".into()),
+                subject: Some(wording(agent).say("code_subject", &[])),
                 ..ThreadRef::default()
             },
         };
@@ -177,9 +178,9 @@ async fn send(
     log(agent, asker.pending, "sent", masked);
     Ok(json!({
         "sent": true,
-        "prompt": format!(
-            "To keep your account safe, I've sent a 6-digit code to the email address or phone number on that account, if there is one. Please type it here; it works for {} minutes.",
-            minutes(settings.code_ttl)
+        "prompt": wording(agent).say(
+            "code_sent",
+            &[("minutes", &minutes(settings.code_ttl).to_string())]
         ),
     }))
 }
@@ -199,23 +200,23 @@ async fn check(
         .await?
     else {
         return Ok(
-            json!({"verified": false, "next": "resend", "message": "I don't have a code waiting for you, so I'm sending a new one."}),
+            json!({"verified": false, "next": "resend", "message": wording(agent).say("code_none_resend", &[])}),
         );
     };
     if locked_out(&latest, settings, now) {
         log(agent, asker.pending, "locked", None);
-        return Ok(json!({"verified": false, "next": "stop", "message": locked_message(settings)}));
+        return Ok(json!({"verified": false, "next": "stop", "message": locked_message(agent)}));
     }
     if latest.used_at.is_some() {
         log(agent, asker.pending, "reused", None);
         return Ok(
-            json!({"verified": false, "next": "resend", "message": "That code has already been used, so I'm sending a new one."}),
+            json!({"verified": false, "next": "resend", "message": wording(agent).say("code_used_resend", &[])}),
         );
     }
     if now >= latest.expires_at {
         log(agent, asker.pending, "expired", None);
         return Ok(
-            json!({"verified": false, "next": "resend", "message": "That code has expired, so I'm sending a new one."}),
+            json!({"verified": false, "next": "resend", "message": wording(agent).say("code_expired_resend", &[])}),
         );
     }
     let right = !account.is_empty() && same(&hash(&latest.id, typed), &latest.code_hash);
@@ -227,11 +228,11 @@ async fn check(
         log(agent, asker.pending, "wrong", None);
         if latest.attempts + 1 >= settings.max_attempts {
             return Ok(
-                json!({"verified": false, "next": "stop", "message": locked_message(settings)}),
+                json!({"verified": false, "next": "stop", "message": locked_message(agent)}),
             );
         }
         return Ok(
-            json!({"verified": false, "next": "retry", "message": "That code isn't right. Please check it and type it again."}),
+            json!({"verified": false, "next": "retry", "message": wording(agent).say("code_wrong_retry", &[])}),
         );
     }
     let proven = Identity {
@@ -295,11 +296,14 @@ fn locked_out(
             .is_some_and(|at| now < at + settings.lockout)
 }
 
-fn locked_message(settings: &VerificationSettings) -> String {
-    format!(
-        "That's too many wrong codes, so for your account's safety I've stopped here. You can try again in {} minutes, or ask for a colleague.",
-        minutes(settings.lockout)
-    )
+fn locked_message(agent: &Agent) -> String {
+    let lockout = minutes(agent.verification.lockout).to_string();
+    wording(agent).say("code_locked", &[("minutes", &lockout)])
+}
+
+/// What the agent says about codes: the loaded flows' wording.
+fn wording(agent: &Agent) -> &frontline_flows::wording::Wording {
+    agent.engine.flows().wording()
 }
 
 fn log(agent: &Agent, pending: &Pending, outcome: &str, destination: Option<String>) {

@@ -6,10 +6,13 @@
 //! Agent Bot webhooks are not signed; the bot's outgoing URL carries a secret token, checked in
 //! constant time ([`verify_token`]).
 
-use crate::{Received, WebhookError};
+use crate::provider::{Capabilities, Provider, SendContext, SendError, Webhook};
+use crate::{HelpdeskEvent, Received, WebhookError};
 use frontline_domain::{
-    Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions, ThreadRef, Timestamp,
+    Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions, OutboundMessage, OutboxId,
+    ThreadRef, Timestamp,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// What a Chatwoot event means for frontline.
@@ -220,8 +223,24 @@ impl From<Event> for Received {
         match event {
             Event::Customer(m) => Received::messages(vec![*m]),
             Event::Ignored(why) => Received::ignored(why),
-            Event::HumanReply { .. } => Received::ignored("a person's reply"),
-            Event::ReturnedToBot { .. } => Received::ignored("conversation returned to the bot"),
+            Event::HumanReply {
+                contact,
+                author,
+                text,
+                private,
+            } => Received {
+                helpdesk: vec![HelpdeskEvent::PersonWrote {
+                    contact,
+                    author,
+                    text,
+                    private,
+                }],
+                ..Received::default()
+            },
+            Event::ReturnedToBot { contact } => Received {
+                helpdesk: vec![HelpdeskEvent::ReturnedToBot { contact }],
+                ..Received::default()
+            },
         }
     }
 }
@@ -236,6 +255,93 @@ pub fn reply_request(provider_thread: &str, text: &str) -> Result<(String, Value
         format!("/api/v1/accounts/{account}/conversations/{conversation}/messages"),
         json!({ "content": text, "message_type": "outgoing", "private": false }),
     ))
+}
+
+/// `[channels.chatwoot]`: the Agent Bot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatwootConfig {
+    /// The Chatwoot installation, e.g. `https://app.chatwoot.com`.
+    pub base_url: String,
+    /// The Agent Bot's access token (`api_access_token`).
+    pub bot_token: String,
+    /// The secret the bot's outgoing URL carries as `?token=`.
+    pub webhook_token: String,
+}
+
+/// Chatwoot as a provider: `POST /webhooks/chatwoot?token=…` in (customer messages, and a
+/// person's replies and hand-backs as helpdesk events), the messages API out, as the bot.
+pub struct ChatwootProvider {
+    config: ChatwootConfig,
+    client: reqwest::Client,
+}
+
+impl ChatwootProvider {
+    /// A provider with these settings.
+    pub fn new(config: ChatwootConfig, timeout: std::time::Duration) -> Self {
+        Self {
+            config,
+            client: crate::http::client(timeout),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for ChatwootProvider {
+    fn name(&self) -> &'static str {
+        "chatwoot"
+    }
+
+    fn channels(&self) -> Vec<Channel> {
+        vec![Channel::Chatwoot]
+    }
+
+    fn capabilities(&self, _channel: Channel) -> Capabilities {
+        // Chatwoot shows markdown itself, in every inbox it serves.
+        Capabilities {
+            markup: true,
+            ..Capabilities::PLAIN
+        }
+    }
+
+    async fn receive(&self, webhook: &Webhook<'_>) -> Result<Received, WebhookError> {
+        verify_token(
+            &self.config.webhook_token,
+            webhook.query_param("token").as_deref(),
+        )?;
+        parse(webhook.body, webhook.normalize, webhook.received_at).map(Received::from)
+    }
+
+    fn render(&self, _channel: Channel, markdown: &str) -> Vec<String> {
+        vec![markdown.to_string()]
+    }
+
+    async fn send(
+        &self,
+        message: &OutboundMessage,
+        _outbox: OutboxId,
+        _context: &SendContext,
+    ) -> Result<String, SendError> {
+        let thread =
+            message.thread.provider_thread.as_deref().ok_or_else(|| {
+                SendError::Permanent("no Chatwoot conversation to reply in".into())
+            })?;
+        let (path, body) = reply_request(thread, &message.text).map_err(SendError::Permanent)?;
+        let sent = crate::http::answer(
+            "Chatwoot messages",
+            self.client
+                .post(format!(
+                    "{}{path}",
+                    self.config.base_url.trim_end_matches('/')
+                ))
+                .header("api_access_token", &self.config.bot_token)
+                .json(&body)
+                .send()
+                .await,
+        )
+        .await?;
+        Ok(sent["id"].to_string())
+    }
 }
 
 #[cfg(test)]

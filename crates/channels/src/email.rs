@@ -6,12 +6,13 @@
 //! our own `Message-ID`s in `In-Reply-To`/`References` (they carry the conversation id); else
 //! the customer's identity finds their open conversation like on any channel.
 
+use crate::provider::{Capabilities, Provider, SendContext, SendError, Webhook};
 use crate::{field, required, unix_seconds, verify_hex_sha256, FormFields, Received, WebhookError};
 use frontline_domain::{
     Assurance, Channel, ConversationId, Identity, IdentityKind, InboundMessage, NormalizeOptions,
-    OutboxId, ThreadRef, Timestamp,
+    OutboundMessage, OutboxId, ThreadRef, Timestamp,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Settings shared by parsing and sending: which domain is ours.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -473,11 +474,7 @@ pub struct OutboundEmail {
 }
 
 /// Build the reply to a customer's email (or a follow-up in the thread).
-pub fn reply(
-    us: &EmailIdentity,
-    message: &frontline_domain::OutboundMessage,
-    outbox: OutboxId,
-) -> OutboundEmail {
+pub fn reply(us: &EmailIdentity, message: &OutboundMessage, outbox: OutboxId) -> OutboundEmail {
     let subject = match message.thread.subject.as_deref().map(str::trim) {
         Some(s) if s.to_ascii_lowercase().starts_with("re:") => s.to_string(),
         Some(s) if !s.is_empty() => format!("Re: {s}"),
@@ -548,6 +545,196 @@ impl OutboundEmail {
             .header(AutoSubmitted)
             .body(self.body.clone())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// `[channels.email]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The support address replies come from.
+    pub address: String,
+    /// Its display name.
+    #[serde(default = "support_name")]
+    pub display_name: String,
+    /// The domain of `reply+<conversation>@` addresses and our Message-IDs (default: the
+    /// support address's domain).
+    #[serde(default)]
+    pub reply_domain: Option<String>,
+    /// Outbound SMTP: `smtp://host:port` (plain, e.g. a local relay),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://…:465`.
+    pub smtp_url: String,
+    /// Mailgun's webhook signing key, to accept Mailgun inbound posts.
+    #[serde(default)]
+    pub mailgun_signing_key: Option<String>,
+    /// `user:password` Postmark's inbound webhook URL carries (basic auth).
+    #[serde(default)]
+    pub postmark_basic_auth: Option<String>,
+}
+
+fn support_name() -> String {
+    "Customer Support".into()
+}
+
+impl EmailConfig {
+    /// The identity parsing and sending share.
+    pub fn identity(&self) -> EmailIdentity {
+        let domain = self
+            .reply_domain
+            .clone()
+            .or_else(|| self.address.rsplit_once('@').map(|(_, d)| d.to_string()))
+            .unwrap_or_else(|| "localhost".into());
+        EmailIdentity {
+            address: self.address.clone(),
+            display_name: self.display_name.clone(),
+            reply_domain: domain,
+        }
+    }
+}
+
+/// The webhook path of Postmark's inbound posts.
+pub const POSTMARK_PATH: &str = "email/postmark";
+/// The webhook path of Mailgun's inbound route.
+pub const MAILGUN_PATH: &str = "email/mailgun";
+
+/// Email as a provider: Postmark (basic auth) and Mailgun (signed) inbound webhooks, SMTP out
+/// with threading headers.
+pub struct EmailProvider {
+    config: EmailConfig,
+    identity: EmailIdentity,
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+}
+
+impl EmailProvider {
+    /// A provider for these settings; a bad `smtp_url` is an error naming it.
+    pub fn new(config: EmailConfig, timeout: std::time::Duration) -> Result<Self, String> {
+        let transport =
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&config.smtp_url)
+                .map_err(|e| format!("[channels.email] smtp_url `{}`: {e}", config.smtp_url))?
+                .timeout(Some(timeout))
+                .build();
+        Ok(Self {
+            identity: config.identity(),
+            config,
+            transport,
+        })
+    }
+
+    async fn mailgun(&self, key: &str, webhook: &Webhook<'_>) -> Result<Received, WebhookError> {
+        // Mailgun posts `multipart/form-data` when the message has attachments (and for "store
+        // and notify" forwards), else a URL-encoded form.
+        let fields = match webhook.header("content-type") {
+            Some(c) if c.starts_with("multipart/form-data") => {
+                let body = bytes::Bytes::copy_from_slice(webhook.body);
+                let (fields, files) = crate::parse_multipart_form(c, body).await?;
+                if files > 0 {
+                    tracing::info!(files, "email attachments not read; the message is its text");
+                }
+                fields
+            }
+            _ => crate::parse_form(webhook.body)?,
+        };
+        verify_mailgun(key, &fields, webhook.received_at)?;
+        parse_mailgun(
+            &fields,
+            &self.identity,
+            webhook.normalize,
+            webhook.received_at,
+        )
+    }
+}
+
+/// Check `Authorization: Basic …` against `user:password`, in constant time.
+fn check_basic_auth(expected: &str, header: Option<&str>) -> Result<(), WebhookError> {
+    use base64::Engine as _;
+    let given = header
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .ok_or_else(|| WebhookError::unauthorized("basic auth is missing"))?;
+    if crate::secrets_match(expected.as_bytes(), &given) {
+        Ok(())
+    } else {
+        Err(WebhookError::unauthorized("basic auth does not match"))
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for EmailProvider {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn webhook_paths(&self) -> Vec<&'static str> {
+        let mut paths = Vec::new();
+        if self.config.postmark_basic_auth.is_some() {
+            paths.push(POSTMARK_PATH);
+        }
+        if self.config.mailgun_signing_key.is_some() {
+            paths.push(MAILGUN_PATH);
+        }
+        paths
+    }
+
+    fn channels(&self) -> Vec<Channel> {
+        vec![Channel::Email]
+    }
+
+    fn capabilities(&self, _channel: Channel) -> Capabilities {
+        Capabilities::PLAIN
+    }
+
+    async fn receive(&self, webhook: &Webhook<'_>) -> Result<Received, WebhookError> {
+        match (webhook.path, &self.config) {
+            (
+                POSTMARK_PATH,
+                EmailConfig {
+                    postmark_basic_auth: Some(expected),
+                    ..
+                },
+            ) => {
+                check_basic_auth(expected, webhook.header("authorization"))?;
+                parse_postmark(
+                    webhook.body,
+                    &self.identity,
+                    webhook.normalize,
+                    webhook.received_at,
+                )
+            }
+            (
+                MAILGUN_PATH,
+                EmailConfig {
+                    mailgun_signing_key: Some(key),
+                    ..
+                },
+            ) => self.mailgun(key, webhook).await,
+            (path, _) => Err(WebhookError::malformed(format!(
+                "the email provider has no webhook at `{path}`"
+            ))),
+        }
+    }
+
+    fn render(&self, _channel: Channel, markdown: &str) -> Vec<String> {
+        vec![crate::render::plain_text(markdown)]
+    }
+
+    async fn send(
+        &self,
+        message: &OutboundMessage,
+        outbox: OutboxId,
+        _context: &SendContext,
+    ) -> Result<String, SendError> {
+        use lettre::AsyncTransport;
+        let mail = reply(&self.identity, message, outbox);
+        let built = mail.to_message().map_err(SendError::Permanent)?;
+        match self.transport.send(built).await {
+            Ok(_) => Ok(mail.message_id),
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("SMTP: {e}"))),
+            Err(e) => Err(SendError::Transient(format!("SMTP: {e}"))),
+        }
     }
 }
 

@@ -1,29 +1,44 @@
-//! frontline's channels. Each module speaks one provider's real wire format:
+//! frontline's channels. Every provider is one component implementing [`Provider`]:
 //!
-//! * inbound: **verify** the request (signature, token) → **parse** the payload into
-//!   [`InboundMessage`]s (and delivery receipts) → the server queues them for the agent;
+//! * inbound: **verify** the request (signature, token) and **parse** the payload into
+//!   [`InboundMessage`]s, delivery receipts and helpdesk events ([`Received`]); the server's one
+//!   webhook route, `/webhooks/{path}`, finds the provider in the [`Registry`] and queues what
+//!   it read for the agent;
 //! * outbound: **render** a reply for the channel (SMS segments, WhatsApp markup, email
-//!   threading headers) → **deliver** it through the provider's API ([`deliver`]).
+//!   threading headers) and **send** it through the provider's API; the [`OutboxWorker`]
+//!   drains the store's outbox through the registry.
 //!
-//! | module | provider | inbound | outbound |
-//! |---|---|---|---|
-//! | [`twilio`] | Twilio SMS and WhatsApp | form webhook, `X-Twilio-Signature` | Messages REST API (or TwiML) |
-//! | [`whatsapp`] | Meta WhatsApp Cloud API | `GET` handshake, JSON webhook, `X-Hub-Signature-256` | Graph `/{phone_number_id}/messages` |
-//! | [`email`] | Postmark, Mailgun | JSON / form webhooks, Mailgun HMAC | SMTP with threading headers |
-//! | [`chatwoot`] | Chatwoot Agent Bot | JSON webhook, URL token | Chatwoot messages API |
-//! | [`webchat`] | the embeddable widget | verified user ids (HMAC) | server-sent events |
+//! | file | provider | webhook | inbound check | outbound |
+//! |---|---|---|---|---|
+//! | [`twilio`] | Twilio SMS and WhatsApp | `twilio` | `X-Twilio-Signature` | Messages REST API |
+//! | [`whatsapp`] | Meta WhatsApp Cloud API | `whatsapp` (+ `GET` handshake) | `X-Hub-Signature-256` | Graph `/{phone_number_id}/messages` |
+//! | [`messenger`] | Facebook Messenger | `messenger` (+ `GET` handshake) | `X-Hub-Signature-256` | Graph `/me/messages` |
+//! | [`telegram`] | Telegram Bot API | `telegram` | `X-Telegram-Bot-Api-Secret-Token` | `sendMessage` |
+//! | [`email`] | Postmark, Mailgun in; SMTP out | `email/postmark`, `email/mailgun` | basic auth; Mailgun HMAC | SMTP with threading headers |
+//! | [`chatwoot`] | Chatwoot Agent Bot | `chatwoot` | URL token | Chatwoot messages API |
+//! | [`webchat`] | the embeddable widget | (its own routes) | verified user ids (HMAC) | server-sent events |
 //!
 //! No business logic lives here: a channel never decides what to say, only how it travels.
 
 pub mod chatwoot;
 pub mod deliver;
 pub mod email;
+mod http;
+pub mod messenger;
+pub mod meta;
+pub mod provider;
+pub mod registry;
 pub mod render;
+pub mod telegram;
 pub mod twilio;
 pub mod webchat;
 pub mod whatsapp;
 
-use frontline_domain::{Channel, InboundMessage, Timestamp};
+pub use deliver::{OutboxWorker, Pass, Undeliverable};
+pub use provider::{Acknowledgement, Capabilities, Provider, SendContext, SendError, Webhook};
+pub use registry::{ChannelsConfig, Registry, WebchatConfig};
+
+use frontline_domain::{Channel, Identity, InboundMessage, Timestamp};
 use hmac::{Hmac, Mac};
 
 /// Why a webhook request was refused. The server maps these onto HTTP statuses: providers
@@ -40,6 +55,9 @@ pub enum WebhookError {
     /// Signed correctly but not a payload we can read: 400 with the reason.
     #[error("malformed payload: {0}")]
     Malformed(String),
+    /// A `GET` to a provider that has no subscription handshake (only Meta's do): 405.
+    #[error("the {0} webhook takes no GET handshake")]
+    NoHandshake(String),
 }
 
 impl WebhookError {
@@ -76,8 +94,32 @@ pub struct Received {
     pub messages: Vec<InboundMessage>,
     /// Delivery receipts to record.
     pub statuses: Vec<DeliveryStatus>,
+    /// What a helpdesk reported about its side of a conversation (a person wrote, the
+    /// conversation went back to the bot).
+    pub helpdesk: Vec<HelpdeskEvent>,
     /// What was deliberately not acted on, and why.
     pub ignored: Vec<String>,
+}
+
+/// What a helpdesk tells frontline about a conversation a person has.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HelpdeskEvent {
+    /// A person (agent) wrote in the conversation: recorded in the log.
+    PersonWrote {
+        /// The helpdesk contact, which finds our customer.
+        contact: Identity,
+        /// The person's name.
+        author: String,
+        /// What they wrote.
+        text: String,
+        /// A private note rather than a message to the customer.
+        private: bool,
+    },
+    /// The conversation went back to the bot.
+    ReturnedToBot {
+        /// The helpdesk contact.
+        contact: Identity,
+    },
 }
 
 impl Received {
@@ -188,4 +230,9 @@ pub(crate) fn required<'a>(
     field(fields, name)
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| WebhookError::malformed(format!("the `{name}` field is missing")))
+}
+
+/// The Graph API base, version included, that Meta's providers call by default.
+pub(crate) fn graph_api() -> String {
+    "https://graph.facebook.com/v21.0".into()
 }

@@ -176,13 +176,24 @@ pub const MAX_SMS_SEGMENTS: usize = 10;
 /// (then sentence, then word) boundaries so no body exceeds `max_segments`.
 pub fn sms(markdown: &str, max_segments: usize) -> Vec<String> {
     let text = gsm_friendly(&plain_text(markdown));
-    let fits = |s: &str| sms_length(s).segments <= max_segments.max(1);
-    if fits(&text) {
-        return vec![text];
+    split_where(&text, |s| sms_length(s).segments <= max_segments.max(1))
+}
+
+/// `text` as messages of at most `max_chars` characters each, split at paragraph (then
+/// sentence, then word) boundaries.
+pub fn split(text: &str, max_chars: usize) -> Vec<String> {
+    split_where(text, |s| s.chars().count() <= max_chars.max(1))
+}
+
+/// `text` as pieces that each satisfy `fits`, split at paragraph, sentence and word
+/// boundaries, and inside a word only when one word alone does not fit.
+fn split_where(text: &str, fits: impl Fn(&str) -> bool) -> Vec<String> {
+    if fits(text) {
+        return vec![text.to_string()];
     }
     let mut bodies: Vec<String> = Vec::new();
     let mut current = String::new();
-    for piece in split_keeping(&text) {
+    for piece in split_keeping(text) {
         let candidate = format!("{current}{piece}");
         if fits(candidate.trim()) {
             current = candidate;

@@ -2,12 +2,15 @@
 //! (`From`, `To`, `Body`, `MessageSid`, `NumMedia`, `ProfileName`, `WaId`, …) signed with
 //! `X-Twilio-Signature`, replies through the Messages REST API or as TwiML.
 
+use crate::provider::{Acknowledgement, Capabilities, Provider, SendContext, SendError, Webhook};
 use crate::{field, required, FormFields, Received, WebhookError};
 use base64::Engine as _;
 use frontline_domain::{
-    Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions, ThreadRef, Timestamp,
+    Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions, OutboundMessage, OutboxId,
+    ThreadRef, Timestamp,
 };
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -213,6 +216,150 @@ fn xml_escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// `[channels.twilio]`: SMS (and WhatsApp through Twilio).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// `AC…`.
+    pub account_sid: String,
+    /// Signs webhooks and authenticates API calls.
+    pub auth_token: String,
+    /// The number replies come from when the inbound message did not say (E.164).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The public URL Twilio calls for inbound messages (what it signs).
+    pub webhook_url: String,
+    /// API base; a test server in tests.
+    #[serde(default = "twilio_api")]
+    pub api_base: String,
+}
+
+fn twilio_api() -> String {
+    "https://api.twilio.com".into()
+}
+
+/// Twilio as a provider: `POST /webhooks/twilio` in, the Messages REST API out, for SMS and,
+/// unless Meta's Cloud API carries it, WhatsApp.
+pub struct TwilioProvider {
+    config: TwilioConfig,
+    whatsapp: bool,
+    client: reqwest::Client,
+}
+
+impl TwilioProvider {
+    /// A provider with these settings; `whatsapp`: it also sends WhatsApp replies.
+    pub fn new(config: TwilioConfig, whatsapp: bool, timeout: std::time::Duration) -> Self {
+        Self {
+            config,
+            whatsapp,
+            client: crate::http::client(timeout),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for TwilioProvider {
+    fn name(&self) -> &'static str {
+        "twilio"
+    }
+
+    fn channels(&self) -> Vec<Channel> {
+        if self.whatsapp {
+            vec![Channel::Sms, Channel::Whatsapp]
+        } else {
+            vec![Channel::Sms]
+        }
+    }
+
+    fn capabilities(&self, channel: Channel) -> Capabilities {
+        match channel {
+            Channel::Whatsapp => crate::whatsapp::CAPABILITIES,
+            _ => Capabilities {
+                max_message_chars: Some(1600),
+                ..Capabilities::PLAIN
+            },
+        }
+    }
+
+    async fn receive(&self, webhook: &Webhook<'_>) -> Result<Received, WebhookError> {
+        let params = crate::parse_form(webhook.body)?;
+        verify(
+            &self.config.auth_token,
+            &self.config.webhook_url,
+            &params,
+            webhook.header(SIGNATURE_HEADER),
+        )?;
+        parse(&params, webhook.normalize, webhook.received_at)
+    }
+
+    fn acknowledgement(&self) -> Option<Acknowledgement> {
+        Some(Acknowledgement {
+            content_type: "text/xml",
+            body: twiml(&[]),
+        })
+    }
+
+    fn render(&self, channel: Channel, markdown: &str) -> Vec<String> {
+        match channel {
+            Channel::Whatsapp => vec![crate::render::whatsapp(markdown)],
+            _ => crate::render::sms(markdown, crate::render::MAX_SMS_SEGMENTS),
+        }
+    }
+
+    async fn send(
+        &self,
+        message: &OutboundMessage,
+        _outbox: OutboxId,
+        _context: &SendContext,
+    ) -> Result<String, SendError> {
+        let whatsapp = message.channel == Channel::Whatsapp;
+        let from = message
+            .thread
+            .via
+            .clone()
+            .or_else(|| self.config.from.clone())
+            .ok_or_else(|| SendError::Permanent("no number to send from".into()))?;
+        let number = message.recipient.phone_number().ok_or_else(|| {
+            SendError::Permanent(format!("{} has no phone number", message.recipient))
+        })?;
+        let (to, from) = if whatsapp {
+            let from = if from.starts_with("whatsapp:") {
+                from
+            } else {
+                format!("whatsapp:{from}")
+            };
+            (format!("whatsapp:{number}"), from)
+        } else {
+            (number.to_string(), from)
+        };
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            self.config.api_base.trim_end_matches('/'),
+            self.config.account_sid
+        );
+        let mut sids = Vec::new();
+        for body in self.render(message.channel, &message.text) {
+            let form = [
+                ("To", to.as_str()),
+                ("From", from.as_str()),
+                ("Body", body.as_str()),
+            ];
+            let sent = crate::http::answer(
+                "Twilio Messages",
+                self.client
+                    .post(&url)
+                    .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
+                    .form(&form)
+                    .send()
+                    .await,
+            )
+            .await?;
+            sids.push(sent["sid"].as_str().unwrap_or_default().to_string());
+        }
+        Ok(sids.join(","))
+    }
 }
 
 #[cfg(test)]

@@ -2,60 +2,28 @@
 //! raw body, the `entry[].changes[].value` webhook (`messages[]` with `contacts[]`, `statuses[]`),
 //! the send API's body and the 24-hour customer-service window.
 
-use crate::{unix_seconds, verify_hex_sha256, DeliveryStatus, Received, WebhookError};
+use crate::provider::{Capabilities, Provider, SendContext, SendError, Webhook};
+use crate::{unix_seconds, DeliveryStatus, Received, WebhookError};
 use chrono::Duration;
 use frontline_domain::{
-    Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions, ThreadRef, Timestamp,
+    Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions, OutboundMessage, OutboxId,
+    ThreadRef, Timestamp,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// The signature header.
-pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+pub use crate::meta::{verify_signature, verify_subscription, SIGNATURE_HEADER};
 
 /// How long after the customer's last message a free-form reply may be sent.
 pub const SERVICE_WINDOW: Duration = Duration::hours(24);
 
-/// Answer Meta's subscription handshake: `hub.mode=subscribe` with our verify token gets the
-/// challenge echoed back; anything else is refused.
-pub fn verify_subscription(
-    mode: Option<&str>,
-    token: Option<&str>,
-    challenge: Option<&str>,
-    expected_token: &str,
-) -> Result<String, WebhookError> {
-    if mode != Some("subscribe") {
-        return Err(WebhookError::Forbidden(
-            "`hub.mode` must be `subscribe`".into(),
-        ));
-    }
-    let matches =
-        token.is_some_and(|t| crate::secrets_match(expected_token.as_bytes(), t.as_bytes()));
-    if !matches {
-        return Err(WebhookError::Forbidden(
-            "`hub.verify_token` does not match".into(),
-        ));
-    }
-    challenge
-        .map(str::to_string)
-        .ok_or_else(|| WebhookError::malformed("`hub.challenge` is missing"))
-}
-
-/// Check `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the raw body with the app
-/// secret.
-pub fn verify_signature(
-    app_secret: &str,
-    body: &[u8],
-    header: Option<&str>,
-) -> Result<(), WebhookError> {
-    let header = header
-        .ok_or_else(|| WebhookError::unauthorized("the X-Hub-Signature-256 header is missing"))?;
-    let hex = header
-        .trim()
-        .strip_prefix("sha256=")
-        .ok_or_else(|| WebhookError::unauthorized("X-Hub-Signature-256 is not `sha256=<hex>`"))?;
-    verify_hex_sha256(app_secret.as_bytes(), &[body], hex)
-}
+/// What WhatsApp carries: its own markup, 4,096 characters a message, free-form replies within
+/// the 24-hour window.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    max_message_chars: Some(4096),
+    reply_window: Some(SERVICE_WINDOW),
+    markup: true,
+};
 
 #[derive(Deserialize)]
 struct Notification {
@@ -281,7 +249,7 @@ fn inbound(
 /// Whether a free-form message may still be sent, `last_inbound` being the customer's latest
 /// message on WhatsApp.
 pub fn window_open(last_inbound: Option<Timestamp>, now: Timestamp) -> bool {
-    last_inbound.is_some_and(|at| now - at < SERVICE_WINDOW)
+    CAPABILITIES.window_open(last_inbound, now)
 }
 
 /// The recipient part of a send request: a phone-based `wa_id` goes in `to`, a business-scoped
@@ -327,6 +295,141 @@ pub fn template_body(to: &Identity, template: &str, language: &str, text: &str) 
             }],
         },
     })
+}
+
+/// `[channels.whatsapp]`: Meta's Cloud API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappConfig {
+    /// Checks `X-Hub-Signature-256`.
+    pub app_secret: String,
+    /// Answers the subscription handshake.
+    pub verify_token: String,
+    /// A system-user access token for the send API.
+    pub access_token: String,
+    /// The business number replies come from when the inbound message did not say.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// An approved template for replies outside the 24-hour window (its body takes one text
+    /// parameter); without one, such a reply fails and the conversation is handed to a person.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The template's language code.
+    #[serde(default = "en_us")]
+    pub template_language: String,
+    /// Graph API base, version included.
+    #[serde(default = "crate::graph_api")]
+    pub api_base: String,
+}
+
+fn en_us() -> String {
+    "en_US".into()
+}
+
+/// The Cloud API as a provider: `GET`/`POST /webhooks/whatsapp` in, Graph
+/// `/{phone_number_id}/messages` out.
+pub struct WhatsappProvider {
+    config: WhatsappConfig,
+    client: reqwest::Client,
+}
+
+impl WhatsappProvider {
+    /// A provider with these settings.
+    pub fn new(config: WhatsappConfig, timeout: std::time::Duration) -> Self {
+        Self {
+            config,
+            client: crate::http::client(timeout),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for WhatsappProvider {
+    fn name(&self) -> &'static str {
+        "whatsapp"
+    }
+
+    fn channels(&self) -> Vec<Channel> {
+        vec![Channel::Whatsapp]
+    }
+
+    fn capabilities(&self, _channel: Channel) -> Capabilities {
+        CAPABILITIES
+    }
+
+    fn handshake(&self, webhook: &Webhook<'_>) -> Result<String, WebhookError> {
+        crate::meta::handshake(webhook, &self.config.verify_token)
+    }
+
+    async fn receive(&self, webhook: &Webhook<'_>) -> Result<Received, WebhookError> {
+        verify_signature(
+            &self.config.app_secret,
+            webhook.body,
+            webhook.header(SIGNATURE_HEADER),
+        )?;
+        parse(webhook.body, webhook.normalize)
+    }
+
+    fn render(&self, _channel: Channel, markdown: &str) -> Vec<String> {
+        crate::render::split(&crate::render::whatsapp(markdown), 4096)
+    }
+
+    async fn send(
+        &self,
+        message: &OutboundMessage,
+        _outbox: OutboxId,
+        context: &SendContext,
+    ) -> Result<String, SendError> {
+        let phone_number_id = message
+            .thread
+            .via
+            .clone()
+            .or_else(|| self.config.phone_number_id.clone())
+            .ok_or_else(|| SendError::Permanent("no business phone number id".into()))?;
+        let open = CAPABILITIES.window_open(context.last_inbound, context.now);
+        let template = match (&self.config.template, open) {
+            (_, true) => None,
+            (Some(name), false) => Some(name),
+            (None, false) => {
+                return Err(SendError::Unreachable(
+                    "outside WhatsApp's 24-hour window and no template is configured".into(),
+                ))
+            }
+        };
+        let url = format!(
+            "{}/{phone_number_id}/messages",
+            self.config.api_base.trim_end_matches('/')
+        );
+        let mut ids = Vec::new();
+        for text in self.render(Channel::Whatsapp, &message.text) {
+            let body = match template {
+                None => text_body(&message.recipient, &text, message.in_reply_to.as_deref()),
+                Some(name) => template_body(
+                    &message.recipient,
+                    name,
+                    &self.config.template_language,
+                    &text,
+                ),
+            };
+            let sent = crate::http::answer(
+                "WhatsApp send",
+                self.client
+                    .post(&url)
+                    .bearer_auth(&self.config.access_token)
+                    .json(&body)
+                    .send()
+                    .await,
+            )
+            .await?;
+            ids.push(
+                sent["messages"][0]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        Ok(ids.join(","))
+    }
 }
 
 #[cfg(test)]

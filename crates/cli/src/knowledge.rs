@@ -18,11 +18,7 @@ use std::time::{Duration, Instant};
 
 /// The local model (all-MiniLM-L6-v2), from `[knowledge] model_dir` or the install folder.
 pub async fn local_model(config: &Config) -> Result<Arc<dyn Embedder>> {
-    let dir = if config.knowledge.model_dir.is_empty() {
-        MiniLm::default_dir()
-    } else {
-        PathBuf::from(&config.knowledge.model_dir)
-    };
+    let dir = PathBuf::from(&config.knowledge.model_dir);
     let model = tokio::task::spawn_blocking(move || MiniLm::load(&dir)).await??;
     Ok(recent(Arc::new(model)))
 }

@@ -569,45 +569,23 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     let agent = build_agent(&config).await?;
-    if let Some(target) = agent.handoff_target() {
-        tracing::info!(target = target.name(), "delivering handoffs");
-        let dispatcher = frontline_handoff::dispatch::Dispatcher::new(
-            agent.store().clone(),
-            target,
-            Default::default(),
-        );
-        tokio::spawn(dispatcher.run(std::time::Duration::from_secs(2)));
-    }
     let knowledge = agent.knowledge().cloned();
     let agent = Arc::new(agent);
-    // Webhooks queue messages; the intake worker runs their turns; the outbox worker delivers
-    // the replies on every configured channel.
+    // Webhooks queue messages; the intake worker runs their turns; the outbox workers deliver
+    // the replies on every configured channel and the handoffs to the helpdesk.
     let intake = Arc::new(tokio::sync::Notify::new());
-    let replies = Arc::new(tokio::sync::Notify::new());
-    let outbox = frontline_server::delivery::outbox_worker(
+    let providers = Arc::new(
+        config
+            .channels
+            .registry(HANDOFF_TIMEOUT)
+            .map_err(anyhow::Error::msg)?,
+    );
+    let workers = frontline_server::workers::Workers::start(
         agent.clone(),
-        &config.channels,
-        Default::default(),
-        HANDOFF_TIMEOUT,
-    )
-    .map_err(anyhow::Error::msg)?;
-    tracing::info!(channels = ?outbox.channels(), "delivering replies");
-    // Stopping is in order: the HTTP server stops taking messages and finishes its requests;
-    // then the intake worker runs the turns still queued; then the outbox worker flushes.
-    let (stop_intake, intake_stopping) = tokio::sync::watch::channel(false);
-    let (stop_outbox, outbox_stopping) = tokio::sync::watch::channel(false);
-    let outbox_worker = tokio::spawn(outbox.run(
-        std::time::Duration::from_secs(2),
-        replies.clone(),
-        outbox_stopping,
-    ));
-    let intake_worker = tokio::spawn(agent.clone().run_queue(
-        Default::default(),
-        std::time::Duration::from_secs(1),
+        providers.clone(),
         intake.clone(),
-        replies,
-        intake_stopping,
-    ));
+        &Default::default(),
+    );
     let bind = bind.unwrap_or_else(|| config.server.bind.clone());
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -618,6 +596,7 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
         normalize: normalize_options(&config),
         knowledge,
         channels: config.channels.clone(),
+        providers,
         intake,
         access: frontline_server::access::Access::new(&config.security.api_keys)?,
         limits: frontline_server::limit::RateLimits::new(&config.security.rate_limits),
@@ -634,22 +613,9 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     std::io::stdout().flush()?;
     tracing::info!(%addr, store = %frontline_store::redact(&config.database_url()), "serving");
     frontline_server::serve(listener, frontline_server::router(state), shutdown_signal()).await?;
-    let _ = stop_intake.send(true);
-    if tokio::time::timeout(SHUTDOWN_GRACE, intake_worker)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "queued turns still running after {SHUTDOWN_GRACE:?}; they run again at the next start"
-        );
-    }
-    let _ = stop_outbox.send(true);
-    if tokio::time::timeout(SHUTDOWN_GRACE, outbox_worker)
-        .await
-        .is_err()
-    {
-        tracing::warn!("replies still being delivered after {SHUTDOWN_GRACE:?}; they are sent at the next start");
-    }
+    // Stopping is in order: the HTTP server has stopped taking messages and finished its
+    // requests; then the intake runs the turns still queued; then the outboxes flush.
+    workers.stop(SHUTDOWN_GRACE).await;
     agent.store().close().await;
     tracing::info!("stopped");
     Ok(())

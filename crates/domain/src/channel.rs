@@ -18,6 +18,10 @@ pub enum Channel {
     Whatsapp,
     /// Any inbox of a Chatwoot helpdesk (via its Agent Bot webhook).
     Chatwoot,
+    /// Facebook Messenger, a Page's conversations.
+    Messenger,
+    /// Telegram, through a bot.
+    Telegram,
 }
 
 crate::wire::wire_names!(Channel, "channel", {
@@ -27,6 +31,8 @@ crate::wire::wire_names!(Channel, "channel", {
     Sms => "sms",
     Whatsapp => "whatsapp",
     Chatwoot => "chatwoot",
+    Messenger => "messenger",
+    Telegram => "telegram",
 });
 
 impl Channel {
@@ -53,7 +59,7 @@ impl Channel {
     pub fn max_answer_chars(self) -> usize {
         match self {
             Channel::Sms => 320,
-            Channel::Whatsapp => 1000,
+            Channel::Whatsapp | Channel::Messenger | Channel::Telegram => 1000,
             Channel::Email => 1500,
             Channel::Rest | Channel::WebChat | Channel::Chatwoot => 700,
         }
@@ -76,7 +82,7 @@ mod tests {
         let err = "fax".parse::<Channel>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown channel `fax` (expected one of: rest, web_chat, email, sms, whatsapp, chatwoot)"
+            "unknown channel `fax` (expected one of: rest, web_chat, email, sms, whatsapp, chatwoot, messenger, telegram)"
         );
     }
 }

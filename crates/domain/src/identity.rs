@@ -20,6 +20,10 @@ pub enum IdentityKind {
     WebSession,
     /// A Chatwoot contact id (`<account>:<contact>`).
     ChatwootContact,
+    /// A Facebook Messenger user: their page-scoped id (PSID).
+    Messenger,
+    /// A Telegram user id.
+    Telegram,
 }
 
 crate::wire::wire_names!(IdentityKind, "identity kind", {
@@ -29,6 +33,8 @@ crate::wire::wire_names!(IdentityKind, "identity kind", {
     AccountId => "account_id",
     WebSession => "web_session",
     ChatwootContact => "chatwoot_contact",
+    Messenger => "messenger",
+    Telegram => "telegram",
 });
 
 /// Why a raw handle could not become an [`Identity`].
@@ -120,9 +126,11 @@ impl Identity {
                     stripped.to_string()
                 }
             }
-            IdentityKind::AccountId | IdentityKind::WebSession | IdentityKind::ChatwootContact => {
-                trimmed.to_string()
-            }
+            IdentityKind::AccountId
+            | IdentityKind::WebSession
+            | IdentityKind::ChatwootContact
+            | IdentityKind::Messenger
+            | IdentityKind::Telegram => trimmed.to_string(),
         };
         Ok(Identity { kind, value })
     }

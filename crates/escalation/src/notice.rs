@@ -42,7 +42,7 @@ pub struct ResponseTimes {
     pub email: String,
     /// SMS.
     pub sms: String,
-    /// WhatsApp.
+    /// WhatsApp, and the other messaging apps (Messenger, Telegram).
     pub whatsapp: String,
 }
 
@@ -64,7 +64,8 @@ impl ResponseTimes {
             Channel::Rest | Channel::WebChat | Channel::Chatwoot => &self.chat,
             Channel::Email => &self.email,
             Channel::Sms => &self.sms,
-            Channel::Whatsapp => &self.whatsapp,
+            // Messenger and Telegram are messaging apps, answered as WhatsApp is.
+            Channel::Whatsapp | Channel::Messenger | Channel::Telegram => &self.whatsapp,
         }
     }
 }
@@ -196,6 +197,8 @@ pub fn channel_phrase(channel: Channel) -> &'static str {
         Channel::Email => "by email, in this thread",
         Channel::Sms => "by text message",
         Channel::Whatsapp => "here on WhatsApp",
+        Channel::Messenger => "here on Messenger",
+        Channel::Telegram => "here on Telegram",
     }
 }
 
@@ -221,33 +224,55 @@ impl HandoffNotice {
     }
 
     /// What the customer is told: a person takes over, where they will reply, when, and that
-    /// they will not have to repeat themselves.
-    pub fn message(&self, channel: Channel, now: Timestamp) -> String {
-        let where_ = channel_phrase(channel);
+    /// they will not have to repeat themselves. The words come from `say` (the wording keys
+    /// `handoff_notice`, `handoff_when_open`, `handoff_when_away`, `day_*` and `where_*`, with
+    /// their placeholders), so a CX team words it and another locale translates it.
+    pub fn message(&self, channel: Channel, now: Timestamp, say: &Say<'_>) -> String {
+        let where_ = say(where_key(channel), &[]);
         let when = if self.schedule.is_open(now) {
-            format!(
-                "A colleague will reply {where_}, usually {}.",
-                self.response_times.for_channel(channel)
+            say(
+                "handoff_when_open",
+                &[
+                    ("where", &where_),
+                    ("within", self.response_times.for_channel(channel)),
+                ],
             )
         } else {
             let opening = self.schedule.next_opening(now);
             let local_now = now.with_timezone(&self.schedule.offset);
             let day = if opening.date_naive() == local_now.date_naive() {
-                "today".to_string()
+                say("day_today", &[])
             } else if opening.date_naive() == local_now.date_naive() + Duration::days(1) {
-                "tomorrow".to_string()
+                say("day_tomorrow", &[])
             } else {
-                format!("on {}", opening.format("%A"))
+                say("day_on", &[("weekday", &opening.format("%A").to_string())])
             };
-            format!(
-                "Our team is away right now; a colleague will pick this up when we're back {day} at {} ({}) and reply {where_}.",
-                opening.format("%H:%M"),
-                self.schedule.label
+            say(
+                "handoff_when_away",
+                &[
+                    ("day", &day),
+                    ("time", &opening.format("%H:%M").to_string()),
+                    ("zone", &self.schedule.label),
+                    ("where", &where_),
+                ],
             )
         };
-        format!(
-            "I'm passing this to a member of our team. {when} They'll see everything we've discussed, so you won't need to repeat yourself."
-        )
+        say("handoff_notice", &[("when", &when)])
+    }
+}
+
+/// Words a wording key with its placeholders filled in (the flows' `Wording::say`).
+pub type Say<'a> = dyn Fn(&str, &[(&str, &str)]) -> String + 'a;
+
+/// The wording key naming `channel` to the customer: "a colleague will reply …".
+pub fn where_key(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Rest | Channel::WebChat | Channel::Chatwoot => "where_chat",
+        Channel::Email => "where_email",
+        Channel::Sms => "where_sms",
+        Channel::Whatsapp => "where_whatsapp",
+        Channel::Messenger => "where_messenger",
+        Channel::Telegram => "where_telegram",
     }
 }
 
@@ -267,6 +292,11 @@ mod tests {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
     }
 
+    /// The built-in English wording.
+    fn english(key: &str, vars: &[(&str, &str)]) -> String {
+        frontline_flows::wording::Wording::builtin().say(key, vars)
+    }
+
     fn paris() -> HandoffNotice {
         HandoffNotice::new(
             &BusinessHours {
@@ -281,14 +311,14 @@ mod tests {
     #[test]
     fn in_hours_the_customer_hears_where_and_how_soon() {
         // Monday 2026-11-02 10:00 UTC is 11:00 in Paris: open.
-        let text = paris().message(Channel::Email, at(2026, 11, 2, 10, 0));
+        let text = paris().message(Channel::Email, at(2026, 11, 2, 10, 0), &english);
         assert!(
             text.contains("reply by email, in this thread, usually within 4 hours"),
             "{text}"
         );
         assert!(text.contains("won't need to repeat yourself"));
         assert!(!text.to_lowercase().contains("can't help"));
-        let chat = paris().message(Channel::WebChat, at(2026, 11, 2, 10, 0));
+        let chat = paris().message(Channel::WebChat, at(2026, 11, 2, 10, 0), &english);
         assert!(
             chat.contains("right here in this chat, usually within a few minutes"),
             "{chat}"
@@ -298,16 +328,16 @@ mod tests {
     #[test]
     fn out_of_hours_the_customer_hears_when_the_team_is_back() {
         // Friday 2026-11-06 17:30 UTC is 18:30 in Paris: closed until Monday 09:00.
-        let text = paris().message(Channel::Sms, at(2026, 11, 6, 17, 30));
+        let text = paris().message(Channel::Sms, at(2026, 11, 6, 17, 30), &english);
         assert!(
             text.contains("back on Monday at 09:00 (UTC+01:00) and reply by text message"),
             "{text}"
         );
         // Tuesday 06:00 UTC is 07:00 in Paris: back today.
-        let early = paris().message(Channel::Whatsapp, at(2026, 11, 3, 6, 0));
+        let early = paris().message(Channel::Whatsapp, at(2026, 11, 3, 6, 0), &english);
         assert!(early.contains("back today at 09:00"), "{early}");
         // Monday 20:00 UTC: back tomorrow.
-        let late = paris().message(Channel::Email, at(2026, 11, 2, 20, 0));
+        let late = paris().message(Channel::Email, at(2026, 11, 2, 20, 0), &english);
         assert!(late.contains("back tomorrow at 09:00"), "{late}");
     }
 

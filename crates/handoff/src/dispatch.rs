@@ -1,5 +1,6 @@
-//! The handoff worker: drains the handoff outbox, delivering each entry to the target with its
-//! saved progress, and schedules retries with exponential backoff.
+//! The handoff queue: drains the handoff outbox, delivering each entry to the target with its
+//! saved progress, and schedules retries with exponential backoff. A [`frontline_store::Worker`]
+//! runs it, as it runs the intake and the reply outbox.
 
 use crate::{HandoffRequest, HandoffTarget};
 use frontline_domain::Timestamp;
@@ -51,15 +52,12 @@ impl Dispatcher {
                     Ok(delivered) => DeliveryAttempt::Delivered {
                         reference: delivered.reference,
                     },
-                    Err(e) if e.is_transient() && entry.attempts + 1 < self.backoff.attempts => {
-                        DeliveryAttempt::Retry {
-                            next_attempt_at: now + self.backoff.wait(entry.attempts + 1),
-                            error: e.to_string(),
-                        }
-                    }
-                    Err(e) => DeliveryAttempt::Failed {
-                        error: e.to_string(),
-                    },
+                    Err(e) => self.backoff.after_failure(
+                        entry.attempts,
+                        e.is_transient(),
+                        e.to_string(),
+                        now,
+                    ),
                 },
             };
             match &attempt {
@@ -82,14 +80,19 @@ impl Dispatcher {
         }
         Ok(pass)
     }
+}
 
-    /// Run forever, a pass every `every`.
-    pub async fn run(self, every: std::time::Duration) {
-        loop {
-            if let Err(e) = self.run_once(chrono::Utc::now()).await {
-                tracing::error!(error = %e, "handoff worker: store failed; retrying next pass");
-            }
-            tokio::time::sleep(every).await;
-        }
+impl frontline_store::Queue for Dispatcher {
+    fn name(&self) -> &'static str {
+        "handoffs"
+    }
+
+    fn pass(&self, now: Timestamp) -> frontline_store::worker::PassFuture<'_> {
+        Box::pin(async move {
+            let pass = self.run_once(now).await?;
+            Ok(frontline_store::Progress {
+                done: pass.delivered + pass.failed,
+            })
+        })
     }
 }

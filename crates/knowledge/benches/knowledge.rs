@@ -87,7 +87,8 @@ fn main() {
 
 async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
     let model: Arc<dyn Embedder> = Arc::new(
-        MiniLm::load(&MiniLm::default_dir()).expect("model installed by scripts/model.sh"),
+        MiniLm::load(&frontline_knowledge::testing::model_dir())
+            .expect("model installed by scripts/model.sh"),
     );
     let corpus = passages(chunks);
     assert_eq!(

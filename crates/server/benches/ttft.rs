@@ -18,7 +18,7 @@
 use axum::routing::post;
 use axum::{Json, Router};
 use frontline_agent::testing::{llm_mode, local_with_knowledge, minilm, DemoParts};
-use frontline_channels::deliver::{ChannelsConfig, WebchatConfig};
+use frontline_channels::{ChannelsConfig, WebchatConfig};
 use frontline_llm::testing::chat_completion_body;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -148,14 +148,12 @@ async fn run(samples: usize, dir: &std::path::Path) {
         ..ChannelsConfig::default()
     };
     let base = common::serve(agent.clone(), webchat, intake.clone()).await;
-    let (_stop, stopping) = tokio::sync::watch::channel(false);
-    tokio::spawn(agent.run_queue(
+    let _workers = frontline_server::workers::Workers::start(
+        agent.clone(),
         Default::default(),
-        Duration::from_secs(1),
         intake,
-        Arc::new(tokio::sync::Notify::new()),
-        stopping,
-    ));
+        &Default::default(),
+    );
 
     let client = reqwest::Client::new();
     // Warm-up: first touches of the store, the index and the stub.

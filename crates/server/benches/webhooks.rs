@@ -13,8 +13,8 @@
 //! Under `cargo test` the binary runs a small smoke version so it cannot rot.
 
 use frontline_agent::testing::DemoParts;
-use frontline_channels::deliver::{ChannelsConfig, TwilioConfig};
 use frontline_channels::twilio;
+use frontline_channels::{twilio::TwilioConfig, ChannelsConfig};
 use frontline_store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,11 +2,10 @@
 //! reach the customer on its channel hands the conversation to a person.
 
 use frontline_agent::Agent;
-use frontline_channels::deliver::{ChannelsConfig, OutboxWorker, Undeliverable};
+use frontline_channels::{OutboxWorker, Registry, Undeliverable};
 use frontline_domain::{OutboundMessage, OutboxId};
 use frontline_store::Backoff;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Hands a conversation to a person when its reply cannot be delivered.
 pub struct HandOffUndeliverable(pub Arc<Agent>);
@@ -31,15 +30,13 @@ impl Undeliverable for HandOffUndeliverable {
     }
 }
 
-/// The outbox worker for every configured channel (calls time out after `timeout`), handing
-/// undeliverable replies to a person. A bad channel setting is an error naming it.
+/// The outbox worker delivering through `providers`, handing undeliverable replies to a
+/// person.
 pub fn outbox_worker(
     agent: Arc<Agent>,
-    channels: &ChannelsConfig,
+    providers: Arc<Registry>,
     backoff: Backoff,
-    timeout: Duration,
-) -> Result<OutboxWorker, String> {
-    let senders = channels.senders(timeout)?;
-    Ok(OutboxWorker::new(agent.store().clone(), senders, backoff)
-        .with_undeliverable(Arc::new(HandOffUndeliverable(agent))))
+) -> OutboxWorker {
+    OutboxWorker::new(agent.store().clone(), providers, backoff)
+        .with_undeliverable(Arc::new(HandOffUndeliverable(agent)))
 }

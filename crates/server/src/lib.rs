@@ -34,6 +34,7 @@ mod json;
 pub mod limit;
 pub mod webchat;
 pub mod webhooks;
+pub mod workers;
 
 pub use error::ApiError;
 pub use json::ValidJson;
@@ -69,8 +70,10 @@ pub struct AppState {
     pub normalize: NormalizeOptions,
     /// The shared knowledge base, when one is configured.
     pub knowledge: Option<Arc<KnowledgeBase>>,
-    /// The channels whose webhooks this server accepts.
+    /// The channels' settings (the web chat's are read here).
     pub channels: ChannelSettings,
+    /// The channel providers whose webhooks this server accepts.
+    pub providers: Arc<frontline_channels::Registry>,
     /// Woken when a webhook queued a message (the intake worker waits on it).
     pub intake: Arc<tokio::sync::Notify>,
     /// Who may call the management API and the REST channel.
@@ -112,14 +115,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(messages)
         .merge(public)
         .merge(console::router(state.clone()))
-        .route("/webhooks/twilio", post(webhooks::twilio_inbound))
         .route(
-            "/webhooks/whatsapp",
-            get(webhooks::whatsapp_handshake).post(webhooks::whatsapp_inbound),
+            "/webhooks/{*path}",
+            get(webhooks::handshake).post(webhooks::inbound),
         )
-        .route("/webhooks/email/postmark", post(webhooks::postmark_inbound))
-        .route("/webhooks/email/mailgun", post(webhooks::mailgun_inbound))
-        .route("/webhooks/chatwoot", post(webhooks::chatwoot_inbound))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -27,7 +27,7 @@ pub const COOKIE: &str = "frontline_session";
 const POLL: Duration = Duration::from_millis(200);
 
 /// `[channels.webchat]`.
-pub use frontline_channels::deliver::WebchatConfig;
+pub use frontline_channels::WebchatConfig;
 
 const WIDGET_JS: &str = include_str!("../assets/widget.js");
 const DEMO_PAGE: &str = include_str!("../assets/chat.html");

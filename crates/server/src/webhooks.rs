@@ -5,20 +5,24 @@
 //! Status codes follow what providers do with them: 401 for a request that is not theirs
 //! (nothing stored), 403 for a failed subscription handshake, 400 with the reason for a signed
 //! payload we cannot read, 200 for everything else (unknown events are ignored, since anything
-//! but 2xx is retried), 404 for a channel that is not configured.
+//! but 2xx is retried), 404 for a channel that is not configured, 405 for a `GET` to a provider
+//! without a subscription handshake.
+//!
+//! One route serves every provider: `/webhooks/{path}` finds the provider answering `path` in
+//! the registry, and the provider verifies and reads the request.
 
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use frontline_channels::{chatwoot, email, parse_form, twilio, whatsapp, Received, WebhookError};
+use frontline_channels::{HelpdeskEvent, Received, Webhook, WebhookError};
 use serde::Serialize;
 use std::sync::Arc;
 
 /// Which channels this server accepts webhooks for, with their secrets.
-pub use frontline_channels::deliver::ChannelsConfig as ChannelSettings;
+pub use frontline_channels::ChannelsConfig as ChannelSettings;
 
 /// A webhook answer: what was queued, what was a redelivery, what was ignored and why.
 #[derive(Debug, Default, Serialize)]
@@ -48,6 +52,7 @@ impl IntoResponse for Refused {
             WebhookError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             WebhookError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             WebhookError::Malformed(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            WebhookError::NoHandshake(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         };
         tracing::warn!(error = %self.0, "webhook refused");
         let body = serde_json::json!({ "error": { "code": code, "message": self.0.to_string() } });
@@ -55,20 +60,137 @@ impl IntoResponse for Refused {
     }
 }
 
-fn not_configured(channel: &str) -> Response {
+fn not_configured(path: &str) -> Response {
     let body = serde_json::json!({ "error": {
         "code": "not_found",
-        "message": format!("the {channel} channel is not configured on this server"),
+        "message": format!("no channel provider answers /webhooks/{path} on this server (configure it under [channels])"),
     }});
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
 fn now() -> frontline_domain::Timestamp {
     chrono::Utc::now()
+}
+
+/// The request as a provider sees it.
+fn webhook<'a>(
+    state: &'a AppState,
+    path: &'a str,
+    headers: &'a [(String, String)],
+    query: &'a str,
+    body: &'a [u8],
+) -> Webhook<'a> {
+    Webhook {
+        path,
+        headers,
+        query,
+        body,
+        received_at: now(),
+        normalize: &state.normalize,
+    }
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect()
+}
+
+/// `GET /webhooks/{path}`: a provider's subscription handshake (Meta's).
+pub async fn handshake(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Some(provider) = state.providers.webhook(&path) else {
+        return not_configured(&path);
+    };
+    let headers = header_pairs(&headers);
+    let query = query.unwrap_or_default();
+    match provider.handshake(&webhook(&state, &path, &headers, &query, &[])) {
+        Ok(challenge) => (StatusCode::OK, challenge).into_response(),
+        Err(e) => Refused(e).into_response(),
+    }
+}
+
+/// `POST /webhooks/{path}`: verify and read the request with the provider that answers the
+/// path, queue its messages, record its receipts, apply its helpdesk events, and answer as
+/// the provider expects.
+pub async fn inbound(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(provider) = state.providers.webhook(&path).cloned() else {
+        return not_configured(&path);
+    };
+    let headers = header_pairs(&headers);
+    let query = query.unwrap_or_default();
+    let received = match provider
+        .receive(&webhook(&state, &path, &headers, &query, &body))
+        .await
+    {
+        Ok(received) => received,
+        Err(e) => return Refused(e).into_response(),
+    };
+    let helpdesk = received.helpdesk.clone();
+    let mut accepted = match accept(&state, received).await {
+        Ok(accepted) => accepted,
+        Err(response) => return response,
+    };
+    for event in helpdesk {
+        match helpdesk_event(&state, event).await {
+            Ok(None) => {}
+            Ok(Some(ignored)) => accepted.ignored.push(ignored),
+            Err(response) => return response,
+        }
+    }
+    match provider.acknowledgement() {
+        Some(ack) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, ack.content_type)],
+            ack.body,
+        )
+            .into_response(),
+        None => (StatusCode::OK, Json(accepted)).into_response(),
+    }
+}
+
+/// Apply what a helpdesk said about a conversation a person has: their message goes in the
+/// log, a hand-back releases it to the bot. A contact frontline never talked to is the
+/// helpdesk's alone: ignored, with why.
+async fn helpdesk_event(
+    state: &AppState,
+    event: HelpdeskEvent,
+) -> Result<Option<String>, Response> {
+    let contact = match &event {
+        HelpdeskEvent::PersonWrote { contact, .. } | HelpdeskEvent::ReturnedToBot { contact } => {
+            contact.clone()
+        }
+    };
+    let Some(conversation) = helpdesk_conversation(state, &contact).await? else {
+        return Ok(Some(format!("no conversation for {contact}")));
+    };
+    let applied = match event {
+        HelpdeskEvent::PersonWrote {
+            author,
+            text,
+            private,
+            ..
+        } => state
+            .agent
+            .record_human_message(conversation, &author, &text, private)
+            .await
+            .map(|_| ()),
+        HelpdeskEvent::ReturnedToBot { .. } => state.agent.release(conversation).await.map(|_| ()),
+    };
+    applied
+        .map(|()| None)
+        .map_err(|e| crate::ApiError::from(e).into_response())
 }
 
 /// Queue the messages, record the receipts, wake the intake worker.
@@ -112,224 +234,8 @@ pub async fn accept(state: &AppState, received: Received) -> Result<Accepted, Re
     Ok(out)
 }
 
-/// Queue what a verified, parsed webhook carried; a refusal becomes its error response.
-async fn queue(
-    state: &AppState,
-    checked: Result<Received, WebhookError>,
-) -> Result<Accepted, Response> {
-    match checked {
-        Ok(received) => accept(state, received).await,
-        Err(e) => Err(Refused(e).into_response()),
-    }
-}
-
-fn respond(result: Result<Accepted, Response>) -> Response {
-    match result {
-        Ok(accepted) => (StatusCode::OK, Json(accepted)).into_response(),
-        Err(response) => response,
-    }
-}
-
-/// `POST /webhooks/twilio`: SMS and WhatsApp through Twilio. Answers an empty TwiML
-/// `<Response/>`; replies go out through the REST API once the turn has run.
-pub async fn twilio_inbound(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(config) = &state.channels.twilio else {
-        return not_configured("twilio");
-    };
-    let checked = parse_form(&body).and_then(|params| {
-        twilio::verify(
-            &config.auth_token,
-            &config.webhook_url,
-            &params,
-            header_str(&headers, twilio::SIGNATURE_HEADER),
-        )?;
-        twilio::parse(&params, &state.normalize, now())
-    });
-    match queue(&state, checked).await {
-        Ok(_) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/xml")],
-            twilio::twiml(&[]),
-        )
-            .into_response(),
-        Err(response) => response,
-    }
-}
-
-/// `GET /webhooks/whatsapp`: Meta's subscription handshake.
-pub async fn whatsapp_handshake(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let Some(config) = &state.channels.whatsapp else {
-        return not_configured("whatsapp");
-    };
-    let params = match parse_form(query.unwrap_or_default().as_bytes()) {
-        Ok(p) => p,
-        Err(e) => return Refused(e).into_response(),
-    };
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    match whatsapp::verify_subscription(
-        get("hub.mode"),
-        get("hub.verify_token"),
-        get("hub.challenge"),
-        &config.verify_token,
-    ) {
-        Ok(challenge) => (StatusCode::OK, challenge).into_response(),
-        Err(e) => Refused(e).into_response(),
-    }
-}
-
-/// `POST /webhooks/whatsapp`: Meta's notifications.
-pub async fn whatsapp_inbound(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(config) = &state.channels.whatsapp else {
-        return not_configured("whatsapp");
-    };
-    let checked = whatsapp::verify_signature(
-        &config.app_secret,
-        &body,
-        header_str(&headers, whatsapp::SIGNATURE_HEADER),
-    )
-    .and_then(|()| whatsapp::parse(&body, &state.normalize));
-    respond(queue(&state, checked).await)
-}
-
-/// `POST /webhooks/email/postmark`: Postmark inbound, authenticated by the basic auth its
-/// webhook URL carries.
-pub async fn postmark_inbound(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(config) = &state.channels.email else {
-        return not_configured("email");
-    };
-    let Some(expected) = &config.postmark_basic_auth else {
-        return not_configured("Postmark email");
-    };
-    let checked = check_basic_auth(expected, header_str(&headers, "authorization"))
-        .and_then(|()| email::parse_postmark(&body, &config.identity(), &state.normalize, now()));
-    respond(queue(&state, checked).await)
-}
-
-fn check_basic_auth(expected: &str, header: Option<&str>) -> Result<(), WebhookError> {
-    use base64::Engine as _;
-    let given = header
-        .and_then(|h| h.strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .ok_or_else(|| WebhookError::Unauthorized("basic auth is missing".into()))?;
-    if frontline_channels::secrets_match(expected.as_bytes(), &given) {
-        Ok(())
-    } else {
-        Err(WebhookError::Unauthorized(
-            "basic auth does not match".into(),
-        ))
-    }
-}
-
-/// `POST /webhooks/email/mailgun`: Mailgun's inbound route, signed with the webhook key.
-pub async fn mailgun_inbound(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(config) = &state.channels.email else {
-        return not_configured("email");
-    };
-    let Some(key) = &config.mailgun_signing_key else {
-        return not_configured("Mailgun email");
-    };
-    // Mailgun posts `multipart/form-data` when the message has attachments (and for "store and
-    // notify" forwards), else a URL-encoded form.
-    let fields = match header_str(&headers, "content-type") {
-        Some(c) if c.starts_with("multipart/form-data") => {
-            frontline_channels::parse_multipart_form(c, body)
-                .await
-                .map(|(fields, files)| {
-                    if files > 0 {
-                        tracing::info!(
-                            files,
-                            "email attachments not read; the message is its text"
-                        );
-                    }
-                    fields
-                })
-        }
-        _ => parse_form(&body),
-    };
-    let checked = fields.and_then(|fields| {
-        email::verify_mailgun(key, &fields, now())?;
-        email::parse_mailgun(&fields, &config.identity(), &state.normalize, now())
-    });
-    respond(queue(&state, checked).await)
-}
-
-/// `POST /webhooks/chatwoot?token=…`: the Agent Bot's events.
-pub async fn chatwoot_inbound(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    let Some(config) = &state.channels.chatwoot else {
-        return not_configured("chatwoot");
-    };
-    let token = parse_form(query.unwrap_or_default().as_bytes())
-        .ok()
-        .and_then(|q| q.into_iter().find(|(k, _)| k == "token").map(|(_, v)| v));
-    let event = chatwoot::verify_token(&config.webhook_token, token.as_deref())
-        .and_then(|()| chatwoot::parse(&body, &state.normalize, now()));
-    let event = match event {
-        Ok(e) => e,
-        Err(e) => return Refused(e).into_response(),
-    };
-    let store_failed = |e: frontline_agent::AgentError| crate::ApiError::from(e).into_response();
-    let contact = match &event {
-        chatwoot::Event::HumanReply { contact, .. }
-        | chatwoot::Event::ReturnedToBot { contact } => contact.clone(),
-        _ => return respond(accept(&state, event.into()).await),
-    };
-    // A conversation frontline never took part in is the helpdesk's alone: acknowledged and
-    // ignored (Chatwoot would retry an error).
-    let conversation = match chatwoot_conversation(&state, &contact).await {
-        Ok(Some(id)) => id,
-        Ok(None) => {
-            return respond(Ok(Accepted {
-                ignored: vec![format!("no conversation for {contact}")],
-                ..Accepted::default()
-            }))
-        }
-        Err(response) => return response,
-    };
-    let result = match event {
-        chatwoot::Event::HumanReply {
-            author,
-            text,
-            private,
-            ..
-        } => state
-            .agent
-            .record_human_message(conversation, &author, &text, private)
-            .await
-            .map(|_| ()),
-        _ => state.agent.release(conversation).await.map(|_| ()),
-    };
-    respond(result.map(|()| Accepted::default()).map_err(store_failed))
-}
-
-/// The latest conversation of the customer behind a Chatwoot contact, if frontline has one.
-async fn chatwoot_conversation(
+/// The latest conversation of the customer behind a helpdesk contact, if frontline has one.
+async fn helpdesk_conversation(
     state: &AppState,
     contact: &frontline_domain::Identity,
 ) -> Result<Option<frontline_domain::ConversationId>, Response> {

@@ -39,6 +39,7 @@ fn merge_priority(kind: IdentityKind) -> u8 {
         IdentityKind::Phone => 2,
         IdentityKind::Whatsapp => 3,
         IdentityKind::ChatwootContact => 4,
+        IdentityKind::Messenger | IdentityKind::Telegram => 4,
         IdentityKind::WebSession => 5,
     }
 }

@@ -106,6 +106,27 @@ impl Store {
 }
 
 impl Store {
+    /// When the customer last wrote on `channel` in the conversation: the latest message of
+    /// theirs whose turn finished there. What a channel with a reply window needs (WhatsApp's
+    /// and Messenger's 24 hours), read from the inbox's index rather than searched for in the
+    /// conversation's log.
+    pub async fn last_inbound(
+        &self,
+        conversation_id: ConversationId,
+        channel: Channel,
+    ) -> Result<Option<Timestamp>> {
+        let row = query(
+            "SELECT received_at FROM inbox WHERE conversation_id = $1 AND channel = $2 \
+             AND processed_at IS NOT NULL ORDER BY received_at DESC LIMIT 1",
+        )
+        .bind(conversation_id.to_string())
+        .bind(channel.as_str())
+        .fetch_optional(&self.db)
+        .await?;
+        row.map(|r| crate::from_millis("inbox", r.get(0)))
+            .transpose()
+    }
+
     /// Give up an unfinished claim (the turn failed), so a redelivery runs it at once instead of
     /// waiting for the lease.
     pub async fn release_inbound(&self, channel: Channel, channel_message_id: &str) -> Result<()> {

@@ -15,6 +15,7 @@ mod inbox;
 mod outbox;
 mod queue;
 mod verification;
+pub mod worker;
 
 pub use batch::{Write, WriteBatch};
 pub use conversations::{ConversationFilter, ListedConversation};
@@ -24,6 +25,7 @@ pub use inbox::InboxClaim;
 pub use outbox::OutboxEntry;
 pub use queue::QueuedMessage;
 pub use verification::VerificationCode;
+pub use worker::{Progress, Queue, Worker};
 
 use chrono::{TimeZone, Utc};
 use frontline_domain::Timestamp;

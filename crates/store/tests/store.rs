@@ -507,6 +507,44 @@ fn sms(id: &str, from: &str) -> frontline_domain::InboundMessage {
 }
 
 #[tokio::test]
+async fn the_last_message_per_channel_comes_from_the_inbox_once_its_turn_finished() {
+    let lease = Duration::seconds(60);
+    for db in all_backends().await {
+        let s = &db.store;
+        let (_, c) = customer_with_conversation(s, "ada@example.com", Channel::Whatsapp).await;
+        assert_eq!(s.last_inbound(c.id, Channel::Whatsapp).await.unwrap(), None);
+        let finish = |channel: Channel, id: &'static str, t: Timestamp| async move {
+            s.claim_inbound(channel, id, lease, t).await.unwrap();
+            s.complete_inbound(channel, id, Some(c.id), &serde_json::json!({}), t)
+                .await
+                .unwrap();
+        };
+        finish(Channel::Whatsapp, "wamid.1", at(1)).await;
+        finish(Channel::Whatsapp, "wamid.2", at(7)).await;
+        finish(Channel::Email, "mail-1", at(9)).await;
+        // A message still being processed does not count yet.
+        s.claim_inbound(Channel::Whatsapp, "wamid.3", lease, at(12))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.last_inbound(c.id, Channel::Whatsapp).await.unwrap(),
+            Some(at(7)),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            s.last_inbound(c.id, Channel::Email).await.unwrap(),
+            Some(at(9))
+        );
+        assert_eq!(
+            s.last_inbound(c.id, Channel::Messenger).await.unwrap(),
+            None
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn the_queue_hands_out_each_senders_oldest_unfinished_message_only() {
     for db in all_backends().await {
         let s = &db.store;

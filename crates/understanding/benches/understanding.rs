@@ -53,7 +53,8 @@ async fn run(rounds: usize, full: bool) {
         FlowSet::load(&repo().join("flows"), &frontline_shop::actions::catalog()).unwrap(),
     );
     let model: Arc<dyn Embedder> = Arc::new(
-        MiniLm::load(&MiniLm::default_dir()).expect("model installed by scripts/model.sh"),
+        MiniLm::load(&frontline_knowledge::testing::model_dir())
+            .expect("model installed by scripts/model.sh"),
     );
     let local = LocalUnderstanding::build(flows.clone(), model, LocalSettings::default())
         .await

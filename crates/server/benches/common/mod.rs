@@ -1,7 +1,7 @@
 //! What the HTTP benchmarks share: the server on loopback, in this process, and the figures.
 
 use frontline_agent::Agent;
-use frontline_channels::deliver::ChannelsConfig;
+use frontline_channels::ChannelsConfig;
 use frontline_domain::NormalizeOptions;
 use frontline_server::{router, AppState};
 use std::sync::Arc;
@@ -21,11 +21,17 @@ pub async fn serve(
 ) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let channels = channels(&base);
     let state = Arc::new(AppState {
         agent,
         normalize: NormalizeOptions::default(),
         knowledge: None,
-        channels: channels(&base),
+        providers: Arc::new(
+            channels
+                .registry(std::time::Duration::from_secs(5))
+                .unwrap(),
+        ),
+        channels,
         intake,
         access: Default::default(),
         limits: frontline_server::limit::RateLimits::off(),

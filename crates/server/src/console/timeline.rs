@@ -12,6 +12,8 @@ pub fn channel_icon(channel: Channel) -> Markup {
         Channel::Sms => "M7 2h10v20H7z M10 18h4",
         Channel::Whatsapp => "M12 3a9 9 0 1 1-4.6 16.7L3 21l1.4-4.3A9 9 0 0 1 12 3z",
         Channel::Chatwoot => "M4 4h16v11H9l-5 4z M8 9h8",
+        Channel::Messenger => "M12 3c5 0 9 3.7 9 8.3s-4 8.3-9 8.3c-.9 0-1.8-.1-2.6-.3L5 21v-3.6C3.8 15.9 3 14.2 3 11.3 3 6.7 7 3 12 3z M7 13l3-3 3 2 4-3",
+        Channel::Telegram => "M3 11l18-7-3 16-6-5-3 4v-5l9-8-11 7z",
         Channel::Rest => "M4 7h16M4 12h16M4 17h10",
     };
     html! {
@@ -32,6 +34,8 @@ pub fn channel_name(channel: Channel) -> &'static str {
         Channel::Sms => "SMS",
         Channel::Whatsapp => "WhatsApp",
         Channel::Chatwoot => "Chatwoot",
+        Channel::Messenger => "Messenger",
+        Channel::Telegram => "Telegram",
         Channel::Rest => "API",
     }
 }
