@@ -315,17 +315,14 @@ impl Agent {
         reason: &str,
     ) -> Result<bool, AgentError> {
         use frontline_domain::ConversationStatus;
-        let conversation = self.store.conversation(conversation_id).await?;
-        let _turn = self.locks.lock(conversation.customer_id).await;
-        // Re-read under the lock: a turn may have handed it off meanwhile.
-        let conversation = self.store.conversation(conversation_id).await?;
+        let (_turn, conversation) = self.lock_conversation(conversation_id).await?;
         if conversation.status != ConversationStatus::Bot {
             return Ok(false);
         }
         let customer = self.store.customer(conversation.customer_id).await?;
-        let events = self.store.events(conversation_id).await?;
-        let pending = Pending::new(conversation_id, conversation.status, &events);
-        let mut stack = crate::flow_stack(&events);
+        let operation = self.begin(&conversation).await?;
+        let (events, pending) = (&operation.log, &operation.pending);
+        let mut stack = crate::flow_stack(events);
         let before = stack.clone();
         let reason = format!("a reply could not be delivered on {channel}: {reason}");
         let mut handoff = Handoff {
@@ -341,7 +338,7 @@ impl Agent {
             match effect {
                 Effect::FlowEnded { flow_id, outcome } => {
                     let slots = ended_slots(&before, &stack, &flow_id);
-                    record_flow_ended(self, &pending, flow_id, outcome, slots)
+                    record_flow_ended(self, pending, flow_id, outcome, slots)
                 }
                 Effect::Escalate { queue, flow, .. } => {
                     handoff.queue = queue;
@@ -351,13 +348,13 @@ impl Agent {
             }
         }
         if stack != before {
-            self.log(&pending, EventKind::FlowUpdated { stack, ran: vec![] });
+            self.log(pending, EventKind::FlowUpdated { stack, ran: vec![] });
         }
-        self.change_status(&pending, ConversationStatus::HandedOff);
+        self.change_status(pending, ConversationStatus::HandedOff);
         tracing::warn!(%conversation_id, %channel, reason = %handoff.reason, "reply undeliverable; conversation handed off");
-        self.summarise_handoff(&customer, &pending, &events, channel, handoff)
+        self.summarise_handoff(&customer, pending, events, channel, handoff)
             .await?;
-        self.store.apply(&pending.finish(None)).await?;
+        self.commit(operation, None).await?;
         Ok(true)
     }
 
@@ -368,16 +365,13 @@ impl Agent {
         conversation_id: ConversationId,
     ) -> Result<frontline_domain::ConversationStatus, AgentError> {
         use frontline_domain::ConversationStatus;
-        let conversation = self.store.conversation(conversation_id).await?;
-        let _turn = self.locks.lock(conversation.customer_id).await;
-        let conversation = self.store.conversation(conversation_id).await?;
+        let (_turn, conversation) = self.lock_conversation(conversation_id).await?;
         if conversation.status != ConversationStatus::HandedOff {
             return Ok(conversation.status);
         }
-        let events = self.store.events(conversation_id).await?;
-        let pending = Pending::new(conversation_id, conversation.status, &events);
-        let from = self.change_status(&pending, ConversationStatus::Bot);
-        self.store.apply(&pending.finish(None)).await?;
+        let operation = self.begin(&conversation).await?;
+        let from = self.change_status(&operation.pending, ConversationStatus::Bot);
+        self.commit(operation, None).await?;
         tracing::info!(%conversation_id, "conversation released back to the bot");
         // Tell the helpdesk too, where it has a bot state (Chatwoot: `pending`). The bot has
         // the conversation either way; a helpdesk that cannot be told is logged, not fatal.
@@ -405,12 +399,11 @@ impl Agent {
         text: &str,
         private: bool,
     ) -> Result<Event, AgentError> {
-        let conversation = self.store.conversation(conversation_id).await?;
-        let _turn = self.locks.lock(conversation.customer_id).await;
-        let events = self.store.events(conversation_id).await?;
-        let pending = Pending::new(conversation_id, conversation.status, &events);
+        let (_turn, conversation) = self.lock_conversation(conversation_id).await?;
+        let operation = self.begin(&conversation).await?;
+        let (events, pending) = (&operation.log, &operation.pending);
         let event = self.log(
-            &pending,
+            pending,
             EventKind::HumanMessage {
                 author: author.to_string(),
                 text: text.to_string(),
@@ -442,7 +435,7 @@ impl Agent {
                 pending.reply(reply, (self.clock)(), false);
             }
         }
-        self.store.apply(&pending.finish(None)).await?;
+        self.commit(operation, None).await?;
         Ok(event)
     }
 }

@@ -14,6 +14,7 @@ pub mod locks;
 mod logs;
 mod memory;
 pub mod metrics;
+mod operation;
 mod pending;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -414,11 +415,10 @@ impl Agent {
             )
             .await?;
         tracing::Span::current().record("conversation_id", field::display(conversation.id));
-        let mut history = self.logs.take(&self.store, conversation.id).await?;
-        let pending = Pending::new(conversation.id, conversation.status, &history);
+        let mut operation = self.begin(&conversation).await?;
         for merge in resolution.merged {
             self.log(
-                &pending,
+                &operation.pending,
                 EventKind::CustomersMerged {
                     survivor: merge.survivor,
                     merged: merge.merged,
@@ -426,15 +426,21 @@ impl Agent {
                 },
             );
         }
-        self.record_assurance(&pending, &history, message, &identities, &assured);
+        self.record_assurance(
+            &operation.pending,
+            &operation.log,
+            message,
+            &identities,
+            &assured,
+        );
         let outcome = self
             .turn(
                 message,
                 &customer,
                 &identities[0],
                 &conversation,
-                &mut history,
-                &pending,
+                &mut operation.log,
+                &operation.pending,
             )
             .await?;
         let done = Write::InboxDone {
@@ -444,12 +450,9 @@ impl Agent {
             result: serde_json::to_value(&outcome).expect("outcome serialises"),
             at: (self.clock)(),
         };
-        let appended = pending.appended();
-        self.store.apply(&pending.finish(Some(done))).await?;
+        let appended = self.commit(operation, Some(done)).await?;
         self.metrics
             .turn(message.channel, started.elapsed().as_secs_f64(), &appended);
-        history.extend(appended);
-        self.logs.put_back(conversation.id, history);
         Ok(outcome)
     }
 

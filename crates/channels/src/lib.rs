@@ -5,8 +5,8 @@
 //!   webhook route, `/webhooks/{path}`, finds the provider in the [`Registry`] and queues what
 //!   it read for the agent;
 //! * outbound: **render** a reply for the channel (SMS segments, WhatsApp markup, email
-//!   threading headers) and **send** it through the provider's API; the [`OutboxWorker`]
-//!   drains the store's outbox through the registry.
+//!   threading headers) and **send** it through the provider's API; the server's reply outbox
+//!   delivers through the registry.
 //!
 //! | file | provider | webhook | inbound check | outbound |
 //! |---|---|---|---|---|
@@ -21,7 +21,6 @@
 //! No business logic lives here: a channel never decides what to say, only how it travels.
 
 pub mod chatwoot;
-pub mod deliver;
 pub mod email;
 mod http;
 pub mod messenger;
@@ -34,7 +33,6 @@ pub mod twilio;
 pub mod webchat;
 pub mod whatsapp;
 
-pub use deliver::{OutboxWorker, Pass, Undeliverable};
 pub use provider::{Acknowledgement, Capabilities, Provider, SendContext, SendError, Webhook};
 pub use registry::{ChannelsConfig, Registry, WebchatConfig};
 

@@ -239,8 +239,15 @@ impl LlmClient {
             } else {
                 settings.api_key.clone()
             });
+        // Servers close idle keep-alive connections (uvicorn, which llama.cpp's Python server and
+        // many proxies run on, after 5 s), and a request sent on one just as it closes fails
+        // before the server reads it. Idle connections are dropped on our side first.
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(4))
+            .build()
+            .expect("a TLS backend is compiled in");
         Self {
-            client: Client::with_config(config),
+            client: Client::with_config(config).with_http_client(http),
             settings,
             cassette,
             mode: AtomicU8::new(0),

@@ -36,11 +36,13 @@ fn fail(e: impl Into<ApiError>) -> PageError {
 }
 
 /// The channels a customer writes on (the console's filters and playground offer these).
-const CHANNELS: [Channel; 6] = [
+const CHANNELS: [Channel; 8] = [
     Channel::WebChat,
     Channel::Email,
     Channel::Sms,
     Channel::Whatsapp,
+    Channel::Messenger,
+    Channel::Telegram,
     Channel::Chatwoot,
     Channel::Rest,
 ];

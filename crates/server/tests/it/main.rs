@@ -6,3 +6,4 @@ mod channels;
 mod common;
 mod console;
 mod continuity_eval;
+mod deliver;

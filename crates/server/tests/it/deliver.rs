@@ -10,11 +10,12 @@ use frontline_channels::chatwoot::{ChatwootConfig, ChatwootProvider};
 use frontline_channels::email::{EmailConfig, EmailProvider};
 use frontline_channels::twilio::{TwilioConfig, TwilioProvider};
 use frontline_channels::whatsapp::{WhatsappConfig, WhatsappProvider};
-use frontline_channels::{OutboxWorker, Pass, Provider as ChannelProvider, Registry};
+use frontline_channels::{Provider as ChannelProvider, Registry};
 use frontline_domain::{
     Channel, ConversationId, EventKind, Identity, IdentityKind, NormalizeOptions, OutboundMessage,
     ThreadRef,
 };
+use frontline_server::delivery::{OutboxWorker, Pass};
 use frontline_store::testing::{sqlite, TestStore};
 use frontline_store::Backoff;
 use serde_json::{json, Value};
