@@ -17,6 +17,7 @@ use frontline_escalation::{
 };
 use frontline_flows::wording::Wording;
 use frontline_flows::Effect;
+use frontline_handoff::dispatch::RELEASE;
 
 /// How the agent escalates: the policy, routing rules and what the customer is told.
 #[derive(Clone, Debug)]
@@ -371,21 +372,25 @@ impl Agent {
         }
         let operation = self.begin(&conversation).await?;
         let from = self.change_status(&operation.pending, ConversationStatus::Bot);
-        self.commit(operation, None).await?;
-        tracing::info!(%conversation_id, "conversation released back to the bot");
-        // Tell the helpdesk too, where it has a bot state (Chatwoot: `pending`). The bot has
-        // the conversation either way; a helpdesk that cannot be told is logged, not fatal.
+        // Tell the helpdesk too, where it has a bot state (Chatwoot: `pending`): through the
+        // handoff outbox, committed with the status change, so the agent makes no HTTP call
+        // and a helpdesk that is down is told when it is back.
         if let Some(target) = &self.handoff_target {
+            let now = (self.clock)();
+            // The status change's place in the log makes each release's id its own.
+            let seq = operation.pending.appended().last().map_or(0, |e| e.seq);
             for entry in self.store.handoffs_of(conversation_id).await? {
-                let Some(reference) = entry.reference else {
+                let Some(reference) = entry.reference.filter(|_| !is_release(&entry.request))
+                else {
                     continue;
                 };
-                let delivered = frontline_handoff::Delivered { reference };
-                if let Err(e) = target.release(&delivered).await {
-                    tracing::warn!(error = %e, "could not release the conversation at the helpdesk");
-                }
+                let id = format!("{}-release-{seq}", entry.id);
+                let request = serde_json::json!({ RELEASE: reference });
+                operation.pending.handoff(id, target.name(), request, now);
             }
         }
+        self.commit(operation, None).await?;
+        tracing::info!(%conversation_id, "conversation released back to the bot");
         Ok(from)
     }
 
@@ -438,4 +443,9 @@ impl Agent {
         self.commit(operation, None).await?;
         Ok(event)
     }
+}
+
+/// Whether a handoff outbox entry is a release rather than a handoff.
+fn is_release(request: &serde_json::Value) -> bool {
+    request.get(RELEASE).is_some()
 }

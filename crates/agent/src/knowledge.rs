@@ -15,6 +15,29 @@ pub(crate) struct Consulted {
     pub answer: Option<String>,
     /// The `KnowledgeConsulted` event to record.
     pub event: EventKind,
+    /// What it means for the understood commands ([`crate::commands::complete`] applies it).
+    pub verdict: Verdict,
+}
+
+/// What a search means for the understood commands.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Verdict {
+    /// The commands stand (they asked for this answer, and it holds).
+    Stands,
+    /// Nothing was understood, but the knowledge base answers the message: the turn is this
+    /// answer from knowledge.
+    Answers {
+        /// What was searched.
+        query: String,
+        /// How similar the best passage is.
+        confidence: f32,
+    },
+    /// The knowledge base abstained (or failed): a request for an answer is one that cannot be
+    /// handled, for this reason.
+    Abstains {
+        /// Why.
+        reason: String,
+    },
 }
 
 fn article(c: &Citation) -> SummaryArticle {
@@ -28,6 +51,7 @@ fn article(c: &Citation) -> SummaryArticle {
 fn grounded_by_understanding(drafted: frontline_understanding::KnowledgeAnswer) -> Consulted {
     tracing::info!(confidence = drafted.confidence, source = %drafted.citations[0], "answered from knowledge by the understanding call");
     Consulted {
+        verdict: Verdict::Stands,
         answer: Some(drafted.text),
         event: EventKind::KnowledgeConsulted {
             query: drafted.query,
@@ -40,14 +64,15 @@ fn grounded_by_understanding(drafted: frontline_understanding::KnowledgeAnswer) 
     }
 }
 
-/// Search if this turn calls for it, and rewrite `commands` to what the search supports.
-/// `drafted`: the answer the understanding call wrote itself from passages that passed the
-/// relevance gate (LLM mode). One that holds is the answer, with no second search or call; one
-/// that does not is replaced by the best passage, not by a second call.
+/// Search if this turn's `commands` call for it, and say what the search supports (the
+/// commands themselves are changed in one place, [`crate::commands::complete`]). `drafted`:
+/// the answer the understanding call wrote itself from passages that passed the relevance gate
+/// (LLM mode). One that holds is the answer, with no second search or call; one that does not
+/// is replaced by the best passage, not by a second call.
 pub(crate) async fn consult(
     agent: &Agent,
     message: &InboundMessage,
-    commands: &mut Vec<ScoredCommand>,
+    commands: &[ScoredCommand],
     drafted: Option<AnswerDraft>,
 ) -> Option<Consulted> {
     let (text, channel) = (message.text.as_str(), message.channel);
@@ -143,15 +168,15 @@ pub(crate) async fn consult(
             llm,
         )) => {
             tracing::info!(confidence, source = %citations[0], "answered from knowledge");
-            if asked.is_none() {
-                *commands = vec![ScoredCommand::new(
-                    Command::AnswerFromKnowledge {
-                        query: query.clone(),
-                    },
+            let verdict = match asked {
+                Some(_) => Verdict::Stands,
+                None => Verdict::Answers {
+                    query: query.clone(),
                     confidence,
-                )];
-            }
+                },
+            };
             return Some(Consulted {
+                verdict,
                 answer: Some(text),
                 event: EventKind::KnowledgeConsulted {
                     query,
@@ -172,16 +197,13 @@ pub(crate) async fn consult(
             (format!("knowledge base unavailable: {e}"), 0.0)
         }
     };
-    if asked.is_some() {
-        for c in commands.iter_mut() {
-            if matches!(c.command, Command::AnswerFromKnowledge { .. }) {
-                c.command = Command::CannotHandle {
-                    reason: reason.clone(),
-                };
-            }
-        }
-    }
     Some(Consulted {
+        verdict: match asked {
+            Some(_) => Verdict::Abstains {
+                reason: reason.clone(),
+            },
+            None => Verdict::Stands,
+        },
         answer: None,
         event: EventKind::KnowledgeConsulted {
             query,

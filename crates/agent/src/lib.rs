@@ -5,6 +5,7 @@
 //! to the conversation's event log, and the dialogue state (the flow stack) is read back from it,
 //! so a conversation continues on any channel and any replica.
 
+mod commands;
 mod decide;
 pub mod drafts;
 mod escalate;
@@ -513,7 +514,7 @@ impl Agent {
             .understanding
             .interpret_streaming(&message.text, &context, &mut on_answer)
             .await;
-        let (mut commands, mut source, llm, drafted) = match understood {
+        let (understood, mut source, llm, drafted) = match understood {
             Ok(understood) => (
                 understood.commands,
                 understood.source,
@@ -536,10 +537,21 @@ impl Agent {
             }
         };
         let sentiment = frontline_understanding::sentiment::score(&message.text).compound;
-        let consulted = knowledge::consult(self, message, &mut commands, drafted).await;
+        let consulted = knowledge::consult(self, message, &understood, drafted).await;
         if consulted.is_some() {
             source.push_str("+knowledge");
         }
+        // Flows that remember a slot start with what the customer already said.
+        let running: Vec<String> = stack.iter().map(|f| f.flow_id.clone()).collect();
+        let carried = memory::carry_over(
+            &understood,
+            &running,
+            self.engine.flows(),
+            &memory::remembered(history),
+        );
+        let completed =
+            commands::complete(understood, consulted.as_ref().map(|c| &c.verdict), &carried);
+        let commands = completed.understood;
         self.log(
             pending,
             EventKind::CommandsUnderstood {
@@ -572,27 +584,14 @@ impl Agent {
             customer,
             resolved_by,
         };
-        // Flows that remember a slot start with what the customer already said.
-        let running: Vec<String> = stack.iter().map(|f| f.flow_id.clone()).collect();
-        let carried = memory::carry_over(
-            &commands,
-            &running,
-            self.engine.flows(),
-            &memory::remembered(history),
-        );
-        let mut for_engine = commands.clone();
-        for (name, value) in &carried {
-            tracing::info!(slot = %name, %value, "slot remembered from earlier in the conversation");
-            for_engine.push(ScoredCommand::new(
-                Command::SetSlot {
-                    name: name.clone(),
-                    value: value.clone(),
-                },
-                1.0,
-            ));
-        }
-        let mut decision =
-            decide::decide(self, turn, stack.clone(), &for_engine, knowledge_answer).await?;
+        let mut decision = decide::decide(
+            self,
+            turn,
+            stack.clone(),
+            &completed.for_engine,
+            knowledge_answer,
+        )
+        .await?;
         if let Some(told) = memory::telling(&carried) {
             decision.texts.insert(0, told);
         }

@@ -2,11 +2,15 @@
 //! saved progress, and schedules retries with exponential backoff. A [`frontline_store::Worker`]
 //! runs it, as it runs the intake and the reply outbox.
 
-use crate::{HandoffRequest, HandoffTarget};
+use crate::{Delivered, HandoffRequest, HandoffTarget};
 use frontline_domain::Timestamp;
 pub use frontline_store::Backoff;
 use frontline_store::{DeliveryAttempt, Store, StoreError};
 use std::sync::Arc;
+
+/// The key of an entry that releases a conversation at the helpdesk (the bot has it again)
+/// instead of handing it off; its value is the reference the handoff got there.
+pub const RELEASE: &str = "release";
 
 /// What one pass over the outbox did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,12 +48,12 @@ impl Dispatcher {
                 continue;
             }
             let mut progress = entry.progress.clone();
-            let attempt = match serde_json::from_value::<HandoffRequest>(entry.request.clone()) {
-                Err(e) => DeliveryAttempt::Failed {
-                    error: format!("stored request is unreadable: {e}"),
-                },
-                Ok(request) => match self.target.deliver(&request, &mut progress).await {
-                    Ok(delivered) => DeliveryAttempt::Delivered {
+            let attempt = if let Some(reference) = entry.request.get(RELEASE) {
+                let delivered = Delivered {
+                    reference: reference.as_str().unwrap_or_default().to_string(),
+                };
+                match self.target.release(&delivered).await {
+                    Ok(()) => DeliveryAttempt::Delivered {
                         reference: delivered.reference,
                     },
                     Err(e) => self.backoff.after_failure(
@@ -58,7 +62,24 @@ impl Dispatcher {
                         e.to_string(),
                         now,
                     ),
-                },
+                }
+            } else {
+                match serde_json::from_value::<HandoffRequest>(entry.request.clone()) {
+                    Err(e) => DeliveryAttempt::Failed {
+                        error: format!("stored request is unreadable: {e}"),
+                    },
+                    Ok(request) => match self.target.deliver(&request, &mut progress).await {
+                        Ok(delivered) => DeliveryAttempt::Delivered {
+                            reference: delivered.reference,
+                        },
+                        Err(e) => self.backoff.after_failure(
+                            entry.attempts,
+                            e.is_transient(),
+                            e.to_string(),
+                            now,
+                        ),
+                    },
+                }
             };
             match &attempt {
                 DeliveryAttempt::Delivered { reference } => {

@@ -108,21 +108,30 @@ impl Store {
 impl Store {
     /// When the customer last wrote on `channel` in the conversation: the latest message of
     /// theirs whose turn finished there. What a channel with a reply window needs (WhatsApp's
-    /// and Messenger's 24 hours), read from the inbox's index rather than searched for in the
-    /// conversation's log.
+    /// and Messenger's 24 hours), read from the inbox's index for those two rather than
+    /// searched for in the conversation's log (other channels are read without an index).
     pub async fn last_inbound(
         &self,
         conversation_id: ConversationId,
         channel: Channel,
     ) -> Result<Option<Timestamp>> {
-        let row = query(
-            "SELECT received_at FROM inbox WHERE conversation_id = $1 AND channel = $2 \
+        // The channel is written into the statement (a wire name, never input) so that the
+        // planner sees it matches the partial index `inbox_last_inbound`.
+        let indexed = matches!(channel, Channel::Whatsapp | Channel::Messenger);
+        let sql = format!(
+            "SELECT received_at FROM inbox WHERE conversation_id = $1 AND channel = '{}' {} \
              AND processed_at IS NOT NULL ORDER BY received_at DESC LIMIT 1",
-        )
-        .bind(conversation_id.to_string())
-        .bind(channel.as_str())
-        .fetch_optional(&self.db)
-        .await?;
+            channel.as_str(),
+            if indexed {
+                "AND channel IN ('whatsapp', 'messenger')"
+            } else {
+                ""
+            }
+        );
+        let row = query(sql)
+            .bind(conversation_id.to_string())
+            .fetch_optional(&self.db)
+            .await?;
         row.map(|r| crate::from_millis("inbox", r.get(0)))
             .transpose()
     }

@@ -703,7 +703,15 @@ async fn a_handoff_is_queued_delivered_to_chatwoot_and_released_there() {
                 .contains("explicit_request"));
         }
 
+        // The release reaches the helpdesk through the handoff outbox, not inline.
+        let before_release = seen.lock().unwrap().len();
         agent.release(out.conversation_id).await.unwrap();
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            before_release,
+            "no HTTP call in the agent"
+        );
+        assert_eq!(dispatcher.run_once(now).await.unwrap().delivered, 1);
         let last = seen.lock().unwrap().last().cloned().unwrap();
         assert_eq!(last.0, "/api/v1/accounts/1/conversations/321/toggle_status");
         assert_eq!(last.1, json!({"status": "pending"}));
