@@ -1,22 +1,58 @@
-//! The decision step: hand the understood commands to the flow engine, run the actions it asks
-//! for (recording each), and turn its effects into what to say and whether to hand off. The
-//! engine decides; this module only carries out and words.
+//! The decide stage: hand the completed commands to the flow engine, run the actions it asks
+//! for through an [`ActionRunner`], and turn its effects into a [`Decision`]: what to say, the
+//! flow stack after, and whether a flow hands off. The engine decides; this stage only carries
+//! out and words.
 
+use crate::actions::ActionRunner;
 use crate::pending::Pending;
-use crate::{Agent, AgentError, Decision, Handoff};
+use chrono::NaiveDate;
 use frontline_domain::{
-    ActionCall, ActionError, Channel, Command, ConversationId, Customer, EventKind, FlowFrame,
+    Channel, Command, ConversationId, Customer, EscalationTrigger, EventKind, FlowFrame,
     IdentityKind, ScoredCommand, SmallTalk, StepRef,
 };
 use frontline_flows::wording::Wording;
-use frontline_flows::{Effect, Env, Input};
+use frontline_flows::{Effect, Engine, Env, Input};
 use serde_json::{json, Value};
 
-/// The reply when nothing in the message could be acted on: what the loaded flows can do.
-pub(crate) fn not_understood(flows: &frontline_flows::FlowSet) -> String {
-    flows
-        .wording()
-        .say("not_understood", &[("capabilities", &flows.capabilities())])
+/// A decision to hand the conversation to a human.
+pub(crate) struct Handoff {
+    pub trigger: EscalationTrigger,
+    pub reason: String,
+    /// The queue a flow's `escalate` step named.
+    pub queue: Option<String>,
+    /// The innermost flow as it stood when handed over.
+    pub flow: Option<FlowFrame>,
+}
+
+impl Handoff {
+    /// The handoff an engine's `Effect::Escalate` asks for.
+    pub(crate) fn escalated(
+        trigger: EscalationTrigger,
+        reason: String,
+        queue: Option<String>,
+        flow: Option<Box<FlowFrame>>,
+    ) -> Handoff {
+        Handoff {
+            trigger,
+            reason,
+            queue,
+            flow: flow.map(|f| *f),
+        }
+    }
+}
+
+/// What the decision step wants done.
+pub(crate) struct Decision {
+    /// What to say, in order; joined into one reply, since SMS and email want one message.
+    pub texts: Vec<String>,
+    pub stack: Vec<FlowFrame>,
+    pub handoff: Option<Handoff>,
+    /// The slot the reply asks for, and the question.
+    pub asked: Option<(String, String)>,
+    /// Flows started on this turn, in order.
+    pub started: Vec<String>,
+    /// The flow steps the engine ran, in order.
+    pub ran: Vec<frontline_domain::StepRef>,
 }
 
 /// What flows may know of the customer: the handles they are proven to write from (a claimed
@@ -67,20 +103,24 @@ pub(crate) struct TurnContext<'a> {
     /// the offer it accepts, if it accepts one.
     pub opening: &'a str,
     pub customer: &'a Customer,
-    /// The identity the customer was resolved by.
-    pub resolved_by: &'a frontline_domain::Identity,
+    /// Today, for dates in flows.
+    pub today: NaiveDate,
 }
 
+/// Advance the engine on `commands` from `stack`, running the actions it calls with `actions`,
+/// until it waits for the customer; `knowledge_answer` is said where the engine leaves an answer
+/// from knowledge to the agent.
 pub(crate) async fn decide(
-    agent: &Agent,
+    engine: &Engine,
+    actions: &impl ActionRunner,
     turn: TurnContext<'_>,
     mut stack: Vec<FlowFrame>,
     commands: &[ScoredCommand],
     knowledge_answer: Option<String>,
-) -> Result<Decision, AgentError> {
+) -> Decision {
     let mut knowledge_answer = knowledge_answer;
     let env = Env {
-        today: (agent.clock)().date_naive(),
+        today: turn.today,
         channel: turn.channel,
         customer: customer_facts(turn.customer),
         // Stable across reprocessing of the same message, so write keys repeat and dedupe.
@@ -93,9 +133,7 @@ pub(crate) async fn decide(
     // The stack before the engine's last advance: where an ended flow's slots are read from.
     let mut before = stack.clone();
     let (mut effects, mut ran) =
-        agent
-            .engine
-            .advance_traced(&mut stack, Input::Commands(commands.to_vec()), &env);
+        engine.advance_traced(&mut stack, Input::Commands(commands.to_vec()), &env);
     let (mut texts, mut greetings, mut handoff, mut asked) = (Vec::new(), Vec::new(), None, None);
     let mut started = Vec::new();
     loop {
@@ -114,11 +152,9 @@ pub(crate) async fn decide(
                     queue,
                     flow,
                 } => handoff = Some(Handoff::escalated(trigger, reason, queue, flow)),
-                Effect::Unhandled(Command::ChitChat { topic }) => greetings.push(small_talk(
-                    topic,
-                    turn.customer,
-                    agent.engine.flows().wording(),
-                )),
+                Effect::Unhandled(Command::ChitChat { topic }) => {
+                    greetings.push(small_talk(topic, turn.customer, engine.flows().wording()))
+                }
                 // The answer leads; a flow's pending question (re-asked by the engine) follows.
                 Effect::Unhandled(Command::AnswerFromKnowledge { .. }) => {
                     greetings.extend(knowledge_answer.take())
@@ -127,7 +163,7 @@ pub(crate) async fn decide(
                 Effect::Unhandled(_) => {}
                 Effect::FlowEnded { flow_id, outcome } => {
                     let slots = ended_slots(&before, &stack, &flow_id);
-                    record_flow_ended(agent, turn.pending, flow_id, outcome, slots)
+                    record_flow_ended(turn.pending, flow_id, outcome, slots)
                 }
                 Effect::FlowStarted { flow_id } => {
                     tracing::info!(%flow_id, "flow started");
@@ -135,37 +171,22 @@ pub(crate) async fn decide(
                 }
                 Effect::Rejected { command, reason } => {
                     tracing::info!(command = command.kind(), %reason, "command rejected");
-                    agent.log(
-                        turn.pending,
-                        EventKind::CommandRejected {
-                            command: crate::verify::redacted_command(&command),
-                            reason,
-                        },
-                    );
+                    turn.pending.log(EventKind::CommandRejected {
+                        command: crate::verify::redacted_command(&command),
+                        reason,
+                    });
                 }
             }
         }
         let Some(call) = call else { break };
-        let outcome = if crate::verify::is_verification(&call) {
-            let asker = crate::verify::Asker {
-                pending: turn.pending,
-                customer: turn.customer,
-                sender: turn.resolved_by,
-            };
-            crate::verify::answer(agent, &asker, &call).await
-        } else {
-            act(agent, turn.pending, call).await
-        };
+        let outcome = actions.run(call, turn.pending).await;
         before = stack.clone();
-        let (more, steps) =
-            agent
-                .engine
-                .advance_traced(&mut stack, Input::ActionOutcome(outcome), &env);
+        let (more, steps) = engine.advance_traced(&mut stack, Input::ActionOutcome(outcome), &env);
         effects = more;
         ran.extend(steps);
     }
     greetings.append(&mut texts);
-    Ok(Decision {
+    Decision {
         texts: greetings,
         stack,
         handoff,
@@ -175,7 +196,7 @@ pub(crate) async fn decide(
             .into_iter()
             .map(|(flow, step)| StepRef { flow, step })
             .collect(),
-    })
+    }
 }
 
 /// The slots of a flow that ended during an advance: its frame as it stood before, unless it is
@@ -202,7 +223,6 @@ pub(crate) fn ended_slots(
 
 /// Log a flow's end, with the slot values it held.
 pub(crate) fn record_flow_ended(
-    agent: &Agent,
     pending: &Pending,
     flow_id: String,
     outcome: frontline_flows::Outcome,
@@ -213,25 +233,9 @@ pub(crate) fn record_flow_ended(
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     tracing::info!(%flow_id, %outcome, "flow ended");
-    agent.log(
-        pending,
-        EventKind::FlowEnded {
-            flow_id,
-            outcome,
-            slots,
-        },
-    );
-}
-
-/// Run an action and record it in the log.
-async fn act(agent: &Agent, pending: &Pending, call: ActionCall) -> Result<Value, ActionError> {
-    let outcome = agent.run_action(&call).await;
-    agent.log(
-        pending,
-        EventKind::ActionExecuted {
-            call,
-            outcome: outcome.clone(),
-        },
-    );
-    outcome
+    pending.log(EventKind::FlowEnded {
+        flow_id,
+        outcome,
+        slots,
+    });
 }

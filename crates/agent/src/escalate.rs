@@ -1,10 +1,12 @@
-//! The escalation step of a turn: ask the policy whether a human should take over (beyond what
-//! the flows decided), and when one does, build the context summary from the log, check it
-//! against its schema and record it.
+//! The escalate stage: ask the policy whether a human should take over (beyond what the flows
+//! decided), and when one does, build the context summary from the log, check it against its
+//! schema, record it and queue it for the helpdesk. Also what a person's side of a handoff
+//! needs of it: the handoff of an undeliverable reply, and the release back to the bot.
 
 use crate::decide::{ended_slots, record_flow_ended};
+use crate::decide::{Decision, Handoff};
+use crate::error::AgentError;
 use crate::pending::Pending;
-use crate::{Agent, AgentError, Decision, Handoff};
 use frontline_domain::escalation::SummaryPriorContact;
 use frontline_domain::{
     Channel, Conversation, ConversationId, Customer, EscalationSummary, EscalationTrigger, Event,
@@ -16,8 +18,9 @@ use frontline_escalation::{
     TurnFacts,
 };
 use frontline_flows::wording::Wording;
-use frontline_flows::Effect;
+use frontline_flows::{Effect, Engine};
 use frontline_handoff::dispatch::RELEASE;
+use frontline_store::Store;
 
 /// How the agent escalates: the policy, routing rules and what the customer is told.
 #[derive(Clone, Debug)]
@@ -57,9 +60,19 @@ fn acknowledgement(trigger: EscalationTrigger, wording: &Wording) -> Option<Stri
     Some(wording.say(key, &[]))
 }
 
-impl Agent {
+/// What escalating works with: the store (earlier conversations, the helpdesk's tickets), the
+/// engine (to end flows `escalated`, and its wording), the settings, and the name of the
+/// helpdesk handoffs are queued for, if one is configured.
+pub(crate) struct Escalator<'a> {
+    pub store: &'a Store,
+    pub engine: &'a Engine,
+    pub settings: &'a EscalationSettings,
+    pub target: Option<&'a str>,
+}
+
+impl Escalator<'_> {
     fn is_vip(&self, customer: &Customer) -> bool {
-        self.escalation
+        self.settings
             .policy
             .is_vip(customer.identities.iter().map(|r| &r.identity))
     }
@@ -71,7 +84,7 @@ impl Agent {
         current: ConversationId,
         now: Timestamp,
     ) -> Result<Vec<(Conversation, Vec<PriorFlow>)>, AgentError> {
-        let days = self.escalation.policy.repeated_failure.repeat_contact_days;
+        let days = self.settings.policy.repeated_failure.repeat_contact_days;
         let since = now - chrono::Duration::days(days.into());
         let mut out = vec![];
         for conversation in self.store.conversations_of(customer.id).await? {
@@ -121,7 +134,7 @@ impl Agent {
             match effect {
                 Effect::FlowEnded { flow_id, outcome } => {
                     let slots = ended_slots(&before, &decision.stack, &flow_id);
-                    record_flow_ended(self, pending, flow_id, outcome, slots)
+                    record_flow_ended(pending, flow_id, outcome, slots)
                 }
                 Effect::Escalate {
                     trigger,
@@ -154,7 +167,7 @@ impl Agent {
         decision: &Decision,
     ) -> Result<Option<frontline_escalation::Escalation>, AgentError> {
         let conversation_id = pending.conversation_id();
-        let now = (self.clock)();
+        let now = pending.now();
         let spec_of = |id: &str| self.engine.flows().get(id).map(|f| &f.spec);
         let started: Vec<StartedFlow<'_>> = decision
             .started
@@ -188,8 +201,8 @@ impl Agent {
             .and_then(spec_of)
             .and_then(|s| s.escalation.as_ref())
         {
-            Some(o) => self.escalation.policy.with_override(o),
-            None => self.escalation.policy.clone(),
+            Some(o) => self.settings.policy.with_override(o),
+            None => self.settings.policy.clone(),
         };
         let facts = TurnFacts {
             events,
@@ -202,12 +215,12 @@ impl Agent {
         Ok(policy.assess(&facts))
     }
 
-    /// The customer-facing handoff message for `channel`.
-    pub(crate) fn handoff_message(&self, channel: Channel) -> String {
+    /// The customer-facing handoff message for `channel`, at `now` (open hours).
+    pub(crate) fn handoff_message(&self, channel: Channel, now: Timestamp) -> String {
         let wording = self.engine.flows().wording();
-        self.escalation
+        self.settings
             .notice
-            .message(channel, (self.clock)(), &|key, vars| wording.say(key, vars))
+            .message(channel, now, &|key, vars| wording.say(key, vars))
     }
 
     /// Build, check and record the summary of a handoff (the reply has been logged already).
@@ -219,7 +232,7 @@ impl Agent {
         channel: Channel,
         handoff: Handoff,
     ) -> Result<EscalationSummary, AgentError> {
-        let now = (self.clock)();
+        let now = pending.now();
         let conversation_id = pending.conversation_id();
         let mut events = history.to_vec();
         events.extend(pending.appended());
@@ -231,8 +244,8 @@ impl Agent {
             .as_ref()
             .and_then(|f| self.engine.flows().get(&f.flow_id))
             .map(|f| f.spec.tier.as_str());
-        let locale = self.escalation.default_locale.clone();
-        let routing = self.escalation.routing.route(&RouteFacts {
+        let locale = self.settings.default_locale.clone();
+        let routing = self.settings.routing.route(&RouteFacts {
             vip,
             trigger: handoff.trigger,
             flow: handoff.flow.as_ref().map(|f| f.flow_id.as_str()),
@@ -268,7 +281,7 @@ impl Agent {
             reason: handoff.reason,
             routing,
             prior_contacts,
-            transcript_base: &self.escalation.public_url,
+            transcript_base: &self.settings.public_url,
             now,
         });
         // Context-transfer completeness, exported with every handoff (a metric for dashboards
@@ -285,18 +298,15 @@ impl Agent {
             // (the team sees it in frontline), but nothing unchecked is sent to the helpdesk.
             tracing::error!(error = %e, "escalation summary fails its schema; not sent");
         }
-        let escalated = self.log(
-            pending,
-            EventKind::Escalated {
-                summary: Box::new(summary.clone()),
-            },
-        );
-        if let Some(target) = self.handoff_target.as_ref().map(|t| t.name()) {
+        let escalated = pending.log(EventKind::Escalated {
+            summary: Box::new(summary.clone()),
+        });
+        if let Some(target) = self.target {
             let id = format!("{conversation_id}-{}", escalated.seq);
             match frontline_handoff::HandoffRequest::new(id.clone(), summary.clone()) {
                 Ok(request) => {
                     let request = serde_json::to_value(&request).expect("a request serialises");
-                    pending.handoff(id, target, request, now);
+                    pending.handoff(id, target, request);
                 }
                 Err(e) => tracing::error!(error = %e, "handoff not queued"),
             }
@@ -304,26 +314,19 @@ impl Agent {
         Ok(summary)
     }
 
-    /// A reply could not reach the customer on `channel` and never will by retrying (WhatsApp's
-    /// 24-hour window closed with no template configured, say): a person must follow up another
-    /// way. The conversation's flows end `escalated`, it is handed off with a summary whose
-    /// reason says what could not be delivered, and the bot stays silent from then on. Returns
-    /// `false` (and does nothing) when a person already has the conversation.
-    pub async fn escalate_undeliverable(
+    /// Hand the conversation of `pending` over because a reply could not reach the customer on
+    /// `channel` and never will by retrying (`reason`): its flows end `escalated`, its status
+    /// becomes handed off, and the summary says what could not be delivered.
+    pub(crate) async fn undeliverable(
         &self,
-        conversation_id: ConversationId,
+        pending: &Pending,
+        log: &[Event],
+        customer: &Customer,
         channel: Channel,
         reason: &str,
-    ) -> Result<bool, AgentError> {
+    ) -> Result<(), AgentError> {
         use frontline_domain::ConversationStatus;
-        let (_turn, conversation) = self.lock_conversation(conversation_id).await?;
-        if conversation.status != ConversationStatus::Bot {
-            return Ok(false);
-        }
-        let customer = self.store.customer(conversation.customer_id).await?;
-        let operation = self.begin(&conversation).await?;
-        let (events, pending) = (&operation.log, &operation.pending);
-        let mut stack = crate::flow_stack(events);
+        let mut stack = crate::history::flow_stack(log);
         let before = stack.clone();
         let reason = format!("a reply could not be delivered on {channel}: {reason}");
         let mut handoff = Handoff {
@@ -339,7 +342,7 @@ impl Agent {
             match effect {
                 Effect::FlowEnded { flow_id, outcome } => {
                     let slots = ended_slots(&before, &stack, &flow_id);
-                    record_flow_ended(self, pending, flow_id, outcome, slots)
+                    record_flow_ended(pending, flow_id, outcome, slots)
                 }
                 Effect::Escalate { queue, flow, .. } => {
                     handoff.queue = queue;
@@ -349,99 +352,33 @@ impl Agent {
             }
         }
         if stack != before {
-            self.log(pending, EventKind::FlowUpdated { stack, ran: vec![] });
+            pending.log(EventKind::FlowUpdated { stack, ran: vec![] });
         }
-        self.change_status(pending, ConversationStatus::HandedOff);
-        tracing::warn!(%conversation_id, %channel, reason = %handoff.reason, "reply undeliverable; conversation handed off");
-        self.summarise_handoff(&customer, pending, events, channel, handoff)
+        pending.change_status(ConversationStatus::HandedOff);
+        tracing::warn!(conversation_id = %pending.conversation_id(), %channel, reason = %handoff.reason, "reply undeliverable; conversation handed off");
+        self.summarise_handoff(customer, pending, log, channel, handoff)
             .await?;
-        self.commit(operation, None).await?;
-        Ok(true)
+        Ok(())
     }
 
-    /// Give a handed-off conversation back to the bot (the helpdesk's "release"). Returns the
-    /// status it had; releasing a conversation the bot already has changes nothing.
-    pub async fn release(
-        &self,
-        conversation_id: ConversationId,
-    ) -> Result<frontline_domain::ConversationStatus, AgentError> {
-        use frontline_domain::ConversationStatus;
-        let (_turn, conversation) = self.lock_conversation(conversation_id).await?;
-        if conversation.status != ConversationStatus::HandedOff {
-            return Ok(conversation.status);
+    /// Tell the helpdesk that the conversation of `pending` is the bot's again, where it has a
+    /// bot state (Chatwoot: `pending`): one release per ticket, through the handoff outbox,
+    /// committed with the status change, so the agent makes no HTTP call and a helpdesk that is
+    /// down is told when it is back.
+    pub(crate) async fn queue_releases(&self, pending: &Pending) -> Result<(), AgentError> {
+        let Some(target) = self.target else {
+            return Ok(());
+        };
+        // The status change's place in the log makes each release's id its own.
+        let seq = pending.appended().last().map_or(0, |e| e.seq);
+        for entry in self.store.handoffs_of(pending.conversation_id()).await? {
+            let Some(reference) = entry.reference.filter(|_| !is_release(&entry.request)) else {
+                continue;
+            };
+            let id = format!("{}-release-{seq}", entry.id);
+            pending.handoff(id, target, serde_json::json!({ RELEASE: reference }));
         }
-        let operation = self.begin(&conversation).await?;
-        let from = self.change_status(&operation.pending, ConversationStatus::Bot);
-        // Tell the helpdesk too, where it has a bot state (Chatwoot: `pending`): through the
-        // handoff outbox, committed with the status change, so the agent makes no HTTP call
-        // and a helpdesk that is down is told when it is back.
-        if let Some(target) = &self.handoff_target {
-            let now = (self.clock)();
-            // The status change's place in the log makes each release's id its own.
-            let seq = operation.pending.appended().last().map_or(0, |e| e.seq);
-            for entry in self.store.handoffs_of(conversation_id).await? {
-                let Some(reference) = entry.reference.filter(|_| !is_release(&entry.request))
-                else {
-                    continue;
-                };
-                let id = format!("{}-release-{seq}", entry.id);
-                let request = serde_json::json!({ RELEASE: reference });
-                operation.pending.handoff(id, target.name(), request, now);
-            }
-        }
-        self.commit(operation, None).await?;
-        tracing::info!(%conversation_id, "conversation released back to the bot");
-        Ok(from)
-    }
-
-    /// Record what a human agent wrote in a conversation. A reply (not a private note) is also
-    /// queued for the customer on the channel they last wrote from, unless that channel is a
-    /// helpdesk that delivered it itself.
-    pub async fn record_human_message(
-        &self,
-        conversation_id: ConversationId,
-        author: &str,
-        text: &str,
-        private: bool,
-    ) -> Result<Event, AgentError> {
-        let (_turn, conversation) = self.lock_conversation(conversation_id).await?;
-        let operation = self.begin(&conversation).await?;
-        let (events, pending) = (&operation.log, &operation.pending);
-        let event = self.log(
-            pending,
-            EventKind::HumanMessage {
-                author: author.to_string(),
-                text: text.to_string(),
-                private,
-            },
-        );
-        if !private {
-            let last = events.iter().rev().find_map(|e| match &e.kind {
-                EventKind::MessageReceived {
-                    channel,
-                    channel_message_id,
-                    sender,
-                    thread,
-                    ..
-                } => Some((*channel, channel_message_id, sender, thread)),
-                _ => None,
-            });
-            if let Some((channel, in_reply_to, recipient, thread)) =
-                last.filter(|(channel, ..)| !channel.delivers_human_replies())
-            {
-                let reply = frontline_domain::OutboundMessage {
-                    conversation_id,
-                    channel,
-                    recipient: recipient.clone(),
-                    text: text.to_string(),
-                    in_reply_to: Some(in_reply_to.clone()),
-                    thread: thread.clone(),
-                };
-                pending.reply(reply, (self.clock)(), false);
-            }
-        }
-        self.commit(operation, None).await?;
-        Ok(event)
+        Ok(())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The intake worker: runs the turns of messages channel webhooks queued (the webhook has
-//! already answered the provider). A failed turn is retried with backoff; a message that keeps
+//! already answered the provider), through the agent's public [`Agent::handle`], as any other
+//! caller of the agent does. A failed turn is retried with backoff; a message that keeps
 //! failing is set aside with its error, never dropped silently.
 
 use crate::{Agent, AgentError};
@@ -18,19 +19,28 @@ pub struct IntakePass {
     pub failed: usize,
 }
 
-impl Agent {
+/// The intake queue for a [`frontline_store::Worker`]: the turns of the messages webhooks
+/// queued, retried with `backoff`.
+pub struct Intake {
+    agent: Arc<Agent>,
+    backoff: Backoff,
+}
+
+impl Intake {
+    /// The intake of `agent`.
+    pub fn new(agent: Arc<Agent>, backoff: Backoff) -> Self {
+        Self { agent, backoff }
+    }
+
     /// Run the turns of the queued messages due at `now`, oldest first, one per sender (see
-    /// [`frontline_store::Store::due_inbound`]).
-    pub async fn run_queue_once(
-        &self,
-        backoff: &Backoff,
-        now: Timestamp,
-    ) -> Result<IntakePass, StoreError> {
+    /// [`frontline_store::Store::due_inbound`]); the queue's pass.
+    pub async fn run_once(&self, now: Timestamp) -> Result<IntakePass, StoreError> {
+        let (agent, backoff) = (&self.agent, &self.backoff);
         let mut pass = IntakePass::default();
-        for queued in self.store.due_inbound(now, 50).await? {
+        for queued in agent.store().due_inbound(now, 50).await? {
             let message = queued.message;
             let (channel, id) = (message.channel, message.channel_message_id.clone());
-            let attempt = match self.handle(message).await {
+            let attempt = match agent.handle(message).await {
                 Ok(_) => {
                     pass.handled += 1;
                     DeliveryAttempt::Delivered {
@@ -63,25 +73,12 @@ impl Agent {
                     attempt
                 }
             };
-            self.store
-                .record_inbound_attempt(channel, &id, &attempt, (self.clock)())
+            agent
+                .store()
+                .record_inbound_attempt(channel, &id, &attempt, agent.now())
                 .await?;
         }
         Ok(pass)
-    }
-}
-
-/// The intake queue for a [`frontline_store::Worker`]: the turns of the messages webhooks
-/// queued, retried with `backoff`.
-pub struct Intake {
-    agent: Arc<Agent>,
-    backoff: Backoff,
-}
-
-impl Intake {
-    /// The intake of `agent`.
-    pub fn new(agent: Arc<Agent>, backoff: Backoff) -> Self {
-        Self { agent, backoff }
     }
 }
 
@@ -92,7 +89,7 @@ impl frontline_store::Queue for Intake {
 
     fn pass(&self, now: Timestamp) -> frontline_store::worker::PassFuture<'_> {
         Box::pin(async move {
-            let pass = self.agent.run_queue_once(&self.backoff, now).await?;
+            let pass = self.run_once(now).await?;
             Ok(frontline_store::Progress {
                 done: pass.handled + pass.failed,
             })

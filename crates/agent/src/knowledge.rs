@@ -3,11 +3,22 @@
 //! the turn's `AnswerFromKnowledge`; an abstention (or a failing index) becomes `CannotHandle`,
 //! so the engine clarifies or hands off and nothing is ever invented.
 
-use crate::Agent;
+use crate::drafts::Drafts;
+use crate::metrics::Metrics;
 use frontline_domain::escalation::SummaryArticle;
 use frontline_domain::{Command, EventKind, InboundMessage, LlmUsage, ScoredCommand};
-use frontline_knowledge::{extractive_answer, Answer, Citation, SearchFilter};
+use frontline_knowledge::{extractive_answer, Answer, Citation, KnowledgeBase, SearchFilter};
+use frontline_understanding::llm::AnswerWriter;
 use frontline_understanding::AnswerDraft;
+
+/// What consulting works with: the knowledge base, the writer of answers (an LLM, if any),
+/// where retrieval times are counted, and where answers being written are shown.
+pub(crate) struct Desk<'a> {
+    pub base: &'a KnowledgeBase,
+    pub writer: Option<&'a dyn AnswerWriter>,
+    pub metrics: &'a Metrics,
+    pub drafts: &'a Drafts,
+}
 
 /// What consulting the knowledge base gave.
 pub(crate) struct Consulted {
@@ -70,13 +81,13 @@ fn grounded_by_understanding(drafted: frontline_understanding::KnowledgeAnswer) 
 /// (LLM mode). One that holds is the answer, with no second search or call; one that does not
 /// is replaced by the best passage, not by a second call.
 pub(crate) async fn consult(
-    agent: &Agent,
+    desk: &Desk<'_>,
     message: &InboundMessage,
     commands: &[ScoredCommand],
     drafted: Option<AnswerDraft>,
 ) -> Option<Consulted> {
     let (text, channel) = (message.text.as_str(), message.channel);
-    let knowledge = agent.knowledge.as_ref()?;
+    let knowledge = desk.base;
     let asked = commands.iter().find_map(|c| match &c.command {
         Command::AnswerFromKnowledge { query } => Some(query.clone()),
         _ => None,
@@ -97,14 +108,14 @@ pub(crate) async fn consult(
     let max_chars = channel.max_answer_chars();
     let searching = std::time::Instant::now();
     let found = knowledge.search(&query, 5, &SearchFilter::default()).await;
-    agent.metrics.retrieval(searching.elapsed().as_secs_f64());
+    desk.metrics.retrieval(searching.elapsed().as_secs_f64());
     let result = match found {
         Ok(found) => {
             // After an unfounded answer from the understanding call, no second call.
-            let writer = agent.answer_writer.as_ref().filter(|_| unfounded.is_none());
+            let writer = desk.writer.filter(|_| unfounded.is_none());
             let written = match (writer, &found.abstain) {
                 (Some(writer), None) if channel.streams_replies() => {
-                    let drafts = agent.drafts();
+                    let drafts = desk.drafts;
                     let mut on_delta = |delta: &str| drafts.publish(&message.sender, delta);
                     Some(
                         writer

@@ -1,15 +1,27 @@
 //! The turn pipeline: one inbound message in, replies (and events) out.
 //!
-//! inbox claim (dedupe) → identity resolution → the customer's open conversation, whatever the
-//! channel → understand → decide → act → escalate → reply through the outbox. Every step appends
-//! to the conversation's event log, and the dialogue state (the flow stack) is read back from it,
-//! so a conversation continues on any channel and any replica.
+//! A turn runs as stages that hand each other values and never call back up here:
+//! **intake** (claim the message once, resolve the customer from its identities, open their
+//! conversation on any channel), **interpret** (understanding, knowledge, memory, and the one
+//! command processor), **decide** (the flow engine, through an action runner), **escalate** (the
+//! policy, and the handoff summary), **compose** (the one reply) and **commit** (every write of
+//! the turn in one transaction). The stages' parts are lent to them by [`Agent`]; the turn, a
+//! release, a person's message and an undeliverable reply are each one conversation operation
+//! (lock, load from the kept logs, gather, commit once). Every step appends to the
+//! conversation's event log, and the dialogue state is read back from it, so a conversation
+//! continues on any channel and any replica.
 
+mod actions;
 mod commands;
+mod compose;
 mod decide;
 pub mod drafts;
+mod error;
 mod escalate;
+mod history;
+mod identify;
 mod intake;
+mod interpret;
 mod knowledge;
 pub mod locks;
 mod logs;
@@ -21,42 +33,28 @@ mod pending;
 pub mod testing;
 mod verify;
 
+pub use error::AgentError;
 pub use escalate::EscalationSettings;
 pub use intake::{Intake, IntakePass};
+pub use pending::Clock;
 pub use verify::VerificationSettings;
 
+use actions::TurnActions;
 use chrono::Duration;
+use escalate::Escalator;
 use frontline_domain::{
-    ActionBackend, Channel, Command, ConversationId, ConversationStatus, CustomerId,
-    EscalationTrigger, Event, EventKind, FlowFrame, InboundMessage, OutboundMessage, OutboxId,
-    ScoredCommand, Timestamp,
+    ActionBackend, ConversationId, ConversationStatus, CustomerId, Event, EventKind, FlowFrame,
+    InboundMessage, OutboundMessage, OutboxId, ScoredCommand, Timestamp,
 };
 use frontline_flows::Engine;
-use frontline_store::{InboxClaim, Store, StoreError, Write};
-use frontline_understanding::{ActiveFlow, DialogueContext, Speaker, Understanding, Utterance};
-use pending::Pending;
+use frontline_store::{InboxClaim, Store, Write};
+use frontline_understanding::Understanding;
+use identify::Identify;
+use interpret::Interpreter;
+use operation::Operation;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tracing::{field, Instrument};
-
-/// What can stop a turn.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// The store failed; the message is released so a redelivery runs the turn again.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The same message is being processed by another request right now.
-    #[error("message {channel_message_id} on {channel} is still being processed; retry shortly")]
-    InProgress {
-        /// The channel.
-        channel: Channel,
-        /// The provider's message id.
-        channel_message_id: String,
-    },
-    /// A stored turn result could not be read back.
-    #[error("stored result of message {0} is unreadable: {1}")]
-    CorruptResult(String, String),
-}
 
 /// Tunables of the turn pipeline.
 #[derive(Clone, Debug)]
@@ -90,9 +88,6 @@ impl Default for AgentConfig {
         }
     }
 }
-
-/// A source of "now"; injectable so tests and evals are deterministic.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// One reply produced by a turn.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -141,8 +136,7 @@ pub struct Agent {
     engine: Engine,
     config: AgentConfig,
     clock: Clock,
-    locks: locks::CustomerLocks,
-    logs: logs::Logs,
+    conversations: operation::Conversations,
     knowledge: Option<Arc<frontline_knowledge::KnowledgeBase>>,
     answer_writer: Option<Arc<dyn frontline_understanding::llm::AnswerWriter>>,
     escalation: EscalationSettings,
@@ -151,47 +145,6 @@ pub struct Agent {
     drafts: drafts::Drafts,
     metrics: Arc<metrics::Metrics>,
     verification: VerificationSettings,
-}
-
-/// A decision to hand the conversation to a human.
-pub(crate) struct Handoff {
-    pub trigger: EscalationTrigger,
-    pub reason: String,
-    /// The queue a flow's `escalate` step named.
-    pub queue: Option<String>,
-    /// The innermost flow as it stood when handed over.
-    pub flow: Option<FlowFrame>,
-}
-
-impl Handoff {
-    /// The handoff an engine's `Effect::Escalate` asks for.
-    pub(crate) fn escalated(
-        trigger: EscalationTrigger,
-        reason: String,
-        queue: Option<String>,
-        flow: Option<Box<FlowFrame>>,
-    ) -> Handoff {
-        Handoff {
-            trigger,
-            reason,
-            queue,
-            flow: flow.map(|f| *f),
-        }
-    }
-}
-
-/// What the decision step wants done.
-pub(crate) struct Decision {
-    /// What to say, in order; joined into one reply, since SMS and email want one message.
-    pub texts: Vec<String>,
-    pub stack: Vec<FlowFrame>,
-    pub handoff: Option<Handoff>,
-    /// The slot the reply asks for, and the question.
-    pub asked: Option<(String, String)>,
-    /// Flows started on this turn, in order.
-    pub started: Vec<String>,
-    /// The flow steps the engine ran, in order.
-    pub ran: Vec<frontline_domain::StepRef>,
 }
 
 impl Agent {
@@ -204,14 +157,13 @@ impl Agent {
         config: AgentConfig,
     ) -> Self {
         Self {
-            store,
+            store: store.clone(),
             understanding,
             actions,
             engine,
-            logs: logs::Logs::new(config.kept_log_events),
+            conversations: operation::Conversations::new(store.clone(), config.kept_log_events),
             config,
             clock: Arc::new(chrono::Utc::now),
-            locks: locks::CustomerLocks::default(),
             knowledge: None,
             answer_writer: None,
             escalation: EscalationSettings::default(),
@@ -317,6 +269,11 @@ impl Agent {
         self.handoff_target.clone()
     }
 
+    /// Now, by the agent's clock.
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
     /// The store this agent writes to.
     pub fn store(&self) -> &Store {
         &self.store
@@ -394,17 +351,19 @@ impl Agent {
     async fn run_turn(&self, message: &InboundMessage) -> Result<TurnOutcome, AgentError> {
         let started = std::time::Instant::now();
         let now = (self.clock)();
-        let identities = self.vouched_identities(message).await?;
+        // Intake: who is writing, and the conversation their message joins.
+        let identify = self.identify();
+        let identities = identify.vouched_identities(message).await?;
         let resolution = self
             .store
             .resolve_customer(&identities, message.display_name.as_deref(), now)
             .await?;
         let mut customer = resolution.customer;
-        let assured = self
+        let assured = identify
             .assure_identities(&mut customer, &identities, message.assurance)
             .await?;
         tracing::Span::current().record("customer_id", field::display(customer.id));
-        let _turn = self.locks.lock(customer.id).await;
+        let _turn = self.conversations.lock_customer(customer.id).await;
         let conversation = self
             .store
             .open_conversation(
@@ -416,18 +375,15 @@ impl Agent {
             )
             .await?;
         tracing::Span::current().record("conversation_id", field::display(conversation.id));
-        let mut operation = self.begin(&conversation).await?;
+        let mut operation = self.conversations.begin(&conversation, &self.clock).await?;
         for merge in resolution.merged {
-            self.log(
-                &operation.pending,
-                EventKind::CustomersMerged {
-                    survivor: merge.survivor,
-                    merged: merge.merged,
-                    reason: merge.reason,
-                },
-            );
+            operation.pending.log(EventKind::CustomersMerged {
+                survivor: merge.survivor,
+                merged: merge.merged,
+                reason: merge.reason,
+            });
         }
-        self.record_assurance(
+        identify::record_assurance(
             &operation.pending,
             &operation.log,
             message,
@@ -440,10 +396,10 @@ impl Agent {
                 &customer,
                 &identities[0],
                 &conversation,
-                &mut operation.log,
-                &operation.pending,
+                &mut operation,
             )
             .await?;
+        // Commit: the turn's writes and the inbox record that it ran, at once.
         let done = Write::InboxDone {
             channel: message.channel,
             channel_message_id: message.channel_message_id.clone(),
@@ -451,34 +407,32 @@ impl Agent {
             result: serde_json::to_value(&outcome).expect("outcome serialises"),
             at: (self.clock)(),
         };
-        let appended = self.commit(operation, Some(done)).await?;
+        let appended = self.conversations.commit(operation, Some(done)).await?;
         self.metrics
             .turn(message.channel, started.elapsed().as_secs_f64(), &appended);
         Ok(outcome)
     }
 
-    /// The turn itself: every write goes to `pending`.
+    /// The turn's stages after intake, each handing its value to the next; every write goes to
+    /// the operation's pending writes.
     async fn turn(
         &self,
         message: &InboundMessage,
         customer: &frontline_domain::Customer,
         resolved_by: &frontline_domain::Identity,
         conversation: &frontline_domain::Conversation,
-        history: &mut Vec<Event>,
-        pending: &Pending,
+        operation: &mut Operation,
     ) -> Result<TurnOutcome, AgentError> {
+        let (history, pending) = (&mut operation.log, &operation.pending);
         tracing::debug!(sender = %message.sender, text = %message.text, "message received");
-        self.log(
-            pending,
-            EventKind::MessageReceived {
-                channel: message.channel,
-                channel_message_id: message.channel_message_id.clone(),
-                sender: message.sender.clone(),
-                text: message.text.clone(),
-                thread: message.thread.clone(),
-            },
-        );
-        let stack = flow_stack(history);
+        pending.log(EventKind::MessageReceived {
+            channel: message.channel,
+            channel_message_id: message.channel_message_id.clone(),
+            sender: message.sender.clone(),
+            text: message.text.clone(),
+            thread: message.thread.clone(),
+        });
+        let stack = history::flow_stack(history);
         let mut outcome = TurnOutcome {
             conversation_id: conversation.id,
             customer_id: customer.id,
@@ -493,130 +447,70 @@ impl Agent {
             tracing::info!(status = %conversation.status, "conversation is not the bot's; no reply");
             return Ok(outcome);
         }
+        let today = pending.now().date_naive();
 
-        let context = DialogueContext {
-            channel: message.channel,
-            active_flow: stack.last().map(|f| ActiveFlow {
-                flow_id: f.flow_id.clone(),
-                requested_slot: f.requested_slot.clone(),
-                slots: f.slots.clone(),
-                offered: f.offered.clone(),
-            }),
-            recent: recent_utterances(history, self.config.recent_utterances),
-            today: (self.clock)().date_naive(),
-            offered_flows: offered_flows(history),
-        };
-        // An answer the understanding writes itself is shown piece by piece while it does, on
-        // a channel that shows replies as they form (the understanding knows the channel).
-        let drafts = self.drafts();
-        let mut on_answer = |piece: &str| drafts.publish(&message.sender, piece);
-        let understood = self
-            .understanding
-            .interpret_streaming(&message.text, &context, &mut on_answer)
+        // Interpret.
+        let interpreted = self
+            .interpreter()
+            .interpret(message, history, &stack, today)
             .await;
-        let (understood, mut source, llm, drafted) = match understood {
-            Ok(understood) => (
-                understood.commands,
-                understood.source,
-                understood.llm,
-                understood.answer,
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "understanding failed; treating the message as not understood");
-                (
-                    vec![ScoredCommand::new(
-                        Command::CannotHandle {
-                            reason: e.to_string(),
-                        },
-                        0.0,
-                    )],
-                    "fallback".into(),
-                    None,
-                    None,
-                )
-            }
-        };
-        let sentiment = frontline_understanding::sentiment::score(&message.text).compound;
-        let consulted = knowledge::consult(self, message, &understood, drafted).await;
-        if consulted.is_some() {
-            source.push_str("+knowledge");
-        }
-        // Flows that remember a slot start with what the customer already said.
-        let running: Vec<String> = stack.iter().map(|f| f.flow_id.clone()).collect();
-        let carried = memory::carry_over(
-            &understood,
-            &running,
-            self.engine.flows(),
-            &memory::remembered(history),
-        );
-        let completed =
-            commands::complete(understood, consulted.as_ref().map(|c| &c.verdict), &carried);
-        let commands = completed.understood;
-        self.log(
-            pending,
-            EventKind::CommandsUnderstood {
-                commands: verify::redacted(&commands),
-                source,
-                sentiment: Some(sentiment),
-                llm,
-            },
-        );
-        let knowledge_answer = match consulted {
-            Some(consulted) => {
-                let answer = consulted.answer.clone();
-                self.log(pending, consulted.event);
-                answer
-            }
-            None => None,
-        };
-        outcome.commands = commands.clone();
+        pending.log(interpreted.understood);
+        let knowledge_answer = interpreted.knowledge.and_then(|(answer, event)| {
+            pending.log(event);
+            answer
+        });
+        outcome.commands = interpreted.commands.understood;
 
-        let opening = match offer_question(history, &commands) {
-            Some(question) => format!("{question}\n{}", message.text),
-            None => message.text.clone(),
+        // Decide.
+        let actions = TurnActions {
+            backend: self.actions.as_ref(),
+            timeout: self.config.action_timeout,
+            verifier: self.verifier(),
+            asker: verify::Asker {
+                pending,
+                customer,
+                sender: resolved_by,
+            },
         };
         let turn = decide::TurnContext {
             conversation_id: conversation.id,
             pending,
             channel: message.channel,
             channel_message_id: &message.channel_message_id,
-            opening: &opening,
+            opening: &interpreted.opening,
             customer,
-            resolved_by,
+            today,
         };
         let mut decision = decide::decide(
-            self,
+            &self.engine,
+            &actions,
             turn,
             stack.clone(),
-            &completed.for_engine,
+            &interpreted.commands.for_engine,
             knowledge_answer,
         )
-        .await?;
-        if let Some(told) = memory::telling(&carried) {
+        .await;
+        if let Some(told) = memory::telling(&interpreted.carried) {
             decision.texts.insert(0, told);
         }
-        self.apply_policy(pending, customer, history, &stack, &mut decision)
+
+        // Escalate: the policy, beyond what the flows decided.
+        let escalator = self.escalator();
+        escalator
+            .apply_policy(pending, customer, history, &stack, &mut decision)
             .await?;
         if decision.stack != stack || !decision.ran.is_empty() {
-            self.log(
-                pending,
-                EventKind::FlowUpdated {
-                    stack: decision.stack.clone(),
-                    ran: std::mem::take(&mut decision.ran),
-                },
-            );
+            pending.log(EventKind::FlowUpdated {
+                stack: decision.stack.clone(),
+                ran: std::mem::take(&mut decision.ran),
+            });
         }
         outcome.active_flow = decision.stack.last().cloned();
 
-        let text = if decision.handoff.is_some() {
-            let mut parts = decision.texts.clone();
-            parts.push(self.handoff_message(message.channel));
-            parts.join("\n\n")
-        } else if decision.texts.is_empty() {
-            decide::not_understood(self.engine.flows())
-        } else {
-            decision.texts.join("\n\n")
-        };
+        // Compose the one reply, and queue it.
+        let text = compose::compose(&decision, self.engine.flows(), || {
+            escalator.handoff_message(message.channel, pending.now())
+        });
         let reply = OutboundMessage {
             conversation_id: conversation.id,
             channel: message.channel,
@@ -625,241 +519,151 @@ impl Agent {
             in_reply_to: Some(message.channel_message_id.clone()),
             thread: message.thread.clone(),
         };
-        let now = (self.clock)();
-        let outbox_id = pending.reply(reply, now, message.channel.replies_in_response());
-        self.log(
-            pending,
-            EventKind::ReplySent {
-                channel: message.channel,
-                text: text.clone(),
-                outbox_id,
-                asked: decision.asked.as_ref().map(|(slot, _)| slot.clone()),
-            },
-        );
+        let outbox_id = pending.reply(reply, message.channel.replies_in_response());
+        pending.log(EventKind::ReplySent {
+            channel: message.channel,
+            text: text.clone(),
+            outbox_id,
+            asked: decision.asked.as_ref().map(|(slot, _)| slot.clone()),
+        });
         outcome.replies.push(Reply { text, outbox_id });
 
         if let Some(handoff) = decision.handoff {
-            self.change_status(pending, ConversationStatus::HandedOff);
+            pending.change_status(ConversationStatus::HandedOff);
             tracing::info!(trigger = %handoff.trigger, "conversation handed off");
-            self.summarise_handoff(customer, pending, history, message.channel, handoff)
+            escalator
+                .summarise_handoff(customer, pending, history, message.channel, handoff)
                 .await?;
             outcome.status = ConversationStatus::HandedOff;
         }
         Ok(outcome)
     }
 
-    /// The identities a message resolves its customer by. A proven sender brings the message's
-    /// other identities and what the directory links to them (the account id, the account's
-    /// email and phone); a directory failure costs only the links. A claimed sender (an email
-    /// without an SPF or DKIM pass) vouches for nothing else, and when its handle belongs to a
-    /// customer with a proven identity, it is served as a guest of its own
-    /// ([`verify::guest`]): a stranger never joins that customer's conversations.
-    async fn vouched_identities(
+    /// A reply could not reach the customer on `channel` and never will by retrying (WhatsApp's
+    /// 24-hour window closed with no template configured, say): a person must follow up another
+    /// way. The conversation's flows end `escalated`, it is handed off with a summary whose
+    /// reason says what could not be delivered, and the bot stays silent from then on. Returns
+    /// `false` (and does nothing) when a person already has the conversation.
+    pub async fn escalate_undeliverable(
         &self,
-        message: &InboundMessage,
-    ) -> Result<Vec<frontline_domain::Identity>, AgentError> {
-        if !message.assurance.is_verified() {
-            let sender = message.sender.clone();
-            if let Some(owner) = self.store.identity_owner(&sender).await? {
-                let owner = self.store.customer(owner).await?;
-                if owner.identities.iter().any(|r| r.verified) {
-                    return Ok(vec![verify::guest(&sender)]);
-                }
-            }
-            return Ok(vec![sender]);
+        conversation_id: ConversationId,
+        channel: frontline_domain::Channel,
+        reason: &str,
+    ) -> Result<bool, AgentError> {
+        let (_turn, conversation) = self
+            .conversations
+            .lock_conversation(conversation_id)
+            .await?;
+        if conversation.status != ConversationStatus::Bot {
+            return Ok(false);
         }
-        let mut identities: Vec<_> = message.identities().cloned().collect();
-        let Some(directory) = &self.directory else {
-            return Ok(identities);
-        };
-        for identity in message.identities() {
-            match directory.linked(identity).await {
-                Ok(linked) => {
-                    for found in linked {
-                        if !identities.contains(&found) {
-                            identities.push(found);
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(%identity, error = %e, "identity directory failed; continuing without its links")
-                }
-            }
-        }
-        Ok(identities)
+        let customer = self.store.customer(conversation.customer_id).await?;
+        let operation = self.conversations.begin(&conversation, &self.clock).await?;
+        self.escalator()
+            .undeliverable(
+                &operation.pending,
+                &operation.log,
+                &customer,
+                channel,
+                reason,
+            )
+            .await?;
+        self.conversations.commit(operation, None).await?;
+        Ok(true)
     }
 
-    /// Raise the stored assurance of the identities a proven message vouched for to its level;
-    /// returns those raised. Only the first message at a level writes anything.
-    async fn assure_identities(
+    /// Give a handed-off conversation back to the bot (the helpdesk's "release"), and tell the
+    /// helpdesk through the handoff outbox. Returns the status it had; releasing a
+    /// conversation the bot already has changes nothing.
+    pub async fn release(
         &self,
-        customer: &mut frontline_domain::Customer,
-        identities: &[frontline_domain::Identity],
-        assurance: frontline_domain::Assurance,
-    ) -> Result<Vec<frontline_domain::Identity>, AgentError> {
-        let mut raised = Vec::new();
-        if !assurance.is_verified() {
-            return Ok(raised);
+        conversation_id: ConversationId,
+    ) -> Result<ConversationStatus, AgentError> {
+        let (_turn, conversation) = self
+            .conversations
+            .lock_conversation(conversation_id)
+            .await?;
+        if conversation.status != ConversationStatus::HandedOff {
+            return Ok(conversation.status);
         }
-        for record in customer.identities.iter_mut() {
-            if record.assurance < assurance && identities.contains(&record.identity) {
-                self.store
-                    .assure_identity(&record.identity, assurance)
-                    .await?;
-                record.assurance = assurance;
-                record.verified = true;
-                raised.push(record.identity.clone());
-            }
-        }
-        Ok(raised)
+        let operation = self.conversations.begin(&conversation, &self.clock).await?;
+        let from = operation.pending.change_status(ConversationStatus::Bot);
+        self.escalator().queue_releases(&operation.pending).await?;
+        self.conversations.commit(operation, None).await?;
+        tracing::info!(%conversation_id, "conversation released back to the bot");
+        Ok(from)
     }
 
-    /// Log each identity's assurance the first time it appears in this conversation, and again
-    /// when the message raised it.
-    fn record_assurance(
+    /// Record what a human agent wrote in a conversation. A reply (not a private note) is also
+    /// queued for the customer on the channel they last wrote from, unless that channel is a
+    /// helpdesk that delivered it itself.
+    pub async fn record_human_message(
         &self,
-        pending: &Pending,
-        history: &[Event],
-        message: &InboundMessage,
-        identities: &[frontline_domain::Identity],
-        raised: &[frontline_domain::Identity],
-    ) {
-        for identity in identities {
-            let logged = history.iter().any(|e| {
-                matches!(&e.kind, EventKind::IdentityAssured { identity: i, .. } if i == identity)
-            });
-            if logged && !raised.contains(identity) {
-                continue;
-            }
-            let how = if identity == &message.sender || message.also_known_as.contains(identity) {
-                match message.assurance {
-                    frontline_domain::Assurance::Claimed => {
-                        format!("claimed on {}: the channel proves nothing", message.channel)
-                    }
-                    _ => format!("proven by the {} channel", message.channel),
-                }
-            } else if message.assurance.is_verified() {
-                format!("on the account of {}", message.sender)
-            } else {
-                format!("stands in for {} until it is proven", message.sender)
-            };
-            self.log(
-                pending,
-                EventKind::IdentityAssured {
-                    identity: identity.clone(),
-                    assurance: message.assurance,
-                    how,
-                },
-            );
-        }
-    }
-
-    /// Set a conversation's status and log the change; returns the status it had.
-    pub(crate) fn change_status(
-        &self,
-        pending: &Pending,
-        to: ConversationStatus,
-    ) -> ConversationStatus {
-        pending.change_status((self.clock)(), to)
-    }
-
-    /// Append an event to the operation's pending writes, stamped now.
-    pub(crate) fn log(&self, pending: &Pending, kind: EventKind) -> Event {
-        pending.event((self.clock)(), kind)
-    }
-
-    /// Run an action within the configured timeout.
-    pub(crate) async fn run_action(
-        &self,
-        call: &frontline_domain::ActionCall,
-    ) -> Result<serde_json::Value, frontline_domain::ActionError> {
-        match tokio::time::timeout(self.config.action_timeout, self.actions.execute(call)).await {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                tracing::warn!(action = %call.name, timeout = ?self.config.action_timeout, "action timed out");
-                Err(frontline_domain::ActionError::Backend {
-                    message: format!(
-                        "`{}` timed out after {:?}",
-                        call.name, self.config.action_timeout
-                    ),
-                })
+        conversation_id: ConversationId,
+        author: &str,
+        text: &str,
+        private: bool,
+    ) -> Result<Event, AgentError> {
+        let (_turn, conversation) = self
+            .conversations
+            .lock_conversation(conversation_id)
+            .await?;
+        let operation = self.conversations.begin(&conversation, &self.clock).await?;
+        let event = operation.pending.log(EventKind::HumanMessage {
+            author: author.to_string(),
+            text: text.to_string(),
+            private,
+        });
+        if !private {
+            if let Some(reply) = history::reply_to_last_message(&operation.log, text) {
+                operation.pending.reply(reply, false);
             }
         }
+        self.conversations.commit(operation, None).await?;
+        Ok(event)
     }
-}
 
-/// The dialogue state is the latest flow snapshot in the log.
-pub(crate) fn flow_stack(events: &[Event]) -> Vec<FlowFrame> {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match &e.kind {
-            EventKind::FlowUpdated { stack, .. } => Some(stack.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
+    /// The intake stage's parts.
+    fn identify(&self) -> Identify<'_> {
+        Identify {
+            store: &self.store,
+            directory: self.directory.as_deref(),
+        }
+    }
 
-fn recent_utterances(events: &[Event], limit: usize) -> Vec<Utterance> {
-    let mut lines: Vec<Utterance> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::MessageReceived { text, .. } => Some(Utterance {
-                speaker: Speaker::Customer,
-                text: text.clone(),
+    /// The interpret stage's parts.
+    fn interpreter(&self) -> Interpreter<'_> {
+        Interpreter {
+            understanding: self.understanding.as_ref(),
+            desk: self.knowledge.as_deref().map(|base| knowledge::Desk {
+                base,
+                writer: self.answer_writer.as_deref(),
+                metrics: &self.metrics,
+                drafts: &self.drafts,
             }),
-            EventKind::ReplySent { text, .. } => Some(Utterance {
-                speaker: Speaker::Agent,
-                text: text.clone(),
-            }),
-            _ => None,
-        })
-        .collect();
-    let skip = lines.len().saturating_sub(limit);
-    lines.drain(..skip);
-    lines
-}
-
-/// The flows the last turn offered or asked to choose between (its understanding clarified):
-/// a yes to a single one starts it.
-/// The message that led to the last reply's offer of a flow ("can I return something I've
-/// used?" before "Would you like me to help you return items?"), when this turn starts that
-/// flow: what it named is the new flow's opening as much as the "yes" is.
-fn offer_question(events: &[Event], commands: &[ScoredCommand]) -> Option<String> {
-    let offered = offered_flows(events);
-    let accepted = commands.iter().any(|c| {
-        matches!(&c.command, frontline_domain::Command::StartFlow { flow_id } if offered.contains(flow_id))
-    });
-    if !accepted {
-        return None;
+            flows: self.engine.flows(),
+            drafts: &self.drafts,
+            recent_utterances: self.config.recent_utterances,
+        }
     }
-    let understood = events
-        .iter()
-        .rposition(|e| matches!(e.kind, EventKind::CommandsUnderstood { .. }))?;
-    events[..understood]
-        .iter()
-        .rev()
-        .find_map(|e| match &e.kind {
-            EventKind::MessageReceived { text, .. } => Some(text.clone()),
-            _ => None,
-        })
-}
 
-fn offered_flows(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match &e.kind {
-            EventKind::CommandsUnderstood { commands, .. } => Some(
-                commands
-                    .iter()
-                    .find_map(|c| match &c.command {
-                        frontline_domain::Command::Clarify { options } => Some(options.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_default(),
-            ),
-            _ => None,
-        })
-        .unwrap_or_default()
+    /// The escalate stage's parts.
+    fn escalator(&self) -> Escalator<'_> {
+        Escalator {
+            store: &self.store,
+            engine: &self.engine,
+            settings: &self.escalation,
+            target: self.handoff_target.as_ref().map(|t| t.name()),
+        }
+    }
+
+    /// What answers a `verify` step's calls.
+    fn verifier(&self) -> verify::Verifier<'_> {
+        verify::Verifier {
+            store: &self.store,
+            directory: self.directory.as_deref(),
+            settings: &self.verification,
+            wording: self.engine.flows().wording(),
+        }
+    }
 }

@@ -4,14 +4,24 @@
 //! after them); the operation's writes gather in a [`Pending`] and are committed once, at the
 //! end; and the log, now with them, is kept for the next operation.
 
-use crate::locks::TurnGuard;
+use crate::error::AgentError;
+use crate::locks::{CustomerLocks, TurnGuard};
+use crate::logs::Logs;
+use crate::pending::Clock;
 use crate::pending::Pending;
-use crate::{Agent, AgentError};
-use frontline_domain::{Conversation, ConversationId, Event};
-use frontline_store::Write;
+use frontline_domain::{Conversation, ConversationId, CustomerId, Event};
+use frontline_store::{Store, Write};
 
-/// A conversation's log and the writes gathered on it, between [`Agent::begin`] and
-/// [`Agent::commit`].
+/// Where conversation operations begin and commit: the store, the customers' turn locks and
+/// the kept logs.
+pub(crate) struct Conversations {
+    store: Store,
+    locks: CustomerLocks,
+    logs: Logs,
+}
+
+/// A conversation's log and the writes gathered on it, between [`Conversations::begin`] and
+/// [`Conversations::commit`].
 pub(crate) struct Operation {
     /// The conversation.
     pub conversation_id: ConversationId,
@@ -21,10 +31,24 @@ pub(crate) struct Operation {
     pub pending: Pending,
 }
 
-impl Agent {
+impl Conversations {
+    /// Operations on `store`, keeping up to `kept_log_events` events of recent logs in memory.
+    pub fn new(store: Store, kept_log_events: usize) -> Self {
+        Self {
+            store,
+            locks: CustomerLocks::default(),
+            logs: Logs::new(kept_log_events),
+        }
+    }
+
+    /// Wait for the customer's turn lock.
+    pub async fn lock_customer(&self, customer: CustomerId) -> TurnGuard<'_> {
+        self.locks.lock(customer).await
+    }
+
     /// Lock the conversation's customer and read the conversation under the lock (a turn may
     /// have changed it meanwhile).
-    pub(crate) async fn lock_conversation(
+    pub async fn lock_conversation(
         &self,
         conversation_id: ConversationId,
     ) -> Result<(TurnGuard<'_>, Conversation), AgentError> {
@@ -35,10 +59,14 @@ impl Agent {
     }
 
     /// Begin an operation on `conversation` (its customer's lock held): its log, from the kept
-    /// logs, and an empty set of writes.
-    pub(crate) async fn begin(&self, conversation: &Conversation) -> Result<Operation, AgentError> {
+    /// logs, and an empty set of writes stamped by `clock`.
+    pub async fn begin(
+        &self,
+        conversation: &Conversation,
+        clock: &Clock,
+    ) -> Result<Operation, AgentError> {
         let log = self.logs.take(&self.store, conversation.id).await?;
-        let pending = Pending::new(conversation.id, conversation.status, &log);
+        let pending = Pending::new(conversation.id, conversation.status, &log, clock.clone());
         Ok(Operation {
             conversation_id: conversation.id,
             log,
@@ -49,7 +77,7 @@ impl Agent {
     /// Commit what the operation gathered, with `last` (a turn's inbox record) in the same
     /// transaction, and keep the log. Returns the events it appended. An operation dropped
     /// without a commit writes nothing, and its log is read again next time.
-    pub(crate) async fn commit(
+    pub async fn commit(
         &self,
         operation: Operation,
         last: Option<Write>,

@@ -7,11 +7,16 @@ use frontline_domain::{
     ConversationId, ConversationStatus, Event, EventKind, OutboundMessage, OutboxId, Timestamp,
 };
 use frontline_store::{Write, WriteBatch};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-/// The writes of one operation on one conversation, not yet committed.
+/// A source of "now"; injectable so tests and evals are deterministic.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The writes of one operation on one conversation, not yet committed, each stamped by the
+/// operation's clock.
 pub(crate) struct Pending {
     conversation_id: ConversationId,
+    clock: Clock,
     inner: Mutex<Inner>,
 }
 
@@ -24,9 +29,15 @@ struct Inner {
 
 impl Pending {
     /// Start on a conversation whose log (as read) is `log` and whose status is `status`.
-    pub fn new(conversation_id: ConversationId, status: ConversationStatus, log: &[Event]) -> Self {
+    pub fn new(
+        conversation_id: ConversationId,
+        status: ConversationStatus,
+        log: &[Event],
+        clock: Clock,
+    ) -> Self {
         Self {
             conversation_id,
+            clock,
             inner: Mutex::new(Inner {
                 next_seq: log.last().map_or(0, |e| e.seq) + 1,
                 status,
@@ -41,13 +52,19 @@ impl Pending {
         self.conversation_id
     }
 
+    /// Now, by the operation's clock.
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Nothing panics while holding the lock, so it cannot be poisoned.
         self.inner.lock().expect("pending writes lock")
     }
 
-    /// Append an event (at the next sequence number).
-    pub fn event(&self, at: Timestamp, kind: EventKind) -> Event {
+    /// Append an event (at the next sequence number), stamped now.
+    pub fn log(&self, kind: EventKind) -> Event {
+        let at = self.now();
         let mut inner = self.inner();
         let event = Event {
             conversation_id: self.conversation_id,
@@ -77,7 +94,7 @@ impl Pending {
     }
 
     /// Set the conversation's status and log the change; returns the status it had.
-    pub fn change_status(&self, at: Timestamp, to: ConversationStatus) -> ConversationStatus {
+    pub fn change_status(&self, to: ConversationStatus) -> ConversationStatus {
         let from = {
             let mut inner = self.inner();
             let from = std::mem::replace(&mut inner.status, to);
@@ -87,13 +104,13 @@ impl Pending {
             });
             from
         };
-        self.event(at, EventKind::StatusChanged { from, to });
+        self.log(EventKind::StatusChanged { from, to });
         from
     }
 
     /// Put a reply in the outbox; `delivered` when it reaches the customer in a response.
-    pub fn reply(&self, message: OutboundMessage, at: Timestamp, delivered: bool) -> OutboxId {
-        let id = OutboxId::new();
+    pub fn reply(&self, message: OutboundMessage, delivered: bool) -> OutboxId {
+        let (id, at) = (OutboxId::new(), self.now());
         self.inner().batch.push(Write::Outbox {
             id,
             message,
@@ -104,7 +121,8 @@ impl Pending {
     }
 
     /// Put a handoff in the handoff outbox.
-    pub fn handoff(&self, id: String, target: &str, request: serde_json::Value, at: Timestamp) {
+    pub fn handoff(&self, id: String, target: &str, request: serde_json::Value) {
+        let at = self.now();
         self.inner().batch.push(Write::Handoff {
             id,
             conversation_id: self.conversation_id,

@@ -13,14 +13,14 @@
 //! their `verify` step at once.
 
 use crate::pending::Pending;
-use crate::Agent;
 use chrono::Duration;
 use frontline_domain::{
     ActionCall, ActionError, Assurance, Channel, Customer, EventKind, Identity, IdentityKind,
     OutboundMessage, ThreadRef,
 };
 use frontline_flows::compile::{CHECK_CODE, SEND_CODE};
-use frontline_store::VerificationCode;
+use frontline_flows::wording::Wording;
+use frontline_store::{Store, VerificationCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -57,6 +57,15 @@ pub(crate) fn is_verification(call: &ActionCall) -> bool {
     call.name == SEND_CODE || call.name == CHECK_CODE
 }
 
+/// What answering a `verify` step's call works with: the stored codes, the identity directory
+/// (where a code goes), the settings, and the wording codes are sent and talked about in.
+pub(crate) struct Verifier<'a> {
+    pub store: &'a Store,
+    pub directory: Option<&'a dyn frontline_domain::IdentityDirectory>,
+    pub settings: &'a VerificationSettings,
+    pub wording: &'a Wording,
+}
+
 /// What a `verify` step's call needs to know of the turn.
 pub(crate) struct Asker<'a> {
     pub pending: &'a Pending,
@@ -67,7 +76,7 @@ pub(crate) struct Asker<'a> {
 
 /// Answer a `verify` step's call. A store failure is a backend failure (the engine hands off).
 pub(crate) async fn answer(
-    agent: &Agent,
+    verifier: &Verifier<'_>,
     asker: &Asker<'_>,
     call: &ActionCall,
 ) -> Result<Value, ActionError> {
@@ -76,10 +85,10 @@ pub(crate) async fn answer(
         .unwrap_or_default()
         .to_string();
     let result = if call.name == SEND_CODE {
-        send(agent, asker, &account).await
+        send(verifier, asker, &account).await
     } else {
         let typed = call.args["code"].as_str().unwrap_or_default();
-        check(agent, asker, &account, typed).await
+        check(verifier, asker, &account, typed).await
     };
     result.map_err(|e| ActionError::Backend {
         message: format!("verification: {e}"),
@@ -92,38 +101,38 @@ fn minutes(d: Duration) -> i64 {
 
 /// Send a code for `account` ("" when none was found) unless locked out or rate-limited.
 async fn send(
-    agent: &Agent,
+    verifier: &Verifier<'_>,
     asker: &Asker<'_>,
     account: &str,
 ) -> Result<Value, frontline_store::StoreError> {
-    let settings = &agent.verification;
-    let now = (agent.clock)();
+    let settings = verifier.settings;
+    let now = asker.pending.now();
     let requester = asker.customer.id;
-    if let Some(latest) = agent
+    if let Some(latest) = verifier
         .store
         .latest_verification_code(account, requester)
         .await?
     {
         if locked_out(&latest, settings, now) {
-            log(agent, asker.pending, "locked", None);
-            return Ok(json!({"sent": false, "message": locked_message(agent)}));
+            log(asker.pending, "locked", None);
+            return Ok(json!({"sent": false, "message": locked_message(verifier)}));
         }
     }
     let hour_ago = now - Duration::hours(1);
     let by_account = if account.is_empty() {
         0
     } else {
-        agent
+        verifier
             .store
             .verification_codes_since(Some(account), None, hour_ago)
             .await?
     };
-    let by_sender = agent
+    let by_sender = verifier
         .store
         .verification_codes_since(None, Some(requester), hour_ago)
         .await?;
     if by_account >= settings.per_account_per_hour || by_sender >= settings.per_sender_per_hour {
-        log(agent, asker.pending, "rate_limited", None);
+        log(asker.pending, "rate_limited", None);
         return Ok(json!({
             "sent": false,
             "message": "I've sent several codes already, so I can't send another one right now. Please try again in an hour, or ask for a colleague.",
@@ -131,7 +140,7 @@ async fn send(
     }
     let destination = match account.is_empty() {
         true => None,
-        false => destination(agent, account, texting(asker.sender)).await,
+        false => destination(verifier, account, texting(asker.sender)).await,
     };
     let code = new_code();
     let id = uuid_like();
@@ -150,7 +159,7 @@ async fn send(
         last_attempt_at: None,
         used_at: None,
     };
-    agent.store.insert_verification_code(&record).await?;
+    verifier.store.insert_verification_code(&record).await?;
     let masked = destination.as_ref().map(mask);
     if let Some(to) = destination {
         let channel = match to.kind {
@@ -158,7 +167,7 @@ async fn send(
             _ => Channel::Sms,
         };
         let ttl = minutes(settings.code_ttl).to_string();
-        let text = wording(agent).say(
+        let text = wording(verifier).say(
             "code_message",
             &[("code", code.as_str()), ("minutes", &ttl)],
         );
@@ -169,16 +178,16 @@ async fn send(
             text,
             in_reply_to: None,
             thread: ThreadRef {
-                subject: Some(wording(agent).say("code_subject", &[])),
+                subject: Some(wording(verifier).say("code_subject", &[])),
                 ..ThreadRef::default()
             },
         };
-        asker.pending.reply(message, now, false);
+        asker.pending.reply(message, false);
     }
-    log(agent, asker.pending, "sent", masked);
+    log(asker.pending, "sent", masked);
     Ok(json!({
         "sent": true,
-        "prompt": wording(agent).say(
+        "prompt": wording(verifier).say(
             "code_sent",
             &[("minutes", &minutes(settings.code_ttl).to_string())]
         ),
@@ -187,52 +196,52 @@ async fn send(
 
 /// Check a typed code against the newest one sent to this customer for `account`.
 async fn check(
-    agent: &Agent,
+    verifier: &Verifier<'_>,
     asker: &Asker<'_>,
     account: &str,
     typed: &str,
 ) -> Result<Value, frontline_store::StoreError> {
-    let settings = &agent.verification;
-    let now = (agent.clock)();
-    let Some(latest) = agent
+    let settings = verifier.settings;
+    let now = asker.pending.now();
+    let Some(latest) = verifier
         .store
         .latest_verification_code(account, asker.customer.id)
         .await?
     else {
         return Ok(
-            json!({"verified": false, "next": "resend", "message": wording(agent).say("code_none_resend", &[])}),
+            json!({"verified": false, "next": "resend", "message": wording(verifier).say("code_none_resend", &[])}),
         );
     };
     if locked_out(&latest, settings, now) {
-        log(agent, asker.pending, "locked", None);
-        return Ok(json!({"verified": false, "next": "stop", "message": locked_message(agent)}));
+        log(asker.pending, "locked", None);
+        return Ok(json!({"verified": false, "next": "stop", "message": locked_message(verifier)}));
     }
     if latest.used_at.is_some() {
-        log(agent, asker.pending, "reused", None);
+        log(asker.pending, "reused", None);
         return Ok(
-            json!({"verified": false, "next": "resend", "message": wording(agent).say("code_used_resend", &[])}),
+            json!({"verified": false, "next": "resend", "message": wording(verifier).say("code_used_resend", &[])}),
         );
     }
     if now >= latest.expires_at {
-        log(agent, asker.pending, "expired", None);
+        log(asker.pending, "expired", None);
         return Ok(
-            json!({"verified": false, "next": "resend", "message": wording(agent).say("code_expired_resend", &[])}),
+            json!({"verified": false, "next": "resend", "message": wording(verifier).say("code_expired_resend", &[])}),
         );
     }
     let right = !account.is_empty() && same(&hash(&latest.id, typed), &latest.code_hash);
-    agent
+    verifier
         .store
         .record_verification_attempt(&latest.id, right, now)
         .await?;
     if !right {
-        log(agent, asker.pending, "wrong", None);
+        log(asker.pending, "wrong", None);
         if latest.attempts + 1 >= settings.max_attempts {
             return Ok(
-                json!({"verified": false, "next": "stop", "message": locked_message(agent)}),
+                json!({"verified": false, "next": "stop", "message": locked_message(verifier)}),
             );
         }
         return Ok(
-            json!({"verified": false, "next": "retry", "message": wording(agent).say("code_wrong_retry", &[])}),
+            json!({"verified": false, "next": "retry", "message": wording(verifier).say("code_wrong_retry", &[])}),
         );
     }
     let proven = Identity {
@@ -242,7 +251,7 @@ async fn check(
     // The account id and the account's own handles join this customer, proven: later flows
     // find the account and pass `verify` at once, on any channel the account's handles use.
     let mut joined = vec![asker.sender.clone(), proven.clone()];
-    if let Some(directory) = &agent.directory {
+    if let Some(directory) = verifier.directory {
         match directory.linked(&proven).await {
             Ok(linked) => {
                 for identity in linked {
@@ -256,9 +265,9 @@ async fn check(
             }
         }
     }
-    agent.store.resolve_customer(&joined, None, now).await?;
+    verifier.store.resolve_customer(&joined, None, now).await?;
     for identity in &joined[1..] {
-        agent
+        verifier
             .store
             .assure_identity(identity, Assurance::Code)
             .await?;
@@ -273,15 +282,12 @@ async fn check(
         }
         None => "one-time code".to_string(),
     };
-    agent.log(
-        asker.pending,
-        EventKind::IdentityAssured {
-            identity: proven,
-            assurance: Assurance::Code,
-            how,
-        },
-    );
-    log(agent, asker.pending, "passed", None);
+    asker.pending.log(EventKind::IdentityAssured {
+        identity: proven,
+        assurance: Assurance::Code,
+        how,
+    });
+    log(asker.pending, "passed", None);
     Ok(json!({"verified": true}))
 }
 
@@ -296,25 +302,22 @@ fn locked_out(
             .is_some_and(|at| now < at + settings.lockout)
 }
 
-fn locked_message(agent: &Agent) -> String {
-    let lockout = minutes(agent.verification.lockout).to_string();
-    wording(agent).say("code_locked", &[("minutes", &lockout)])
+fn locked_message(verifier: &Verifier<'_>) -> String {
+    let lockout = minutes(verifier.settings.lockout).to_string();
+    wording(verifier).say("code_locked", &[("minutes", &lockout)])
 }
 
 /// What the agent says about codes: the loaded flows' wording.
-fn wording(agent: &Agent) -> &frontline_flows::wording::Wording {
-    agent.engine.flows().wording()
+fn wording<'a>(verifier: &Verifier<'a>) -> &'a Wording {
+    verifier.wording
 }
 
-fn log(agent: &Agent, pending: &Pending, outcome: &str, destination: Option<String>) {
+fn log(pending: &Pending, outcome: &str, destination: Option<String>) {
     tracing::info!(outcome, "verification");
-    agent.log(
-        pending,
-        EventKind::Verification {
-            outcome: outcome.to_string(),
-            destination,
-        },
-    );
+    pending.log(EventKind::Verification {
+        outcome: outcome.to_string(),
+        destination,
+    });
 }
 
 /// Whether the customer is writing from a phone (SMS or WhatsApp): their code then goes by text
@@ -325,8 +328,12 @@ fn texting(sender: &Identity) -> bool {
 
 /// Where the account's code goes, from the identity directory: its email, else its phone; its
 /// phone first when `phone_first` (the customer is texting).
-async fn destination(agent: &Agent, account: &str, phone_first: bool) -> Option<Identity> {
-    let directory = agent.directory.as_ref()?;
+async fn destination(
+    verifier: &Verifier<'_>,
+    account: &str,
+    phone_first: bool,
+) -> Option<Identity> {
+    let directory = verifier.directory?;
     let account = Identity {
         kind: IdentityKind::AccountId,
         value: account.to_string(),

@@ -110,6 +110,7 @@ async fn server_on(db: TestStore) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(AppState {
+            store: agent.store().clone(),
             agent: agent.clone(),
             normalize: NormalizeOptions::default(),
             knowledge: None,
@@ -155,9 +156,8 @@ impl Server {
     pub async fn run_turns(&self) -> usize {
         let mut ran = 0;
         loop {
-            let pass = self
-                .agent
-                .run_queue_once(&Backoff::default(), chrono::Utc::now())
+            let pass = frontline_agent::Intake::new(self.agent.clone(), Backoff::default())
+                .run_once(chrono::Utc::now())
                 .await
                 .unwrap();
             if pass.handled == 0 {
