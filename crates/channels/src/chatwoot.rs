@@ -245,16 +245,77 @@ impl From<Event> for Received {
     }
 }
 
-/// The messages-API call that posts a reply: `(path, body)` for
-/// `POST {base}/api/v1/accounts/{account}/conversations/{conversation}/messages`.
-pub fn reply_request(provider_thread: &str, text: &str) -> Result<(String, Value), String> {
+/// The messages-API call that posts a reply in the conversation `provider_thread`
+/// (`<account>:<conversation>`): `(account, path, body)` for [`ChatwootApi::post`].
+pub fn reply_request(provider_thread: &str, text: &str) -> Result<(String, String, Value), String> {
     let (account, conversation) = provider_thread
         .split_once(':')
         .ok_or_else(|| format!("`{provider_thread}` is not <account>:<conversation>"))?;
     Ok((
-        format!("/api/v1/accounts/{account}/conversations/{conversation}/messages"),
+        account.to_string(),
+        format!("/conversations/{conversation}/messages"),
         json!({ "content": text, "message_type": "outgoing", "private": false }),
     ))
+}
+
+/// Chatwoot's application API, the one client of it: the bot's replies here, and the handoff
+/// target's contacts, conversations, private notes, labels, priority and status
+/// (`frontline_handoff::chatwoot`). Every call carries the `api_access_token` header and is
+/// classified by [`crate::http::answer`].
+#[derive(Clone, Debug)]
+pub struct ChatwootApi {
+    base_url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl ChatwootApi {
+    /// The API of the installation at `base_url` (e.g. `https://app.chatwoot.com`), as the
+    /// holder of `token`.
+    pub fn new(base_url: &str, token: &str, http: reqwest::Client) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http,
+        }
+    }
+
+    /// `{base}/api/v1/accounts/{account}{path}`.
+    pub fn url(&self, account: &str, path: &str) -> String {
+        format!("{}/api/v1/accounts/{account}{path}", self.base_url)
+    }
+
+    /// `POST` `body` to `path` of `account`; the JSON answer. `what` names the call in errors.
+    pub async fn post(
+        &self,
+        what: &str,
+        account: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, SendError> {
+        let request = self
+            .http
+            .post(self.url(account, path))
+            .header("api_access_token", &self.token)
+            .json(body);
+        crate::http::answer(what, request.send().await).await
+    }
+
+    /// `GET` `path` of `account` with `query`; the JSON answer.
+    pub async fn get(
+        &self,
+        what: &str,
+        account: &str,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Value, SendError> {
+        let request = self
+            .http
+            .get(self.url(account, path))
+            .header("api_access_token", &self.token)
+            .query(query);
+        crate::http::answer(what, request.send().await).await
+    }
 }
 
 /// `[channels.chatwoot]`: the Agent Bot.
@@ -273,16 +334,18 @@ pub struct ChatwootConfig {
 /// person's replies and hand-backs as helpdesk events), the messages API out, as the bot.
 pub struct ChatwootProvider {
     config: ChatwootConfig,
-    client: reqwest::Client,
+    api: ChatwootApi,
 }
 
 impl ChatwootProvider {
     /// A provider with these settings.
     pub fn new(config: ChatwootConfig, timeout: std::time::Duration) -> Self {
-        Self {
-            config,
-            client: crate::http::client(timeout),
-        }
+        let api = ChatwootApi::new(
+            &config.base_url,
+            &config.bot_token,
+            crate::http::client(timeout),
+        );
+        Self { config, api }
     }
 }
 
@@ -326,20 +389,12 @@ impl Provider for ChatwootProvider {
             message.thread.provider_thread.as_deref().ok_or_else(|| {
                 SendError::Permanent("no Chatwoot conversation to reply in".into())
             })?;
-        let (path, body) = reply_request(thread, &message.text).map_err(SendError::Permanent)?;
-        let sent = crate::http::answer(
-            "Chatwoot messages",
-            self.client
-                .post(format!(
-                    "{}{path}",
-                    self.config.base_url.trim_end_matches('/')
-                ))
-                .header("api_access_token", &self.config.bot_token)
-                .json(&body)
-                .send()
-                .await,
-        )
-        .await?;
+        let (account, path, body) =
+            reply_request(thread, &message.text).map_err(SendError::Permanent)?;
+        let sent = self
+            .api
+            .post("Chatwoot messages", &account, &path, &body)
+            .await?;
         Ok(sent["id"].to_string())
     }
 }
@@ -475,8 +530,12 @@ mod tests {
         assert_eq!(verify_token("s3cret", Some("s3cret")), Ok(()));
         assert!(verify_token("s3cret", Some("s3cre")).is_err());
         assert!(verify_token("s3cret", None).is_err());
-        let (path, body) = reply_request("3:42", "On its way").unwrap();
-        assert_eq!(path, "/api/v1/accounts/3/conversations/42/messages");
+        let (account, path, body) = reply_request("3:42", "On its way").unwrap();
+        let api = ChatwootApi::new("https://chat.example/", "t", reqwest::Client::new());
+        assert_eq!(
+            api.url(&account, &path),
+            "https://chat.example/api/v1/accounts/3/conversations/42/messages"
+        );
         assert_eq!(body["message_type"], "outgoing");
         assert!(reply_request("42", "x").is_err());
     }

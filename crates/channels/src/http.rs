@@ -1,20 +1,22 @@
 //! The providers' HTTP calls: one client shape and one classifier of what came back, so every
-//! provider retries the same failures (network, 5xx, 408, 429) and gives up on the rest.
+//! provider (the channels here, and the helpdesks handoffs go to) retries the same failures
+//! (network, 5xx, 408, 429) and gives up on the rest.
 
 use crate::SendError;
 use std::time::Duration;
 
 /// A client whose calls time out after `timeout`.
-pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+pub fn client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(timeout)
+        .user_agent(concat!("frontline/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("a TLS backend is compiled in")
 }
 
 /// Classify an HTTP answer from `what`; returns the JSON body of a success (`null` when the
 /// body is not JSON).
-pub(crate) async fn answer(
+pub async fn answer(
     what: &str,
     response: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<serde_json::Value, SendError> {

@@ -22,7 +22,7 @@
 
 pub mod chatwoot;
 pub mod email;
-mod http;
+pub mod http;
 pub mod messenger;
 pub mod meta;
 pub mod provider;

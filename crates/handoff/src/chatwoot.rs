@@ -7,10 +7,9 @@
 //! `…/labels`, `…/toggle_priority`, `…/toggle_status`; contacts and conversations are created
 //! with `POST …/contacts` and `POST …/conversations`. Auth: the `api_access_token` header.
 
-use crate::{
-    id_at, send_json, step, Delivered, HandoffError, HandoffRequest, HandoffTarget, Progress,
-};
+use crate::{id_at, step, Delivered, HandoffError, HandoffRequest, HandoffTarget, Progress};
 use async_trait::async_trait;
+use frontline_channels::chatwoot::ChatwootApi;
 use frontline_domain::{IdentityKind, Priority};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -34,10 +33,11 @@ pub struct ChatwootConfig {
     pub labels: Vec<String>,
 }
 
-/// The Chatwoot target.
+/// The Chatwoot target, on the one Chatwoot API client.
 pub struct Chatwoot {
     config: ChatwootConfig,
-    client: reqwest::Client,
+    api: ChatwootApi,
+    account: String,
 }
 
 /// Progress key under which the Chatwoot conversation id is kept. A conversation that came in
@@ -56,22 +56,21 @@ fn priority(p: Priority) -> &'static str {
 impl Chatwoot {
     /// A target for this account.
     pub fn new(config: ChatwootConfig, client: reqwest::Client) -> Self {
-        Self { config, client }
+        let api = ChatwootApi::new(&config.base_url, &config.api_access_token, client);
+        let account = config.account_id.to_string();
+        Self {
+            config,
+            api,
+            account,
+        }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!(
-            "{}/api/v1/accounts/{}{path}",
-            self.config.base_url.trim_end_matches('/'),
-            self.config.account_id
-        )
-    }
-
-    fn post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
-        self.client
-            .post(self.url(path))
-            .header("api_access_token", &self.config.api_access_token)
-            .json(&body)
+    /// `POST` `body` to `path` of the account; `what` names the call in errors.
+    async fn post(&self, what: &str, path: &str, body: Value) -> Result<Value, HandoffError> {
+        self.api
+            .post(what, &self.account, path, &body)
+            .await
+            .map_err(|e| HandoffError::from_send(TARGET, e))
     }
 
     /// Find or create the contact; returns (contact id, source id in the inbox).
@@ -89,7 +88,7 @@ impl Chatwoot {
         if let Some(phone) = phone {
             body["phone_number"] = json!(phone);
         }
-        match send_json(TARGET, "create contact", self.post("/contacts", body)).await {
+        match self.post("create contact", "/contacts", body).await {
             Ok(created) => Ok(json!({
                 "id": id_at(TARGET, &created, "/payload/contact/id")?,
                 "source_id": id_at(TARGET, &created, "/payload/contact_inbox/source_id")?,
@@ -97,25 +96,25 @@ impl Chatwoot {
             // 422: the contact exists already; find it and join it to the inbox.
             Err(HandoffError::Permanent { message, .. }) if message.contains("422") => {
                 let query = request.summary.customer.customer_id.clone();
-                let found = send_json(
-                    TARGET,
-                    "search contact",
-                    self.client
-                        .get(self.url("/contacts/search"))
-                        .header("api_access_token", &self.config.api_access_token)
-                        .query(&[("q", email.or(phone).unwrap_or(&query))]),
-                )
-                .await?;
+                let q = email.or(phone).unwrap_or(&query);
+                let found = self
+                    .api
+                    .get(
+                        "search contact",
+                        &self.account,
+                        "/contacts/search",
+                        &[("q", q)],
+                    )
+                    .await
+                    .map_err(|e| HandoffError::from_send(TARGET, e))?;
                 let id = id_at(TARGET, &found, "/payload/0/id")?;
-                let inbox = send_json(
-                    TARGET,
-                    "create contact inbox",
-                    self.post(
+                let inbox = self
+                    .post(
+                        "create contact inbox",
                         &format!("/contacts/{id}/contact_inboxes"),
                         json!({ "inbox_id": self.config.inbox_id }),
-                    ),
-                )
-                .await?;
+                    )
+                    .await?;
                 Ok(json!({ "id": id, "source_id": id_at(TARGET, &inbox, "/source_id")? }))
             }
             Err(e) => Err(e),
@@ -146,12 +145,9 @@ impl HandoffTarget for Chatwoot {
                 },
             });
             step(progress, CONVERSATION, async {
-                let created = send_json(
-                    TARGET,
-                    "create conversation",
-                    self.post("/conversations", body),
-                )
-                .await?;
+                let created = self
+                    .post("create conversation", "/conversations", body)
+                    .await?;
                 Ok(json!(id_at(TARGET, &created, "/id")?))
             })
             .await?;
@@ -164,42 +160,33 @@ impl HandoffTarget for Chatwoot {
                 "message_type": "outgoing",
                 "private": true,
             });
-            let created =
-                send_json(TARGET, "private note", self.post(&at("messages"), note)).await?;
+            let created = self.post("private note", &at("messages"), note).await?;
             Ok(json!(id_at(TARGET, &created, "/id")?))
         })
         .await?;
         let mut labels = request.tags();
         labels.extend(self.config.labels.iter().cloned());
         step(progress, "labels", async {
-            send_json(
-                TARGET,
-                "labels",
-                self.post(&at("labels"), json!({ "labels": labels })),
-            )
-            .await
-            .map(|_| json!(true))
+            self.post("labels", &at("labels"), json!({ "labels": labels }))
+                .await
+                .map(|_| json!(true))
         })
         .await?;
         let level = priority(request.summary.routing.priority);
         step(progress, "priority", async {
-            send_json(
-                TARGET,
+            self.post(
                 "priority",
-                self.post(&at("toggle_priority"), json!({ "priority": level })),
+                &at("toggle_priority"),
+                json!({ "priority": level }),
             )
             .await
             .map(|_| json!(true))
         })
         .await?;
         step(progress, "status", async {
-            send_json(
-                TARGET,
-                "open",
-                self.post(&at("toggle_status"), json!({ "status": "open" })),
-            )
-            .await
-            .map(|_| json!(true))
+            self.post("open", &at("toggle_status"), json!({ "status": "open" }))
+                .await
+                .map(|_| json!(true))
         })
         .await?;
         Ok(Delivered {
@@ -208,13 +195,10 @@ impl HandoffTarget for Chatwoot {
     }
 
     async fn release(&self, delivered: &Delivered) -> Result<(), HandoffError> {
-        send_json(
-            TARGET,
+        self.post(
             "release",
-            self.post(
-                &format!("/conversations/{}/toggle_status", delivered.reference),
-                json!({ "status": "pending" }),
-            ),
+            &format!("/conversations/{}/toggle_status", delivered.reference),
+            json!({ "status": "pending" }),
         )
         .await
         .map(|_| ())

@@ -131,6 +131,17 @@ pub enum HandoffError {
 }
 
 impl HandoffError {
+    /// A provider call's failure, as `target`'s.
+    pub(crate) fn from_send(target: &'static str, error: frontline_channels::SendError) -> Self {
+        use frontline_channels::SendError;
+        match error {
+            SendError::Transient(message) => HandoffError::Transient { target, message },
+            SendError::Permanent(message) | SendError::Unreachable(message) => {
+                HandoffError::Permanent { target, message }
+            }
+        }
+    }
+
     /// Whether a retry may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, HandoffError::Transient { .. })
@@ -158,43 +169,22 @@ pub trait HandoffTarget: Send + Sync {
     }
 }
 
-/// An HTTP client for targets, with a timeout.
+/// An HTTP client for targets, with a timeout (the channels' client: one shape for every
+/// provider call).
 pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .user_agent(concat!("frontline/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("an HTTP client builds")
+    frontline_channels::http::client(timeout)
 }
 
-/// Send a request and read a JSON answer, sorting failures into transient and permanent.
+/// Send a request and read a JSON answer, sorted into transient and permanent failures by the
+/// one classifier every provider call uses ([`frontline_channels::http::answer`]).
 pub(crate) async fn send_json(
     target: &'static str,
     what: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<serde_json::Value, HandoffError> {
-    let response = request.send().await.map_err(|e| HandoffError::Transient {
-        target,
-        message: format!("{what}: {e}"),
-    })?;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    if status.is_success() {
-        if body.trim().is_empty() {
-            return Ok(serde_json::Value::Null);
-        }
-        return serde_json::from_str(&body).map_err(|e| HandoffError::Permanent {
-            target,
-            message: format!("{what}: the answer is not JSON ({e})"),
-        });
-    }
-    let excerpt: String = body.chars().take(300).collect();
-    let message = format!("{what}: HTTP {status}: {excerpt}");
-    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        Err(HandoffError::Transient { target, message })
-    } else {
-        Err(HandoffError::Permanent { target, message })
-    }
+    frontline_channels::http::answer(what, request.send().await)
+        .await
+        .map_err(|e| HandoffError::from_send(target, e))
 }
 
 /// Run `step` unless `progress` says it was done; record its result under `key`.
