@@ -5,7 +5,6 @@
 //! searched with hybrid retrieval, and answered with citations behind a relevance gate.
 
 pub mod base;
-pub mod bert;
 pub mod chunk;
 pub mod document;
 pub mod edge;
@@ -25,6 +24,7 @@ pub use chunk::{Chunk, Chunker};
 pub use document::{load_dir, Document, DocumentError, Loaded};
 pub use edge::EdgeIndex;
 pub use embed::{CachedEmbedder, EmbedError, Embedder, MiniLm, RecentEmbeddings};
+pub use frontline_encoder::bert;
 pub use index::{IndexError, IndexHit, IndexQuery, IndexedChunk, SearchFilter, VectorIndex};
 pub use openai::OpenAiEmbedder;
 pub use server::QdrantServerIndex;

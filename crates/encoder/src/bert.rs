@@ -14,7 +14,7 @@
 //! the tokens, unit length); `tests::matches_the_reference_implementation` holds it to candle's
 //! implementation of the same model.
 
-use crate::embed::EmbedError;
+use crate::EmbedError;
 use gemm::Parallelism;
 use rayon::prelude::*;
 use safetensors::{Dtype, SafeTensors};
@@ -57,6 +57,7 @@ struct Norm {
 
 /// A dense layer, `y = x·W + b`, with `W` (`[inputs, outputs]`) stored as panels of 16 output
 /// columns, each panel's `inputs × 16` values contiguous: the order the kernel reads them.
+/// (With the `gemm-dense` feature, `W` is stored row-major for the `gemm` crate instead.)
 struct Dense {
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -138,7 +139,7 @@ impl Weights<'_> {
             let w = self.get(&format!("{prefix}.weight"), &[outputs, inputs])?;
             for (o, row) in w.chunks_exact(inputs).enumerate() {
                 for (i, value) in row.iter().enumerate() {
-                    weight[panels::panel_index(inputs, part * outputs + o, i)] = *value;
+                    weight[weight_index(inputs, total, part * outputs + o, i)] = *value;
                 }
             }
             bias.extend(self.get(&format!("{prefix}.bias"), &[outputs])?);
@@ -460,6 +461,19 @@ impl Buffers {
     }
 }
 
+/// Where `W[input][output]` of a `[inputs, outputs]` weight matrix is kept: in the panel
+/// layout the hand-written kernels read.
+#[cfg(not(feature = "gemm-dense"))]
+fn weight_index(inputs: usize, _outputs: usize, output: usize, input: usize) -> usize {
+    panels::panel_index(inputs, output, input)
+}
+
+/// Where `W[input][output]` is kept for the `gemm` crate: row-major.
+#[cfg(feature = "gemm-dense")]
+fn weight_index(_inputs: usize, outputs: usize, output: usize, input: usize) -> usize {
+    input * outputs + output
+}
+
 /// `out = x·W + b` for `rows` rows.
 fn dense(layer: &Dense, x: &[f32], rows: usize, out: &mut [f32], parallelism: Parallelism) {
     debug_assert_eq!(x.len(), rows * layer.inputs);
@@ -467,6 +481,48 @@ fn dense(layer: &Dense, x: &[f32], rows: usize, out: &mut [f32], parallelism: Pa
     for row in out.chunks_exact_mut(layer.outputs) {
         row.copy_from_slice(&layer.bias);
     }
+    #[cfg(feature = "gemm-dense")]
+    {
+        assert!(x.len() == rows * layer.inputs && out.len() == rows * layer.outputs);
+        // SAFETY: `out` is [rows, outputs], `x` [rows, inputs] and the weights [inputs,
+        // outputs], all row-major, as the strides say; the assert bounds them.
+        unsafe {
+            gemm::gemm(
+                rows,
+                layer.outputs,
+                layer.inputs,
+                out.as_mut_ptr(),
+                1,
+                layer.outputs as isize,
+                true,
+                x.as_ptr(),
+                1,
+                layer.inputs as isize,
+                layer.weight.as_ptr(),
+                1,
+                layer.outputs as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    }
+    #[cfg(not(feature = "gemm-dense"))]
+    self::dense_on_panels(layer, x, rows, out, parallelism);
+}
+
+/// `out += x·W` on the hand-written panel kernels.
+#[cfg(not(feature = "gemm-dense"))]
+fn dense_on_panels(
+    layer: &Dense,
+    x: &[f32],
+    rows: usize,
+    out: &mut [f32],
+    parallelism: Parallelism,
+) {
     let threads = match parallelism {
         Parallelism::None => 1,
         Parallelism::Rayon(n) => n.max(1),
@@ -486,6 +542,7 @@ fn dense(layer: &Dense, x: &[f32], rows: usize, out: &mut [f32], parallelism: Pa
 /// would re-pack `W` on every call, which for one short message costs more than the products;
 /// here each panel is streamed once per six rows held in registers, and the panels are split
 /// across threads.
+#[cfg_attr(feature = "gemm-dense", allow(dead_code))]
 mod panels {
     /// Columns per panel (two AVX registers).
     pub(super) const WIDTH: usize = 16;
