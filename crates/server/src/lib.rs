@@ -27,17 +27,16 @@
 
 pub mod access;
 pub mod analytics;
-pub mod console;
 pub mod delivery;
-mod error;
-mod json;
 pub mod limit;
 pub mod webchat;
 pub mod webhooks;
 pub mod workers;
 
-pub use error::ApiError;
-pub use json::ValidJson;
+pub use frontline_console as console;
+pub use frontline_web::{
+    path_id, ApiError, IdentityRequest, MessageRequest, ValidJson, MAX_TEXT_CHARS,
+};
 pub use webhooks::ChannelSettings;
 
 use axum::extract::{Path, State};
@@ -47,8 +46,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use frontline_agent::{Agent, TurnOutcome};
 use frontline_domain::{
-    Channel, Conversation, ConversationId, ConversationStatus, Customer, CustomerId, Event,
-    Identity, IdentityKind, InboundMessage, NormalizeOptions,
+    Conversation, ConversationId, ConversationStatus, Customer, CustomerId, Event, NormalizeOptions,
 };
 use frontline_knowledge::{KnowledgeBase, SearchFilter, SearchResult};
 use serde::{Deserialize, Serialize};
@@ -59,13 +57,13 @@ use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted (bytes).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Longest message text accepted (characters).
-pub const MAX_TEXT_CHARS: usize = 10_000;
 
 /// What handlers share.
 pub struct AppState {
     /// The agent every channel feeds.
     pub agent: Arc<Agent>,
+    /// The store the agent writes to, read by the management API, the web chat and the console.
+    pub store: frontline_store::Store,
     /// How identities are normalised (default country code for phone numbers).
     pub normalize: NormalizeOptions,
     /// The shared knowledge base, when one is configured.
@@ -114,16 +112,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(admin)
         .merge(messages)
         .merge(public)
-        .merge(console::router(state.clone()))
         .route(
             "/webhooks/{*path}",
             get(webhooks::handshake).post(webhooks::inbound),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .with_state(state.clone())
+        .merge(console::router(Arc::new(console::Console {
+            agent: state.agent.clone(),
+            store: state.store.clone(),
+            knowledge: state.knowledge.clone(),
+            normalize: state.normalize.clone(),
+            access: state.access.clone(),
+            settings: state.console.clone(),
+        })))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// CORS for the web chat routes: the configured sites that embed the widget, with credentials
@@ -161,113 +166,6 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
-}
-
-/// A handle on the sender, as the client gives it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdentityRequest {
-    /// email, phone, whatsapp, account_id, web_session or chatwoot_contact.
-    pub kind: IdentityKind,
-    /// The raw value; normalised by the server.
-    pub value: String,
-}
-
-/// `POST /v1/messages` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MessageRequest {
-    /// The channel the message is attributed to (default `rest`).
-    #[serde(default = "rest")]
-    pub channel: Channel,
-    /// The client's id for this message; sending it again is answered from the first delivery.
-    pub channel_message_id: String,
-    /// Who sent it.
-    pub sender: IdentityRequest,
-    /// Further handles the client vouches for.
-    #[serde(default)]
-    pub also_known_as: Vec<IdentityRequest>,
-    /// Whether the client proved the sender owns these handles (`channel`, the default: an
-    /// authenticated integration that signed its user in) or only passes on what the writer
-    /// claims (`claimed`: account actions then need a one-time code).
-    #[serde(default = "vouched")]
-    pub assurance: frontline_domain::Assurance,
-    /// The sender's name, if known.
-    #[serde(default)]
-    pub display_name: Option<String>,
-    /// The message text.
-    pub text: String,
-}
-
-fn rest() -> Channel {
-    Channel::Rest
-}
-
-fn vouched() -> frontline_domain::Assurance {
-    frontline_domain::Assurance::Channel
-}
-
-fn parse_identity(
-    field: &str,
-    r: &IdentityRequest,
-    opts: &NormalizeOptions,
-) -> Result<Identity, ApiError> {
-    Identity::parse(r.kind, &r.value, opts)
-        .map_err(|e| ApiError::invalid(format!("{field}.value"), e.to_string()))
-}
-
-impl MessageRequest {
-    /// Validate and normalise into the agent's message type.
-    pub fn into_inbound(self, opts: &NormalizeOptions) -> Result<InboundMessage, ApiError> {
-        let id = self.channel_message_id.trim();
-        if id.is_empty() || id.chars().count() > 256 {
-            return Err(ApiError::invalid(
-                "channel_message_id".to_string(),
-                "`channel_message_id` must be 1 to 256 characters",
-            ));
-        }
-        if self.text.trim().is_empty() {
-            return Err(ApiError::invalid("text".to_string(), "`text` is empty"));
-        }
-        if self.text.chars().count() > MAX_TEXT_CHARS {
-            return Err(ApiError::invalid(
-                "text".to_string(),
-                format!("`text` is longer than {MAX_TEXT_CHARS} characters"),
-            ));
-        }
-        if self.assurance == frontline_domain::Assurance::Code {
-            return Err(ApiError::invalid(
-                "assurance".to_string(),
-                "`code` is granted by a one-time code the agent sends, not by a client; use `channel` or `claimed`".to_string(),
-            ));
-        }
-        let sender = parse_identity("sender", &self.sender, opts)?;
-        let also_known_as = self
-            .also_known_as
-            .iter()
-            .enumerate()
-            .map(|(i, r)| parse_identity(&format!("also_known_as[{i}]"), r, opts))
-            .collect::<Result<_, _>>()?;
-        Ok(InboundMessage {
-            channel: self.channel,
-            channel_message_id: id.to_string(),
-            sender,
-            also_known_as,
-            assurance: self.assurance,
-            display_name: self
-                .display_name
-                .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty()),
-            text: self.text,
-            received_at: chrono_now(),
-            conversation_hint: None,
-            thread: Default::default(),
-        })
-    }
-}
-
-fn chrono_now() -> frontline_domain::Timestamp {
-    std::time::SystemTime::now().into()
 }
 
 async fn post_message(
@@ -368,7 +266,7 @@ async fn get_conversation(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let id: ConversationId = path_id(&id, "conversation")?;
-    let store = state.agent.store();
+    let store = &state.store;
     let conversation = store.conversation(id).await?;
     let events = store.events(id).await?;
     Ok(Json(ConversationView {
@@ -392,7 +290,7 @@ async fn release_conversation(
 ) -> Result<Json<ReleaseView>, ApiError> {
     let id: ConversationId = path_id(&id, "conversation")?;
     let previous = state.agent.release(id).await?;
-    let status = state.agent.store().conversation(id).await?.status;
+    let status = state.store.conversation(id).await?.status;
     Ok(Json(ReleaseView { previous, status }))
 }
 
@@ -422,7 +320,7 @@ async fn post_human_message(
         return Err(ApiError::invalid("text".to_string(), "text is empty"));
     }
     // 404 for an unknown conversation, before anything is written.
-    state.agent.store().conversation(id).await?;
+    state.store.conversation(id).await?;
     let event = state
         .agent
         .record_human_message(id, request.author.trim(), &request.text, request.private)
@@ -444,7 +342,7 @@ async fn get_customer(
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
     let id: CustomerId = path_id(&id, "customer")?;
-    let store = state.agent.store();
+    let store = &state.store;
     let customer = store.customer(id).await?;
     let conversations = store.conversations_of(id).await?;
     Ok(Json(CustomerView {
@@ -453,19 +351,9 @@ async fn get_customer(
     }))
 }
 
-/// Parse the `{id}` of a route.
-fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::invalid(
-            "id".to_string(),
-            format!("`{raw}` is not a {what} id (a UUID)"),
-        )
-    })
-}
-
 /// `GET /metrics`: the agent's metrics and the store's backlogs, in Prometheus' text format.
 async fn metrics(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
-    let store = state.agent.store();
+    let store = &state.store;
     let (outbox, inbound, handoffs) = (
         store.outbox_backlog().await?,
         store.inbound_backlog().await?,
@@ -489,7 +377,7 @@ async fn healthz() -> &'static str {
 async fn readyz(
     State(state): State<Arc<AppState>>,
 ) -> Result<&'static str, (StatusCode, &'static str)> {
-    match state.agent.store().ping().await {
+    match state.store.ping().await {
         Ok(()) => Ok("ready"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: store unavailable");

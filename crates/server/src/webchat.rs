@@ -48,7 +48,7 @@ pub async fn demo_page() -> Html<&'static str> {
 
 /// The session id of a request's cookie, if it has a well-formed one.
 fn session_of(headers: &HeaderMap) -> Option<String> {
-    crate::console::cookie(headers, COOKIE)
+    frontline_web::cookie(headers, COOKIE)
         .map(str::to_string)
         .filter(|v| v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit()))
 }
@@ -287,7 +287,7 @@ impl Live {
 
     /// Queue the replies written since the last one sent, and mark them delivered.
     async fn look_for_replies(&mut self) {
-        let store = self.state.agent.store();
+        let store = &self.state.store;
         let entries = match store
             .outbox_for_recipient(Channel::WebChat, &self.recipient, self.after)
             .await

@@ -195,7 +195,7 @@ async fn helpdesk_event(
 
 /// Queue the messages, record the receipts, wake the intake worker.
 pub async fn accept(state: &AppState, received: Received) -> Result<Accepted, Response> {
-    let store = state.agent.store();
+    let store = &state.store;
     let mut out = Accepted {
         ignored: received.ignored,
         ..Accepted::default()
@@ -239,7 +239,7 @@ async fn helpdesk_conversation(
     state: &AppState,
     contact: &frontline_domain::Identity,
 ) -> Result<Option<frontline_domain::ConversationId>, Response> {
-    let store = state.agent.store();
+    let store = &state.store;
     let failed = |e: frontline_store::StoreError| crate::ApiError::from(e).into_response();
     let Some(customer) = store.identity_owner(contact).await.map_err(failed)? else {
         return Ok(None);

@@ -23,6 +23,7 @@ pub async fn serve(
     let base = format!("http://{}", listener.local_addr().unwrap());
     let channels = channels(&base);
     let state = Arc::new(AppState {
+        store: agent.store().clone(),
         agent,
         normalize: NormalizeOptions::default(),
         knowledge: None,

@@ -31,6 +31,7 @@ async fn server_on(db: TestStore, access: Access, limits: RateLimits) -> Server 
         .await
         .rule_agent(db.store.clone());
     let state = Arc::new(AppState {
+        store: agent.store().clone(),
         agent: Arc::new(agent),
         normalize: NormalizeOptions::default(),
         knowledge: None,

@@ -43,6 +43,7 @@ async fn console(settings: impl FnOnce(&std::path::Path) -> ConsoleSettings) -> 
     ])
     .unwrap();
     let state = Arc::new(AppState {
+        store: agent.store().clone(),
         agent: agent.clone(),
         normalize: NormalizeOptions::default(),
         knowledge: None,

@@ -23,18 +23,39 @@ mod graph;
 mod pages;
 mod timeline;
 
-use crate::access::{presented_key, Scope};
-use crate::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use frontline_agent::Agent;
+use frontline_domain::NormalizeOptions;
+use frontline_knowledge::KnowledgeBase;
+use frontline_store::Store;
+use frontline_web::access::{presented_key, Access, Scope};
+use frontline_web::cookie;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// What the console reads: the running agent (its flows, policy and turns, for the
+/// playground), the store, the knowledge base, and who may sign in.
+pub struct Console {
+    /// The agent the playground talks to, and whose flows and policy are shown.
+    pub agent: Arc<Agent>,
+    /// Where conversations, customers and KPIs are read.
+    pub store: Store,
+    /// The knowledge base searched on the knowledge page, when one is configured.
+    pub knowledge: Option<Arc<KnowledgeBase>>,
+    /// How the playground's handles are normalised.
+    pub normalize: NormalizeOptions,
+    /// The keys that may sign in (the `admin` scope).
+    pub access: Access,
+    /// Where the console finds what the running agent does not hold.
+    pub settings: ConsoleSettings,
+}
 
 /// Where the console finds what the running agent does not hold.
 #[derive(Clone, Debug, Default)]
@@ -53,8 +74,9 @@ const SIGN_IN_SECONDS: u32 = 12 * 3600;
 const STYLE: &str = include_str!("console.css");
 const SCRIPT: &str = include_str!("console.js");
 
-/// The console's routes (merged into the application router).
-pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+/// The console's routes, on `console` (merged into the application router).
+pub fn router(console: Arc<Console>) -> Router {
+    let state = console.clone();
     use axum::middleware::from_fn_with_state;
     let signed_in = Router::new()
         .route("/console", get(pages::conversations))
@@ -78,24 +100,12 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/console/login", get(sign_in_page).post(sign_in))
         .merge(signed_in)
+        .with_state(console)
 }
 
 /// The key a console request presents: the sign-in cookie, or an API key header.
 fn console_key(headers: &HeaderMap) -> Option<&str> {
     cookie(headers, COOKIE).or_else(|| presented_key(headers))
-}
-
-/// One cookie's value (none when absent or empty).
-pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
 }
 
 fn peer_of(request: &Request) -> Option<SocketAddr> {
@@ -108,7 +118,7 @@ fn peer_of(request: &Request) -> Option<SocketAddr> {
 /// Middleware: a console page needs an admin key. Browsers asking for a page are sent to sign
 /// in (with the 401 status, so nothing is served by mistake); anything else gets the reason.
 async fn require_sign_in(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<Console>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -153,7 +163,7 @@ struct SignInForm {
 }
 
 /// `POST /console/login`: check the key, keep it in the cookie, go where the user was going.
-async fn sign_in(State(state): State<Arc<AppState>>, request: Request) -> Response {
+async fn sign_in(State(state): State<Arc<Console>>, request: Request) -> Response {
     use axum::extract::FromRequest;
     let peer = peer_of(&request);
     let form = match Form::<SignInForm>::from_request(request, &()).await {
@@ -169,7 +179,9 @@ async fn sign_in(State(state): State<Arc<AppState>>, request: Request) -> Respon
     let checked = if well_formed {
         state.access.check_key(Some(key), peer, Scope::Admin)
     } else {
-        Err(crate::ApiError::unauthorized("the API key is not valid"))
+        Err(frontline_web::ApiError::unauthorized(
+            "the API key is not valid",
+        ))
     };
     match checked {
         Ok(name) => {
@@ -291,7 +303,7 @@ fn page(title: &str, section: Section, body: Markup) -> Markup {
 }
 
 /// A page saying what went wrong, with the status it deserves.
-fn error_page(error: crate::ApiError) -> Response {
+fn error_page(error: frontline_web::ApiError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = page(
         "Error",
@@ -309,15 +321,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cookie_is_found_among_others_and_an_empty_one_is_none() {
+    fn the_console_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
             "a=1; frontline_console=fl_abc; b=2".parse().unwrap(),
         );
-        assert_eq!(cookie(&headers, COOKIE), Some("fl_abc"));
-        headers.insert(header::COOKIE, "frontline_console=".parse().unwrap());
-        assert_eq!(cookie(&headers, COOKIE), None);
+        assert_eq!(console_key(&headers), Some("fl_abc"));
     }
 
     #[test]

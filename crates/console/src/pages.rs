@@ -1,10 +1,10 @@
 //! The console's pages. Each handler reads what it shows (store, agent, knowledge base, eval
 //! report) and renders it; nothing here decides anything the agent decides.
 
-use super::graph::{flow_svg, line_chart, shorten};
-use super::timeline::{channel_icon, channel_name, command_line, entry, plain, status_name};
-use super::{error_page, page, Section};
-use crate::{ApiError, AppState, MessageRequest};
+use crate::graph::{flow_svg, line_chart, shorten};
+use crate::timeline::{channel_icon, channel_name, command_line, entry, plain, status_name};
+use crate::Console;
+use crate::{error_page, page, Section};
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,6 +15,7 @@ use frontline_domain::{
 };
 use frontline_flows::graph::FlowGraph;
 use frontline_store::ConversationFilter;
+use frontline_web::{ApiError, MessageRequest};
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -79,12 +80,13 @@ pub struct ListQuery {
 
 /// `GET /console`: the conversations, newest activity first.
 pub async fn conversations(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<Console>>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let Query(q) = query.map_err(|e| fail(ApiError::invalid(None::<String>, e.body_text())))?;
-    let time =
-        |name: &str, raw: Option<&str>| crate::analytics::time_field(name, raw).map_err(fail);
+    let time = |name: &str, raw: Option<&str>| {
+        frontline_web::analytics::time_field(name, raw).map_err(fail)
+    };
     let filter = ConversationFilter {
         status: parse_field("status", given(&q.status))?,
         channel: parse_field("channel", given(&q.channel))?,
@@ -112,7 +114,7 @@ pub async fn conversations(
         }),
         limit: 200,
     };
-    let store = state.agent.store();
+    let store = &state.store;
     let rows = store.list_conversations(&filter).await.map_err(fail)?;
     let selected = |field: &Option<String>, value: &str| given(field) == Some(value);
     Ok(page(
@@ -175,12 +177,9 @@ pub async fn conversations(
 }
 
 /// `GET /console/conversations/{id}`: one timeline across channels.
-pub async fn conversation(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> PageResult {
-    let id: ConversationId = crate::path_id(&id, "conversation").map_err(fail)?;
-    let store = state.agent.store();
+pub async fn conversation(State(state): State<Arc<Console>>, Path(id): Path<String>) -> PageResult {
+    let id: ConversationId = frontline_web::path_id(&id, "conversation").map_err(fail)?;
+    let store = &state.store;
     let conversation = store.conversation(id).await.map_err(fail)?;
     let customer = store
         .customer(conversation.customer_id)
@@ -246,13 +245,13 @@ pub struct LiveQuery {
 /// `GET /console/conversations/{id}/live`: new timeline entries as they are logged, as
 /// server-sent events whose data is the entry's HTML (`Last-Event-ID` resumes).
 pub async fn live(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<Console>>,
     Path(id): Path<String>,
     Query(query): Query<LiveQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<impl IntoResponse, PageError> {
-    let id: ConversationId = crate::path_id(&id, "conversation").map_err(fail)?;
-    state.agent.store().conversation(id).await.map_err(fail)?;
+    let id: ConversationId = frontline_web::path_id(&id, "conversation").map_err(fail)?;
+    state.store.conversation(id).await.map_err(fail)?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -260,7 +259,7 @@ pub async fn live(
     let after = resume.unwrap_or(query.after);
     let stream = futures_util::stream::unfold((state, after), move |(state, after)| async move {
         loop {
-            match state.agent.store().events_after(id, after).await {
+            match state.store.events_after(id, after).await {
                 Ok(events) if !events.is_empty() => {
                     let last = events.last().map_or(after, |e| e.seq);
                     let html: String = events.iter().map(|e| entry(e).into_string()).collect();
@@ -282,9 +281,9 @@ pub async fn live(
 }
 
 /// `GET /console/customers/{id}`
-pub async fn customer(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> PageResult {
-    let id: CustomerId = crate::path_id(&id, "customer").map_err(fail)?;
-    let store = state.agent.store();
+pub async fn customer(State(state): State<Arc<Console>>, Path(id): Path<String>) -> PageResult {
+    let id: CustomerId = frontline_web::path_id(&id, "customer").map_err(fail)?;
+    let store = &state.store;
     let customer = store.customer(id).await.map_err(fail)?;
     let merges = store.merges_of(id).await.map_err(fail)?;
     let conversations = store.conversations_of(id).await.map_err(fail)?;
@@ -332,8 +331,8 @@ pub async fn customer(State(state): State<Arc<AppState>>, Path(id): Path<String>
 }
 
 /// The latest eval report (`report.json`), if one was written.
-fn eval_report(state: &AppState) -> Option<serde_json::Value> {
-    let dir = state.console.eval_report_dir.as_ref()?;
+fn eval_report(state: &Console) -> Option<serde_json::Value> {
+    let dir = state.settings.eval_report_dir.as_ref()?;
     let text = std::fs::read_to_string(dir.join("report.json")).ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -351,11 +350,11 @@ fn uncovered_steps(report: Option<&serde_json::Value>, flow: &str) -> Option<BTr
 }
 
 /// `GET /console/flows`
-pub async fn flows(State(state): State<Arc<AppState>>) -> Markup {
+pub async fn flows(State(state): State<Arc<Console>>) -> Markup {
     let report = eval_report(&state);
     // The folder as it is now: an edit that does not load yet shows its errors here.
     let problems =
-        state.console.flows_dir.as_ref().map(|dir| {
+        state.settings.flows_dir.as_ref().map(|dir| {
             match frontline_flows::FlowSet::load(dir, &state.agent.action_catalog()) {
                 Ok(_) => vec![],
                 Err(diagnostics) => diagnostics,
@@ -398,7 +397,7 @@ pub async fn flows(State(state): State<Arc<AppState>>) -> Markup {
 }
 
 /// `GET /console/flows/{id}`
-pub async fn flow(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> PageResult {
+pub async fn flow(State(state): State<Arc<Console>>, Path(id): Path<String>) -> PageResult {
     let Some(flow) = state.agent.flows().get(&id) else {
         return Err(fail(ApiError::not_found(format!(
             "no flow `{id}` is loaded"
@@ -438,7 +437,7 @@ pub struct KnowledgeQuery {
 
 /// `GET /console/knowledge`: search playground and the indexed articles.
 pub async fn knowledge(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<Console>>,
     query: Result<Query<KnowledgeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let Query(q) = query.map_err(|e| fail(ApiError::invalid(None::<String>, e.body_text())))?;
@@ -452,7 +451,7 @@ pub async fn knowledge(
     let question = given(&q.q).map(str::to_string);
     let k = q.k.unwrap_or(5).clamp(1, 20);
     let result = match &question {
-        Some(question) if question.chars().count() <= crate::MAX_TEXT_CHARS => {
+        Some(question) if question.chars().count() <= frontline_web::MAX_TEXT_CHARS => {
             Some(kb.search(question, k, &Default::default()).await)
         }
         Some(_) => {
@@ -562,7 +561,7 @@ fn playground_sender(session: &str, channel: Channel) -> (frontline_domain::Iden
 
 /// `GET /console/try`
 pub async fn playground(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<Console>>,
     Query(q): Query<PlaygroundQuery>,
 ) -> Result<Response, PageError> {
     let Some(session) = given(&q.session)
@@ -577,7 +576,7 @@ pub async fn playground(
         .into_response());
     };
     let channel: Channel = parse_field("channel", given(&q.channel))?.unwrap_or(Channel::WebChat);
-    let store = state.agent.store();
+    let store = &state.store;
     let (kind, value) = playground_sender(&session, Channel::WebChat);
     let identity = frontline_domain::Identity { kind, value };
     let events = match store.identity_owner(&identity).await.map_err(fail)? {
@@ -677,7 +676,7 @@ pub async fn playground(
 
 /// `POST /console/try`: run one message through the agent as the session's customer.
 pub async fn playground_say(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<Console>>,
     Form(form): Form<PlaygroundForm>,
 ) -> Response {
     if !valid_session(&form.session) {
@@ -704,11 +703,11 @@ pub async fn playground_say(
     let request = MessageRequest {
         channel,
         channel_message_id: format!("console-{}-{}", form.session, new_session()),
-        sender: crate::IdentityRequest { kind, value },
+        sender: frontline_web::IdentityRequest { kind, value },
         also_known_as: if channel == Channel::WebChat {
             vec![]
         } else {
-            vec![crate::IdentityRequest {
+            vec![frontline_web::IdentityRequest {
                 kind: tie_kind,
                 value: tie,
             }]
@@ -733,9 +732,9 @@ pub async fn playground_say(
 }
 
 /// `GET /console/kpis`: the KPIs day by day over the last 14 days, and the latest eval run.
-pub async fn kpis(State(state): State<Arc<AppState>>) -> PageResult {
+pub async fn kpis(State(state): State<Arc<Console>>) -> PageResult {
     const DAYS: i64 = 14;
-    let store = state.agent.store();
+    let store = &state.store;
     let today = Utc::now()
         .date_naive()
         .and_hms_opt(0, 0, 0)
@@ -743,7 +742,7 @@ pub async fn kpis(State(state): State<Arc<AppState>>) -> PageResult {
         .and_utc();
     let from = today - Duration::days(DAYS - 1);
     let to = today + Duration::days(1);
-    let facts = crate::analytics::facts_between(store, from, to)
+    let facts = frontline_web::analytics::facts_between(store, from, to)
         .await
         .map_err(fail)?;
     let window = frontline_analytics::kpis(&facts, from, to);
@@ -806,9 +805,9 @@ pub async fn kpis(State(state): State<Arc<AppState>>) -> PageResult {
 }
 
 /// `GET /console/evals/report.html`: the latest eval run's own report.
-pub async fn eval_report_page(State(state): State<Arc<AppState>>) -> Response {
+pub async fn eval_report_page(State(state): State<Arc<Console>>) -> Response {
     let html = state
-        .console
+        .settings
         .eval_report_dir
         .as_ref()
         .and_then(|dir| std::fs::read_to_string(dir.join("report.html")).ok());
