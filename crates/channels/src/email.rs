@@ -214,6 +214,19 @@ fn message_ids(raw: &str) -> Vec<String> {
         .collect()
 }
 
+/// What the customer wrote in a message: the provider's own stripped reply when it made one,
+/// else the plain part without the quoted history, else (mail sent as HTML only) the HTML
+/// part's text without it.
+fn new_text(stripped: &str, plain: &str, html: &str) -> String {
+    if !stripped.trim().is_empty() {
+        return stripped.to_string();
+    }
+    if !plain.trim().is_empty() {
+        return strip_quoted(plain);
+    }
+    strip_quoted(&crate::html::to_text(html))
+}
+
 /// Remove the quoted history a reply carries: `>` lines, and everything from an attribution
 /// line (`On … wrote:`), an Outlook header block or an `-----Original Message-----` marker on.
 /// A trailing signature (`-- `) goes too.
@@ -271,6 +284,8 @@ struct Postmark {
     #[serde(default)]
     text_body: String,
     #[serde(default)]
+    html_body: String,
+    #[serde(default)]
     stripped_text_reply: String,
     #[serde(default)]
     headers: Vec<PostmarkHeader>,
@@ -325,11 +340,7 @@ pub fn parse_postmark(
         .map(|a| a.email)
         .collect();
     recipients.extend(p.original_recipient);
-    let text = if p.stripped_text_reply.trim().is_empty() {
-        strip_quoted(&p.text_body)
-    } else {
-        p.stripped_text_reply
-    };
+    let text = new_text(&p.stripped_text_reply, &p.text_body, &p.html_body);
     let received_at = p
         .date
         .as_deref()
@@ -418,12 +429,14 @@ pub fn parse_mailgun(
         .filter(|n| !n.is_empty());
     let message_id = header("Message-Id")
         .ok_or_else(|| WebhookError::malformed("the `Message-Id` field is missing"))?;
-    let stripped = field(fields, "stripped-text").unwrap_or_default();
-    let text = if stripped.trim().is_empty() {
-        strip_quoted(field(fields, "body-plain").unwrap_or_default())
-    } else {
-        stripped.to_string()
-    };
+    let text = new_text(
+        field(fields, "stripped-text").unwrap_or_default(),
+        field(fields, "body-plain").unwrap_or_default(),
+        field(fields, "stripped-html")
+            .filter(|h| !h.trim().is_empty())
+            .or_else(|| field(fields, "body-html"))
+            .unwrap_or_default(),
+    );
     let mut recipients: Vec<String> = required(fields, "recipient")?
         .split(',')
         .map(|r| r.trim().to_string())
@@ -471,6 +484,9 @@ pub struct OutboundEmail {
     pub references: Vec<String>,
     /// Plain-text body.
     pub body: String,
+    /// The same as a small inline-styled HTML part (sent beside the plain one, as
+    /// multipart/alternative).
+    pub html: String,
 }
 
 /// Build the reply to a customer's email (or a follow-up in the thread).
@@ -495,13 +511,15 @@ pub fn reply(us: &EmailIdentity, message: &OutboundMessage, outbox: OutboxId) ->
         in_reply_to: message.in_reply_to.clone().filter(|id| id.starts_with('<')),
         references,
         body: crate::render::plain_text(&message.text),
+        html: crate::render::email_html(&message.text),
     }
 }
 
 impl OutboundEmail {
     /// As an RFC 5322 message (lettre), headers included.
     pub fn to_message(&self) -> Result<lettre::Message, String> {
-        use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+        use lettre::message::header::{Header, HeaderName, HeaderValue};
+        use lettre::message::MultiPart;
         let mut builder = lettre::Message::builder()
             .from(
                 self.from
@@ -518,8 +536,7 @@ impl OutboundEmail {
                     .map_err(|e| format!("Reply-To `{}`: {e}", self.reply_to))?,
             )
             .subject(self.subject.clone())
-            .message_id(Some(self.message_id.clone()))
-            .header(ContentType::TEXT_PLAIN);
+            .message_id(Some(self.message_id.clone()));
         if let Some(id) = &self.in_reply_to {
             builder = builder.in_reply_to(id.clone());
         }
@@ -543,7 +560,10 @@ impl OutboundEmail {
         }
         builder
             .header(AutoSubmitted)
-            .body(self.body.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                self.body.clone(),
+                self.html.clone(),
+            ))
             .map_err(|e| e.to_string())
     }
 }

@@ -22,6 +22,7 @@
 
 pub mod chatwoot;
 pub mod email;
+pub mod html;
 pub mod http;
 pub mod messenger;
 pub mod meta;

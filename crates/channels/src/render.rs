@@ -41,6 +41,137 @@ pub fn whatsapp(markdown: &str) -> String {
     })
 }
 
+/// Markdown-light → the small HTML part of an email reply: paragraphs (a line break within one
+/// kept), bulleted and numbered lists, headings as bold lines, bold, and links (markdown links
+/// and bare URLs). Styled inline, since mail clients drop style sheets; every piece of text is
+/// escaped. One element a line, so the part stays within SMTP's line limits.
+pub fn email_html(markdown: &str) -> String {
+    const P: &str = "<p style=\"margin:0 0 12px\">";
+    const LIST: &str = "style=\"margin:0 0 12px 20px;padding:0\"";
+    let mut html = String::from(
+        "<div style=\"font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;\
+         font-size:15px;line-height:1.5;color:#1f2328\">\n",
+    );
+    // What is open: a paragraph, a list (its closing tag), or nothing.
+    let mut open: Option<&str> = None;
+    let close = |html: &mut String, open: &mut Option<&str>| {
+        if let Some(tag) = open.take() {
+            html.push_str(tag);
+            html.push('\n');
+        }
+    };
+    for line in markdown.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            close(&mut html, &mut open);
+            continue;
+        }
+        let item = ["- ", "* ", "+ ", "• "]
+            .iter()
+            .find_map(|b| line.strip_prefix(b))
+            .map(|item| ("</ul>", item))
+            .or_else(|| numbered_item(line).map(|item| ("</ol>", item)));
+        match item {
+            Some((list, item)) => {
+                if open != Some(list) {
+                    close(&mut html, &mut open);
+                    html.push_str(&format!("<{} {LIST}>\n", &list[2..4]));
+                    open = Some(list);
+                }
+                html.push_str(&format!("<li>{}</li>\n", inline_html(item)));
+            }
+            None => {
+                let heading = strip_heading(line);
+                let text = if heading.len() != line.len() {
+                    format!("<strong>{}</strong>", inline_html(heading.trim()))
+                } else {
+                    inline_html(line)
+                };
+                if open == Some("</p>") {
+                    html.push_str("<br>\n");
+                } else {
+                    close(&mut html, &mut open);
+                    html.push_str(P);
+                    open = Some("</p>");
+                }
+                html.push_str(&text);
+            }
+        }
+    }
+    close(&mut html, &mut open);
+    html.push_str("</div>\n");
+    html
+}
+
+/// The text of a numbered list item (`1. `, `2) `).
+fn numbered_item(line: &str) -> Option<&str> {
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    let rest = &line[digits..];
+    (digits > 0)
+        .then(|| rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")))
+        .flatten()
+}
+
+/// One line's text as HTML: escaped, `**bold**` strong, `[text](url)` and bare `http(s)` URLs
+/// links.
+fn inline_html(line: &str) -> String {
+    // Markdown links first, marked out so their text is not searched for URLs again.
+    let mut out = String::new();
+    let linked = links(line, |text, url| format!("\u{1}{url}\u{2}{text}\u{3}"));
+    let mut strong = false;
+    let mut rest = linked.as_str();
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("**") {
+            out.push_str(if strong { "</strong>" } else { "<strong>" });
+            strong = !strong;
+            rest = after;
+        } else if c == '\u{1}' {
+            let (url, after) = rest[1..].split_once('\u{2}').unwrap_or((&rest[1..], ""));
+            let (text, after) = after.split_once('\u{3}').unwrap_or((after, ""));
+            out.push_str(&anchor(url, &escape(text)));
+            rest = after;
+        } else if rest.starts_with("https://") || rest.starts_with("http://") {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"')
+                .unwrap_or(rest.len());
+            // A sentence's full stop or closing bracket is not part of the address.
+            let url = rest[..end].trim_end_matches(['.', ',', ')', '!', '?', ';', ':']);
+            out.push_str(&anchor(url, &escape(url)));
+            rest = &rest[url.len()..];
+        } else {
+            out.push_str(&escape(&c.to_string()));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    if strong {
+        out.push_str("</strong>");
+    }
+    out
+}
+
+fn anchor(url: &str, text: &str) -> String {
+    format!(
+        "<a href=\"{}\" style=\"color:#0969da\">{text}</a>",
+        escape(url)
+    )
+}
+
+/// Text escaped for HTML content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn map_lines(text: &str, f: impl Fn(&str) -> String) -> String {
     text.lines().map(f).collect::<Vec<_>>().join("\n")
 }
@@ -242,6 +373,37 @@ fn split_keeping(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_html_has_paragraphs_lists_bold_and_links_and_escapes_the_rest() {
+        let html = email_html(
+            "Your order **#W0000002** has shipped.\nTrack it at https://track.example/W2?a=1&b=2.\n\n\
+             You can:\n- return it within [30 days](https://shop.example/returns)\n\
+             - ask <us> anything\n\n1. Pack it\n2. Drop it off\n\n## Questions?",
+        );
+        assert_eq!(
+            html.lines().skip(1).collect::<Vec<_>>(),
+            vec![
+                "<p style=\"margin:0 0 12px\">Your order <strong>#W0000002</strong> has shipped.<br>",
+                "Track it at <a href=\"https://track.example/W2?a=1&amp;b=2\" style=\"color:#0969da\">https://track.example/W2?a=1&amp;b=2</a>.</p>",
+                "<p style=\"margin:0 0 12px\">You can:</p>",
+                "<ul style=\"margin:0 0 12px 20px;padding:0\">",
+                "<li>return it within <a href=\"https://shop.example/returns\" style=\"color:#0969da\">30 days</a></li>",
+                "<li>ask &lt;us&gt; anything</li>",
+                "</ul>",
+                "<ol style=\"margin:0 0 12px 20px;padding:0\">",
+                "<li>Pack it</li>",
+                "<li>Drop it off</li>",
+                "</ol>",
+                "<p style=\"margin:0 0 12px\"><strong>Questions?</strong></p>",
+                "</div>",
+            ]
+        );
+        assert!(
+            html.lines().all(|l| l.len() < 998),
+            "within SMTP's line limit"
+        );
+    }
 
     #[test]
     fn plain_text_drops_markdown_but_keeps_links_readable() {

@@ -587,23 +587,51 @@ pub fn extractive_answer(result: &SearchResult, max_chars: usize) -> Answer {
     }
 }
 
-/// Markdown made readable as plain text on any channel.
+/// Markdown made readable as plain text on any channel: a paragraph's hard-wrapped lines are
+/// joined into one (a chat bubble, an SMS or a mail client wraps by itself, and a line broken
+/// mid-sentence reads as two), list items stay one a line with a bullet (a wrapped item's
+/// continuation joins it), paragraphs stay apart, and emphasis and code marks go.
 fn plain(markdown: &str) -> String {
-    markdown
-        .lines()
-        .map(|line| {
-            let t = line.trim_start();
-            let t = t
-                .strip_prefix("- ")
-                .or_else(|| t.strip_prefix("* "))
-                .map(|rest| format!("• {rest}"))
-                .unwrap_or_else(|| t.to_string());
-            t.replace("**", "").replace('`', "")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim()
-        .to_string()
+    let mut out = String::new();
+    // Whether the last line written may be continued by the next one.
+    let mut open = false;
+    for line in markdown.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            if !out.is_empty() && !out.ends_with("\n\n") {
+                out.push_str("\n\n");
+            }
+            open = false;
+            continue;
+        }
+        let text = line.replace("**", "").replace('`', "");
+        let item = text
+            .strip_prefix("- ")
+            .or_else(|| text.strip_prefix("* "))
+            .map(|rest| format!("• {rest}"))
+            .or_else(|| numbered(&text).then(|| text.clone()));
+        let heading = text.starts_with('#');
+        match item {
+            None if open && !heading => {
+                out.push(' ');
+                out.push_str(&text);
+            }
+            line => {
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(line.as_deref().unwrap_or(&text));
+                open = !heading;
+            }
+        }
+    }
+    out.trim().to_string()
+}
+
+/// Whether a line is an item of a numbered list (`1. `, `12) `).
+fn numbered(line: &str) -> bool {
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && (line[digits..].starts_with(". ") || line[digits..].starts_with(") "))
 }
 
 /// At most `max` characters, cut at a sentence (or word) boundary, marked with an ellipsis.
@@ -649,6 +677,30 @@ mod tests {
         assert_eq!(
             plain("- **Standard**: 5 days\n- `Express`: 2 days"),
             "• Standard: 5 days\n• Express: 2 days"
+        );
+    }
+
+    #[test]
+    fn hard_wrapped_lines_are_reflowed_into_paragraphs() {
+        let article =
+            "Refunds to\na gift card are immediate. Refunds to a card\ntake 5 to 7 days.\n\n\
+                       You can return:\n\
+                       - shoes, unworn,\n  in their box\n\
+                       - clothes\n\
+                       1. Start the return.\n\
+                       2. Print the label.\n\n\
+                       ## Exchanges\n\
+                       Exchanges are\nfree.";
+        assert_eq!(
+            plain(article),
+            "Refunds to a gift card are immediate. Refunds to a card take 5 to 7 days.\n\n\
+             You can return:\n\
+             • shoes, unworn, in their box\n\
+             • clothes\n\
+             1. Start the return.\n\
+             2. Print the label.\n\n\
+             ## Exchanges\n\
+             Exchanges are free."
         );
     }
 

@@ -370,6 +370,8 @@ struct SmtpServer {
     child: std::process::Child,
     port: u16,
     maildir: tempfile::TempDir,
+    /// The virtualenv's python (its standard `email` package reads what was received).
+    python: String,
 }
 
 impl Drop for SmtpServer {
@@ -396,7 +398,7 @@ fn smtp_server() -> SmtpServer {
         .unwrap()
         .port();
     let maildir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(python)
+    let child = std::process::Command::new(&python)
         .args([
             "-m",
             "aiosmtpd",
@@ -421,7 +423,43 @@ fn smtp_server() -> SmtpServer {
         child,
         port,
         maildir,
+        python,
     }
+}
+
+/// A received mail's MIME structure, as Python's `email` package reads it: one line per part,
+/// `<content type>: <decoded text>` for the leaves.
+fn mime_structure(python: &str, mail: &str) -> Vec<String> {
+    let script = r#"
+import email, sys
+from email import policy
+msg = email.message_from_string(sys.stdin.read(), policy=policy.default)
+for part in msg.walk():
+    if part.is_multipart():
+        print(part.get_content_type())
+    else:
+        print(part.get_content_type() + ": " + part.get_content().replace("\n", "\\n"))
+"#;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(mail.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[tokio::test]
@@ -502,9 +540,21 @@ async fn email_replies_go_out_over_smtp_with_threading_headers() {
         "{mail}"
     );
     assert!(unfolded.contains("Auto-Submitted: auto-replied"), "{mail}");
+    // multipart/alternative: the plain part, then the HTML part, each decoded as a mail client
+    // would.
+    let parts = mime_structure(&smtp.python, mail);
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    assert_eq!(parts[0], "multipart/alternative");
+    assert_eq!(
+        parts[1].trim_end_matches("\\n"),
+        "text/plain: Your order W0000002 has shipped."
+    );
     assert!(
-        unfolded.contains("Your order W0000002 has shipped."),
-        "{mail}"
+        parts[2].starts_with("text/html: <div style=")
+            && parts[2].contains(
+                "<p style=\"margin:0 0 12px\">Your order <strong>W0000002</strong> has shipped.</p>"
+            ),
+        "{parts:?}"
     );
     db.cleanup().await;
 }
