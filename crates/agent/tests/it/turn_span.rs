@@ -1,6 +1,7 @@
 //! Every turn runs in one `turn` span that carries the channel, the message id, the customer and
-//! the conversation. Its own test binary: tracing caches per-callsite interest process-wide, so
-//! concurrent tests without a subscriber would make this one flaky.
+//! the conversation. Tracing caches per-callsite interest process-wide, so other tests running
+//! beside this one without a subscriber could hide its events: the test runs itself again in a
+//! process of its own (the same test binary, filtered to this test).
 
 use frontline_agent::testing::DemoParts;
 use frontline_domain::{Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions};
@@ -20,8 +21,26 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Set in the process the test runs itself in.
+const ALONE: &str = "FRONTLINE_TURN_SPAN_ALONE";
+
 #[tokio::test]
 async fn every_turn_runs_in_a_span_with_its_customer_and_conversation() {
+    if std::env::var_os(ALONE).is_none() {
+        let name = "turn_span::every_turn_runs_in_a_span_with_its_customer_and_conversation";
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads=1", "--nocapture"])
+            .env(ALONE, "1")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && said.contains("1 passed"),
+            "{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
