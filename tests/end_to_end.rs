@@ -437,6 +437,34 @@ fn the_web_chat_works_in_a_real_browser() {
     assert!(shots.join("webchat.png").metadata().unwrap().len() > 1000);
 }
 
+/// The eval gate CI relies on: every conversation suite, through the binary on embedded
+/// defaults, against the committed baseline (`evals/baseline.json`). A case that passed there
+/// and fails now, or a gated figure that fell by more than the tolerance, fails this test.
+#[test]
+fn every_suite_holds_the_committed_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = frontline(dir.path())
+        .args(["eval", "--mode", "local", "--dir"])
+        .arg(format!("{repo}/evals/suites"))
+        .arg("--baseline")
+        .arg(format!("{repo}/evals/baseline.json"))
+        .arg("--report")
+        .arg(dir.path().join("report"))
+        .output()
+        .expect("frontline eval runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("against the baseline: 0 regressions"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn eval_writes_its_report_and_a_broken_flow_fails_the_gate() {
     let dir = tempfile::tempdir().unwrap();

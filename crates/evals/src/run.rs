@@ -247,7 +247,12 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
         world.understanding.clone(),
         backend.clone(),
         Engine::new(world.flows.clone()),
-        AgentConfig::default(),
+        AgentConfig {
+            // A case's outages are its fixtures (`outage:`); a busy machine must not add one by
+            // letting an action's wall-clock deadline pass while the other cases run.
+            action_timeout: std::time::Duration::from_secs(600),
+            ..AgentConfig::default()
+        },
     )
     .with_escalation(escalation)
     .with_directory(backend)

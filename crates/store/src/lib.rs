@@ -185,9 +185,11 @@ impl Store {
             // store's own statements then run on the calling thread.
             let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))
                 .map_err(|e| invalid(e.to_string()))?;
+            // A local file: opening it is slow only when the machine is busy, never a
+            // server that went away, so the wait is generous rather than a failure in 10 s.
             let migrations = AnyPoolOptions::new()
                 .max_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(120))
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")

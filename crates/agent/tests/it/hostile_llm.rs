@@ -1053,7 +1053,9 @@ async fn a_hostile_llm_never_makes_the_agent_write_unsafely_or_disclose() {
 async fn the_same_property_holds_against_the_llama_cpp_test_server() {
     let server =
         frontline_llm::testing::LlamaServer::start(&frontline_agent::testing::repo_path("")).await;
-    let seen = run_on(Some(&server.url), 12, 1, 6).await;
+    // A few conversations: the property is the hostile endpoint's to prove in bulk; this run
+    // shows it holds on a real model's wire format and output, at seconds per call on two cores.
+    let seen = run_on(Some(&server.url), 6, 1, 6).await;
     report("llama.cpp", &seen);
-    assert_eq!(seen.conversations, 12);
+    assert_eq!(seen.conversations, 6);
 }
