@@ -267,6 +267,7 @@ async fn crash_and_recover(db: TestStore) {
         let mut received: Vec<String> = vec![];
         let mut replies_to: HashMap<String, usize> = HashMap::new();
         let mut unanswered_while_bot = vec![];
+        let mut surveys_asked = 0;
         for conversation in store.conversations_of(customer).await.unwrap() {
             let events = store.events(conversation.id).await.unwrap();
             let mut handed_off = false;
@@ -290,6 +291,7 @@ async fn crash_and_recover(db: TestStore) {
                     EventKind::StatusChanged { to, .. } => {
                         handed_off = to.as_str() != "bot";
                     }
+                    EventKind::SurveySent { .. } => surveys_asked += 1,
                     _ => {}
                 }
             }
@@ -297,6 +299,10 @@ async fn crash_and_recover(db: TestStore) {
                 unanswered_while_bot.push(id);
             }
             for entry in store.outbox_of(conversation.id).await.unwrap() {
+                // A resolution survey answers no message (it follows a reply, when due).
+                if entry.message.survey.is_some() {
+                    continue;
+                }
                 let to = entry
                     .message
                     .in_reply_to
@@ -323,12 +329,16 @@ async fn crash_and_recover(db: TestStore) {
         for (id, n) in &replies_to {
             assert_eq!(*n, 1, "{label}: {id} was answered {n} times");
         }
-        // One outbox entry per reply.
-        let outbox: usize = outbox_entries(&store, customer).await;
+        // One outbox entry per reply, and one per survey asked.
+        let (replies, surveys) = outbox_entries(&store, customer).await;
         assert_eq!(
-            outbox,
+            replies,
             replies_to.len(),
             "{label}: {identity}: outbox entries vs replies"
+        );
+        assert_eq!(
+            surveys, surveys_asked,
+            "{label}: {identity}: survey entries vs surveys asked"
         );
     }
 
@@ -360,12 +370,18 @@ async fn crash_and_recover(db: TestStore) {
 }
 
 /// Outbox entries across a customer's conversations.
-async fn outbox_entries(store: &Store, customer: frontline_domain::CustomerId) -> usize {
-    let mut n = 0;
+/// The customer's outbox entries: replies, and surveys.
+async fn outbox_entries(store: &Store, customer: frontline_domain::CustomerId) -> (usize, usize) {
+    let (mut replies, mut surveys) = (0, 0);
     for conversation in store.conversations_of(customer).await.unwrap() {
-        n += store.outbox_of(conversation.id).await.unwrap().len();
+        for entry in store.outbox_of(conversation.id).await.unwrap() {
+            match entry.message.survey {
+                Some(_) => surveys += 1,
+                None => replies += 1,
+            }
+        }
     }
-    n
+    (replies, surveys)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,5 +111,7 @@ pub(crate) fn reply_to_last_message(events: &[Event], text: &str) -> Option<Outb
         text: text.to_string(),
         in_reply_to: Some(in_reply_to.clone()),
         thread: thread.clone(),
+        choices: vec![],
+        survey: None,
     })
 }

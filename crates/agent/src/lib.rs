@@ -29,6 +29,7 @@ mod memory;
 pub mod metrics;
 mod operation;
 mod pending;
+mod survey;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod verify;
@@ -37,6 +38,7 @@ pub use error::AgentError;
 pub use escalate::EscalationSettings;
 pub use intake::{Intake, IntakePass};
 pub use pending::Clock;
+pub use survey::{ChannelSurvey, SurveySettings};
 pub use verify::VerificationSettings;
 
 use actions::TurnActions;
@@ -145,6 +147,7 @@ pub struct Agent {
     drafts: drafts::Drafts,
     metrics: Arc<metrics::Metrics>,
     verification: VerificationSettings,
+    surveys: SurveySettings,
 }
 
 impl Agent {
@@ -172,7 +175,14 @@ impl Agent {
             drafts: drafts::Drafts::default(),
             metrics: Arc::default(),
             verification: VerificationSettings::default(),
+            surveys: SurveySettings::off(),
         }
+    }
+
+    /// Ask the resolution survey by these settings (an agent built without them asks none).
+    pub fn with_surveys(mut self, surveys: SurveySettings) -> Self {
+        self.surveys = surveys;
+        self
     }
 
     /// One-time codes by these settings (expiry, attempts, lock-out, rate limits) instead of
@@ -447,6 +457,18 @@ impl Agent {
             tracing::info!(status = %conversation.status, "conversation is not the bot's; no reply");
             return Ok(outcome);
         }
+        let to = || survey::Addressee {
+            channel: message.channel,
+            recipient: &message.sender,
+            thread: &message.thread,
+        };
+        let surveyor = self.surveyor();
+        if let Some((text, asked)) = surveyor.answer(pending, history, to(), &message.text) {
+            // The customer answered the survey: the next question, or thanks.
+            let outbox_id = asked.unwrap_or_else(|| self.say(pending, message, &text, None));
+            outcome.replies.push(Reply { text, outbox_id });
+            return Ok(outcome);
+        }
         let today = pending.now().date_naive();
 
         // Interpret.
@@ -511,22 +533,18 @@ impl Agent {
         let text = compose::compose(&decision, self.engine.flows(), || {
             escalator.handoff_message(message.channel, pending.now())
         });
-        let reply = OutboundMessage {
-            conversation_id: conversation.id,
-            channel: message.channel,
-            recipient: message.sender.clone(),
-            text: text.clone(),
-            in_reply_to: Some(message.channel_message_id.clone()),
-            thread: message.thread.clone(),
-        };
-        let outbox_id = pending.reply(reply, message.channel.replies_in_response());
-        pending.log(EventKind::ReplySent {
-            channel: message.channel,
-            text: text.clone(),
-            outbox_id,
-            asked: decision.asked.as_ref().map(|(slot, _)| slot.clone()),
-        });
+        let asked = decision.asked.as_ref().map(|(slot, _)| slot.clone());
+        let outbox_id = self.say(pending, message, &text, asked);
         outcome.replies.push(Reply { text, outbox_id });
+        if decision.handoff.is_none() {
+            surveyor.after_bot_turn(
+                pending,
+                history,
+                to(),
+                &outcome.commands,
+                decision.stack.is_empty(),
+            );
+        }
 
         if let Some(handoff) = decision.handoff {
             pending.change_status(ConversationStatus::HandedOff);
@@ -537,6 +555,34 @@ impl Agent {
             outcome.status = ConversationStatus::HandedOff;
         }
         Ok(outcome)
+    }
+
+    /// Queue `text` as the reply to `message`, and log it (with the slot it asks for).
+    fn say(
+        &self,
+        pending: &pending::Pending,
+        message: &InboundMessage,
+        text: &str,
+        asked: Option<String>,
+    ) -> frontline_domain::OutboxId {
+        let reply = OutboundMessage {
+            conversation_id: pending.conversation_id(),
+            channel: message.channel,
+            recipient: message.sender.clone(),
+            text: text.to_string(),
+            in_reply_to: Some(message.channel_message_id.clone()),
+            thread: message.thread.clone(),
+            choices: vec![],
+            survey: None,
+        };
+        let outbox_id = pending.reply(reply, message.channel.replies_in_response());
+        pending.log(EventKind::ReplySent {
+            channel: message.channel,
+            text: text.to_string(),
+            outbox_id,
+            asked,
+        });
+        outbox_id
     }
 
     /// A reply could not reach the customer on `channel` and never will by retrying (WhatsApp's
@@ -644,6 +690,14 @@ impl Agent {
             flows: self.engine.flows(),
             drafts: &self.drafts,
             recent_utterances: self.config.recent_utterances,
+        }
+    }
+
+    /// The survey's parts.
+    fn surveyor(&self) -> survey::Surveyor<'_> {
+        survey::Surveyor {
+            settings: &self.surveys,
+            wording: self.engine.flows().wording(),
         }
     }
 

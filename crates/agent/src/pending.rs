@@ -110,14 +110,39 @@ impl Pending {
 
     /// Put a reply in the outbox; `delivered` when it reaches the customer in a response.
     pub fn reply(&self, message: OutboundMessage, delivered: bool) -> OutboxId {
+        self.queue(message, delivered, None)
+    }
+
+    /// Put a message in the outbox, not to be sent before `not_before`.
+    pub fn reply_later(&self, message: OutboundMessage, not_before: Timestamp) -> OutboxId {
+        self.queue(message, false, Some(not_before))
+    }
+
+    fn queue(
+        &self,
+        message: OutboundMessage,
+        delivered: bool,
+        not_before: Option<Timestamp>,
+    ) -> OutboxId {
         let (id, at) = (OutboxId::new(), self.now());
         self.inner().batch.push(Write::Outbox {
             id,
             message,
             at,
             delivered,
+            not_before,
         });
         id
+    }
+
+    /// Give up an outbox entry that has not gone out yet.
+    pub fn withdraw(&self, id: OutboxId, reason: &str) {
+        let at = self.now();
+        self.inner().batch.push(Write::OutboxWithdraw {
+            id,
+            reason: reason.to_string(),
+            at,
+        });
     }
 
     /// Put a handoff in the handoff outbox.

@@ -181,6 +181,8 @@ async fn send(
                 subject: Some(wording(verifier).say("code_subject", &[])),
                 ..ThreadRef::default()
             },
+            choices: vec![],
+            survey: None,
         };
         asker.pending.reply(message, false);
     }

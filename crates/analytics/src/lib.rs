@@ -17,10 +17,15 @@
 //!   the agent; nothing the customer already said asked again; sentiment not worse at the end
 //!   than at the start; the escalation appropriate (handed off with a complete summary, or not
 //!   handed off and not left unhappy).
+//! - **CSAT**: of the conversations whose customer answered the satisfaction question, the
+//!   share that answered 4 or 5; read for cross-channel and single-channel conversations
+//!   apart, and the gap between the two (single minus cross, in points of that share);
+//! - **CES**: the mean answer to the effort question (1 very easy … 5 very hard; lower is
+//!   better).
 
 use chrono::Duration;
 use frontline_domain::{
-    Channel, Conversation, ConversationId, CustomerId, Event, EventKind, Timestamp,
+    Channel, Conversation, ConversationId, CustomerId, Event, EventKind, SurveyQuestion, Timestamp,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -57,6 +62,10 @@ pub struct ConversationFacts {
     pub repeat_asks: usize,
     /// The sentiment of the customer's first and last scored messages.
     pub sentiment: Option<(f32, f32)>,
+    /// The customer's answer to the satisfaction question (1–5), if they gave one.
+    pub csat: Option<u8>,
+    /// Their answer to the effort question (1 very easy … 5 very hard), if they gave one.
+    pub effort: Option<u8>,
 }
 
 impl ConversationFacts {
@@ -199,6 +208,7 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
     let mut channels: Vec<Channel> = vec![];
     let mut customer_messages = 0;
     let mut sentiments: Vec<f32> = vec![];
+    let (mut csat, mut effort) = (None, None);
     for event in events {
         match &event.kind {
             EventKind::MessageReceived { channel, .. } => {
@@ -210,6 +220,12 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
             EventKind::CommandsUnderstood {
                 sentiment: Some(s), ..
             } => sentiments.push(*s),
+            EventKind::SurveyAnswered {
+                question, score, ..
+            } => match question {
+                SurveyQuestion::Csat => csat = Some(*score),
+                SurveyQuestion::Effort => effort = Some(*score),
+            },
             _ => {}
         }
     }
@@ -235,6 +251,8 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
             .first()
             .zip(sentiments.last())
             .map(|(a, b)| (*a, *b)),
+        csat,
+        effort,
     }
 }
 
@@ -269,6 +287,19 @@ pub struct Kpis {
     pub quality_mean: Option<f64>,
     /// By first channel, the mean quality score.
     pub quality_by_channel: BTreeMap<String, f64>,
+    /// Conversations whose customer answered the satisfaction question.
+    pub csat_responses: usize,
+    /// Of those, the share that answered 4 or 5 (CSAT).
+    pub csat: Option<f64>,
+    /// CSAT of the cross-channel conversations.
+    pub csat_cross_channel: Option<f64>,
+    /// CSAT of the single-channel conversations.
+    pub csat_single_channel: Option<f64>,
+    /// Single-channel CSAT minus cross-channel CSAT, in points (0–100 scale); the target is
+    /// within 5.
+    pub csat_channel_switch_gap: Option<f64>,
+    /// The mean effort answer, 1 very easy … 5 very hard (CES); the target is under 2.5.
+    pub ces: Option<f64>,
 }
 
 fn share(part: usize, whole: usize) -> Option<f64> {
@@ -335,6 +366,18 @@ pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
         .filter_map(|c| c.context_completeness)
         .collect();
     let quality: Vec<f64> = window.iter().map(|c| c.quality().score()).collect();
+    let satisfied = |group: &[&&ConversationFacts]| {
+        let answered: Vec<u8> = group.iter().filter_map(|c| c.csat).collect();
+        share(answered.iter().filter(|&&s| s >= 4).count(), answered.len())
+    };
+    let all_refs: Vec<&&ConversationFacts> = window.iter().collect();
+    let single: Vec<&&ConversationFacts> = window.iter().filter(|c| !c.cross_channel()).collect();
+    let csat_cross_channel = satisfied(&cross);
+    let csat_single_channel = satisfied(&single);
+    let efforts: Vec<f64> = window
+        .iter()
+        .filter_map(|c| c.effort.map(f64::from))
+        .collect();
     Kpis {
         conversations: n,
         cross_channel_resolution_rate: share(
@@ -358,6 +401,14 @@ pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
             .into_iter()
             .filter_map(|(channel, (_, _, scores))| Some((channel, mean(&scores)?)))
             .collect(),
+        csat_responses: count(&|c| c.csat.is_some()),
+        csat: satisfied(&all_refs),
+        csat_cross_channel,
+        csat_single_channel,
+        csat_channel_switch_gap: csat_single_channel
+            .zip(csat_cross_channel)
+            .map(|(single, cross)| (single - cross) * 100.0),
+        ces: mean(&efforts),
     }
 }
 

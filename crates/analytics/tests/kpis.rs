@@ -191,3 +191,67 @@ fn an_empty_window_has_no_rates() {
     assert_eq!(k.quality_mean, None);
     assert!(k.automation_rate_by_channel.is_empty());
 }
+
+fn answered(question: frontline_domain::SurveyQuestion, score: u8) -> EventKind {
+    EventKind::SurveyAnswered {
+        question,
+        score,
+        channel: Channel::Sms,
+        comment: None,
+    }
+}
+
+#[test]
+fn csat_ces_and_the_channel_switch_gap_match_the_figures_worked_out_by_hand() {
+    use frontline_domain::SurveyQuestion::{Csat, Effort};
+    let ada = CustomerId::new();
+    let day = t(2, 10);
+    let single = |csat: u8, effort: Option<u8>| {
+        let mut log = vec![
+            (0, message(Channel::WebChat, "where is my order")),
+            (1, ended("resolved")),
+        ];
+        log.push((20, answered(Csat, csat)));
+        if let Some(e) = effort {
+            log.push((21, answered(Effort, e)));
+        }
+        conversation(CustomerId::new(), day, log)
+    };
+    let cross = |csat: u8, effort: u8| {
+        conversation(
+            CustomerId::new(),
+            day,
+            vec![
+                (0, message(Channel::WebChat, "return my kettle")),
+                (30, message(Channel::Email, "the order number is W0000002")),
+                (31, ended("resolved")),
+                (50, answered(Csat, csat)),
+                (51, answered(Effort, effort)),
+            ],
+        )
+    };
+    let all = vec![
+        // Single channel: 5, 4, 2 → 2 of 3 satisfied (66.7%).
+        single(5, Some(1)),
+        single(4, Some(2)),
+        single(2, None),
+        // Cross channel: 5, 3 → 1 of 2 satisfied (50%).
+        cross(5, 2),
+        cross(3, 4),
+        // Not answered: counts in neither.
+        conversation(ada, day, vec![(0, message(Channel::Sms, "hi"))]),
+    ];
+    let k = kpis(&all, t(1, 0), t(3, 0));
+    assert_eq!(k.conversations, 6);
+    assert_eq!(k.csat_responses, 5);
+    let close = |got: Option<f64>, want: f64| {
+        let got = got.expect("a figure");
+        assert!((got - want).abs() < 1e-9, "{got} != {want}");
+    };
+    close(k.csat, 3.0 / 5.0);
+    close(k.csat_single_channel, 2.0 / 3.0);
+    close(k.csat_cross_channel, 1.0 / 2.0);
+    close(k.csat_channel_switch_gap, (2.0 / 3.0 - 0.5) * 100.0);
+    // Effort answers 1, 2, 2, 4.
+    close(k.ces, 9.0 / 4.0);
+}

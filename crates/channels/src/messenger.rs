@@ -220,6 +220,17 @@ pub fn text_body(psid: &str, text: &str) -> Value {
     })
 }
 
+/// The Send API body of `text` with one-tap answers as quick replies (their payload is the
+/// choice's id; a tap comes back as a message with its title).
+pub fn choices_body(psid: &str, text: &str, choices: &[frontline_domain::Choice]) -> Value {
+    let mut body = text_body(psid, text);
+    body["message"]["quick_replies"] = choices
+        .iter()
+        .map(|c| json!({ "content_type": "text", "title": c.title, "payload": c.id }))
+        .collect();
+    body
+}
+
 /// Messenger as a provider: `GET`/`POST /webhooks/messenger` in, the Send API out.
 pub struct MessengerProvider {
     config: MessengerConfig,
@@ -286,13 +297,21 @@ impl Provider for MessengerProvider {
         }
         let url = format!("{}/me/messages", self.config.api_base.trim_end_matches('/'));
         let mut ids = Vec::new();
-        for text in self.render(Channel::Messenger, &message.text) {
+        let parts = self.render(Channel::Messenger, &message.text);
+        let last = parts.len().saturating_sub(1);
+        for (i, text) in parts.into_iter().enumerate() {
+            // One-tap answers ride on the last part.
+            let body = if i == last && !message.choices.is_empty() {
+                choices_body(&message.recipient.value, &text, &message.choices)
+            } else {
+                text_body(&message.recipient.value, &text)
+            };
             let sent = crate::http::answer(
                 "Messenger Send API",
                 self.client
                     .post(&url)
                     .bearer_auth(&self.config.page_access_token)
-                    .json(&text_body(&message.recipient.value, &text))
+                    .json(&body)
                     .send()
                     .await,
             )
@@ -300,5 +319,28 @@ impl Provider for MessengerProvider {
             ids.push(sent["message_id"].as_str().unwrap_or_default().to_string());
         }
         Ok(ids.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_ride_as_quick_replies_with_their_ids_as_payloads() {
+        let choices: Vec<_> = (1..=5)
+            .map(|n| frontline_domain::Choice {
+                id: format!("csat:{n}"),
+                title: n.to_string(),
+            })
+            .collect();
+        let body = choices_body("24012345", "How satisfied are you?", &choices);
+        assert_eq!(body["recipient"]["id"], "24012345");
+        assert_eq!(body["message"]["text"], "How satisfied are you?");
+        let quick = body["message"]["quick_replies"].as_array().unwrap();
+        assert_eq!(quick.len(), 5);
+        assert_eq!(quick[0]["content_type"], "text");
+        assert_eq!(quick[0]["title"], "1");
+        assert_eq!(quick[0]["payload"], "csat:1");
     }
 }

@@ -277,6 +277,38 @@ pub fn text_body(to: &Identity, text: &str, context_id: Option<&str>) -> Value {
     body
 }
 
+/// The send API body of `text` with one-tap answers: reply buttons for up to three, a list
+/// (opened by a button naming the first and last choice, "1 – 5") for more.
+pub fn choices_body(to: &Identity, text: &str, choices: &[frontline_domain::Choice]) -> Value {
+    let (key, value) = recipient(to);
+    let interactive = if choices.len() <= 3 {
+        let buttons: Vec<Value> = choices
+            .iter()
+            .map(|c| json!({ "type": "reply", "reply": { "id": c.id, "title": c.title } }))
+            .collect();
+        json!({ "type": "button", "body": { "text": text }, "action": { "buttons": buttons } })
+    } else {
+        let rows: Vec<Value> = choices
+            .iter()
+            .map(|c| json!({ "id": c.id, "title": c.title }))
+            .collect();
+        let label = format!(
+            "{} – {}",
+            choices.first().map_or("", |c| c.title.as_str()),
+            choices.last().map_or("", |c| c.title.as_str())
+        );
+        json!({ "type": "list", "body": { "text": text },
+                "action": { "button": label, "sections": [{ "rows": rows }] } })
+    };
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        key: value,
+        "type": "interactive",
+        "interactive": interactive,
+    })
+}
+
 /// The send API body of an approved template (what may be sent outside the 24-hour window),
 /// with the reply text as its one body parameter.
 pub fn template_body(to: &Identity, template: &str, language: &str, text: &str) -> Value {
@@ -401,8 +433,14 @@ impl Provider for WhatsappProvider {
             self.config.api_base.trim_end_matches('/')
         );
         let mut ids = Vec::new();
-        for text in self.render(Channel::Whatsapp, &message.text) {
+        let parts = self.render(Channel::Whatsapp, &message.text);
+        let last = parts.len().saturating_sub(1);
+        for (i, text) in parts.into_iter().enumerate() {
             let body = match template {
+                // One-tap answers ride on the last part.
+                None if i == last && !message.choices.is_empty() => {
+                    choices_body(&message.recipient, &text, &message.choices)
+                }
                 None => text_body(&message.recipient, &text, message.in_reply_to.as_deref()),
                 Some(name) => template_body(
                     &message.recipient,
@@ -581,5 +619,37 @@ mod tests {
         assert!(window_open(Some(now - Duration::hours(23)), now));
         assert!(!window_open(Some(now - Duration::hours(25)), now));
         assert!(!window_open(None, now));
+    }
+
+    #[test]
+    fn choices_go_out_as_reply_buttons_up_to_three_and_as_a_list_beyond() {
+        let to = Identity::parse(
+            IdentityKind::Whatsapp,
+            "14155550123",
+            &NormalizeOptions::default(),
+        )
+        .unwrap();
+        let choice = |n: u8| frontline_domain::Choice {
+            id: format!("csat:{n}"),
+            title: n.to_string(),
+        };
+        let two: Vec<_> = (1..=2).map(choice).collect();
+        let body = choices_body(&to, "Did that help?", &two);
+        assert_eq!(body["type"], "interactive");
+        assert_eq!(body["interactive"]["type"], "button");
+        assert_eq!(body["interactive"]["body"]["text"], "Did that help?");
+        let buttons = body["interactive"]["action"]["buttons"].as_array().unwrap();
+        assert_eq!(buttons.len(), 2);
+        assert_eq!(buttons[1]["reply"]["id"], "csat:2");
+        let five: Vec<_> = (1..=5).map(choice).collect();
+        let body = choices_body(&to, "How satisfied are you?", &five);
+        assert_eq!(body["interactive"]["type"], "list");
+        assert_eq!(body["interactive"]["action"]["button"], "1 – 5");
+        let rows = body["interactive"]["action"]["sections"][0]["rows"]
+            .as_array()
+            .unwrap();
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[4]["id"], "csat:5");
+        assert_eq!(rows[4]["title"], "5");
     }
 }

@@ -35,6 +35,9 @@ pub struct Config {
     pub escalation: EscalationConfig,
     /// One-time codes that prove a customer owns an account.
     pub verification: VerificationConfig,
+    /// `[surveys]`: the satisfaction and effort survey asked when a conversation is resolved
+    /// (`enabled`, and per channel `[surveys.channels.sms] enabled, delay_seconds`).
+    pub surveys: frontline_agent::SurveySettings,
     /// Where handoffs are delivered (`[handoff]`: `target = "none" | "chatwoot" | "zendesk" |
     /// "freshdesk" | "webhook"` and that target's settings).
     pub handoff: frontline_handoff::TargetConfig,
@@ -448,6 +451,7 @@ impl Default for Config {
             conversation: ConversationConfig::default(),
             escalation: EscalationConfig::default(),
             verification: VerificationConfig::default(),
+            surveys: Default::default(),
             handoff: Default::default(),
             channels: Default::default(),
             log: LogConfig::default(),

@@ -209,6 +209,7 @@ async fn run_conversations(
         concurrency: args.jobs.max(1),
         // `llm` personas are played by the configured endpoint, when there is one.
         user_simulator: crate::llm_client(config)?,
+        surveys: config.surveys.clone(),
     };
     let total: usize = suites.iter().map(|s| s.cases.len()).sum();
     let bar = ProgressBar::new(total as u64).with_style(

@@ -391,6 +391,27 @@ async fn kpis_command(
             "quality (mean)",
             kpis.quality_mean.map_or("—".into(), |q| format!("{q:.2}")),
         ),
+        (
+            "CSAT (answered 4 or 5)",
+            format!("{} of {} answers", pct(kpis.csat), kpis.csat_responses),
+        ),
+        (
+            "CSAT single / cross-channel",
+            format!(
+                "{} / {}",
+                pct(kpis.csat_single_channel),
+                pct(kpis.csat_cross_channel)
+            ),
+        ),
+        (
+            "channel-switch CSAT gap (target ≤ 5 points)",
+            kpis.csat_channel_switch_gap
+                .map_or("—".into(), |g| format!("{g:.1} points")),
+        ),
+        (
+            "CES, mean effort 1–5 (target < 2.5)",
+            kpis.ces.map_or("—".into(), |c| format!("{c:.2}")),
+        ),
     ] {
         println!("  {name:<42} {value}");
     }
@@ -430,6 +451,7 @@ async fn build_agent(config: &Config) -> Result<Agent> {
     )
     .with_escalation(escalation)
     .with_verification(config.verification.settings()?)
+    .with_surveys(config.surveys.clone())
     // The shop's customer records tie an account's email and phone together.
     .with_directory(shop);
     if let Some(writer) = writer {

@@ -780,6 +780,9 @@ pub async fn kpis(State(state): State<Arc<Console>>) -> PageResult {
                 div.tile { span.figure { (pct(window.escalation_rate)) } span.name { "escalation rate" } }
                 div.tile { span.figure { (pct(window.context_transfer_completeness)) } span.name { "context transfer" } }
                 div.tile { span.figure { (pct(window.channel_switch_rate)) } span.name { "channel switches" } }
+                div.tile.csat { span.figure { (pct(window.csat)) } span.name { "CSAT (" (window.csat_responses) " answers)" } }
+                div.tile.ces { span.figure { (window.ces.map_or("—".to_string(), |c| format!("{c:.1}"))) } span.name { "CES (target < 2.5)" } }
+                div.tile.csat-gap { span.figure { (window.csat_channel_switch_gap.map_or("—".to_string(), |g| format!("{g:+.0} pts"))) } span.name { "channel-switch CSAT gap (target ≤ 5)" } }
             }
             div.charts {
                 figure { figcaption { "Conversations per day" } (line_chart(&series(&|k: &frontline_analytics::Kpis| Some(k.conversations as f64)), 0.0, max_conversations, None, "count")) }

@@ -206,6 +206,30 @@ fn body(kind: &EventKind) -> Markup {
                 }
             }
         },
+        EventKind::SurveySent {
+            question,
+            channel,
+            resolved_by,
+            due,
+            ..
+        } => html! {
+            div.note.survey { span.label { "survey" } " " (channel_icon(*channel)) " asks " strong { (question.as_str()) }
+                " (resolved by " (resolved_by) ") · due " time datetime=(due.to_rfc3339()) { (due.format("%H:%M").to_string()) } }
+        },
+        EventKind::SurveyAnswered {
+            question,
+            score,
+            comment,
+            ..
+        } => html! {
+            div.note.survey { span.label { "survey" } " " (question.as_str()) " " strong.score { (score) "/5" }
+                @if let Some(c) = comment { " · “" (c) "”" } }
+        },
+        EventKind::SurveyWithdrawn {
+            question, reason, ..
+        } => html! {
+            div.note.survey { span.label { "survey" } " " (question.as_str()) " withdrawn · " (reason) }
+        },
         EventKind::StatusChanged { from, to } => html! {
             div.note.status { span.label { "status" } " " (status_name(*from)) " → " strong { (status_name(*to)) } }
         },

@@ -155,6 +155,42 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         destination: Option<String>,
     },
+    /// A survey question was queued for the customer (it goes out when due, unless the customer
+    /// writes again or a person takes over first).
+    SurveySent {
+        /// Which question.
+        question: crate::SurveyQuestion,
+        /// The channel it goes out on.
+        channel: Channel,
+        /// The outbox entry carrying it.
+        outbox_id: OutboxId,
+        /// What resolved the conversation: `bot` or `person`.
+        resolved_by: String,
+        /// When it goes out.
+        due: Timestamp,
+    },
+    /// A survey question not yet sent was given up: the customer wrote again, or a person took
+    /// over, before it was due. The conversation may be surveyed at its next resolution.
+    SurveyWithdrawn {
+        /// Which question.
+        question: crate::SurveyQuestion,
+        /// The outbox entry that will not go out.
+        outbox_id: OutboxId,
+        /// Why.
+        reason: String,
+    },
+    /// The customer answered a survey question.
+    SurveyAnswered {
+        /// Which question.
+        question: crate::SurveyQuestion,
+        /// 1–5 (a thumbs up counts 5, a thumbs down 1).
+        score: u8,
+        /// The channel the answer came on.
+        channel: Channel,
+        /// Words written with the score, if any (they feed the knowledge gap report).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
     /// A human agent wrote in the conversation (a reply to the customer, or a private note).
     HumanMessage {
         /// Who wrote it (the helpdesk's agent name or id).
@@ -185,6 +221,9 @@ impl EventKind {
             EventKind::HumanMessage { .. } => "human_message",
             EventKind::IdentityAssured { .. } => "identity_assured",
             EventKind::Verification { .. } => "verification",
+            EventKind::SurveySent { .. } => "survey_sent",
+            EventKind::SurveyAnswered { .. } => "survey_answered",
+            EventKind::SurveyWithdrawn { .. } => "survey_withdrawn",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod event;
 pub mod identity;
 pub mod ids;
 pub mod message;
+pub mod survey;
 pub mod wire;
 
 pub use action::{
@@ -31,6 +32,7 @@ pub use event::{Event, EventKind, FlowFrame, LlmUsage, Offer, StepRef};
 pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
 pub use ids::{ConversationId, CustomerId, OutboxId};
 pub use message::{InboundMessage, OutboundMessage, ThreadRef};
+pub use survey::{Choice, SurveyQuestion};
 pub use wire::UnknownName;
 
 /// Timestamps everywhere are UTC.

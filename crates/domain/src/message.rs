@@ -84,4 +84,12 @@ pub struct OutboundMessage {
     /// The thread facts of the message this answers.
     #[serde(default, skip_serializing_if = "ThreadRef::is_empty")]
     pub thread: ThreadRef,
+    /// One-tap answers, where the channel can show them (the text still says how to answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<crate::Choice>,
+    /// The survey question this message asks, when it is one. A survey is never a reply the
+    /// customer waits for: it is withdrawn if they write again, or a person takes over, before
+    /// it is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<crate::SurveyQuestion>,
 }

@@ -466,6 +466,17 @@ pub enum Assertion {
         /// The earlier step.
         same_as: usize,
     },
+    /// The survey asked this question (`csat` or `effort`), and it was not withdrawn.
+    SurveySent(frontline_domain::SurveyQuestion),
+    /// No survey stands: none was asked, or each one asked was withdrawn.
+    NoSurvey,
+    /// The customer answered this survey question with this score.
+    SurveyAnswered {
+        /// The question.
+        question: frontline_domain::SurveyQuestion,
+        /// The score, 1–5.
+        score: u8,
+    },
 }
 
 /// `escalated: policy` or `escalated: {reason: policy}`.
@@ -510,6 +521,9 @@ impl Assertion {
             Assertion::ReplyNotMatches(_) => "reply_not_matches",
             Assertion::SummaryHas { .. } => "summary_has",
             Assertion::ConversationIs { .. } => "conversation_is",
+            Assertion::SurveySent(_) => "survey_sent",
+            Assertion::NoSurvey => "no_survey",
+            Assertion::SurveyAnswered { .. } => "survey_answered",
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct World {
     pub concurrency: usize,
     /// The LLM that plays `llm` personas, if an endpoint is configured.
     pub user_simulator: Option<Arc<frontline_llm::LlmClient>>,
+    /// When and where the resolution survey is asked.
+    pub surveys: frontline_agent::SurveySettings,
 }
 
 /// One step as it ran.
@@ -255,6 +257,7 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
         },
     )
     .with_escalation(escalation)
+    .with_surveys(world.surveys.clone())
     .with_directory(backend)
     .with_clock(Arc::new(move || *clock.lock().unwrap()));
     if let Some(kb) = &world.knowledge {
@@ -844,5 +847,56 @@ fn check(
                     )
                 })
         }
+        Assertion::SurveySent(question) => {
+            let standing = standing_surveys(events);
+            standing
+                .contains(question)
+                .then_some(())
+                .ok_or_else(|| format!("no {question} survey stands; standing: {standing:?}"))
+        }
+        Assertion::NoSurvey => {
+            let standing = standing_surveys(events);
+            standing
+                .is_empty()
+                .then_some(())
+                .ok_or_else(|| format!("a survey was asked: {standing:?}"))
+        }
+        Assertion::SurveyAnswered { question, score } => {
+            let answers: Vec<(frontline_domain::SurveyQuestion, u8)> = events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::SurveyAnswered {
+                        question, score, ..
+                    } => Some((*question, *score)),
+                    _ => None,
+                })
+                .collect();
+            answers
+                .contains(&(*question, *score))
+                .then_some(())
+                .ok_or_else(|| format!("no {question} answer of {score}; answers: {answers:?}"))
+        }
     }
+}
+
+/// The survey questions asked and not withdrawn.
+fn standing_surveys(events: &[Event]) -> Vec<frontline_domain::SurveyQuestion> {
+    let withdrawn: Vec<frontline_domain::OutboxId> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::SurveyWithdrawn { outbox_id, .. } => Some(*outbox_id),
+            _ => None,
+        })
+        .collect();
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::SurveySent {
+                question,
+                outbox_id,
+                ..
+            } if !withdrawn.contains(outbox_id) => Some(*question),
+            _ => None,
+        })
+        .collect()
 }

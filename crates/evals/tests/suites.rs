@@ -73,6 +73,7 @@ async fn world(flows_dir: &Path) -> (Parts, World) {
         start: demo_now(),
         concurrency: 2,
         user_simulator: None,
+        surveys: Default::default(),
     };
     (parts, world)
 }

@@ -78,6 +78,13 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("hint_needed_unnamed", &[]),
     ("offers_one_how", &[]),
     ("offers_many_how", &[]),
+    ("survey_csat", &[]),
+    ("survey_effort", &[]),
+    ("survey_how_digits", &[]),
+    ("survey_how_tap", &[]),
+    ("survey_thanks", &[]),
+    ("survey_thanks_low", &[]),
+    ("survey_subject", &[]),
 ];
 
 /// The wording of one locale: every key of [`KEYS`] has a text.

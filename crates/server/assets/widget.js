@@ -23,6 +23,8 @@
     '#frontline-chat form{display:flex;border-top:1px solid #ccd}' +
     '#frontline-chat input{flex:1;border:0;padding:10px;font:inherit;border-radius:0 0 0 10px}' +
     '#frontline-chat button{border:0;background:#234;color:#fff;padding:0 14px;border-radius:0 0 10px 0}' +
+    '#frontline-chat li.choices{background:none;padding:0;display:flex;gap:6px}' +
+    '#frontline-chat li.choices button{border-radius:6px;padding:6px 0;flex:1;font:inherit;cursor:pointer}' +
     '</style>' +
     '<header>Support</header><ol aria-live="polite"></ol>' +
     '<form><input name="text" autocomplete="off" placeholder="Type your message…" aria-label="Message">' +
@@ -59,14 +61,28 @@
       typing.dataset.id = e.lastEventId;
       typing.classList.add("done");
       typing = null;
+      if (reply.choices && reply.choices.length) offer(reply.choices);
     });
   }
 
-  form.addEventListener("submit", function (e) {
-    e.preventDefault();
-    var text = input.value.trim();
-    if (!text) return;
-    input.value = "";
+  // One-tap answers (the survey's rating strip): a tap sends the choice as the customer's
+  // message, and the strip goes.
+  function offer(choices) {
+    var li = document.createElement("li");
+    li.className = "choices";
+    choices.forEach(function (c) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = c.title;
+      b.dataset.choice = c.id;
+      b.addEventListener("click", function () { li.remove(); send(c.title); });
+      li.appendChild(b);
+    });
+    list.appendChild(li);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function send(text) {
     bubble("customer", text);
     var body = { text: text };
     if (cfg.userId) { body.user_id = cfg.userId; body.identifier_hash = cfg.identifierHash; }
@@ -78,6 +94,16 @@
     }).then(function (r) {
       if (!r.ok) bubble("agent", "Sorry, that message could not be sent. Please try again.");
     });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    var strip = list.querySelector("li.choices");
+    if (strip) strip.remove();
+    send(text);
   });
 
   function start() {

@@ -76,6 +76,23 @@ impl OutboxWorker {
             let Some(sender) = self.providers.sender(channel) else {
                 continue;
             };
+            // A survey never reaches a customer a person is still helping.
+            if entry.message.survey.is_some()
+                && self
+                    .store
+                    .conversation(entry.message.conversation_id)
+                    .await?
+                    .status
+                    == frontline_domain::ConversationStatus::HandedOff
+            {
+                let attempt = DeliveryAttempt::Failed {
+                    error: "withdrawn: a person has the conversation".into(),
+                };
+                self.store
+                    .record_outbox_attempt(entry.id, &attempt, now)
+                    .await?;
+                continue;
+            }
             // Only a channel with a reply window needs to know when the customer last wrote.
             let last_inbound = if sender.capabilities(channel).reply_window.is_some() {
                 self.store

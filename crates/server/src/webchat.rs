@@ -300,6 +300,15 @@ impl Live {
             }
         };
         for entry in entries {
+            // A withdrawn survey is never shown; one not yet due waits, and what follows it
+            // with it.
+            if entry.failed_at.is_some() {
+                self.after = Some(entry.id);
+                continue;
+            }
+            if entry.delivered_at.is_none() && entry.next_attempt_at > chrono::Utc::now() {
+                break;
+            }
             // A reply that was not streamed as it was written (a flow's words) is still shown
             // piece by piece.
             if !std::mem::take(&mut self.streamed) {
@@ -308,7 +317,11 @@ impl Live {
                         .push_back(Event::default().event("token").data(token));
                 }
             }
-            let data = serde_json::json!({ "text": entry.message.text });
+            let data = if entry.message.choices.is_empty() {
+                serde_json::json!({ "text": entry.message.text })
+            } else {
+                serde_json::json!({ "text": entry.message.text, "choices": entry.message.choices })
+            };
             self.pending.push_back(
                 Event::default()
                     .event("message")

@@ -44,6 +44,19 @@ pub enum Write {
         at: Timestamp,
         /// True when the reply already reached the customer (a REST response).
         delivered: bool,
+        /// Not to be sent before this (a survey asked a while after the resolution); `None`:
+        /// due when written.
+        not_before: Option<Timestamp>,
+    },
+    /// Give up an outbox entry not yet delivered (a survey the customer wrote before, or a
+    /// person took over before, it was due); a delivered entry stays as it is.
+    OutboxWithdraw {
+        /// The entry.
+        id: OutboxId,
+        /// Why, kept as its last error (`withdrawn: …`).
+        reason: String,
+        /// When.
+        at: Timestamp,
     },
     /// Write a handoff to the handoff outbox (a no-op when its id is there already).
     Handoff {
@@ -226,10 +239,11 @@ pub(crate) async fn execute<'c>(on: impl Into<On<'c>>, write: &Write) -> Result<
             message,
             at,
             delivered,
+            not_before,
         } => {
             query(
                 "INSERT INTO outbox (id, conversation_id, channel, payload, attempts, created_at, \
-                 next_attempt_at, recipient, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
+                 next_attempt_at, recipient, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(id.to_string())
             .bind(message.conversation_id.to_string())
@@ -237,8 +251,20 @@ pub(crate) async fn execute<'c>(on: impl Into<On<'c>>, write: &Write) -> Result<
             .bind(to_json(message))
             .bind(i64::from(*delivered))
             .bind(to_millis(*at))
+            .bind(to_millis(not_before.unwrap_or(*at)))
             .bind(message.recipient.to_string())
             .bind(delivered.then(|| to_millis(*at)))
+            .execute(on)
+            .await?;
+        }
+        Write::OutboxWithdraw { id, reason, at } => {
+            query(
+                "UPDATE outbox SET failed_at = $1, last_error = $2 \
+                 WHERE id = $3 AND delivered_at IS NULL AND failed_at IS NULL",
+            )
+            .bind(to_millis(*at))
+            .bind(format!("withdrawn: {reason}"))
+            .bind(id.to_string())
             .execute(on)
             .await?;
         }

@@ -47,6 +47,7 @@ impl Store {
             message: message.clone(),
             at: now,
             delivered: false,
+            not_before: None,
         })
         .await?;
         Ok(id)

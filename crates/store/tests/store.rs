@@ -620,6 +620,8 @@ async fn outbox_entries_stay_due_until_delivered() {
             text: "Your order has shipped.".into(),
             in_reply_to: Some("<m1@example.com>".into()),
             thread: Default::default(),
+            choices: vec![],
+            survey: None,
         };
         let id = s.enqueue_outbox(&reply, at(0)).await.unwrap();
         let due = s.due_outbox(at(1), 10).await.unwrap();
@@ -863,9 +865,12 @@ async fn a_batch_lands_whole_in_order_and_a_racing_one_is_refused_whole() {
                 text: text.into(),
                 in_reply_to: None,
                 thread: Default::default(),
+                choices: vec![],
+                survey: None,
             },
             at: at(1),
             delivered: false,
+            not_before: None,
         };
         // Three events (one statement), a reply, then one more event.
         let turn = WriteBatch {

@@ -12,8 +12,8 @@ use frontline_channels::twilio::{TwilioConfig, TwilioProvider};
 use frontline_channels::whatsapp::{WhatsappConfig, WhatsappProvider};
 use frontline_channels::{Provider as ChannelProvider, Registry};
 use frontline_domain::{
-    Channel, ConversationId, EventKind, Identity, IdentityKind, NormalizeOptions, OutboundMessage,
-    ThreadRef,
+    Channel, ConversationId, ConversationStatus, EventKind, Identity, IdentityKind,
+    NormalizeOptions, OutboundMessage, ThreadRef,
 };
 use frontline_server::delivery::{OutboxWorker, Pass};
 use frontline_store::testing::{sqlite, TestStore};
@@ -134,6 +134,8 @@ async fn queued_reply(
         text: "**Shipped** — see [tracking](https://t.example/1).".into(),
         in_reply_to: Some(message_id),
         thread,
+        choices: vec![],
+        survey: None,
     };
     let id = store.enqueue_outbox(&reply, received).await.unwrap();
     (conversation.id, id)
@@ -324,6 +326,91 @@ async fn whatsapp_sends_text_inside_the_window_a_template_outside_and_fails_with
     db.cleanup().await;
 }
 
+/// A survey on WhatsApp goes out as a list of one-tap scores while the bot has the
+/// conversation; once a person has it, it is withdrawn, never sent.
+#[tokio::test]
+async fn a_survey_goes_out_with_one_tap_scores_and_never_while_a_person_has_the_conversation() {
+    let (p, base) = provider(vec![(200, json!({ "messages": [{ "id": "wamid.S" }] }))]).await;
+    let db = sqlite().await;
+    let config = WhatsappConfig {
+        app_secret: "s".into(),
+        verify_token: "v".into(),
+        access_token: "EAAB-token".into(),
+        phone_number_id: Some("1065".into()),
+        template: None,
+        template_language: "en_US".into(),
+        api_base: base.clone(),
+    };
+    let now = chrono::Utc::now();
+    let survey = |conversation_id, recipient: Identity| OutboundMessage {
+        conversation_id,
+        channel: Channel::Whatsapp,
+        recipient,
+        text: "How satisfied are you?".into(),
+        in_reply_to: None,
+        thread: ThreadRef::default(),
+        choices: (1..=5)
+            .map(|n| frontline_domain::Choice {
+                id: format!("csat:{n}"),
+                title: n.to_string(),
+            })
+            .collect(),
+        survey: Some(frontline_domain::SurveyQuestion::Csat),
+    };
+    let mut ids = vec![];
+    for (number, status) in [
+        ("14155550131", ConversationStatus::Bot),
+        ("14155550132", ConversationStatus::HandedOff),
+    ] {
+        let wa = identity(IdentityKind::Whatsapp, number);
+        let (conversation, reply) = queued_reply(
+            &db,
+            Channel::Whatsapp,
+            wa.clone(),
+            ThreadRef::default(),
+            now,
+        )
+        .await;
+        db.store.mark_delivered(reply, now).await.unwrap();
+        db.store.set_status(conversation, status).await.unwrap();
+        let id = db
+            .store
+            .enqueue_outbox(&survey(conversation, wa), now)
+            .await
+            .unwrap();
+        ids.push((conversation, id));
+    }
+    let sender = Arc::new(WhatsappProvider::new(config, Duration::from_secs(5)));
+    let pass = worker(&db, sender).run_once(now).await.unwrap();
+    assert_eq!(pass.delivered, 1, "{pass:?}");
+    let seen = p.requests();
+    assert_eq!(seen.len(), 1);
+    let body: Value = serde_json::from_str(&seen[0].2).unwrap();
+    assert_eq!(body["to"], "14155550131");
+    assert_eq!(body["type"], "interactive");
+    assert_eq!(body["interactive"]["type"], "list");
+    assert_eq!(
+        body["interactive"]["action"]["sections"][0]["rows"][4]["id"],
+        "csat:5"
+    );
+    let (handed_off, survey_id) = ids[1];
+    let entry = db
+        .store
+        .outbox_of(handed_off)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == survey_id)
+        .unwrap();
+    assert!(entry.delivered_at.is_none());
+    assert!(entry.failed_at.is_some());
+    assert_eq!(
+        entry.last_error.as_deref(),
+        Some("withdrawn: a person has the conversation")
+    );
+    db.cleanup().await;
+}
+
 #[tokio::test]
 async fn chatwoot_replies_post_to_the_conversation_as_the_bot() {
     let (p, base) = provider(vec![(200, json!({ "id": 991 }))]).await;
@@ -501,6 +588,8 @@ async fn email_replies_go_out_over_smtp_with_threading_headers() {
             text: "Your order **W0000002** has shipped.".into(),
             in_reply_to: Some("<m1@mail.example.com>".into()),
             thread,
+            choices: vec![],
+            survey: None,
         };
         // Leave only this reply due (the helper's reply has a non-email in_reply_to).
         let id = db.store.enqueue_outbox(&reply, now).await.unwrap();
