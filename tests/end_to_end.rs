@@ -435,6 +435,18 @@ fn the_web_chat_works_in_a_real_browser() {
     // The replies arrived streamed, piece by piece, not as four whole messages.
     assert!(seen["tokens"].as_u64().unwrap() > 20, "{seen}");
     assert!(shots.join("webchat.png").metadata().unwrap().len() > 1000);
+    // The order found, the survey follows at once with a 1–5 strip; a tap answers it.
+    assert_eq!(seen["strip"], json!(["1", "2", "3", "4", "5"]), "{seen}");
+    assert!(
+        seen["survey"].as_str().unwrap().contains("How satisfied"),
+        "{seen}"
+    );
+    assert_eq!(seen["tapped"], "5", "{seen}");
+    assert!(
+        seen["after_tap"].as_str().unwrap().contains("how easy"),
+        "{seen}"
+    );
+    assert!(shots.join("webchat-survey.png").metadata().unwrap().len() > 1000);
 }
 
 /// The eval gate CI relies on: every conversation suite, through the binary on embedded

@@ -51,6 +51,20 @@ try {
   }
   seen.tokens = Number(await page.locator("#frontline-chat").getAttribute("data-tokens"));
   await page.screenshot({ path: `${shots}/webchat.png`, fullPage: true });
+
+  // The resolution survey: its question with a rating strip under it; a tap answers it, and
+  // the effort question follows with a strip of its own.
+  const done = "#frontline-chat li.agent.done";
+  await page.waitForSelector("#frontline-chat li.choices button", { timeout: 30000 });
+  seen.strip = await page.locator("#frontline-chat li.choices button").allTextContents();
+  const asked = await page.locator(done).count();
+  seen.survey = await page.locator(done).nth(asked - 1).textContent();
+  await page.screenshot({ path: `${shots}/webchat-survey.png`, fullPage: true });
+  await page.click('#frontline-chat li.choices button[data-choice="csat:5"]');
+  await page.waitForFunction((n) => document.querySelectorAll("#frontline-chat li.agent.done").length > n, asked, { timeout: 30000 });
+  seen.tapped = await page.locator("#frontline-chat li.customer").last().textContent();
+  seen.after_tap = await page.locator(done).nth(asked).textContent();
+  await page.waitForSelector('#frontline-chat li.choices button[data-choice="effort:1"]', { timeout: 30000 });
 } catch (e) {
   seen.error = String(e);
 } finally {
