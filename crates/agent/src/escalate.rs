@@ -14,8 +14,8 @@ use frontline_domain::{
 };
 use frontline_escalation::{
     build_summary, completeness, policy::prior_flows, validate_summary, EscalationPolicy,
-    HandoffNotice, PriorFlow, RouteFacts, Routing, StartedFlow, SummaryInput, Trajectory,
-    TurnFacts,
+    HandoffNotice, PriorFlow, RouteFacts, Routing, StartedFlow, SummaryInput, TierReading,
+    Trajectory, TurnFacts,
 };
 use frontline_flows::wording::Wording;
 use frontline_flows::{Effect, Engine};
@@ -71,6 +71,39 @@ pub(crate) struct Escalator<'a> {
 }
 
 impl Escalator<'_> {
+    /// The conversation's tier at run time over `events` (the policy's tier rules, the flows'
+    /// labels).
+    pub(crate) fn tier_of<'e>(
+        &self,
+        events: impl IntoIterator<Item = &'e Event>,
+    ) -> Option<TierReading> {
+        let flows = self.engine.flows();
+        self.settings.policy.tiers.read(events, |id| {
+            flows
+                .get(id)
+                .filter(|_| !flows.is_called(id))
+                .map(|f| f.spec.tier.as_str())
+        })
+    }
+
+    /// Record the conversation's tier when this turn changed it (`tier_changed`).
+    pub(crate) fn record_tier(&self, pending: &Pending, history: &[Event]) {
+        let appended = pending.appended();
+        let Some(reading) = self.tier_of(history.iter().chain(&appended)) else {
+            return;
+        };
+        let before = frontline_escalation::recorded_tier(history.iter().chain(&appended));
+        if before == Some(reading.tier.as_str()) {
+            return;
+        }
+        tracing::info!(from = ?before, to = %reading.tier, reason = %reading.reason, "tier changed");
+        pending.log(EventKind::TierChanged {
+            from: before.map(str::to_string),
+            to: reading.tier,
+            reason: reading.reason,
+        });
+    }
+
     fn is_vip(&self, customer: &Customer) -> bool {
         self.settings
             .policy
@@ -204,12 +237,14 @@ impl Escalator<'_> {
             Some(o) => self.settings.policy.with_override(o),
             None => self.settings.policy.clone(),
         };
+        let tier = self.tier_of(events).map(|r| r.tier);
         let facts = TurnFacts {
             events,
             asked: decision.asked.as_ref().map(|(slot, _)| slot.as_str()),
             started: &started,
             vip: self.is_vip(customer),
             prior_flows: &prior,
+            tier: tier.as_deref(),
             now,
         };
         Ok(policy.assess(&facts))
@@ -239,11 +274,15 @@ impl Escalator<'_> {
         let mut conversation = self.store.conversation(conversation_id).await?;
         conversation.status = pending.status();
         let vip = self.is_vip(customer);
-        let tier = handoff
-            .flow
-            .as_ref()
-            .and_then(|f| self.engine.flows().get(&f.flow_id))
-            .map(|f| f.spec.tier.as_str());
+        // The conversation's tier before this handoff (what the issue is), else its flow's.
+        let reading = self.tier_of(&events);
+        let tier = reading.as_ref().map(|r| r.tier.as_str()).or_else(|| {
+            handoff
+                .flow
+                .as_ref()
+                .and_then(|f| self.engine.flows().get(&f.flow_id))
+                .map(|f| f.spec.tier.as_str())
+        });
         let locale = self.settings.default_locale.clone();
         let routing = self.settings.routing.route(&RouteFacts {
             vip,

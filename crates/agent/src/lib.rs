@@ -18,6 +18,7 @@ mod decide;
 pub mod drafts;
 mod error;
 mod escalate;
+mod helpdesk;
 mod history;
 mod identify;
 mod intake;
@@ -36,6 +37,7 @@ mod verify;
 
 pub use error::AgentError;
 pub use escalate::EscalationSettings;
+pub use helpdesk::HelpdeskApplied;
 pub use intake::{Intake, IntakePass};
 pub use pending::Clock;
 pub use survey::{ChannelSurvey, SurveySettings};
@@ -554,6 +556,7 @@ impl Agent {
                 .await?;
             outcome.status = ConversationStatus::HandedOff;
         }
+        escalator.record_tier(pending, history);
         Ok(outcome)
     }
 
@@ -655,18 +658,158 @@ impl Agent {
             .lock_conversation(conversation_id)
             .await?;
         let operation = self.conversations.begin(&conversation, &self.clock).await?;
-        let event = operation.pending.log(EventKind::HumanMessage {
-            author: author.to_string(),
-            text: text.to_string(),
-            private,
-        });
-        if !private {
-            if let Some(reply) = history::reply_to_last_message(&operation.log, text) {
-                operation.pending.reply(reply, false);
-            }
-        }
+        let event = person_wrote(&operation.pending, &operation.log, author, text, private);
         self.conversations.commit(operation, None).await?;
         Ok(event)
+    }
+
+    /// Apply what a helpdesk reported about a handed-off conversation's ticket:
+    /// - a person's reply is logged and queued for the customer on the channel they last used
+    ///   (a private note is only logged);
+    /// - a solved ticket gives the conversation back to the bot and asks the survey, resolved
+    ///   by a person, on that channel (after its delay);
+    /// - a reopened ticket gives it to a person again, withdrawing a survey not yet answered;
+    /// - a hand-back without solving releases it ([`Agent::release`]).
+    ///
+    /// `event_id` makes a redelivery a [`HelpdeskApplied::Duplicate`]; a status change `at` a
+    /// time before the last one applied is [`HelpdeskApplied::Stale`]. Both are recorded in
+    /// the log as `helpdesk_updated`, applied or not.
+    pub async fn apply_helpdesk(
+        &self,
+        conversation_id: ConversationId,
+        helpdesk: &str,
+        event_id: Option<&str>,
+        at: Option<frontline_domain::Timestamp>,
+        change: frontline_domain::HelpdeskChange,
+    ) -> Result<HelpdeskApplied, AgentError> {
+        use frontline_domain::HelpdeskChange;
+        if change == HelpdeskChange::ReturnedToBot && event_id.is_none() {
+            return Ok(match self.release(conversation_id).await? {
+                ConversationStatus::HandedOff => HelpdeskApplied::Applied,
+                _ => HelpdeskApplied::Unchanged,
+            });
+        }
+        let (_turn, conversation) = self
+            .conversations
+            .lock_conversation(conversation_id)
+            .await?;
+        let operation = self.conversations.begin(&conversation, &self.clock).await?;
+        let pending = &operation.pending;
+        let at = at.unwrap_or_else(|| pending.now());
+        let event_id = event_id.map(str::to_string);
+        if let Some(event_id) = &event_id {
+            if let Some(verdict) =
+                helpdesk::verdict(&operation.log, helpdesk, event_id, &change, at)
+            {
+                tracing::info!(%conversation_id, helpdesk, event_id, ?verdict, "helpdesk event not applied");
+                if verdict == HelpdeskApplied::Stale {
+                    pending.log(EventKind::HelpdeskUpdated {
+                        helpdesk: helpdesk.to_string(),
+                        event_id: event_id.clone(),
+                        change: change.as_str().to_string(),
+                        at,
+                        applied: false,
+                    });
+                    self.conversations.commit(operation, None).await?;
+                }
+                return Ok(verdict);
+            }
+        }
+        let applied = match &change {
+            HelpdeskChange::PersonWrote {
+                author,
+                text,
+                private,
+            } => {
+                person_wrote(pending, &operation.log, author, text, *private);
+                true
+            }
+            HelpdeskChange::Solved if conversation.status == ConversationStatus::HandedOff => {
+                pending.change_status(ConversationStatus::Bot);
+                self.survey_after_person(pending, &operation.log);
+                true
+            }
+            HelpdeskChange::Reopened if conversation.status == ConversationStatus::Bot => {
+                pending.change_status(ConversationStatus::HandedOff);
+                // A survey not yet due is withdrawn; one due is the outbox worker's to hold
+                // back (it sends none while a person has the conversation).
+                if let survey::Standing::Awaiting {
+                    question,
+                    outbox_id,
+                    due,
+                } = survey::standing(operation.log.iter().chain(&pending.appended()))
+                {
+                    if due > pending.now() {
+                        let reason = "the ticket was reopened";
+                        pending.withdraw(outbox_id, reason);
+                        pending.log(EventKind::SurveyWithdrawn {
+                            question,
+                            outbox_id,
+                            reason: reason.into(),
+                        });
+                    }
+                }
+                true
+            }
+            HelpdeskChange::ReturnedToBot
+                if conversation.status == ConversationStatus::HandedOff =>
+            {
+                pending.change_status(ConversationStatus::Bot);
+                self.escalator().queue_releases(pending).await?;
+                true
+            }
+            _ => false,
+        };
+        if let Some(event_id) = event_id {
+            pending.log(EventKind::HelpdeskUpdated {
+                helpdesk: helpdesk.to_string(),
+                event_id,
+                change: change.as_str().to_string(),
+                at,
+                applied,
+            });
+        }
+        self.conversations.commit(operation, None).await?;
+        tracing::info!(%conversation_id, helpdesk, change = change.as_str(), applied, "helpdesk event");
+        Ok(if applied {
+            HelpdeskApplied::Applied
+        } else {
+            HelpdeskApplied::Unchanged
+        })
+    }
+
+    /// A person resolved the conversation: the survey, on the channel the customer last wrote
+    /// from, after that channel's delay (when it is on there and was not asked before).
+    fn survey_after_person(&self, pending: &pending::Pending, log: &[Event]) {
+        let Some((channel, recipient, thread)) = log.iter().rev().find_map(|e| match &e.kind {
+            EventKind::MessageReceived {
+                channel,
+                sender,
+                thread,
+                ..
+            } => Some((*channel, sender, thread)),
+            _ => None,
+        }) else {
+            return;
+        };
+        let Some(on) = self.surveys.on(channel) else {
+            return;
+        };
+        if survey::standing(log.iter().chain(&pending.appended())) != survey::Standing::NotAsked {
+            return;
+        }
+        let due = pending.now() + chrono::Duration::seconds(on.delay_seconds as i64);
+        self.surveyor().ask(
+            pending,
+            frontline_domain::SurveyQuestion::Csat,
+            survey::Addressee {
+                channel,
+                recipient,
+                thread,
+            },
+            "person",
+            due,
+        );
     }
 
     /// The intake stage's parts.
@@ -720,4 +863,26 @@ impl Agent {
             wording: self.engine.flows().wording(),
         }
     }
+}
+
+/// Log what a person wrote; a reply (not a private note) is queued for the customer on the
+/// channel they last wrote from, unless that channel is a helpdesk that delivered it itself.
+fn person_wrote(
+    pending: &pending::Pending,
+    log: &[Event],
+    author: &str,
+    text: &str,
+    private: bool,
+) -> Event {
+    let event = pending.log(EventKind::HumanMessage {
+        author: author.to_string(),
+        text: text.to_string(),
+        private,
+    });
+    if !private {
+        if let Some(reply) = history::reply_to_last_message(log, text) {
+            pending.reply(reply, false);
+        }
+    }
+    event
 }

@@ -1,34 +1,62 @@
 //! What the customer already told this conversation: the latest value of every slot any flow
 //! held. A flow whose slot is marked `remember` starts with that value instead of asking again
 //! ("where is #W0000002?" … "and can I return it?"). The customer can still change it.
+//!
+//! A value a write acted on is spent for choosing: once #W0000001 is cancelled, "I also want to
+//! send something back" must not start a return of #W0000001. A slot the new flow offers
+//! candidates for is not carried when its remembered value is spent, so the customer is offered
+//! the orders that fit instead.
 
 use frontline_domain::{Command, Event, EventKind, ScoredCommand};
 use frontline_flows::FlowSet;
 use serde_json::{Map, Value};
 
+/// What the conversation remembers: the latest value of every slot its flows held.
+#[derive(Debug, Default)]
+pub(crate) struct Memory<'a> {
+    /// Slot name → its latest value.
+    pub slots: Map<String, Value>,
+    /// The log it was read from (what the writes acted on is read from it when needed).
+    events: &'a [Event],
+}
+
 /// The latest value of every slot the conversation's flows held, active or ended.
-pub(crate) fn remembered(events: &[Event]) -> Map<String, Value> {
-    let mut memory = Map::new();
+pub(crate) fn remembered(events: &[Event]) -> Memory<'_> {
+    let mut slots = Map::new();
     for event in events {
-        let slots: Box<dyn Iterator<Item = (&String, &Value)>> = match &event.kind {
+        let held: Box<dyn Iterator<Item = (&String, &Value)>> = match &event.kind {
             EventKind::FlowUpdated { stack, .. } => Box::new(stack.iter().flat_map(|f| &f.slots)),
             EventKind::FlowEnded { slots, .. } => Box::new(slots.iter()),
             _ => continue,
         };
-        for (name, value) in slots.filter(|(_, v)| !v.is_null()) {
-            memory.insert(name.clone(), value.clone());
+        for (name, value) in held.filter(|(_, v)| !v.is_null()) {
+            slots.insert(name.clone(), value.clone());
         }
     }
-    memory
+    Memory { slots, events }
+}
+
+impl Memory<'_> {
+    /// Whether a successful write acted on `value` (it was among the call's arguments).
+    fn spent(&self, value: &Value) -> bool {
+        let Some(value) = value.as_str() else {
+            return false;
+        };
+        self.events.iter().any(|e| {
+            matches!(&e.kind, EventKind::ActionExecuted { call, outcome: Ok(_) }
+                if call.writes() && call.acts_on(value))
+        })
+    }
 }
 
 /// The remembered values to give the flows this turn starts: for each flow started (and not
-/// already running), each `remember` slot the message does not set itself.
+/// already running), each `remember` slot the message does not set itself, except a slot the
+/// flow offers candidates for whose value a write already acted on.
 pub(crate) fn carry_over(
     commands: &[ScoredCommand],
     running: &[String],
     flows: &FlowSet,
-    memory: &Map<String, Value>,
+    memory: &Memory<'_>,
 ) -> Vec<(String, Value)> {
     let set_now: Vec<&str> = commands
         .iter()
@@ -49,15 +77,20 @@ pub(crate) fn carry_over(
             continue;
         }
         for (name, slot) in &flow.slots {
-            let Some(value) = memory.get(name) else {
+            let Some(value) = memory.slots.get(name) else {
                 continue;
             };
-            if slot.spec.remember
-                && !set_now.contains(&name.as_str())
-                && !carried.iter().any(|(n, _)| n == name)
+            if !slot.spec.remember
+                || set_now.contains(&name.as_str())
+                || carried.iter().any(|(n, _)| n == name)
             {
-                carried.push((name.clone(), value.clone()));
+                continue;
             }
+            // An order already cancelled (say) is not carried into a flow that offers orders.
+            if slot.candidates.is_some() && memory.spent(value) {
+                continue;
+            }
+            carried.push((name.clone(), value.clone()));
         }
     }
     carried
@@ -120,8 +153,8 @@ mod tests {
             }),
         ];
         let memory = remembered(&events);
-        assert_eq!(memory.get("order_id"), Some(&json!("#W0000002")));
-        assert!(!memory.contains_key("reason"));
+        assert_eq!(memory.slots.get("order_id"), Some(&json!("#W0000002")));
+        assert!(!memory.slots.contains_key("reason"));
         assert_eq!(
             telling(&[("order_id".into(), json!("#W0000002"))]).unwrap(),
             "I'll use the order id #W0000002 you gave earlier (tell me if you meant another)."

@@ -28,7 +28,7 @@ use frontline_domain::{
     Channel, Conversation, ConversationId, CustomerId, Event, EventKind, SurveyQuestion, Timestamp,
 };
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// How soon another conversation of the same customer counts as a repeat contact.
 pub const REPEAT_CONTACT_DAYS: i64 = 7;
@@ -66,6 +66,9 @@ pub struct ConversationFacts {
     pub csat: Option<u8>,
     /// Their answer to the effort question (1 very easy … 5 very hard), if they gave one.
     pub effort: Option<u8>,
+    /// The most demanding tier the conversation reached at run time (emotional, complex,
+    /// transactional, informational), if one was recorded.
+    pub tier: Option<String>,
 }
 
 impl ConversationFacts {
@@ -150,15 +153,17 @@ pub fn resolved_by_agent(events: &[Event]) -> bool {
 
 /// The questions for a slot (confirmations aside) in `events`, and the slots among them the
 /// customer had already given in that conversation (`events` may span several conversations;
-/// each keeps what it was told).
+/// each keeps what it was told). A value a successful write acted on is no longer known: the
+/// order asked for after the one given was cancelled is a new question.
 pub fn repeat_asks(events: &[Event]) -> (usize, Vec<String>) {
-    let mut known: HashMap<ConversationId, HashSet<String>> = HashMap::new();
+    let mut known: HashMap<ConversationId, HashMap<String, serde_json::Value>> = HashMap::new();
+    let mut spent: Vec<String> = vec![];
     let (mut asks, mut repeats) = (0, vec![]);
     let given = |slots: &serde_json::Map<String, serde_json::Value>| {
         slots
             .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, _)| k.clone())
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<Vec<_>>()
     };
     for event in events {
@@ -170,11 +175,26 @@ pub fn repeat_asks(events: &[Event]) -> (usize, Vec<String>) {
                 }
             }
             EventKind::FlowEnded { slots, .. } => known.extend(given(slots)),
+            // What a write acted on is used up: asking which order to return after the one
+            // given was cancelled asks something new.
+            EventKind::ActionExecuted {
+                call,
+                outcome: Ok(_),
+            } if call.writes() => {
+                for value in known.values().filter_map(|v| v.as_str()) {
+                    if call.acts_on(value) {
+                        spent.push(value.to_string());
+                    }
+                }
+            }
             EventKind::ReplySent {
                 asked: Some(slot), ..
             } if slot != "confirmation" => {
                 asks += 1;
-                if known.contains(slot) {
+                let usable = known
+                    .get(slot)
+                    .is_some_and(|v| !v.as_str().is_some_and(|v| spent.iter().any(|s| s == v)));
+                if usable {
                     repeats.push(slot.clone());
                 }
             }
@@ -209,6 +229,7 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
     let mut customer_messages = 0;
     let mut sentiments: Vec<f32> = vec![];
     let (mut csat, mut effort) = (None, None);
+    let mut tier: Option<usize> = None;
     for event in events {
         match &event.kind {
             EventKind::MessageReceived { channel, .. } => {
@@ -226,6 +247,15 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
                 SurveyQuestion::Csat => csat = Some(*score),
                 SurveyQuestion::Effort => effort = Some(*score),
             },
+            // The lower the index, the more demanding the tier.
+            EventKind::TierChanged { to, .. } => {
+                if let Some(rank) = frontline_escalation::tier::TIERS
+                    .iter()
+                    .position(|t| t == to)
+                {
+                    tier = Some(tier.map_or(rank, |r| r.min(rank)));
+                }
+            }
             _ => {}
         }
     }
@@ -253,6 +283,7 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
             .map(|(a, b)| (*a, *b)),
         csat,
         effort,
+        tier: tier.map(|rank| frontline_escalation::tier::TIERS[rank].to_string()),
     }
 }
 
@@ -300,6 +331,8 @@ pub struct Kpis {
     pub csat_channel_switch_gap: Option<f64>,
     /// The mean effort answer, 1 very easy … 5 very hard (CES); the target is under 2.5.
     pub ces: Option<f64>,
+    /// By the most demanding tier each conversation reached, the share resolved by the agent.
+    pub automation_rate_by_tier: BTreeMap<String, f64>,
 }
 
 fn share(part: usize, whole: usize) -> Option<f64> {
@@ -378,6 +411,14 @@ pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
         .iter()
         .filter_map(|c| c.effort.map(f64::from))
         .collect();
+    let mut by_tier: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for c in &window {
+        if let Some(tier) = &c.tier {
+            let entry = by_tier.entry(tier.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(c.resolved_by_agent);
+        }
+    }
     Kpis {
         conversations: n,
         cross_channel_resolution_rate: share(
@@ -409,7 +450,77 @@ pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
             .zip(csat_cross_channel)
             .map(|(single, cross)| (single - cross) * 100.0),
         ces: mean(&efforts),
+        automation_rate_by_tier: by_tier
+            .into_iter()
+            .map(|(tier, (all, resolved))| (tier, resolved as f64 / all as f64))
+            .collect(),
     }
+}
+
+/// A seed target for one KPI, and whether the window met it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TargetStatus {
+    /// The KPI's field name in [`Kpis`].
+    pub kpi: &'static str,
+    /// `above` or `below` (strictly), or `at_most`.
+    pub must_be: &'static str,
+    /// The target value (a share 0–1, or points, or the 1–5 effort scale).
+    pub value: f64,
+    /// The window's figure, when there is one.
+    pub actual: Option<f64>,
+    /// Whether it is met (`None`: no figure to judge).
+    pub met: Option<bool>,
+}
+
+/// The seed matrix's targets beside the window's figures: cross-channel resolution above 85%,
+/// FCR above 70%, context transfer above 95%, automation variance across channels below 10%,
+/// CES below 2.5, repeat contact below 15%, and the channel-switch CSAT gap at most 5 points.
+pub fn targets(k: &Kpis) -> Vec<TargetStatus> {
+    let target = |kpi, must_be, value: f64, actual: Option<f64>| TargetStatus {
+        kpi,
+        must_be,
+        value,
+        actual,
+        met: actual.map(|a| match must_be {
+            "above" => a > value,
+            "below" => a < value,
+            _ => a <= value,
+        }),
+    };
+    vec![
+        target(
+            "cross_channel_resolution_rate",
+            "above",
+            0.85,
+            k.cross_channel_resolution_rate,
+        ),
+        target(
+            "first_contact_resolution",
+            "above",
+            0.70,
+            k.first_contact_resolution,
+        ),
+        target(
+            "context_transfer_completeness",
+            "above",
+            0.95,
+            k.context_transfer_completeness,
+        ),
+        target(
+            "automation_rate_variance",
+            "below",
+            0.10,
+            k.automation_rate_variance,
+        ),
+        target("ces", "below", 2.5, k.ces),
+        target("repeat_contact_rate", "below", 0.15, k.repeat_contact_rate),
+        target(
+            "csat_channel_switch_gap",
+            "at_most",
+            5.0,
+            k.csat_channel_switch_gap,
+        ),
+    ]
 }
 
 /// The median of sorted values (the lower middle one for an even count, as nearest rank).

@@ -254,4 +254,76 @@ fn csat_ces_and_the_channel_switch_gap_match_the_figures_worked_out_by_hand() {
     close(k.csat_channel_switch_gap, (2.0 / 3.0 - 0.5) * 100.0);
     // Effort answers 1, 2, 2, 4.
     close(k.ces, 9.0 / 4.0);
+    // Beside the seed targets: CES 2.25 < 2.5 is met, a 16.7-point gap is not, and a figure
+    // the window lacks (no handoff, so no context transfer) is judged neither way.
+    let targets = frontline_analytics::targets(&k);
+    let met = |kpi: &str| targets.iter().find(|t| t.kpi == kpi).unwrap().met;
+    assert_eq!(met("ces"), Some(true));
+    assert_eq!(met("csat_channel_switch_gap"), Some(false));
+    assert_eq!(met("context_transfer_completeness"), None);
+    assert_eq!(targets.len(), 7);
+}
+
+fn tier(to: &str) -> EventKind {
+    EventKind::TierChanged {
+        from: None,
+        to: to.into(),
+        reason: "test".into(),
+    }
+}
+
+#[test]
+fn automation_by_tier_counts_each_conversation_at_the_most_demanding_tier_it_reached() {
+    let day = t(2, 10);
+    let with = |log: Vec<(i64, EventKind)>| conversation(CustomerId::new(), day, log);
+    let all = vec![
+        // Informational, answered: resolved.
+        with(vec![
+            (0, message(Channel::WebChat, "where is my order")),
+            (1, tier("informational")),
+            (2, ended("resolved")),
+        ]),
+        // Transactional twice: one resolved, one never finished.
+        with(vec![
+            (0, message(Channel::Sms, "return my kettle")),
+            (1, tier("transactional")),
+            (2, ended("resolved")),
+        ]),
+        with(vec![
+            (0, message(Channel::Sms, "cancel my order")),
+            (1, tier("transactional")),
+        ]),
+        // Emotional at one point, calm again and resolved: counted as emotional.
+        with(vec![
+            (
+                0,
+                message(Channel::Email, "this is ridiculous, where is it"),
+            ),
+            (1, tier("emotional")),
+            (5, message(Channel::Email, "ok thanks")),
+            (6, tier("transactional")),
+            (7, ended("resolved")),
+        ]),
+        // No tier recorded (an old log): in no tier's figure.
+        with(vec![
+            (0, message(Channel::Sms, "hi")),
+            (1, ended("resolved")),
+        ]),
+    ];
+    let k = kpis(&all, t(1, 0), t(3, 0));
+    let by_tier: Vec<(&str, f64)> = k
+        .automation_rate_by_tier
+        .iter()
+        .map(|(t, r)| (t.as_str(), *r))
+        .collect();
+    assert_eq!(
+        by_tier,
+        [
+            ("emotional", 1.0),
+            ("informational", 1.0),
+            ("transactional", 0.5)
+        ]
+    );
+    assert_eq!(all[3].tier.as_deref(), Some("emotional"));
+    assert_eq!(all[4].tier, None);
 }

@@ -9,8 +9,8 @@
 use crate::provider::{Capabilities, Provider, SendContext, SendError, Webhook};
 use crate::{HelpdeskEvent, Received, WebhookError};
 use frontline_domain::{
-    Channel, Identity, IdentityKind, InboundMessage, NormalizeOptions, OutboundMessage, OutboxId,
-    ThreadRef, Timestamp,
+    Channel, HelpdeskChange, Identity, IdentityKind, InboundMessage, NormalizeOptions,
+    OutboundMessage, OutboxId, ThreadRef, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -229,16 +229,23 @@ impl From<Event> for Received {
                 text,
                 private,
             } => Received {
-                helpdesk: vec![HelpdeskEvent::PersonWrote {
+                helpdesk: vec![HelpdeskEvent::about_contact(
+                    "chatwoot",
                     contact,
-                    author,
-                    text,
-                    private,
-                }],
+                    HelpdeskChange::PersonWrote {
+                        author,
+                        text,
+                        private,
+                    },
+                )],
                 ..Received::default()
             },
             Event::ReturnedToBot { contact } => Received {
-                helpdesk: vec![HelpdeskEvent::ReturnedToBot { contact }],
+                helpdesk: vec![HelpdeskEvent::about_contact(
+                    "chatwoot",
+                    contact,
+                    HelpdeskChange::ReturnedToBot,
+                )],
                 ..Received::default()
             },
         }

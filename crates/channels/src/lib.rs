@@ -102,23 +102,44 @@ pub struct Received {
 
 /// What a helpdesk tells frontline about a conversation a person has.
 #[derive(Clone, Debug, PartialEq)]
-pub enum HelpdeskEvent {
-    /// A person (agent) wrote in the conversation: recorded in the log.
-    PersonWrote {
-        /// The helpdesk contact, which finds our customer.
+pub struct HelpdeskEvent {
+    /// The helpdesk (`chatwoot`, `zendesk`, `freshdesk`).
+    pub helpdesk: &'static str,
+    /// Which conversation it is about.
+    pub about: HelpdeskRef,
+    /// What happened.
+    pub change: frontline_domain::HelpdeskChange,
+    /// The helpdesk's id of the event, so a redelivery is applied once (`None`: the helpdesk
+    /// sends none, and the change is applied as it comes).
+    pub event_id: Option<String>,
+    /// When the helpdesk says it happened (`None`: when it arrived).
+    pub at: Option<Timestamp>,
+}
+
+/// How a helpdesk names the conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HelpdeskRef {
+    /// By its contact, which finds our customer (Chatwoot).
+    Contact(Identity),
+    /// By the ticket a handoff opened (its reference, as the handoff outbox recorded it).
+    Ticket(String),
+}
+
+impl HelpdeskEvent {
+    /// A change about a contact, with no id or time of its own (Chatwoot's).
+    pub fn about_contact(
+        helpdesk: &'static str,
         contact: Identity,
-        /// The person's name.
-        author: String,
-        /// What they wrote.
-        text: String,
-        /// A private note rather than a message to the customer.
-        private: bool,
-    },
-    /// The conversation went back to the bot.
-    ReturnedToBot {
-        /// The helpdesk contact.
-        contact: Identity,
-    },
+        change: frontline_domain::HelpdeskChange,
+    ) -> Self {
+        HelpdeskEvent {
+            helpdesk,
+            about: HelpdeskRef::Contact(contact),
+            change,
+            event_id: None,
+            at: None,
+        }
+    }
 }
 
 impl Received {

@@ -352,7 +352,8 @@ pub struct ConversationConfig {
 }
 
 /// `[escalation]`: the policy (`[escalation.sentiment]`, `[escalation.low_confidence]`,
-/// `[escalation.repeated_failure]`, `[escalation.vip]`, `[escalation.agent_error]`), routing
+/// `[escalation.repeated_failure]`, `[escalation.vip]`, `[escalation.agent_error]`,
+/// `[escalation.tiers]`), routing
 /// (`[escalation.routing]` with `[[escalation.routing.rules]]`), business hours
 /// (`[escalation.hours]`) and per-channel response times (`[escalation.response_times]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -368,6 +369,8 @@ pub struct EscalationConfig {
     pub vip: frontline_escalation::policy::VipPolicy,
     /// LLM and understanding failures.
     pub agent_error: frontline_escalation::policy::AgentErrorPolicy,
+    /// How the conversation's tier is read at run time (`[escalation.tiers]`).
+    pub tiers: frontline_escalation::TierRules,
     /// Routing rules.
     pub routing: frontline_escalation::Routing,
     /// When the human team works.
@@ -389,6 +392,7 @@ impl Default for EscalationConfig {
             repeated_failure: policy.repeated_failure,
             vip: policy.vip,
             agent_error: policy.agent_error,
+            tiers: policy.tiers,
             routing: Default::default(),
             hours: Default::default(),
             response_times: Default::default(),
@@ -408,6 +412,7 @@ impl EscalationConfig {
                 repeated_failure: self.repeated_failure.clone(),
                 vip: self.vip.clone(),
                 agent_error: self.agent_error.clone(),
+                tiers: self.tiers.clone(),
             },
             routing: self.routing.clone(),
             notice: frontline_escalation::HandoffNotice::new(

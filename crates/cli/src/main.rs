@@ -418,6 +418,24 @@ async fn kpis_command(
     for (channel, rate) in &kpis.automation_rate_by_channel {
         println!("  automation rate, {channel:<26} {}", pct(Some(*rate)));
     }
+    for (tier, rate) in &kpis.automation_rate_by_tier {
+        println!(
+            "  automation rate, {:<26} {}",
+            format!("{tier} tier"),
+            pct(Some(*rate))
+        );
+    }
+    println!("seed targets:");
+    for t in frontline_server::analytics::targets(&kpis) {
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "missed",
+            None => "no figure",
+        };
+        let must_be = t.must_be.replace('_', " ");
+        let target = format!("{must_be} {}", t.value);
+        println!("  {:<36} {target:<14} {verdict}", t.kpi.replace('_', " "));
+    }
     for (reason, rate) in &kpis.escalation_rate_by_reason {
         println!("  escalations, {reason:<30} {}", pct(Some(*rate)));
     }
@@ -596,12 +614,14 @@ async fn serve(config: Config, bind: Option<String>) -> Result<()> {
     // Webhooks queue messages; the intake worker runs their turns; the outbox workers deliver
     // the replies on every configured channel and the handoffs to the helpdesk.
     let intake = Arc::new(tokio::sync::Notify::new());
-    let providers = Arc::new(
-        config
-            .channels
-            .registry(HANDOFF_TIMEOUT)
-            .map_err(anyhow::Error::msg)?,
-    );
+    // The channels' providers, and the helpdesk's webhooks back (Zendesk, Freshdesk).
+    let mut providers = config
+        .channels
+        .providers(HANDOFF_TIMEOUT)
+        .map_err(anyhow::Error::msg)?;
+    providers.extend(config.handoff.inbound());
+    let providers =
+        Arc::new(frontline_channels::Registry::new(providers).map_err(anyhow::Error::msg)?);
     let workers = frontline_server::workers::Workers::start(
         agent.clone(),
         providers.clone(),

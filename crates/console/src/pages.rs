@@ -794,6 +794,9 @@ pub async fn kpis(State(state): State<Arc<Console>>) -> PageResult {
             table { tbody { @for (reason, share) in &window.escalation_rate_by_reason { tr { td { (reason.replace('_', " ")) } td { (pct(Some(*share))) } } } } }
             h2 { "Automation by first channel" }
             table { tbody { @for (channel, share) in &window.automation_rate_by_channel { tr { td { (channel) } td { (pct(Some(*share))) } } } } }
+            h2 { "Automation by tier" }
+            p.hint { "Each conversation at the most demanding tier it reached (emotional, complex, transactional, informational)." }
+            table.by-tier { tbody { @for (tier, share) in &window.automation_rate_by_tier { tr { td { (tier) } td { (pct(Some(*share))) } } } } }
             h1 #evals { "Latest eval run" }
             @match &report {
                 Some(r) => {

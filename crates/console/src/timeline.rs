@@ -230,6 +230,24 @@ fn body(kind: &EventKind) -> Markup {
         } => html! {
             div.note.survey { span.label { "survey" } " " (question.as_str()) " withdrawn · " (reason) }
         },
+        EventKind::TierChanged { from, to, reason } => html! {
+            div.note.tier {
+                span.label { "tier" } " "
+                @if let Some(from) = from { (from) " → " }
+                strong { (to) } " · " (reason)
+            }
+        },
+        EventKind::HelpdeskUpdated {
+            helpdesk,
+            change,
+            applied,
+            ..
+        } => html! {
+            div.note.status {
+                span.label { "helpdesk" } " " (helpdesk) ": " (change.replace('_', " "))
+                @if !*applied { " · " span.failed { "changed nothing" } }
+            }
+        },
         EventKind::StatusChanged { from, to } => html! {
             div.note.status { span.label { "status" } " " (status_name(*from)) " → " strong { (status_name(*to)) } }
         },

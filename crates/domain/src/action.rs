@@ -46,6 +46,27 @@ pub struct ActionCall {
     pub idempotency_key: Option<String>,
 }
 
+impl ActionCall {
+    /// Whether it writes (a write carries an idempotency key).
+    pub fn writes(&self) -> bool {
+        self.idempotency_key.is_some()
+    }
+
+    /// Whether `value` is one of its arguments' strings, however deep (the order a cancellation
+    /// acted on, say).
+    pub fn acts_on(&self, value: &str) -> bool {
+        fn holds(v: &serde_json::Value, value: &str) -> bool {
+            match v {
+                serde_json::Value::String(s) => s == value,
+                serde_json::Value::Array(items) => items.iter().any(|v| holds(v, value)),
+                serde_json::Value::Object(fields) => fields.values().any(|v| holds(v, value)),
+                _ => false,
+            }
+        }
+        holds(&self.args, value)
+    }
+}
+
 /// Why an action did not produce a result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "error", rename_all = "snake_case")]

@@ -201,6 +201,71 @@ pub enum EventKind {
         #[serde(default)]
         private: bool,
     },
+    /// The conversation's tier changed (informational, transactional, complex, emotional).
+    TierChanged {
+        /// The tier before (`None` on the first reading).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// The tier now.
+        to: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A helpdesk told frontline about the ticket a handoff opened (a person replied, solved
+    /// it, reopened it). Kept so a redelivery is applied once and an older status change
+    /// arriving after a newer one is not applied at all.
+    HelpdeskUpdated {
+        /// The helpdesk (`zendesk`, `freshdesk`, `chatwoot`).
+        helpdesk: String,
+        /// The helpdesk's id of the event (or a digest of the delivery when it sends none).
+        event_id: String,
+        /// What changed: `person_wrote`, `solved` or `reopened`.
+        change: String,
+        /// When the helpdesk says it happened.
+        at: Timestamp,
+        /// False when it was recorded but changed nothing (the conversation was already in
+        /// that state, or a newer status change had been applied).
+        applied: bool,
+    },
+}
+
+/// What a helpdesk reports about the ticket of a handed-off conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HelpdeskChange {
+    /// A person wrote on the ticket: a reply for the customer, or a private note.
+    PersonWrote {
+        /// Their name.
+        author: String,
+        /// What they wrote.
+        text: String,
+        /// A private note rather than a reply.
+        private: bool,
+    },
+    /// The ticket was solved: the conversation is resolved (and surveyed) and the bot answers
+    /// the customer's next message.
+    Solved,
+    /// The ticket was reopened: a person has the conversation again.
+    Reopened,
+    /// The helpdesk gave the conversation back to the bot without solving it (Chatwoot's
+    /// hand-back).
+    ReturnedToBot,
+}
+
+impl HelpdeskChange {
+    /// Its name in the log.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HelpdeskChange::PersonWrote { .. } => "person_wrote",
+            HelpdeskChange::Solved => "solved",
+            HelpdeskChange::Reopened => "reopened",
+            HelpdeskChange::ReturnedToBot => "returned_to_bot",
+        }
+    }
+
+    /// Whether it changes who has the conversation (so an older one arriving late is stale).
+    pub fn is_status(&self) -> bool {
+        !matches!(self, HelpdeskChange::PersonWrote { .. })
+    }
 }
 
 impl EventKind {
@@ -224,6 +289,8 @@ impl EventKind {
             EventKind::SurveySent { .. } => "survey_sent",
             EventKind::SurveyAnswered { .. } => "survey_answered",
             EventKind::SurveyWithdrawn { .. } => "survey_withdrawn",
+            EventKind::HelpdeskUpdated { .. } => "helpdesk_updated",
+            EventKind::TierChanged { .. } => "tier_changed",
         }
     }
 }

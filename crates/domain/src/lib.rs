@@ -28,7 +28,7 @@ pub use customer::{Customer, IdentityRecord};
 pub use escalation::{
     EscalationOverride, EscalationSummary, EscalationTrigger, Priority, RoutingHint,
 };
-pub use event::{Event, EventKind, FlowFrame, LlmUsage, Offer, StepRef};
+pub use event::{Event, EventKind, FlowFrame, HelpdeskChange, LlmUsage, Offer, StepRef};
 pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
 pub use ids::{ConversationId, CustomerId, OutboxId};
 pub use message::{InboundMessage, OutboundMessage, ThreadRef};

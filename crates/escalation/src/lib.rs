@@ -17,6 +17,7 @@ pub mod notice;
 pub mod policy;
 pub mod routing;
 pub mod summary;
+pub mod tier;
 pub mod trajectory;
 
 pub use notice::{BusinessHours, HandoffNotice, ResponseTimes};
@@ -28,4 +29,5 @@ pub use summary::{
     build_summary, completeness, render_note, validate_summary, validate_summary_json,
     Completeness, SummaryError, SummaryInput,
 };
+pub use tier::{recorded_tier, TierReading, TierRules};
 pub use trajectory::Trajectory;

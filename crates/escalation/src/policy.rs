@@ -152,6 +152,8 @@ pub struct EscalationPolicy {
     pub vip: VipPolicy,
     /// LLM and understanding failures.
     pub agent_error: AgentErrorPolicy,
+    /// How the conversation's tier is read at run time (VIPs, routing and KPIs use it).
+    pub tiers: crate::TierRules,
 }
 
 /// A decision to hand off, with its reason code and reason in words.
@@ -202,6 +204,8 @@ pub struct TurnFacts<'a> {
     pub vip: bool,
     /// Flows from the customer's earlier conversations.
     pub prior_flows: &'a [PriorFlow],
+    /// The conversation's tier at run time, this turn's message included.
+    pub tier: Option<&'a str>,
     /// Now.
     pub now: Timestamp,
 }
@@ -252,19 +256,35 @@ impl EscalationPolicy {
         if !facts.vip {
             return None;
         }
-        let flow = facts.started.iter().find(|flow| {
-            flow.vip_to_human.unwrap_or_else(|| {
-                self.vip
-                    .to_human_on_tiers
-                    .iter()
-                    .any(|t| t.eq_ignore_ascii_case(flow.tier))
-            })
-        })?;
-        Some(Escalation {
+        let on_tier = |tier: &str| {
+            self.vip
+                .to_human_on_tiers
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(tier))
+        };
+        if let Some(flow) = facts
+            .started
+            .iter()
+            .find(|flow| flow.vip_to_human.unwrap_or_else(|| on_tier(flow.tier)))
+        {
+            return Some(Escalation {
+                trigger: EscalationTrigger::Policy,
+                reason: format!(
+                    "VIP customer on a {} request (`{}`): VIPs are served by a person",
+                    flow.tier, flow.flow_id
+                ),
+            });
+        }
+        // The conversation turned emotional (or complex) whatever its flows: an upset VIP is
+        // served by a person, unless a flow started now says otherwise.
+        let tier = facts
+            .tier
+            .filter(|t| matches!(*t, "emotional" | "complex"))?;
+        let opted_out = facts.started.iter().any(|f| f.vip_to_human == Some(false));
+        (on_tier(tier) && !opted_out).then(|| Escalation {
             trigger: EscalationTrigger::Policy,
             reason: format!(
-                "VIP customer on a {} request (`{}`): VIPs are served by a person",
-                flow.tier, flow.flow_id
+                "VIP customer and the conversation is {tier}: VIPs are served by a person"
             ),
         })
     }

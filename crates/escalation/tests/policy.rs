@@ -74,6 +74,7 @@ impl Log {
             started,
             vip: false,
             prior_flows: &[],
+            tier: None,
             now: t0() + Duration::hours(1),
         }
     }
@@ -401,6 +402,36 @@ fn vips_go_to_a_person_on_the_configured_tiers_and_flows_can_opt_in() {
     assert_eq!(
         trigger(&policy, &vip(&log, &opted_in)),
         Some(EscalationTrigger::Policy)
+    );
+    // The conversation's tier at run time: an upset VIP goes to a person on any flow (the
+    // default tiers), unless a flow started now opts out; a complex one is not on the list.
+    let upset = |tier: &'static str, started: &'static [StartedFlow<'static>]| TurnFacts {
+        vip: true,
+        tier: Some(tier),
+        ..log.facts(None, started)
+    };
+    let e = policy.assess(&upset("emotional", &[])).unwrap();
+    assert_eq!(e.trigger, EscalationTrigger::Policy);
+    assert!(e.reason.contains("emotional"), "{}", e.reason);
+    assert_eq!(trigger(&policy, &upset("complex", &[])), None);
+    assert_eq!(trigger(&policy, &upset("transactional", &[])), None);
+    const OPTED_OUT: [StartedFlow<'static>; 1] = [StartedFlow {
+        flow_id: "order_status",
+        tier: "informational",
+        frame: None,
+        vip_to_human: Some(false),
+    }];
+    assert_eq!(trigger(&policy, &upset("emotional", &OPTED_OUT)), None);
+    assert_eq!(
+        trigger(
+            &policy,
+            &TurnFacts {
+                vip: false,
+                ..upset("emotional", &[])
+            }
+        ),
+        None,
+        "not a VIP"
     );
 }
 

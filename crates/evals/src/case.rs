@@ -470,6 +470,9 @@ pub enum Assertion {
     SurveySent(frontline_domain::SurveyQuestion),
     /// No survey stands: none was asked, or each one asked was withdrawn.
     NoSurvey,
+    /// The conversation's tier, as last recorded (`informational`, `transactional`, `complex`,
+    /// `emotional`).
+    Tier(String),
     /// The customer answered this survey question with this score.
     SurveyAnswered {
         /// The question.
@@ -524,6 +527,7 @@ impl Assertion {
             Assertion::SurveySent(_) => "survey_sent",
             Assertion::NoSurvey => "no_survey",
             Assertion::SurveyAnswered { .. } => "survey_answered",
+            Assertion::Tier(_) => "tier",
         }
     }
 }

@@ -854,6 +854,12 @@ fn check(
                 .then_some(())
                 .ok_or_else(|| format!("no {question} survey stands; standing: {standing:?}"))
         }
+        Assertion::Tier(expected) => {
+            let tier = frontline_escalation::recorded_tier(events.iter());
+            (tier == Some(expected.as_str()))
+                .then_some(())
+                .ok_or_else(|| format!("the tier is {tier:?}, not {expected}"))
+        }
         Assertion::NoSurvey => {
             let standing = standing_surveys(events);
             standing

@@ -328,6 +328,16 @@ impl FlowSet {
         self.flows.get(id)
     }
 
+    /// Whether another flow runs `id` as a step of its own (`call:`), as every demo flow runs
+    /// `authenticate`: such a flow is part of its caller's request, not one of its own.
+    pub fn is_called(&self, id: &str) -> bool {
+        self.flows.values().any(|f| {
+            f.program
+                .iter()
+                .any(|i| matches!(&i.op, Op::Call { flow } if flow == id))
+        })
+    }
+
     /// Every flow, by id.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<CompiledFlow>> {
         self.flows.values()

@@ -363,7 +363,9 @@ impl Engine {
                             reason: format!("flow `{flow_id}` is not started by customers"),
                         })
                     }
-                    Some(_) if stack.iter().any(|f| &f.flow_id == flow_id) => {}
+                    Some(_) if stack.iter().any(|f| &f.flow_id == flow_id) => {
+                        self.back_to(stack, flow_id, env, out);
+                    }
                     Some(_) => {
                         if let Some(top) = stack.last_mut() {
                             top.interrupted = true;
@@ -1254,6 +1256,46 @@ impl Engine {
             if first < pc {
                 Self::set_pc(&flow, frame, first);
             }
+        }
+    }
+
+    /// The customer asks again for a request a digression interrupted ("ok, yes please cancel
+    /// it" while the order's status is being looked up): the flows started on top of it end
+    /// abandoned and it goes on; a yes to the one thing it was proposing is taken as the answer.
+    /// A flow it called (authentication) is part of it and stays.
+    fn back_to(&self, stack: &mut Vec<FlowFrame>, flow_id: &str, env: &Env, out: &mut Out) {
+        let Some(index) = stack.iter().rposition(|f| f.flow_id == flow_id) else {
+            return;
+        };
+        if index + 1 == stack.len() || !stack[index].interrupted {
+            return;
+        }
+        while stack.len() > index + 1 {
+            let frame = stack.pop().expect("a frame above");
+            out.effects.push(Effect::FlowEnded {
+                flow_id: frame.flow_id,
+                outcome: Outcome::Abandoned,
+            });
+        }
+        let frame = stack.last_mut().expect("the flow asked for");
+        // What it was proposing, read before it resumes (resuming re-runs its look-ups).
+        let accepted = frame
+            .requested_slot
+            .clone()
+            .filter(|_| frame.offered.len() == 1)
+            .and_then(
+                |slot| match crate::candidates::resolve(&env.message, &frame.offered) {
+                    crate::candidates::Pick::One(value) => Some((slot, value)),
+                    _ => None,
+                },
+            );
+        self.resume(frame);
+        if let Some((slot, value)) = accepted {
+            let command = Command::SetSlot {
+                name: slot.clone(),
+                value: value.clone(),
+            };
+            self.set_slot(stack, &command, &slot, &value, env, out);
         }
     }
 

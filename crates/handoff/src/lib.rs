@@ -6,10 +6,15 @@
 //! the delivery's [`Progress`], which the caller persists between attempts, so a retry after a
 //! 5xx or a crash resumes where it stopped and never creates a second ticket or note. Where a
 //! provider offers idempotency keys (Zendesk) they are sent too.
+//!
+//! The way back ([`inbound`]): Zendesk's and Freshdesk's webhooks report a person's reply, a
+//! solved ticket and a reopened one, verified as each provider allows (Zendesk's signature,
+//! Freshdesk's shared secret).
 
 pub mod chatwoot;
 pub mod dispatch;
 pub mod freshdesk;
+pub mod inbound;
 pub mod webhook;
 pub mod zendesk;
 
@@ -256,5 +261,25 @@ impl TargetConfig {
                 std::sync::Arc::new(webhook::Webhook::new(c.clone(), client))
             }
         })
+    }
+
+    /// The helpdesk's webhooks back to frontline (`/webhooks/zendesk`, `/webhooks/freshdesk`),
+    /// when the target has a webhook secret configured.
+    pub fn inbound(&self) -> Option<std::sync::Arc<dyn frontline_channels::Provider>> {
+        match self {
+            TargetConfig::Zendesk(zendesk::ZendeskConfig {
+                webhook_secret: Some(secret),
+                ..
+            }) => Some(inbound::Inbound::provider(zendesk::ZendeskWebhooks::new(
+                secret.clone(),
+            ))),
+            TargetConfig::Freshdesk(freshdesk::FreshdeskConfig {
+                webhook_secret: Some(secret),
+                ..
+            }) => Some(inbound::Inbound::provider(
+                freshdesk::FreshdeskWebhooks::new(secret.clone()),
+            )),
+            _ => None,
+        }
     }
 }

@@ -353,6 +353,7 @@ async fn zendesk_ticket_with_internal_comment_and_an_idempotency_key_that_dedupe
             email: "agent@acme.test".into(),
             api_token: "zd-token".into(),
             groups: [("returns".to_string(), 360001u64)].into(),
+            webhook_secret: None,
         },
         client(),
     );
@@ -422,6 +423,7 @@ async fn freshdesk_ticket_then_private_note_and_a_failed_note_is_retried_on_the_
         FreshdeskConfig {
             base_url: url,
             api_key: "fd-key".into(),
+            webhook_secret: None,
         },
         client(),
     );
@@ -575,6 +577,7 @@ async fn the_dispatcher_keeps_progress_between_attempts_backs_off_and_gives_up_o
         FreshdeskConfig {
             base_url: url,
             api_key: "k".into(),
+            webhook_secret: None,
         },
         client(),
     ));

@@ -25,5 +25,11 @@ pub async fn get_kpis(
         ));
     }
     let kpis = kpis_between(&state.store, from, to).await?;
-    Ok(Json(KpiView { from, to, kpis }))
+    let targets = targets(&kpis);
+    Ok(Json(KpiView {
+        from,
+        to,
+        kpis,
+        targets,
+    }))
 }

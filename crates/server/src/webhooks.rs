@@ -17,7 +17,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use frontline_channels::{HelpdeskEvent, Received, Webhook, WebhookError};
+use frontline_agent::HelpdeskApplied;
+use frontline_channels::{HelpdeskEvent, HelpdeskRef, Received, Webhook, WebhookError};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -161,36 +162,52 @@ pub async fn inbound(
 }
 
 /// Apply what a helpdesk said about a conversation a person has: their message goes in the
-/// log, a hand-back releases it to the bot. A contact frontline never talked to is the
-/// helpdesk's alone: ignored, with why.
+/// log (and to the customer), a solved ticket gives the conversation back to the bot with a
+/// survey, a reopened one gives it to a person again, a hand-back releases it. A contact or
+/// ticket frontline does not know is the helpdesk's alone: ignored, with why; so are a
+/// redelivery and a status change older than one applied.
 async fn helpdesk_event(
     state: &AppState,
     event: HelpdeskEvent,
 ) -> Result<Option<String>, Response> {
-    let contact = match &event {
-        HelpdeskEvent::PersonWrote { contact, .. } | HelpdeskEvent::ReturnedToBot { contact } => {
-            contact.clone()
-        }
-    };
-    let Some(conversation) = helpdesk_conversation(state, &contact).await? else {
-        return Ok(Some(format!("no conversation for {contact}")));
-    };
-    let applied = match event {
-        HelpdeskEvent::PersonWrote {
-            author,
-            text,
-            private,
-            ..
-        } => state
-            .agent
-            .record_human_message(conversation, &author, &text, private)
+    let failed = |e: frontline_store::StoreError| crate::ApiError::from(e).into_response();
+    let conversation = match &event.about {
+        HelpdeskRef::Contact(contact) => helpdesk_conversation(state, contact).await?,
+        HelpdeskRef::Ticket(ticket) => state
+            .store
+            .conversation_of_ticket(event.helpdesk, ticket)
             .await
-            .map(|_| ()),
-        HelpdeskEvent::ReturnedToBot { .. } => state.agent.release(conversation).await.map(|_| ()),
+            .map_err(failed)?,
     };
-    applied
-        .map(|()| None)
-        .map_err(|e| crate::ApiError::from(e).into_response())
+    let Some(conversation) = conversation else {
+        return Ok(Some(match &event.about {
+            HelpdeskRef::Contact(contact) => format!("no conversation for {contact}"),
+            HelpdeskRef::Ticket(ticket) => {
+                format!(
+                    "{} ticket {ticket} is not one of frontline's handoffs",
+                    event.helpdesk
+                )
+            }
+        }));
+    };
+    let change = event.change.as_str();
+    let applied = state
+        .agent
+        .apply_helpdesk(
+            conversation,
+            event.helpdesk,
+            event.event_id.as_deref(),
+            event.at,
+            event.change,
+        )
+        .await
+        .map_err(|e| crate::ApiError::from(e).into_response())?;
+    Ok(match applied {
+        HelpdeskApplied::Applied => None,
+        HelpdeskApplied::Duplicate => Some(format!("{change}: seen before (a redelivery)")),
+        HelpdeskApplied::Stale => Some(format!("{change}: older than a status change applied")),
+        HelpdeskApplied::Unchanged => Some(format!("{change}: the conversation was already so")),
+    })
 }
 
 /// Queue the messages, record the receipts, wake the intake worker.

@@ -89,6 +89,25 @@ impl Store {
         .collect()
     }
 
+    /// The conversation whose handoff to `target` became the ticket `reference`, if any (the
+    /// latest, should a helpdesk reuse a ticket).
+    pub async fn conversation_of_ticket(
+        &self,
+        target: &str,
+        reference: &str,
+    ) -> Result<Option<ConversationId>> {
+        let row = query(
+            "SELECT conversation_id FROM handoffs WHERE target = $1 AND reference = $2 \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(target.to_string())
+        .bind(reference.to_string())
+        .fetch_optional(&self.db)
+        .await?;
+        row.map(|row| parse_field("handoffs", "conversation_id", &row.get::<String>(0)))
+            .transpose()
+    }
+
     /// Record an attempt: its progress (always kept, even on failure) and how it went.
     pub async fn record_handoff_attempt(
         &self,

@@ -4,6 +4,7 @@
 use crate::ApiError;
 use chrono::{DateTime, NaiveDate, Utc};
 use frontline_analytics::{facts, kpis, Kpis, REPEAT_CONTACT_DAYS};
+pub use frontline_analytics::{targets, TargetStatus};
 use frontline_domain::Timestamp;
 use frontline_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,8 @@ pub struct KpiView {
     /// The figures.
     #[serde(flatten)]
     pub kpis: Kpis,
+    /// The seed targets beside them.
+    pub targets: Vec<TargetStatus>,
 }
 
 /// An optional time parameter, or a 400 naming it.

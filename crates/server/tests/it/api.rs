@@ -138,11 +138,14 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
                 "action_executed",
                 "flow_ended",
                 "flow_updated",
-                "reply_sent"
+                "reply_sent",
+                // The conversation's first tier: a status question is informational.
+                "tier_changed"
             ],
             "{}",
             s.db.label
         );
+        assert_eq!(view["events"][12]["to"], json!("informational"));
         // The flows started and ended within the turn; the log still says which steps ran.
         let updated = &view["events"][10];
         assert_eq!(updated["stack"], json!([]));

@@ -2,10 +2,6 @@
 //! Chatwoot's messages API against provider doubles that check each request's real shape and
 //! auth; email against a real SMTP server (aiosmtpd, installed by `scripts/smtp.sh`).
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
 use frontline_channels::chatwoot::{ChatwootConfig, ChatwootProvider};
 use frontline_channels::email::{EmailConfig, EmailProvider};
 use frontline_channels::twilio::{TwilioConfig, TwilioProvider};
@@ -19,54 +15,10 @@ use frontline_server::delivery::{OutboxWorker, Pass};
 use frontline_store::testing::{sqlite, TestStore};
 use frontline_store::Backoff;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A provider double: records every request (path, headers, body) and answers with the
-/// status and body at the front of its script (then 200 and the last body).
-#[derive(Clone, Default)]
-struct Provider {
-    seen: Arc<Mutex<Vec<(String, HeaderMap, String)>>>,
-    script: Arc<Mutex<Vec<(u16, Value)>>>,
-}
-
-impl Provider {
-    /// The requests so far (a copy: no lock is held by the caller).
-    fn requests(&self) -> Vec<(String, HeaderMap, String)> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-async fn record(
-    State(p): State<Provider>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: String,
-) -> (StatusCode, Json<Value>) {
-    p.seen
-        .lock()
-        .unwrap()
-        .push((uri.path().to_string(), headers, body));
-    let mut script = p.script.lock().unwrap();
-    let (status, body) = if script.len() > 1 {
-        script.remove(0)
-    } else {
-        script.first().cloned().unwrap_or((200, json!({})))
-    };
-    (StatusCode::from_u16(status).unwrap(), Json(body))
-}
-
-async fn provider(script: Vec<(u16, Value)>) -> (Provider, String) {
-    let p = Provider {
-        script: Arc::new(Mutex::new(script)),
-        ..Provider::default()
-    };
-    let app = Router::new().fallback(post(record)).with_state(p.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (p, base)
-}
+use crate::common::provider_double as provider;
 
 fn identity(kind: IdentityKind, raw: &str) -> Identity {
     Identity::parse(kind, raw, &NormalizeOptions::default()).unwrap()

@@ -7,3 +7,4 @@ mod common;
 mod console;
 mod continuity_eval;
 mod deliver;
+mod helpdesk;

@@ -30,6 +30,8 @@ pub const TELEGRAM_SECRET: &str = "tg-secret_token-1";
 
 pub struct Server {
     pub base: String,
+    /// The providers its webhooks and outbox use.
+    pub registry: Arc<frontline_channels::Registry>,
     pub http: reqwest::Client,
     pub agent: Arc<Agent>,
     pub db: TestStore,
@@ -103,37 +105,111 @@ pub async fn sqlite_server() -> Server {
 }
 
 async fn server_on(db: TestStore) -> Server {
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let parts = DemoParts::new(dir.path()).await;
-        let agent = Arc::new(parts.rule_agent(db.store.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(AppState {
-            store: agent.store().clone(),
-            agent: agent.clone(),
-            normalize: NormalizeOptions::default(),
-            knowledge: None,
-            channels: channels(&base),
-            providers: Arc::new(channels(&base).registry(Duration::from_secs(5)).unwrap()),
-            intake: Default::default(),
-            access: Default::default(),
-            limits: Default::default(),
-            console: Default::default(),
-        });
-        tokio::spawn(frontline_server::serve(
-            listener,
-            router(state),
-            std::future::pending(),
-        ));
-        Server {
-            base,
-            http: reqwest::Client::new(),
-            agent,
-            db,
-            _dir: dir,
-        }
+    server_with(db, |agent| agent, |_| vec![]).await
+}
+
+/// A server on `db` whose agent `agent` adjusts (a handoff target, surveys) and whose
+/// registry also holds `extra(base)`'s providers (a helpdesk's webhooks).
+pub async fn server_with(
+    db: TestStore,
+    agent: impl FnOnce(Agent) -> Agent,
+    extra: impl FnOnce(&str) -> Vec<Arc<dyn frontline_channels::Provider>>,
+) -> Server {
+    server_for(db, agent, channels, extra).await
+}
+
+/// [`server_with`], with the channels' settings from `channels(base)`.
+pub async fn server_for(
+    db: TestStore,
+    agent: impl FnOnce(Agent) -> Agent,
+    channels: impl Fn(&str) -> ChannelsConfig,
+    extra: impl FnOnce(&str) -> Vec<Arc<dyn frontline_channels::Provider>>,
+) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = DemoParts::new(dir.path()).await;
+    let agent = Arc::new(agent(parts.rule_agent(db.store.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut providers = channels(&base).providers(Duration::from_secs(5)).unwrap();
+    providers.extend(extra(&base));
+    let registry = Arc::new(frontline_channels::Registry::new(providers).unwrap());
+    let state = Arc::new(AppState {
+        store: agent.store().clone(),
+        agent: agent.clone(),
+        normalize: NormalizeOptions::default(),
+        knowledge: None,
+        channels: channels(&base),
+        providers: registry.clone(),
+        intake: Default::default(),
+        access: Default::default(),
+        limits: Default::default(),
+        console: Default::default(),
+    });
+    tokio::spawn(frontline_server::serve(
+        listener,
+        router(state),
+        std::future::pending(),
+    ));
+    Server {
+        base,
+        registry,
+        http: reqwest::Client::new(),
+        agent,
+        db,
+        _dir: dir,
     }
+}
+
+/// A provider's API double: records every request (path, headers, body) and answers with the
+/// status and body at the front of its script (then 200 and the last body).
+#[derive(Clone, Default)]
+pub struct ProviderDouble {
+    seen: Arc<std::sync::Mutex<Vec<(String, axum::http::HeaderMap, String)>>>,
+    script: Arc<std::sync::Mutex<Vec<(u16, Value)>>>,
+}
+
+impl ProviderDouble {
+    /// The requests so far (a copy: no lock is held by the caller).
+    pub fn requests(&self) -> Vec<(String, axum::http::HeaderMap, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn record(
+    axum::extract::State(p): axum::extract::State<ProviderDouble>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> (axum::http::StatusCode, axum::Json<Value>) {
+    p.seen
+        .lock()
+        .unwrap()
+        .push((uri.path().to_string(), headers, body));
+    let mut script = p.script.lock().unwrap();
+    let (status, body) = if script.len() > 1 {
+        script.remove(0)
+    } else {
+        script.first().cloned().unwrap_or((200, json!({})))
+    };
+    (
+        axum::http::StatusCode::from_u16(status).unwrap(),
+        axum::Json(body),
+    )
+}
+
+/// A provider double on a loopback port, and its base URL.
+pub async fn provider_double(script: Vec<(u16, Value)>) -> (ProviderDouble, String) {
+    let p = ProviderDouble {
+        script: Arc::new(std::sync::Mutex::new(script)),
+        ..ProviderDouble::default()
+    };
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(record))
+        .with_state(p.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (p, base)
 }
 
 impl Server {
