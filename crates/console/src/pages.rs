@@ -74,6 +74,7 @@ pub struct ListQuery {
     status: Option<String>,
     channel: Option<String>,
     reason: Option<String>,
+    tier: Option<String>,
     from: Option<String>,
     to: Option<String>,
 }
@@ -99,6 +100,23 @@ pub async fn conversations(
                         fail(ApiError::invalid(
                             "reason".to_string(),
                             format!("no escalation reason {r:?}"),
+                        ))
+                    })
+            })
+            .transpose()?,
+        tier: given(&q.tier)
+            .map(|t| {
+                frontline_escalation::tier::TIERS
+                    .into_iter()
+                    .find(|known| *known == t)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        fail(ApiError::invalid(
+                            "tier".to_string(),
+                            format!(
+                                "no tier {t:?} (one of {})",
+                                frontline_escalation::tier::TIERS.join(", ")
+                            ),
                         ))
                     })
             })
@@ -147,6 +165,14 @@ pub async fn conversations(
                         }
                     }
                 }
+                label { "Tier "
+                    select name="tier" {
+                        option value="" { "any" }
+                        @for t in frontline_escalation::tier::TIERS {
+                            option value=(t) selected[selected(&q.tier, t)] { (t) }
+                        }
+                    }
+                }
                 label { "Active from " input type="date" name="from" value=[given(&q.from)]; }
                 label { "to " input type="date" name="to" value=[given(&q.to)]; }
                 button type="submit" { "Filter" }
@@ -155,13 +181,14 @@ pub async fn conversations(
                 p.empty { "No conversations match." }
             } @else {
                 table.conversations {
-                    thead { tr { th { "Last activity" } th { "Status" } th { "Channels" } th { "Escalation" } th { "Conversation" } th { "Customer" } } }
+                    thead { tr { th { "Last activity" } th { "Status" } th { "Tier" } th { "Channels" } th { "Escalation" } th { "Conversation" } th { "Customer" } } }
                     tbody {
                         @for row in &rows {
                             @let c = &row.conversation;
                             tr data-conversation=(c.id) {
                                 td { (c.last_activity_at.format("%Y-%m-%d %H:%M")) }
                                 td { span class=(format!("status {}", c.status)) { (status_name(c.status)) } }
+                                td.tier { @if let Some(t) = &row.tier { (t) } }
                                 td { @for ch in &c.channels_seen { (channel_icon(*ch)) " " } }
                                 td { @if let Some(t) = row.escalation { (t.code().replace('_', " ")) } }
                                 td { a href=(format!("/console/conversations/{}", c.id)) { (shorten(&c.id.to_string(), 13)) } }

@@ -142,7 +142,10 @@ impl Store {
     ) -> Result<Vec<ListedConversation>> {
         let mut sql = format!(
             "SELECT {COLUMNS}, (SELECT e.payload FROM events e WHERE e.conversation_id = c.id \
-             AND e.kind = 'escalated' ORDER BY e.seq DESC LIMIT 1) FROM conversations c WHERE 1 = 1"
+             AND e.kind = 'escalated' ORDER BY e.seq DESC LIMIT 1), \
+             (SELECT t.payload FROM events t WHERE t.conversation_id = c.id \
+             AND t.kind = 'tier_changed' ORDER BY t.seq DESC LIMIT 1) \
+             FROM conversations c WHERE 1 = 1"
         );
         let mut binds: Vec<Bind> = vec![];
         let mut param = |sql: &mut String, clause: &str, bind: Bind| {
@@ -177,9 +180,9 @@ impl Store {
         if filter.escalation.is_some() {
             sql.push_str(" AND EXISTS (SELECT 1 FROM events x WHERE x.conversation_id = c.id AND x.kind = 'escalated')");
         }
-        // The reason code lives inside the event's JSON; rows of other reasons are dropped
-        // below, so read a few more than asked.
-        let fetch = if filter.escalation.is_some() {
+        // The reason code and the tier live inside the events' JSON; rows of other reasons or
+        // tiers are dropped below, so read a few more than asked.
+        let fetch = if filter.escalation.is_some() || filter.tier.is_some() {
             filter.limit.saturating_mul(4)
         } else {
             filter.limit
@@ -211,9 +214,22 @@ impl Store {
             if filter.escalation.is_some() && escalation != filter.escalation {
                 continue;
             }
+            let tier = match row.get::<Option<String>>(7) {
+                Some(payload) => {
+                    match parse_json::<frontline_domain::EventKind>("events", &payload)? {
+                        frontline_domain::EventKind::TierChanged { to, .. } => Some(to),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            if filter.tier.is_some() && tier != filter.tier {
+                continue;
+            }
             out.push(ListedConversation {
                 conversation,
                 escalation,
+                tier,
             });
             if out.len() >= filter.limit {
                 break;
@@ -247,6 +263,8 @@ pub struct ConversationFilter {
     pub channel: Option<Channel>,
     /// Only those escalated for this reason.
     pub escalation: Option<frontline_domain::EscalationTrigger>,
+    /// Only those in this tier now (`informational`, `transactional`, `complex`, `emotional`).
+    pub tier: Option<String>,
     /// Last activity at or after.
     pub active_from: Option<Timestamp>,
     /// Last activity before.
@@ -261,6 +279,7 @@ impl Default for ConversationFilter {
             status: None,
             channel: None,
             escalation: None,
+            tier: None,
             active_from: None,
             active_to: None,
             limit: 100,
@@ -275,6 +294,8 @@ pub struct ListedConversation {
     pub conversation: Conversation,
     /// Why it was last handed to a person, if it ever was.
     pub escalation: Option<frontline_domain::EscalationTrigger>,
+    /// The tier it is in now, as last recorded.
+    pub tier: Option<String>,
 }
 
 enum Bind {

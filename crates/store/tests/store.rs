@@ -814,6 +814,40 @@ async fn conversations_are_listed_by_status_channel_escalation_reason_and_activi
             "an earlier escalation's reason does not count ({})",
             db.label
         );
+        // The tier as last recorded: the chat went from informational to emotional.
+        for (to, minute) in [("informational", 4), ("emotional", 5)] {
+            s.append_event(
+                chat.id,
+                at(minute),
+                EventKind::TierChanged {
+                    from: None,
+                    to: to.into(),
+                    reason: "test".into(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(
+            by(ConversationFilter {
+                tier: Some("emotional".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![chat.id],
+            "{}",
+            db.label
+        );
+        assert!(
+            by(ConversationFilter {
+                tier: Some("informational".into()),
+                ..Default::default()
+            })
+            .await
+            .is_empty(),
+            "only the latest tier counts ({})",
+            db.label
+        );
         assert_eq!(
             by(ConversationFilter {
                 active_from: Some(at(10)),

@@ -288,6 +288,9 @@ async fn the_conversation_list_filters_and_the_timeline_shows_channels_commands_
         ("?channel=whatsapp", false),
         ("?reason=explicit_request", true),
         ("?reason=negative_sentiment", false),
+        // A status question, then a person: the tier is complex now.
+        ("?tier=complex", true),
+        ("?tier=informational", false),
         ("?from=2000-01-01&to=2999-12-31", true),
         ("?to=2000-01-01", false),
     ] {
@@ -302,6 +305,11 @@ async fn the_conversation_list_filters_and_the_timeline_shows_channels_commands_
         .await;
     assert_eq!(status, 400);
     assert!(bad.contains("no escalation reason"), "{bad}");
+    let (status, bad) = c
+        .get("/console?tier=calm", Some(("x-api-key", c.admin.clone())))
+        .await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("no tier"), "{bad}");
 
     let page = c.admin_get(&format!("/console/conversations/{id}")).await;
     // One timeline across channels: each message with its channel's icon.
@@ -315,6 +323,15 @@ async fn the_conversation_list_filters_and_the_timeline_shows_channels_commands_
     assert!(page.contains("human_handoff"), "{page}");
     assert!(page.contains("Escalation summary, as the person received it"));
     assert!(page.contains("Handed to a person: explicit_request"));
+    // Each change of tier, with why.
+    assert!(
+        page.contains("informational → <strong>complex</strong>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("handed to a person (explicit_request)"),
+        "{page}"
+    );
     assert!(
         page.contains("ada.lovelace1000@example.com"),
         "identities shown"
