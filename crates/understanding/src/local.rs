@@ -182,7 +182,10 @@ pub fn keyword_route(
     ranked: &[(Intent, f32)],
     route: Route,
 ) -> Route {
-    if !matches!(route, Route::Flow(..) | Route::Clarify(_) | Route::Nothing) {
+    // A need stated outright ("I need to change the delivery address for my order") is a
+    // request even where the help centre covers the subject; a question stays a question.
+    let stated = matches!(route, Route::Knowledge(_)) && states_need(message);
+    if !matches!(route, Route::Flow(..) | Route::Clarify(_) | Route::Nothing) && !stated {
         return route;
     }
     let said = format!(" {} ", crate::extract::normalize(message));
@@ -230,10 +233,25 @@ pub fn keyword_route(
     }
     match route {
         Route::Flow(_, routed) => Route::Flow((*id).clone(), routed.max(*score)),
-        Route::Clarify(_) => Route::Flow((*id).clone(), *score),
-        Route::Nothing => Route::Flow((*id).clone(), *score),
+        Route::Clarify(_) | Route::Nothing | Route::Knowledge(_) => {
+            Route::Flow((*id).clone(), *score)
+        }
         other => other,
     }
+}
+
+/// Whether the customer states a need of their own in the first person ("I need to…", "I want
+/// to…", "I'd like to…", "please…"), not a wish to know something ("I'd like to know…") and
+/// not a question.
+pub fn states_need(message: &str) -> bool {
+    static NEED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let need = NEED.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)^\s*(?:(?:hi|hello|hey|hiya)(?: there)?\W+)?(?:i (?:really )?(?:need|want|have) to|i'd like to|i would like to|please)\s+(know|ask|understand|find out|check|learn|see|confirm)?\b",
+        )
+        .expect("pattern")
+    });
+    !message.contains('?') && need.captures(message).is_some_and(|c| c.get(1).is_none())
 }
 
 impl LocalUnderstanding {
@@ -670,6 +688,32 @@ mod tests {
             "how long until my order arrives",
         ] {
             assert!(!is_policy_question(r), "{r}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod need_tests {
+    use super::states_need;
+
+    #[test]
+    fn a_need_stated_outright_is_told_from_a_wish_to_know_and_from_a_question() {
+        for need in [
+            "I need to change the delivery address for my backpack order",
+            "hi, I want to send the kettle back",
+            "I'd like to cancel the water filters",
+            "please update the address on my order",
+        ] {
+            assert!(states_need(need), "{need}");
+        }
+        for not in [
+            "I want to know your return policy",
+            "I'd like to check whether you ship to Canada",
+            "I need to change my address, is that possible?",
+            "can I change the address on my order",
+            "the address on my order is wrong",
+        ] {
+            assert!(!states_need(not), "{not}");
         }
     }
 }
