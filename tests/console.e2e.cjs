@@ -2,7 +2,8 @@
 // scripts/browser.sh). Usage:
 //   NODE_PATH=<its node_modules> node tests/console.e2e.cjs <base url> <chromium> <screenshot dir>
 // with CONSOLE_KEY (an admin key) and CONSOLE_CONVERSATION (a conversation to open) set.
-// Signs in, opens the conversation, a flow graph, a knowledge search and the playground; prints
+// Signs in, opens the conversation, a flow graph, a knowledge search, the quality page (worst
+// first, the distributions, the knowledge gap report) and its drill-down, and the playground; prints
 // one JSON line with what it saw and leaves a screenshot of each page. The Rust test asserts.
 const { chromium } = require("playwright-core"); // found through NODE_PATH
 
@@ -60,6 +61,24 @@ try {
   seen.firstCitation = await page.locator("ol.passages li.passage cite").first().textContent();
   seen.articles = await page.locator("table.articles tbody tr").count();
   await page.screenshot({ path: `${shots}/console-knowledge.png`, fullPage: true });
+
+  // Quality: the worst conversations first, the distributions, the gap report; then the worst
+  // one's rubric on its own page.
+  await page.click("nav a[href='/console/quality']");
+  await page.waitForSelector("table.worst");
+  seen.qualityScores = await page.$$eval("table.worst tbody tr", (rows) => rows.map((r) => r.dataset.score));
+  seen.qualityMissed = await page.$$eval("table.worst tbody tr td.missed", (cells) => cells.map((c) => c.textContent.trim()));
+  seen.qualityChannels = await page.$$eval("table.by-channel tbody tr", (rows) => rows.map((r) => r.dataset.group));
+  seen.qualityTiers = await page.$$eval("table.by-tier tbody tr", (rows) => rows.map((r) => r.dataset.group));
+  seen.gaps = await page.$$eval("ol.gaps li.gap", (items) => items.map((i) => i.textContent.replace(/\s+/g, " ").trim()));
+  await page.screenshot({ path: `${shots}/console-quality.png`, fullPage: true });
+  const rated = page.locator("table.worst tbody tr", { hasText: "survey" }).first().locator("a");
+  await Promise.all([page.waitForNavigation(), rated.click()]);
+  await page.waitForSelector("#quality table.rubric");
+  seen.rubric = await page.$$eval("#quality table.rubric tr", (rows) =>
+    rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent.trim()).slice(0, 2).join(": ")));
+  seen.rubricScore = await text("#quality h2 .score");
+  await page.screenshot({ path: `${shots}/console-quality-conversation.png`, fullPage: true });
 
   // The playground: as SMS, then as email; the decision panel follows each turn.
   await page.click("nav a[href='/console/try']");

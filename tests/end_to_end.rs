@@ -780,7 +780,8 @@ fn the_console_works_in_a_real_browser() {
         dir.path().join("frontline.toml"),
         format!(
             "[[security.api_keys]]\nname = \"cx-lead\"\nhash = \"{admin_hash}\"\nscopes = [\"admin\"]\n\n\
-             [[security.api_keys]]\nname = \"website\"\nhash = \"{website_hash}\"\nscopes = [\"messages\"]\n"
+             [[security.api_keys]]\nname = \"website\"\nhash = \"{website_hash}\"\nscopes = [\"messages\"]\n\n\
+             [surveys.channels.sms]\ndelay_seconds = 0\n"
         ),
     )
     .unwrap();
@@ -819,6 +820,31 @@ fn the_console_works_in_a_real_browser() {
         .unwrap();
         assert_eq!(second["status"], "handed_off", "{second}");
         assert_eq!(first["conversation_id"], second["conversation_id"]);
+        // Another customer by SMS: a question the help centre cannot answer, one it can,
+        // thanks (resolved: scored, and surveyed at once), a low rating with a comment.
+        for (i, text) in [
+            "do you sell gift wrapping for birthdays?",
+            "how long does a refund take?",
+            "ok thanks",
+            "2 the article never says when the money arrives",
+            "4",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let reply: Value = say(json!({
+                "channel": "sms",
+                "channel_message_id": format!("console-rated-{i}"),
+                "sender": {"kind": "phone", "value": "+1 415 555 0123"},
+                "text": text
+            }))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+            assert_eq!(reply["status"], "bot", "{text}: {reply}");
+        }
         // Without the key, the console is refused (the browser below sees the same).
         let refused = http.get(format!("{base}/console")).send().await.unwrap();
         assert_eq!(refused.status(), 401);
@@ -851,6 +877,45 @@ fn the_console_works_in_a_real_browser() {
             .contains("explicit_request"),
         "{seen}"
     );
+    // Quality: worst first; the handed-off conversation (not resolved, a person has it) and
+    // the rated one (its survey missed) are both listed, with their distributions.
+    let scores: Vec<f64> = seen["qualityScores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(scores.len(), 2, "{seen}");
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
+    let missed = seen["qualityMissed"].to_string();
+    assert!(
+        missed.contains("survey") && missed.contains("resolved"),
+        "{missed}"
+    );
+    assert_eq!(seen["qualityChannels"], json!(["email", "sms"]), "{seen}");
+    assert!(
+        !seen["qualityTiers"].as_array().unwrap().is_empty(),
+        "{seen}"
+    );
+    let gaps = seen["gaps"].to_string();
+    assert!(gaps.contains("gift wrapping"), "{gaps}");
+    assert!(gaps.contains("answered, rated 2/5"), "{gaps}");
+    assert!(
+        gaps.contains("the article never says when the money arrives"),
+        "{gaps}"
+    );
+    let rubric: Vec<&str> = seen["rubric"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(rubric.contains(&"survey: missed"), "{rubric:?}");
+    assert!(rubric.contains(&"grounded: met"), "{rubric:?}");
+    assert!(rubric.contains(&"summary complete: n/a"), "{rubric:?}");
+    for shot in ["console-quality.png", "console-quality-conversation.png"] {
+        assert!(shots.join(shot).metadata().unwrap().len() > 1000, "{shot}");
+    }
     assert!(seen["flowSteps"].as_u64().unwrap() >= 10, "{seen}");
     assert!(seen["flowEdges"].as_u64().unwrap() >= 10, "{seen}");
     assert!(seen["flowGraphHeight"].as_f64().unwrap() > 300.0, "{seen}");

@@ -30,6 +30,7 @@ mod memory;
 pub mod metrics;
 mod operation;
 mod pending;
+mod quality;
 mod survey;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -37,6 +38,7 @@ mod verify;
 
 pub use error::AgentError;
 pub use escalate::EscalationSettings;
+pub use frontline_analytics::quality::QualitySettings;
 pub use helpdesk::HelpdeskApplied;
 pub use intake::{Intake, IntakePass};
 pub use pending::Clock;
@@ -91,6 +93,23 @@ impl Default for AgentConfig {
             kept_log_events: 100_000,
         }
     }
+}
+
+/// What a survey email's one-click answer link did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SurveyLinkAnswer {
+    /// The answer was recorded; the next question, with its line of answer links (markdown),
+    /// if there is one.
+    Recorded {
+        /// The next question and its links.
+        next: Option<(frontline_domain::SurveyQuestion, String)>,
+    },
+    /// That question was answered already (a second click changes nothing).
+    AlreadyAnswered,
+    /// No survey waits for this answer (it was withdrawn, or never asked).
+    NotAsked,
+    /// The link's signature does not match, or links are not configured.
+    Invalid,
 }
 
 /// One reply produced by a turn.
@@ -150,6 +169,7 @@ pub struct Agent {
     metrics: Arc<metrics::Metrics>,
     verification: VerificationSettings,
     surveys: SurveySettings,
+    quality_settings: QualitySettings,
 }
 
 impl Agent {
@@ -178,6 +198,7 @@ impl Agent {
             metrics: Arc::default(),
             verification: VerificationSettings::default(),
             surveys: SurveySettings::off(),
+            quality_settings: QualitySettings::default(),
         }
     }
 
@@ -187,11 +208,23 @@ impl Agent {
         self
     }
 
+    /// Judge conversation quality by these settings (each channel's response promise) instead
+    /// of the defaults.
+    pub fn with_quality(mut self, quality: QualitySettings) -> Self {
+        self.quality_settings = quality;
+        self
+    }
+
     /// One-time codes by these settings (expiry, attempts, lock-out, rate limits) instead of
     /// the defaults.
     pub fn with_verification(mut self, verification: VerificationSettings) -> Self {
         self.verification = verification;
         self
+    }
+
+    /// How conversation quality is judged.
+    pub fn quality_settings(&self) -> &QualitySettings {
+        &self.quality_settings
     }
 
     /// The flows the decision engine runs.
@@ -422,6 +455,13 @@ impl Agent {
         let appended = self.conversations.commit(operation, Some(done)).await?;
         self.metrics
             .turn(message.channel, started.elapsed().as_secs_f64(), &appended);
+        if conversation.opened_at == now {
+            // A new conversation: the customer's previous one, if resolved within the week,
+            // was not resolved for good.
+            if let Err(e) = self.score_repeat_contact(&conversation, now).await {
+                tracing::warn!(error = %e, "the previous conversation's quality could not be re-scored");
+            }
+        }
         Ok(outcome)
     }
 
@@ -469,6 +509,8 @@ impl Agent {
             // The customer answered the survey: the next question, or thanks.
             let outbox_id = asked.unwrap_or_else(|| self.say(pending, message, &text, None));
             outcome.replies.push(Reply { text, outbox_id });
+            self.scorer()
+                .record(pending, history, "survey_answered", None);
             return Ok(outcome);
         }
         let today = pending.now().date_naive();
@@ -538,15 +580,19 @@ impl Agent {
         let asked = decision.asked.as_ref().map(|(slot, _)| slot.clone());
         let outbox_id = self.say(pending, message, &text, asked);
         outcome.replies.push(Reply { text, outbox_id });
-        if decision.handoff.is_none() {
-            surveyor.after_bot_turn(
-                pending,
-                history,
-                to(),
-                &outcome.commands,
-                decision.stack.is_empty(),
-            );
-        }
+        let resolution = decision
+            .handoff
+            .is_none()
+            .then(|| {
+                survey::resolution(
+                    pending,
+                    history,
+                    &outcome.commands,
+                    decision.stack.is_empty(),
+                )
+            })
+            .flatten();
+        surveyor.after_bot_turn(pending, history, to(), resolution);
 
         if let Some(handoff) = decision.handoff {
             pending.change_status(ConversationStatus::HandedOff);
@@ -557,6 +603,17 @@ impl Agent {
             outcome.status = ConversationStatus::HandedOff;
         }
         escalator.record_tier(pending, history);
+        // The quality score, when the turn resolved something (a thanks after help scores a
+        // conversation not scored yet).
+        match resolution {
+            Some(survey::Resolution::FlowResolved) => {
+                self.scorer().record(pending, history, "resolved", None)
+            }
+            Some(survey::Resolution::ClosedAfterHelp) if !quality::scored(history) => {
+                self.scorer().record(pending, history, "resolved", None)
+            }
+            _ => {}
+        }
         Ok(outcome)
     }
 
@@ -638,6 +695,8 @@ impl Agent {
         let operation = self.conversations.begin(&conversation, &self.clock).await?;
         let from = operation.pending.change_status(ConversationStatus::Bot);
         self.escalator().queue_releases(&operation.pending).await?;
+        self.scorer()
+            .record(&operation.pending, &operation.log, "resolved", None);
         self.conversations.commit(operation, None).await?;
         tracing::info!(%conversation_id, "conversation released back to the bot");
         Ok(from)
@@ -727,6 +786,8 @@ impl Agent {
             HelpdeskChange::Solved if conversation.status == ConversationStatus::HandedOff => {
                 pending.change_status(ConversationStatus::Bot);
                 self.survey_after_person(pending, &operation.log);
+                self.scorer()
+                    .record(pending, &operation.log, "resolved", None);
                 true
             }
             HelpdeskChange::Reopened if conversation.status == ConversationStatus::Bot => {
@@ -756,6 +817,8 @@ impl Agent {
             {
                 pending.change_status(ConversationStatus::Bot);
                 self.escalator().queue_releases(pending).await?;
+                self.scorer()
+                    .record(pending, &operation.log, "resolved", None);
                 true
             }
             _ => false,
@@ -836,11 +899,127 @@ impl Agent {
         }
     }
 
+    /// `conversation` just opened: the customer's previous conversation, if a score stored it
+    /// as resolved and its last activity is within the repeat-contact window, is scored again
+    /// with the repeat contact (the customer's turn lock is held).
+    async fn score_repeat_contact(
+        &self,
+        conversation: &frontline_domain::Conversation,
+        now: frontline_domain::Timestamp,
+    ) -> Result<(), AgentError> {
+        let window = Duration::days(frontline_analytics::REPEAT_CONTACT_DAYS);
+        let previous = self
+            .store
+            .conversations_of(conversation.customer_id)
+            .await?
+            .into_iter()
+            .filter(|c| c.id != conversation.id && c.last_activity_at + window >= now)
+            .max_by_key(|c| c.last_activity_at);
+        let Some(previous) = previous else {
+            return Ok(());
+        };
+        let operation = self.conversations.begin(&previous, &self.clock).await?;
+        let resolved = frontline_analytics::quality::stored(&operation.log)
+            .is_some_and(|q| q.verdict("resolved") == Some(frontline_domain::Verdict::Met));
+        if !resolved {
+            return Ok(());
+        }
+        self.scorer().record(
+            &operation.pending,
+            &operation.log,
+            "repeat_contact",
+            Some(conversation.id),
+        );
+        self.conversations.commit(operation, None).await?;
+        Ok(())
+    }
+
+    /// The email survey's one-click links, when a public URL and a link secret are configured.
+    fn survey_links(&self) -> Option<survey::Links<'_>> {
+        let secret = self
+            .surveys
+            .link_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())?;
+        let base = self.escalation.public_url.as_str();
+        (!base.is_empty()).then_some(survey::Links {
+            base,
+            secret: secret.as_bytes(),
+        })
+    }
+
+    /// A customer clicked a one-click answer link of a survey email: check its signature, and
+    /// record the answer when that question is the one waiting (the satisfaction question
+    /// asked and not yet answered, or the effort question once satisfaction is answered). The
+    /// quality score is stored again with it.
+    pub async fn answer_survey_link(
+        &self,
+        conversation_id: ConversationId,
+        question: frontline_domain::SurveyQuestion,
+        score: u8,
+        signature: &str,
+    ) -> Result<SurveyLinkAnswer, AgentError> {
+        use frontline_domain::SurveyQuestion;
+        let Some(links) = self.survey_links() else {
+            return Ok(SurveyLinkAnswer::Invalid);
+        };
+        if !(1..=5).contains(&score)
+            || !survey::link_signature_ok(links.secret, conversation_id, question, signature)
+        {
+            return Ok(SurveyLinkAnswer::Invalid);
+        }
+        let (_turn, conversation) = self
+            .conversations
+            .lock_conversation(conversation_id)
+            .await?;
+        let operation = self.conversations.begin(&conversation, &self.clock).await?;
+        let log = &operation.log;
+        let answered = |q: SurveyQuestion| {
+            log.iter().any(
+                |e| matches!(&e.kind, EventKind::SurveyAnswered { question, .. } if *question == q),
+            )
+        };
+        if answered(question) {
+            return Ok(SurveyLinkAnswer::AlreadyAnswered);
+        }
+        let waiting = match (question, survey::standing(log.iter())) {
+            (_, survey::Standing::Awaiting { question: q, .. }) => q == question,
+            (SurveyQuestion::Effort, _) => answered(SurveyQuestion::Csat),
+            _ => false,
+        };
+        if !waiting {
+            return Ok(SurveyLinkAnswer::NotAsked);
+        }
+        let pending = &operation.pending;
+        pending.log(EventKind::SurveyAnswered {
+            question,
+            score,
+            channel: frontline_domain::Channel::Email,
+            comment: None,
+        });
+        self.scorer().record(pending, log, "survey_answered", None);
+        let next = question
+            .next()
+            .filter(|n| !answered(*n))
+            .map(|n| (n, links.line(conversation_id, n)));
+        self.conversations.commit(operation, None).await?;
+        Ok(SurveyLinkAnswer::Recorded { next })
+    }
+
+    /// The quality scorer's parts.
+    fn scorer(&self) -> quality::Scorer<'_> {
+        quality::Scorer {
+            settings: &self.quality_settings,
+            notice: &self.escalation.notice,
+        }
+    }
+
     /// The survey's parts.
     fn surveyor(&self) -> survey::Surveyor<'_> {
         survey::Surveyor {
             settings: &self.surveys,
             wording: self.engine.flows().wording(),
+            links: self.survey_links(),
         }
     }
 

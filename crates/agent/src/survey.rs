@@ -25,6 +25,10 @@ pub struct SurveySettings {
     pub enabled: bool,
     /// Per channel: on or off, and how long after the resolution. A channel left out is off.
     pub channels: BTreeMap<Channel, ChannelSurvey>,
+    /// The key that signs the one-click answer links in survey emails (with the escalation
+    /// settings' `public_url` they point to); without it, an email survey asks for a reply
+    /// with a number.
+    pub link_secret: Option<String>,
 }
 
 /// The survey on one channel.
@@ -73,6 +77,7 @@ impl Default for SurveySettings {
         Self {
             enabled: true,
             channels,
+            link_secret: None,
         }
     }
 }
@@ -83,6 +88,7 @@ impl SurveySettings {
         Self {
             enabled: false,
             channels: BTreeMap::new(),
+            link_secret: None,
         }
     }
 
@@ -132,9 +138,9 @@ pub(crate) fn standing<'a>(history: impl IntoIterator<Item = &'a Event>) -> Stan
                     standing = Standing::NotAsked;
                 }
             }
-            EventKind::SurveyAnswered { question, .. } if question.next().is_none() => {
-                standing = Standing::Done;
-            }
+            // An answer ends the wait for its question: the next one, if any, is asked anew
+            // (a reply's answer asks it at once; a link's answer asks it on the page).
+            EventKind::SurveyAnswered { .. } => standing = Standing::Done,
             _ => {}
         }
     }
@@ -228,10 +234,128 @@ fn has_buttons(channel: Channel) -> bool {
     )
 }
 
-/// The survey's parts: its settings and the wording.
+/// The one-click answer links of survey emails: where they point and the key that signs them.
+#[derive(Clone, Copy)]
+pub(crate) struct Links<'a> {
+    pub base: &'a str,
+    pub secret: &'a [u8],
+}
+
+/// The signature of the links answering `question` in `conversation` (hex, 128 bits of an
+/// HMAC-SHA256).
+pub(crate) fn link_signature(
+    secret: &[u8],
+    conversation: frontline_domain::ConversationId,
+    question: SurveyQuestion,
+) -> String {
+    use hmac::Mac;
+    hex::encode(
+        &link_mac(secret, conversation, question)
+            .finalize()
+            .into_bytes()[..16],
+    )
+}
+
+fn link_mac(
+    secret: &[u8],
+    conversation: frontline_domain::ConversationId,
+    question: SurveyQuestion,
+) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(format!("survey-link:{conversation}:{}", question.as_str()).as_bytes());
+    mac
+}
+
+/// Whether `given` signs the links answering `question` in `conversation` (constant time).
+pub(crate) fn link_signature_ok(
+    secret: &[u8],
+    conversation: frontline_domain::ConversationId,
+    question: SurveyQuestion,
+    given: &str,
+) -> bool {
+    use hmac::Mac;
+    match hex::decode(given.trim()) {
+        Ok(bytes) if bytes.len() == 16 => link_mac(secret, conversation, question)
+            .verify_truncated_left(&bytes)
+            .is_ok(),
+        _ => false,
+    }
+}
+
+impl Links<'_> {
+    /// The link answering `question` with `score`.
+    pub fn url(
+        &self,
+        conversation: frontline_domain::ConversationId,
+        question: SurveyQuestion,
+        score: u8,
+    ) -> String {
+        format!(
+            "{}/survey/{conversation}/{}/{score}?s={}",
+            self.base.trim_end_matches('/'),
+            question.as_str(),
+            link_signature(self.secret, conversation, question)
+        )
+    }
+
+    /// The five links as one markdown line (`[1](…) · [2](…) …`).
+    pub fn line(
+        &self,
+        conversation: frontline_domain::ConversationId,
+        question: SurveyQuestion,
+    ) -> String {
+        (1..=5)
+            .map(|n| format!("[{n}]({})", self.url(conversation, question, n)))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
+/// The survey's parts: its settings, the wording, and the email links when configured.
 pub(crate) struct Surveyor<'a> {
     pub settings: &'a SurveySettings,
     pub wording: &'a Wording,
+    pub links: Option<Links<'a>>,
+}
+
+/// How a bot turn resolved what the customer came for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// A flow finished `resolved` on this turn with nothing left open.
+    FlowResolved,
+    /// The customer said thanks or goodbye after something was resolved or answered.
+    ClosedAfterHelp,
+}
+
+/// Whether the bot's turn resolved what the customer came for: a flow finished `resolved`
+/// with nothing left open, or they said thanks or goodbye after something was resolved or
+/// answered.
+pub(crate) fn resolution(
+    pending: &Pending,
+    history: &[Event],
+    commands: &[ScoredCommand],
+    stack_empty: bool,
+) -> Option<Resolution> {
+    if !stack_empty {
+        return None;
+    }
+    if pending.appended().iter().any(resolves) {
+        return Some(Resolution::FlowResolved);
+    }
+    let closing = commands.iter().any(|c| {
+        matches!(
+            c.command,
+            Command::ChitChat {
+                topic: SmallTalk::Thanks | SmallTalk::Goodbye
+            }
+        )
+    });
+    let helped_before = history.iter().any(|e| {
+        resolves(e) || matches!(e.kind, EventKind::KnowledgeConsulted { answered: true, .. })
+    });
+    (closing && helped_before).then_some(Resolution::ClosedAfterHelp)
 }
 
 /// Where a survey goes: the channel, the recipient and the thread of the last message.
@@ -251,32 +375,18 @@ impl Surveyor<'_> {
         pending: &Pending,
         history: &[Event],
         to: Addressee<'_>,
-        commands: &[ScoredCommand],
-        stack_empty: bool,
+        resolution: Option<Resolution>,
     ) {
         let Some(on) = self.settings.on(to.channel) else {
             return;
         };
-        let appended = pending.appended();
-        if !stack_empty || standing(history.iter().chain(&appended)) != Standing::NotAsked {
+        if resolution.is_none()
+            || standing(history.iter().chain(&pending.appended())) != Standing::NotAsked
+        {
             return;
         }
-        let resolved_now = appended.iter().any(resolves);
-        let closing = commands.iter().any(|c| {
-            matches!(
-                c.command,
-                Command::ChitChat {
-                    topic: SmallTalk::Thanks | SmallTalk::Goodbye
-                }
-            )
-        });
-        let helped_before = history.iter().any(|e| {
-            resolves(e) || matches!(e.kind, EventKind::KnowledgeConsulted { answered: true, .. })
-        });
-        if resolved_now || (closing && helped_before) {
-            let due = pending.now() + chrono::Duration::seconds(on.delay_seconds as i64);
-            self.ask(pending, SurveyQuestion::Csat, to, "bot", due);
-        }
+        let due = pending.now() + chrono::Duration::seconds(on.delay_seconds as i64);
+        self.ask(pending, SurveyQuestion::Csat, to, "bot", due);
     }
 
     /// Queue `question` to go out at `due`, and log it.
@@ -293,16 +403,15 @@ impl Surveyor<'_> {
             SurveyQuestion::Effort => "survey_effort",
         };
         let buttons = has_buttons(to.channel);
-        let how = if buttons {
-            "survey_how_tap"
-        } else {
-            "survey_how_digits"
+        let how = match self.links.filter(|_| to.channel == Channel::Email) {
+            Some(links) => self.wording.say(
+                "survey_how_links",
+                &[("links", &links.line(pending.conversation_id(), question))],
+            ),
+            None if buttons => self.wording.say("survey_how_tap", &[]),
+            None => self.wording.say("survey_how_digits", &[]),
         };
-        let text = format!(
-            "{}\n{}",
-            self.wording.say(key, &[]),
-            self.wording.say(how, &[])
-        );
+        let text = format!("{}\n{how}", self.wording.say(key, &[]));
         let choices = if buttons {
             (1..=5)
                 .map(|n| Choice {
@@ -457,6 +566,60 @@ mod tests {
         ] {
             assert_eq!(read(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_link_signature_holds_for_its_conversation_and_question_only() {
+        let conversation = frontline_domain::ConversationId::new();
+        let secret = b"s3cret";
+        let sig = link_signature(secret, conversation, SurveyQuestion::Csat);
+        assert_eq!(sig.len(), 32);
+        assert!(link_signature_ok(
+            secret,
+            conversation,
+            SurveyQuestion::Csat,
+            &sig
+        ));
+        assert!(!link_signature_ok(
+            secret,
+            conversation,
+            SurveyQuestion::Effort,
+            &sig
+        ));
+        let other = frontline_domain::ConversationId::new();
+        assert!(!link_signature_ok(
+            secret,
+            other,
+            SurveyQuestion::Csat,
+            &sig
+        ));
+        assert!(!link_signature_ok(
+            b"another",
+            conversation,
+            SurveyQuestion::Csat,
+            &sig
+        ));
+        assert!(!link_signature_ok(
+            secret,
+            conversation,
+            SurveyQuestion::Csat,
+            &sig[..16]
+        ));
+        assert!(!link_signature_ok(
+            secret,
+            conversation,
+            SurveyQuestion::Csat,
+            "not hex"
+        ));
+        let links = Links {
+            base: "https://help.example/",
+            secret,
+        };
+        let line = links.line(conversation, SurveyQuestion::Csat);
+        assert!(line.starts_with(&format!(
+            "[1](https://help.example/survey/{conversation}/csat/1?s={sig})"
+        )));
+        assert_eq!(line.matches("](").count(), 5);
     }
 
     #[test]

@@ -13,10 +13,9 @@
 //! - **first-contact resolution**: resolved by the agent with no repeat contact;
 //! - **context transfer completeness**: the handoff summary's completeness against the log up
 //!   to the handoff (1.0 means every required field is backed by the log);
-//! - **quality**: four criteria worth a quarter each, the same on every channel: resolved by
-//!   the agent; nothing the customer already said asked again; sentiment not worse at the end
-//!   than at the start; the escalation appropriate (handed off with a complete summary, or not
-//!   handed off and not left unhappy).
+//! - **quality**: the rubric of [`quality`], the same on every channel and for bot and person
+//!   alike: the score the agent stored when the conversation resolved (the latest one), or,
+//!   for one not resolved, the rubric judged on its log as it stands;
 //! - **CSAT**: of the conversations whose customer answered the satisfaction question, the
 //!   share that answered 4 or 5; read for cross-channel and single-channel conversations
 //!   apart, and the gap between the two (single minus cross, in points of that share);
@@ -29,6 +28,11 @@ use frontline_domain::{
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+
+pub mod gaps;
+pub mod quality;
+
+pub use frontline_domain::{QualityItem, QualityScore, Verdict};
 
 /// How soon another conversation of the same customer counts as a repeat contact.
 pub const REPEAT_CONTACT_DAYS: i64 = 7;
@@ -69,6 +73,13 @@ pub struct ConversationFacts {
     /// The most demanding tier the conversation reached at run time (emotional, complex,
     /// transactional, informational), if one was recorded.
     pub tier: Option<String>,
+    /// The quality score: the latest stored one, or the rubric judged on the log now.
+    pub quality: QualityScore,
+    /// Whether `quality` was stored (the conversation resolved), rather than judged on a
+    /// conversation still open or left.
+    pub quality_stored: bool,
+    /// What belongs in the knowledge gap report (see [`gaps`]).
+    pub gaps: Vec<gaps::GapEntry>,
 }
 
 impl ConversationFacts {
@@ -80,51 +91,6 @@ impl ConversationFacts {
     /// The channel the conversation started on.
     pub fn first_channel(&self) -> Option<Channel> {
         self.channels.first().copied()
-    }
-
-    /// The quality score, 0 to 1 (see the crate docs), with its four criteria.
-    pub fn quality(&self) -> Quality {
-        let sentiment_not_worse = self.sentiment.is_none_or(|(first, last)| last >= first);
-        let left_unhappy = self.sentiment.is_some_and(|(_, last)| last < 0.0);
-        let escalation_appropriate = match self.context_completeness {
-            Some(c) => c >= 1.0,
-            None => self.resolved_by_agent || !left_unhappy,
-        };
-        Quality {
-            resolved: self.resolved_by_agent,
-            no_repeat_ask: self.repeat_asks == 0,
-            sentiment_not_worse,
-            escalation_appropriate,
-        }
-    }
-}
-
-/// The quality rubric's verdicts for one conversation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Quality {
-    /// Resolved by the agent.
-    pub resolved: bool,
-    /// Nothing the customer had said was asked again.
-    pub no_repeat_ask: bool,
-    /// The last message was no more negative than the first.
-    pub sentiment_not_worse: bool,
-    /// Handed off with a complete summary, or not handed off and not left unhappy.
-    pub escalation_appropriate: bool,
-}
-
-impl Quality {
-    /// The score: a quarter per criterion met.
-    pub fn score(&self) -> f64 {
-        [
-            self.resolved,
-            self.no_repeat_ask,
-            self.sentiment_not_worse,
-            self.escalation_appropriate,
-        ]
-        .iter()
-        .filter(|&&met| met)
-        .count() as f64
-            / 4.0
     }
 }
 
@@ -261,14 +227,28 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
     }
     let resolved_at = resolution(events);
     let handoff = handoff(events);
+    let stored = quality::stored(events).cloned();
+    let quality_stored = stored.is_some();
+    let last_activity_at = events
+        .last()
+        .map_or(conversation.last_activity_at, |e| e.at);
+    let quality = stored.unwrap_or_else(|| {
+        quality::judge(
+            events,
+            &quality::Judging {
+                settings: &quality::QualitySettings::default(),
+                now: last_activity_at,
+                came_back: None,
+                team_opens: None,
+            },
+        )
+    });
     let (asks, repeats) = repeat_asks(events);
     ConversationFacts {
         conversation_id: conversation.id,
         customer_id: conversation.customer_id,
         opened_at: conversation.opened_at,
-        last_activity_at: events
-            .last()
-            .map_or(conversation.last_activity_at, |e| e.at),
+        last_activity_at,
         channels,
         customer_messages,
         resolved_by_agent: resolved_at.is_some(),
@@ -284,6 +264,9 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
         csat,
         effort,
         tier: tier.map(|rank| frontline_escalation::tier::TIERS[rank].to_string()),
+        quality,
+        quality_stored,
+        gaps: gaps::entries(conversation.id, events),
     }
 }
 
@@ -314,7 +297,8 @@ pub struct Kpis {
     /// Of the cross-channel conversations the agent resolved, the median seconds from opening
     /// to resolution.
     pub cross_channel_resolution_seconds_p50: Option<f64>,
-    /// The mean quality score.
+    /// The mean quality score (stored at resolution, or judged on the log of a conversation
+    /// not resolved).
     pub quality_mean: Option<f64>,
     /// By first channel, the mean quality score.
     pub quality_by_channel: BTreeMap<String, f64>,
@@ -370,7 +354,7 @@ pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
             let entry = by_channel.entry(channel.to_string()).or_default();
             entry.0 += 1;
             entry.1 += usize::from(c.resolved_by_agent);
-            entry.2.push(c.quality().score());
+            entry.2.extend(c.quality.score);
         }
     }
     let automation_rate_by_channel: BTreeMap<String, f64> = by_channel
@@ -398,7 +382,7 @@ pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
         .iter()
         .filter_map(|c| c.context_completeness)
         .collect();
-    let quality: Vec<f64> = window.iter().map(|c| c.quality().score()).collect();
+    let quality: Vec<f64> = window.iter().filter_map(|c| c.quality.score).collect();
     let satisfied = |group: &[&&ConversationFacts]| {
         let answered: Vec<u8> = group.iter().filter_map(|c| c.csat).collect();
         share(answered.iter().filter(|&&s| s >= 4).count(), answered.len())

@@ -77,6 +77,16 @@ fn asked(slot: &str) -> EventKind {
     }
 }
 
+/// The bot's answer to a message.
+fn replied() -> EventKind {
+    EventKind::ReplySent {
+        channel: Channel::WebChat,
+        text: "here you are".into(),
+        outbox_id: frontline_domain::OutboxId::new(),
+        asked: None,
+    }
+}
+
 fn flow_with(slot: &str, value: &str) -> EventKind {
     let mut slots = serde_json::Map::new();
     slots.insert(slot.into(), value.into());
@@ -98,9 +108,11 @@ fn kpis_match_the_figures_worked_out_by_hand() {
             vec![
                 (0, message(Channel::WebChat, "where is my order")),
                 (0, understood(0.0)),
+                (0, replied()),
                 (30, message(Channel::Sms, "W0000002")),
                 (30, understood(0.2)),
                 (40, ended("resolved")),
+                (40, replied()),
             ],
         ),
         // B: Ada again 3 days later (a repeat contact for A), by email; resolved at once.
@@ -121,6 +133,7 @@ fn kpis_match_the_figures_worked_out_by_hand() {
             vec![
                 (0, message(Channel::Sms, "my parcel")),
                 (0, understood(0.1)),
+                (0, replied()),
                 (1, flow_with("order_id", "#W1")),
                 (2, message(Channel::Whatsapp, "still nothing")),
                 (2, understood(-0.5)),
@@ -140,11 +153,15 @@ fn kpis_match_the_figures_worked_out_by_hand() {
                         query: "do gift cards expire?".into(),
                         answered: true,
                         confidence: 0.7,
-                        sources: vec![],
+                        sources: vec![frontline_domain::escalation::SummaryArticle {
+                            document: "gift-cards.md".into(),
+                            title: "Gift cards".into(),
+                        }],
                         abstain_reason: None,
                         llm: None,
                     },
                 ),
+                (0, replied()),
             ],
         ),
         // E: outside the window (opened before it): counted only as history.
@@ -173,14 +190,21 @@ fn kpis_match_the_figures_worked_out_by_hand() {
     assert_eq!(k.cross_channel_resolution_seconds_p50, Some(2400.0));
     assert_eq!(k.escalation_rate, Some(0.0));
     assert_eq!(k.context_transfer_completeness, None);
-    // Quality: A 1.0; D 1.0; C: not resolved, repeat ask, sentiment fell (0.1 → -0.5), left
-    // unhappy without a handoff: 0.0.
+    // Quality, judged on the logs (none stored): A 1.0 (resolved, answered at once, sentiment
+    // up; nothing else applies); D 1.0 (answered citing an article); C 1/4: answered in time,
+    // but not resolved, her order id asked again, sentiment fell (0.1 → -0.5).
     assert_eq!(k.quality_by_channel["web_chat"], 1.0);
-    assert_eq!(k.quality_by_channel["sms"], 0.0);
-    assert_eq!(k.quality_mean, Some(2.0 / 3.0));
+    assert_eq!(k.quality_by_channel["sms"], 0.25);
+    assert_eq!(k.quality_mean, Some(0.75));
     let c = &all[2];
     assert_eq!((c.asks, c.repeat_asks), (1, 1));
-    assert_eq!(c.quality().score(), 0.0);
+    assert_eq!(c.quality.score, Some(0.25));
+    assert!(!c.quality_stored);
+    let missed: Vec<&str> = c.quality.missed().map(|m| m.criterion.as_str()).collect();
+    assert_eq!(
+        missed,
+        ["resolved", "no_repeated_question", "sentiment_recovered"]
+    );
 }
 
 #[test]
@@ -326,4 +350,268 @@ fn automation_by_tier_counts_each_conversation_at_the_most_demanding_tier_it_rea
     );
     assert_eq!(all[3].tier.as_deref(), Some("emotional"));
     assert_eq!(all[4].tier, None);
+}
+
+/// A conversation's events from `(minutes after `at`, event)`.
+fn log_of(at: Timestamp, log: Vec<(i64, EventKind)>) -> Vec<Event> {
+    let id = ConversationId::new();
+    log.into_iter()
+        .enumerate()
+        .map(|(i, (minutes, kind))| Event {
+            conversation_id: id,
+            seq: i as i64 + 1,
+            at: at + Duration::minutes(minutes),
+            kind,
+        })
+        .collect()
+}
+
+fn judged(
+    events: &[Event],
+    now: Timestamp,
+    came_back: Option<ConversationId>,
+    team_opens: Option<&dyn Fn(Timestamp) -> Timestamp>,
+) -> frontline_analytics::QualityScore {
+    frontline_analytics::quality::judge(
+        events,
+        &frontline_analytics::quality::Judging {
+            settings: &Default::default(),
+            now,
+            came_back,
+            team_opens,
+        },
+    )
+}
+
+fn verdict_of(q: &frontline_analytics::QualityScore, criterion: &str) -> (Verdict, String) {
+    let item = q.items.iter().find(|i| i.criterion == criterion).unwrap();
+    (item.verdict, item.reason.clone())
+}
+
+use frontline_analytics::Verdict;
+
+#[test]
+fn a_refused_change_tried_again_misses_the_policy_and_a_repeat_contact_unresolves() {
+    let refused = || EventKind::ActionExecuted {
+        call: frontline_domain::ActionCall {
+            name: "cancel_order".into(),
+            args: serde_json::json!({"order_id": "#W0000002"}),
+            idempotency_key: Some("k".into()),
+        },
+        outcome: Err(frontline_domain::ActionError::Refused {
+            reason: "order #W0000002 is delivered".into(),
+        }),
+    };
+    let start = t(2, 10);
+    let events = log_of(
+        start,
+        vec![
+            (0, message(Channel::WebChat, "cancel my order")),
+            (0, refused()),
+            (0, replied()),
+            (1, message(Channel::WebChat, "cancel it anyway")),
+            (1, refused()),
+            (1, replied()),
+            (2, ended("resolved")),
+            (2, replied()),
+        ],
+    );
+    let q = judged(&events, start + Duration::minutes(2), None, None);
+    let (verdict, reason) = verdict_of(&q, "policy_followed");
+    assert_eq!(verdict, Verdict::Missed);
+    assert!(reason.contains("cancel_order tried 2 times"), "{reason}");
+    assert_eq!(verdict_of(&q, "resolved").0, Verdict::Met);
+    assert_eq!(verdict_of(&q, "response_time").0, Verdict::Met);
+    // Nothing asked, no answer from the help centre, no handoff, no survey: left out.
+    for criterion in [
+        "no_repeated_question",
+        "grounded",
+        "summary_complete",
+        "survey",
+    ] {
+        assert_eq!(
+            verdict_of(&q, criterion).0,
+            Verdict::NotApplicable,
+            "{criterion}"
+        );
+    }
+    // Resolved, policy missed, answered in time; sentiment never scored: 2 of 3.
+    assert_eq!(q.score, Some(2.0 / 3.0));
+
+    // The customer comes back three days later: the resolution did not hold.
+    let again = ConversationId::new();
+    let q = judged(&events, t(5, 10), Some(again), None);
+    let (verdict, reason) = verdict_of(&q, "resolved");
+    assert_eq!(verdict, Verdict::Missed);
+    assert!(reason.contains(&again.to_string()), "{reason}");
+}
+
+#[test]
+fn a_persons_response_time_counts_from_the_teams_opening_and_a_wait_still_open_counts_too() {
+    // An email handed off on Friday evening; the person answers on Monday at 10:00.
+    let friday = Utc.with_ymd_and_hms(2026, 11, 6, 18, 0, 0).unwrap();
+    let monday_9 = Utc.with_ymd_and_hms(2026, 11, 9, 9, 0, 0).unwrap();
+    let events = log_of(
+        friday,
+        vec![
+            (0, message(Channel::Email, "I want a person")),
+            (
+                0,
+                EventKind::StatusChanged {
+                    from: ConversationStatus::Bot,
+                    to: ConversationStatus::HandedOff,
+                },
+            ),
+            (0, replied()),
+            (1, message(Channel::Email, "hello??")),
+            (
+                (monday_9 - friday).num_minutes() + 60,
+                EventKind::HumanMessage {
+                    author: "Sam".into(),
+                    text: "Hi, Sam here".into(),
+                    private: false,
+                },
+            ),
+        ],
+    );
+    let now = monday_9 + Duration::hours(2);
+    let opens = |at: Timestamp| if at < monday_9 { monday_9 } else { at };
+    // From Monday's opening, one hour: within email's 4 hours.
+    let q = judged(&events, now, None, Some(&opens));
+    let (verdict, reason) = verdict_of(&q, "response_time");
+    assert_eq!(verdict, Verdict::Met, "{reason}");
+    assert!(reason.contains("longest wait 60 min on email"), "{reason}");
+    // Counted in wall time, the weekend breaks the promise.
+    assert_eq!(
+        verdict_of(&judged(&events, now, None, None), "response_time").0,
+        Verdict::Missed
+    );
+    // A person solving the ticket resolves it.
+    let mut solved = events.clone();
+    solved.push(Event {
+        conversation_id: solved[0].conversation_id,
+        seq: 99,
+        at: now,
+        kind: EventKind::HelpdeskUpdated {
+            helpdesk: "zendesk".into(),
+            event_id: "e1".into(),
+            change: "solved".into(),
+            at: now,
+            applied: true,
+        },
+    });
+    let (verdict, reason) = verdict_of(&judged(&solved, now, None, Some(&opens)), "resolved");
+    assert_eq!(
+        (verdict, reason.as_str()),
+        (Verdict::Met, "solved by a person in zendesk")
+    );
+    // A message still waiting past the promise misses it before anyone answers.
+    let waiting = log_of(
+        friday,
+        vec![
+            (0, message(Channel::Sms, "hello?")),
+            (
+                0,
+                EventKind::StatusChanged {
+                    from: ConversationStatus::Bot,
+                    to: ConversationStatus::HandedOff,
+                },
+            ),
+        ],
+    );
+    let (verdict, reason) = verdict_of(
+        &judged(&waiting, friday + Duration::hours(1), None, None),
+        "response_time",
+    );
+    assert_eq!(verdict, Verdict::Missed, "{reason}");
+}
+
+#[test]
+fn a_low_rating_and_its_comment_reach_the_gap_report_and_the_stored_score_stands() {
+    use frontline_domain::SurveyQuestion::{Csat, Effort};
+    let start = t(2, 10);
+    let consulted = |query: &str, answered: bool| EventKind::KnowledgeConsulted {
+        query: query.into(),
+        answered,
+        confidence: 0.5,
+        sources: if answered {
+            vec![frontline_domain::escalation::SummaryArticle {
+                document: "returns.md".into(),
+                title: "Returns".into(),
+            }]
+        } else {
+            vec![]
+        },
+        abstain_reason: (!answered).then(|| "below the relevance gate".into()),
+        llm: None,
+    };
+    let events = log_of(
+        start,
+        vec![
+            (0, message(Channel::Sms, "do you ship to canada")),
+            (0, consulted("do you ship to canada", false)),
+            (0, replied()),
+            (1, message(Channel::Sms, "how long do refunds take")),
+            (1, consulted("how long do refunds take", true)),
+            (1, replied()),
+            (20, answered(Csat, 2)),
+            (
+                21,
+                EventKind::SurveyAnswered {
+                    question: Effort,
+                    score: 4,
+                    channel: Channel::Sms,
+                    comment: Some("I still don't know about Canada".into()),
+                },
+            ),
+        ],
+    );
+    let q = judged(&events, start + Duration::minutes(21), None, None);
+    let (verdict, reason) = verdict_of(&q, "survey");
+    assert_eq!(verdict, Verdict::Missed);
+    assert!(
+        reason.contains("satisfaction 2/5") && reason.contains("effort 4/5"),
+        "{reason}"
+    );
+    assert!(reason.contains("Canada"), "{reason}");
+    assert_eq!(verdict_of(&q, "grounded").0, Verdict::Met);
+
+    let gaps = frontline_analytics::gaps::entries(events[0].conversation_id, &events);
+    let texts: Vec<&str> = gaps.iter().map(|g| g.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "do you ship to canada",
+            "how long do refunds take",
+            "I still don't know about Canada"
+        ]
+    );
+    let groups = frontline_analytics::gaps::group(gaps);
+    assert_eq!(groups.len(), 3, "{groups:?}");
+
+    // A stored score is what the facts read, whatever the log would say now.
+    let mut stored = events.clone();
+    let mut kept = q.clone();
+    kept.score = Some(0.5);
+    stored.push(Event {
+        conversation_id: events[0].conversation_id,
+        seq: 99,
+        at: start + Duration::minutes(22),
+        kind: EventKind::QualityScored {
+            quality: kept,
+            occasion: "survey_answered".into(),
+        },
+    });
+    let conversation = Conversation {
+        id: events[0].conversation_id,
+        customer_id: CustomerId::new(),
+        status: ConversationStatus::Bot,
+        opened_at: start,
+        last_activity_at: start,
+        channels_seen: vec![Channel::Sms],
+    };
+    let f = facts(&conversation, &stored);
+    assert!(f.quality_stored);
+    assert_eq!(f.quality.score, Some(0.5));
+    assert_eq!(f.gaps.len(), 3);
 }

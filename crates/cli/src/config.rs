@@ -38,6 +38,9 @@ pub struct Config {
     /// `[surveys]`: the satisfaction and effort survey asked when a conversation is resolved
     /// (`enabled`, and per channel `[surveys.channels.sms] enabled, delay_seconds`).
     pub surveys: frontline_agent::SurveySettings,
+    /// `[quality]`: the conversation quality rubric (`[quality.response_promise]`: the seconds
+    /// each channel promises for an answer, `chat`, `email`, `sms`, `whatsapp`).
+    pub quality: frontline_agent::QualitySettings,
     /// Where handoffs are delivered (`[handoff]`: `target = "none" | "chatwoot" | "zendesk" |
     /// "freshdesk" | "webhook"` and that target's settings).
     pub handoff: frontline_handoff::TargetConfig,
@@ -457,6 +460,7 @@ impl Default for Config {
             escalation: EscalationConfig::default(),
             verification: VerificationConfig::default(),
             surveys: Default::default(),
+            quality: Default::default(),
             handoff: Default::default(),
             channels: Default::default(),
             log: LogConfig::default(),

@@ -470,6 +470,7 @@ async fn build_agent(config: &Config) -> Result<Agent> {
     .with_escalation(escalation)
     .with_verification(config.verification.settings()?)
     .with_surveys(config.surveys.clone())
+    .with_quality(config.quality.clone())
     // The shop's customer records tie an account's email and phone together.
     .with_directory(shop);
     if let Some(writer) = writer {

@@ -17,10 +17,12 @@
 //! | `/console/flows`, `/console/flows/{id}` | the flows, each drawn as a graph with eval coverage, and the folder's validation errors |
 //! | `/console/knowledge` | search playground and the indexed articles |
 //! | `/console/try` | chat as any channel; each reply beside the commands, the engine's decision and the escalation policy's standing |
+//! | `/console/quality` | every conversation's quality score worst first (filter by channel, tier), the distributions per channel and per tier, the knowledge gap report |
 //! | `/console/kpis` | the omnichannel KPIs over time and the latest eval report (`/console/evals/report.html`) |
 
 mod graph;
 mod pages;
+mod quality;
 mod timeline;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -92,6 +94,7 @@ pub fn router(console: Arc<Console>) -> Router {
             get(pages::playground).post(pages::playground_say),
         )
         .route("/console/kpis", get(pages::kpis))
+        .route("/console/quality", get(quality::quality))
         .route("/console/evals/report.html", get(pages::eval_report_page))
         .route("/console/assets/console.css", get(stylesheet))
         .route("/console/assets/console.js", get(script))
@@ -265,6 +268,7 @@ enum Section {
     Knowledge,
     Try,
     Kpis,
+    Quality,
 }
 
 /// A whole page: navigation, then `body`.
@@ -290,6 +294,7 @@ fn page(title: &str, section: Section, body: Markup) -> Markup {
                         (link("/console/flows", "Flows", Section::Flows))
                         (link("/console/knowledge", "Knowledge", Section::Knowledge))
                         (link("/console/try", "Try it", Section::Try))
+                        (link("/console/quality", "Quality", Section::Quality))
                         (link("/console/kpis", "KPIs & evals", Section::Kpis))
                     }
                     form.signout method="post" action="/console/logout" {

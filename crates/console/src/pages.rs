@@ -21,7 +21,7 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-type PageResult = Result<Markup, PageError>;
+pub(crate) type PageResult = Result<Markup, PageError>;
 
 /// A failed page: rendered as an HTML page with the error's status.
 pub struct PageError(ApiError);
@@ -32,12 +32,12 @@ impl IntoResponse for PageError {
     }
 }
 
-fn fail(e: impl Into<ApiError>) -> PageError {
+pub(crate) fn fail(e: impl Into<ApiError>) -> PageError {
     PageError(e.into())
 }
 
 /// The channels a customer writes on (the console's filters and playground offer these).
-const CHANNELS: [Channel; 8] = [
+pub(crate) const CHANNELS: [Channel; 8] = [
     Channel::WebChat,
     Channel::Email,
     Channel::Sms,
@@ -227,6 +227,21 @@ pub async fn conversation(State(state): State<Arc<Console>>, Path(id): Path<Stri
         _ => None,
     });
     let below = f64::from(state.agent.escalation_policy().sentiment.below);
+    let (quality, quality_stored) = match frontline_analytics::quality::stored(&events) {
+        Some(q) => (q.clone(), true),
+        None => (
+            frontline_analytics::quality::judge(
+                &events,
+                &frontline_analytics::quality::Judging {
+                    settings: state.agent.quality_settings(),
+                    now: Utc::now(),
+                    came_back: None,
+                    team_opens: None,
+                },
+            ),
+            false,
+        ),
+    };
     let last_seq = events.last().map_or(0, |e| e.seq);
     Ok(page(
         "Conversation",
@@ -254,6 +269,7 @@ pub async fn conversation(State(state): State<Arc<Console>>, Path(id): Path<Stri
                     pre.summary-note { (frontline_escalation::render_note(summary)) }
                 }
             }
+            (crate::quality::section(&quality, quality_stored))
             h2 { "Timeline" }
             ol #timeline.timeline data-live=(format!("/console/conversations/{id}/live?after={last_seq}")) {
                 @for e in &events { (entry(e)) }

@@ -230,6 +230,15 @@ fn body(kind: &EventKind) -> Markup {
         } => html! {
             div.note.survey { span.label { "survey" } " " (question.as_str()) " withdrawn · " (reason) }
         },
+        EventKind::QualityScored { quality, occasion } => html! {
+            div.note.quality {
+                span.label { "quality" } " "
+                strong { (quality.score.map_or("—".to_string(), |s| format!("{s:.2}"))) }
+                " · " (occasion.replace('_', " "))
+                @let missed: Vec<&str> = quality.missed().map(|m| m.criterion.as_str()).collect();
+                @if !missed.is_empty() { " · missed: " (missed.join(", ").replace('_', " ")) }
+            }
+        },
         EventKind::TierChanged { from, to, reason } => html! {
             div.note.tier {
                 span.label { "tier" } " "

@@ -211,6 +211,15 @@ pub enum EventKind {
         /// Why, in words.
         reason: String,
     },
+    /// The conversation's quality score, judged from its log by the rubric: when it resolved
+    /// (by the bot, or by a person solving the ticket), and again when its survey was answered
+    /// or its customer came back within a week (the latest one stands).
+    QualityScored {
+        /// The score and each criterion's verdict with its reason.
+        quality: crate::QualityScore,
+        /// What prompted it: `resolved`, `survey_answered` or `repeat_contact`.
+        occasion: String,
+    },
     /// A helpdesk told frontline about the ticket a handoff opened (a person replied, solved
     /// it, reopened it). Kept so a redelivery is applied once and an older status change
     /// arriving after a newer one is not applied at all.
@@ -291,6 +300,7 @@ impl EventKind {
             EventKind::SurveyWithdrawn { .. } => "survey_withdrawn",
             EventKind::HelpdeskUpdated { .. } => "helpdesk_updated",
             EventKind::TierChanged { .. } => "tier_changed",
+            EventKind::QualityScored { .. } => "quality_scored",
         }
     }
 }

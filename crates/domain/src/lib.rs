@@ -14,6 +14,7 @@ pub mod event;
 pub mod identity;
 pub mod ids;
 pub mod message;
+pub mod quality;
 pub mod survey;
 pub mod wire;
 
@@ -32,6 +33,7 @@ pub use event::{Event, EventKind, FlowFrame, HelpdeskChange, LlmUsage, Offer, St
 pub use identity::{Identity, IdentityError, IdentityKind, NormalizeOptions};
 pub use ids::{ConversationId, CustomerId, OutboxId};
 pub use message::{InboundMessage, OutboundMessage, ThreadRef};
+pub use quality::{QualityItem, QualityScore, Verdict};
 pub use survey::{Choice, SurveyQuestion};
 pub use wire::UnknownName;
 

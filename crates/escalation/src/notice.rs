@@ -223,6 +223,12 @@ impl HandoffNotice {
         self.schedule.is_open(now)
     }
 
+    /// When a person's response clock starts for a message that arrived `at`: then, while the
+    /// team works; at the team's next opening otherwise.
+    pub fn clock_starts(&self, at: Timestamp) -> Timestamp {
+        self.schedule.next_opening(at).to_utc()
+    }
+
     /// What the customer is told: a person takes over, where they will reply, when, and that
     /// they will not have to repeat themselves. The words come from `say` (the wording keys
     /// `handoff_notice`, `handoff_when_open`, `handoff_when_away`, `day_*` and `where_*`, with

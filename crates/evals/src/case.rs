@@ -473,6 +473,10 @@ pub enum Assertion {
     /// The conversation's tier, as last recorded (`informational`, `transactional`, `complex`,
     /// `emotional`).
     Tier(String),
+    /// The quality score the agent stored (the latest `quality_scored`): that one was stored
+    /// (or, with `scored: false`, that none was), with these criteria met and missed and the
+    /// score within bounds.
+    Quality(QualityExpect),
     /// The customer answered this survey question with this score.
     SurveyAnswered {
         /// The question.
@@ -480,6 +484,31 @@ pub enum Assertion {
         /// The score, 1–5.
         score: u8,
     },
+}
+
+/// `quality: {met: [...], missed: [...], at_least: 0.5, at_most: 1.0}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityExpect {
+    /// A score was stored (default); `false`: none was.
+    #[serde(default = "stored_by_default")]
+    pub scored: bool,
+    /// Criteria the stored score met.
+    #[serde(default)]
+    pub met: Vec<String>,
+    /// Criteria it missed.
+    #[serde(default)]
+    pub missed: Vec<String>,
+    /// The score is at least this.
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    /// The score is at most this.
+    #[serde(default)]
+    pub at_most: Option<f64>,
+}
+
+fn stored_by_default() -> bool {
+    true
 }
 
 /// `escalated: policy` or `escalated: {reason: policy}`.
@@ -528,6 +557,7 @@ impl Assertion {
             Assertion::NoSurvey => "no_survey",
             Assertion::SurveyAnswered { .. } => "survey_answered",
             Assertion::Tier(_) => "tier",
+            Assertion::Quality(_) => "quality",
         }
     }
 }

@@ -362,7 +362,20 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
             .await
             .map_err(|e| fail("reading the log", e.to_string()))?;
         let from = seen.insert(outcome.conversation_id, all.len()).unwrap_or(0);
-        let events: Vec<Event> = all[from.min(all.len())..].to_vec();
+        let mut events: Vec<Event> = all[from.min(all.len())..].to_vec();
+        // What the turn wrote to the customer's earlier conversations (a repeat contact
+        // re-scores the last one).
+        for (conversation, read) in seen.iter_mut() {
+            if *conversation == outcome.conversation_id {
+                continue;
+            }
+            let all = store
+                .events(*conversation)
+                .await
+                .map_err(|e| fail("reading the log", e.to_string()))?;
+            events.extend(all[(*read).min(all.len())..].iter().cloned());
+            *read = all.len();
+        }
         let before = stack_flows(&run.events);
         run.events.extend(events.iter().cloned());
         let started = started_flows(&world.flows, &before, &events);
@@ -859,6 +872,58 @@ fn check(
             (tier == Some(expected.as_str()))
                 .then_some(())
                 .ok_or_else(|| format!("the tier is {tier:?}, not {expected}"))
+        }
+        Assertion::Quality(expect) => {
+            let stored = frontline_analytics::quality::stored(events);
+            let Some(quality) = stored else {
+                return (!expect.scored)
+                    .then_some(())
+                    .ok_or_else(|| "no quality score was stored".to_string());
+            };
+            if !expect.scored {
+                return Err(format!("a quality score was stored: {:?}", quality.score));
+            }
+            let verdicts = |v: frontline_domain::Verdict| -> Vec<&str> {
+                quality
+                    .items
+                    .iter()
+                    .filter(|i| i.verdict == v)
+                    .map(|i| i.criterion.as_str())
+                    .collect()
+            };
+            let (met, missed) = (
+                verdicts(frontline_domain::Verdict::Met),
+                verdicts(frontline_domain::Verdict::Missed),
+            );
+            let score = quality.score.unwrap_or(0.0);
+            let mut wrong = vec![];
+            for c in &expect.met {
+                if !met.contains(&c.as_str()) {
+                    wrong.push(format!("{c} not met"));
+                }
+            }
+            for c in &expect.missed {
+                if !missed.contains(&c.as_str()) {
+                    wrong.push(format!("{c} not missed"));
+                }
+            }
+            if expect.at_least.is_some_and(|min| score < min)
+                || expect.at_most.is_some_and(|max| score > max)
+            {
+                wrong.push(format!("score {score:.2} out of bounds"));
+            }
+            let reasons: Vec<String> = quality
+                .items
+                .iter()
+                .map(|i| format!("{}: {:?} ({})", i.criterion, i.verdict, i.reason))
+                .collect();
+            wrong.is_empty().then_some(()).ok_or_else(|| {
+                format!(
+                    "{}; the score: {score:.2}, {}",
+                    wrong.join(", "),
+                    reasons.join("; ")
+                )
+            })
         }
         Assertion::NoSurvey => {
             let standing = standing_surveys(events);

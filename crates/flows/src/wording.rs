@@ -82,6 +82,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("survey_effort", &[]),
     ("survey_how_digits", &[]),
     ("survey_how_tap", &[]),
+    ("survey_how_links", &["links"]),
     ("survey_thanks", &[]),
     ("survey_thanks_low", &[]),
     ("survey_subject", &[]),

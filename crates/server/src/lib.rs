@@ -29,6 +29,7 @@ pub mod access;
 pub mod analytics;
 pub mod delivery;
 pub mod limit;
+pub mod survey;
 pub mod webchat;
 pub mod webhooks;
 pub mod workers;
@@ -106,6 +107,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/webchat/session", get(webchat::session))
         .route("/v1/webchat/messages", post(webchat::post_message))
         .route("/v1/webchat/events", get(webchat::events))
+        .route(
+            "/survey/{conversation}/{question}/{score}",
+            get(survey::answer),
+        )
         .route_layer(from_fn_with_state(state.clone(), limit::per_ip))
         .layer(widget_cors(&state));
     Router::new()

@@ -754,9 +754,10 @@ async fn kpis_of_a_scripted_set_of_conversations_match_hand_computed_values() {
         close("automation_rate_variance", 2.0 / 9.0);
         // The handoff summary is complete.
         close("context_transfer_completeness", 1.0);
-        // Quality: Ada 1.0; Grace 0.75 (not resolved; complete handoff); Alan 0.75 (not
-        // resolved, not left unhappy).
-        close("quality_mean", (1.0 + 0.75 + 0.75) / 3.0);
+        // Quality: Ada 1.0 (stored when her request resolved: resolved, answered at once,
+        // sentiment steady); Grace 3/4 (not resolved yet, answered at once, sentiment steady,
+        // a complete handoff summary); Alan 2/3 (nothing resolved; answered, sentiment steady).
+        close("quality_mean", (1.0 + 0.75 + 2.0 / 3.0) / 3.0);
         assert_eq!(k["cross_channel_resolution_seconds_p50"], Value::Null);
 
         // A bad window is a 400 naming the field.

@@ -331,6 +331,32 @@ async fn round_trip(helpdesk: Helpdesk) {
     let log = store.events(conversation.id).await.unwrap();
     assert!(log.iter().any(|e| matches!(&e.kind,
         EventKind::SurveySent { question: SurveyQuestion::Csat, channel: Channel::Sms, resolved_by, .. } if resolved_by == "person")));
+    // The person's work is scored by the bot's rubric: resolved by them, the summary complete,
+    // the customer's messages answered within SMS's promise.
+    let quality = frontline_analytics::quality::stored(&log).expect("scored when solved");
+    let verdict = |c: &str| {
+        quality
+            .items
+            .iter()
+            .find(|i| i.criterion == c)
+            .map(|i| (i.verdict, i.reason.clone()))
+    };
+    assert_eq!(
+        verdict("resolved"),
+        Some((
+            frontline_domain::Verdict::Met,
+            format!("solved by a person in {}", helpdesk.name)
+        ))
+    );
+    assert_eq!(
+        verdict("summary_complete").unwrap().0,
+        frontline_domain::Verdict::Met
+    );
+    assert_eq!(
+        verdict("response_time").unwrap().0,
+        frontline_domain::Verdict::Met,
+        "{quality:?}"
+    );
 
     // An older status change arriving after the solve (it was sent before) applies not at all.
     let late = (helpdesk.status)(helpdesk.ticket, "open", t0 + chrono::Duration::minutes(1));

@@ -8,3 +8,4 @@ mod console;
 mod continuity_eval;
 mod deliver;
 mod helpdesk;
+mod survey_links;
