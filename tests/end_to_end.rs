@@ -389,6 +389,10 @@ fn the_web_chat_works_in_a_real_browser() {
     let mut cmd = frontline(dir.path());
     cmd.env("FRONTLINE_CHANNELS__EMAIL__ADDRESS", "support@shop.example")
         .env(
+            "FRONTLINE_KNOWLEDGE__HELP_CENTRE_URL",
+            "https://help.shop.example",
+        )
+        .env(
             "FRONTLINE_CHANNELS__EMAIL__SMTP_URL",
             format!("smtp://127.0.0.1:{}", smtp.port),
         );
@@ -419,6 +423,26 @@ fn the_web_chat_works_in_a_real_browser() {
         "{}",
         replies[0]
     );
+    // The article's hard-wrapped lines are reflowed: every line the customer sees ends a
+    // sentence, a list item or a heading, never mid-sentence ("Refunds to / a gift card").
+    for line in replies[0].lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            line.trim_end().ends_with(['.', '?', '!', ':', ')']),
+            "a line broken mid-sentence: {line:?} in {}",
+            replies[0]
+        );
+    }
+    // Its source is a link to the article in the help centre, opening beside the chat.
+    let link = &seen["links"][0];
+    assert!(
+        link["href"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://help.shop.example/refund-timing"),
+        "{seen}"
+    );
+    assert_eq!(link["target"], "_blank", "{seen}");
+    assert!(replies[0].contains(&format!("(Source: {})", link["text"].as_str().unwrap())));
     assert!(replies[1].contains("email address"), "{}", replies[1]);
     assert!(replies[2].contains("6-digit code"), "{}", replies[2]);
     // Her orders are offered; the visitor answers with a number anyway.

@@ -26,8 +26,12 @@ try {
       before,
       { timeout: 30000 },
     );
-    const reply = await page.locator("#frontline-chat li.agent.done").nth(before).textContent();
+    const bubble = page.locator("#frontline-chat li.agent.done").nth(before);
+    const reply = await bubble.textContent();
     seen.replies.push(reply);
+    // The links in it (an answer's source), as the customer can click them.
+    seen.links = (seen.links || []).concat(await bubble.locator("a").evaluateAll(
+      (anchors) => anchors.map((a) => ({ href: a.href, text: a.textContent, target: a.target }))));
     return reply;
   }
 

@@ -18,6 +18,26 @@ pub(crate) struct Desk<'a> {
     pub writer: Option<&'a dyn AnswerWriter>,
     pub metrics: &'a Metrics,
     pub drafts: &'a Drafts,
+    /// Where the help centre publishes the articles (sources become links), if it does.
+    pub help_centre: Option<&'a str>,
+}
+
+impl Desk<'_> {
+    /// `text`'s source as a link to its article, where a help centre is configured and the
+    /// channel carries links.
+    fn linked(
+        &self,
+        text: String,
+        citations: &[Citation],
+        channel: frontline_domain::Channel,
+    ) -> String {
+        match self.help_centre {
+            Some(base) if channel.carries_links() => {
+                frontline_knowledge::link_source(&text, citations, base)
+            }
+            _ => text,
+        }
+    }
 }
 
 /// What consulting the knowledge base gave.
@@ -59,11 +79,15 @@ fn article(c: &Citation) -> SummaryArticle {
 }
 
 /// The answer the understanding call wrote, and held: the turn's answer as it stands.
-fn grounded_by_understanding(drafted: frontline_understanding::KnowledgeAnswer) -> Consulted {
+fn grounded_by_understanding(
+    desk: &Desk<'_>,
+    channel: frontline_domain::Channel,
+    drafted: frontline_understanding::KnowledgeAnswer,
+) -> Consulted {
     tracing::info!(confidence = drafted.confidence, source = %drafted.citations[0], "answered from knowledge by the understanding call");
     Consulted {
         verdict: Verdict::Stands,
-        answer: Some(drafted.text),
+        answer: Some(desk.linked(drafted.text, &drafted.citations, channel)),
         event: EventKind::KnowledgeConsulted {
             query: drafted.query,
             answered: true,
@@ -94,7 +118,9 @@ pub(crate) async fn consult(
     });
     let unfounded = match drafted.filter(|d| asked.as_deref() == Some(d.query())) {
         Some(AnswerDraft::Unfounded { reason, .. }) => Some(reason),
-        Some(AnswerDraft::Grounded(drafted)) => return Some(grounded_by_understanding(drafted)),
+        Some(AnswerDraft::Grounded(drafted)) => {
+            return Some(grounded_by_understanding(desk, message.channel, drafted))
+        }
         None => None,
     };
     let nothing_understood = commands
@@ -188,7 +214,7 @@ pub(crate) async fn consult(
             };
             return Some(Consulted {
                 verdict,
-                answer: Some(text),
+                answer: Some(desk.linked(text, &citations, channel)),
                 event: EventKind::KnowledgeConsulted {
                     query,
                     answered: true,

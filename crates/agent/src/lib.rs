@@ -170,6 +170,7 @@ pub struct Agent {
     verification: VerificationSettings,
     surveys: SurveySettings,
     quality_settings: QualitySettings,
+    help_centre: Option<String>,
 }
 
 impl Agent {
@@ -199,6 +200,7 @@ impl Agent {
             verification: VerificationSettings::default(),
             surveys: SurveySettings::off(),
             quality_settings: QualitySettings::default(),
+            help_centre: None,
         }
     }
 
@@ -219,6 +221,13 @@ impl Agent {
     /// the defaults.
     pub fn with_verification(mut self, verification: VerificationSettings) -> Self {
         self.verification = verification;
+        self
+    }
+
+    /// Answers from the knowledge base link their source to the article in the help centre
+    /// published at `base` (`https://help.shop.example`), on every channel that carries links.
+    pub fn with_help_centre(mut self, base: &str) -> Self {
+        self.help_centre = Some(base.trim_end_matches('/').to_string()).filter(|b| !b.is_empty());
         self
     }
 
@@ -603,16 +612,9 @@ impl Agent {
             outcome.status = ConversationStatus::HandedOff;
         }
         escalator.record_tier(pending, history);
-        // The quality score, when the turn resolved something (a thanks after help scores a
-        // conversation not scored yet).
-        match resolution {
-            Some(survey::Resolution::FlowResolved) => {
-                self.scorer().record(pending, history, "resolved", None)
-            }
-            Some(survey::Resolution::ClosedAfterHelp) if !quality::scored(history) => {
-                self.scorer().record(pending, history, "resolved", None)
-            }
-            _ => {}
+        // The quality score, when the turn resolved what the customer came for.
+        if resolution.is_some() {
+            self.scorer().record(pending, history, "resolved", None);
         }
         Ok(outcome)
     }
@@ -786,8 +788,6 @@ impl Agent {
             HelpdeskChange::Solved if conversation.status == ConversationStatus::HandedOff => {
                 pending.change_status(ConversationStatus::Bot);
                 self.survey_after_person(pending, &operation.log);
-                self.scorer()
-                    .record(pending, &operation.log, "resolved", None);
                 true
             }
             HelpdeskChange::Reopened if conversation.status == ConversationStatus::Bot => {
@@ -817,8 +817,6 @@ impl Agent {
             {
                 pending.change_status(ConversationStatus::Bot);
                 self.escalator().queue_releases(pending).await?;
-                self.scorer()
-                    .record(pending, &operation.log, "resolved", None);
                 true
             }
             _ => false,
@@ -831,6 +829,15 @@ impl Agent {
                 at,
                 applied,
             });
+        }
+        // A person resolved it (solved, or handed back): scored by the same rubric.
+        let resolved = matches!(
+            change,
+            HelpdeskChange::Solved | HelpdeskChange::ReturnedToBot
+        );
+        if applied && resolved {
+            self.scorer()
+                .record(pending, &operation.log, "resolved", None);
         }
         self.conversations.commit(operation, None).await?;
         tracing::info!(%conversation_id, helpdesk, change = change.as_str(), applied, "helpdesk event");
@@ -892,6 +899,7 @@ impl Agent {
                 writer: self.answer_writer.as_deref(),
                 metrics: &self.metrics,
                 drafts: &self.drafts,
+                help_centre: self.help_centre.as_deref(),
             }),
             flows: self.engine.flows(),
             drafts: &self.drafts,

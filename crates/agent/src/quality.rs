@@ -42,9 +42,3 @@ impl Scorer<'_> {
         });
     }
 }
-
-/// Whether the log holds a stored score.
-pub(crate) fn scored(log: &[Event]) -> bool {
-    log.iter()
-        .any(|e| matches!(e.kind, EventKind::QualityScored { .. }))
-}

@@ -73,10 +73,11 @@ pub struct ConversationFacts {
     /// The most demanding tier the conversation reached at run time (emotional, complex,
     /// transactional, informational), if one was recorded.
     pub tier: Option<String>,
-    /// The quality score: the latest stored one, or the rubric judged on the log now.
+    /// The quality score: the stored one that still stands ([`quality::current`]), or the
+    /// rubric judged on the log now.
     pub quality: QualityScore,
-    /// Whether `quality` was stored (the conversation resolved), rather than judged on a
-    /// conversation still open or left.
+    /// Whether `quality` was stored (the conversation resolved and stayed so), rather than
+    /// judged on a conversation still open, left, or gone on after its resolution.
     pub quality_stored: bool,
     /// What belongs in the knowledge gap report (see [`gaps`]).
     pub gaps: Vec<gaps::GapEntry>,
@@ -227,7 +228,7 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
     }
     let resolved_at = resolution(events);
     let handoff = handoff(events);
-    let stored = quality::stored(events).cloned();
+    let stored = quality::current(events).cloned();
     let quality_stored = stored.is_some();
     let last_activity_at = events
         .last()

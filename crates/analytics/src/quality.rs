@@ -127,6 +127,20 @@ pub fn stored(events: &[Event]) -> Option<&QualityScore> {
     })
 }
 
+/// The stored score that still stands: the latest one, unless the conversation went on after
+/// it (the customer wrote again, or it changed hands) without being scored again; then the
+/// rubric must be judged on the log as it is.
+pub fn current(events: &[Event]) -> Option<&QualityScore> {
+    for event in events.iter().rev() {
+        match &event.kind {
+            EventKind::QualityScored { quality, .. } => return Some(quality),
+            EventKind::MessageReceived { .. } | EventKind::StatusChanged { .. } => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Whether a person solved the conversation: a helpdesk's `solved` applied, or the
 /// conversation given back to the bot after a handoff.
 fn solved_by_person(events: &[Event]) -> Option<String> {

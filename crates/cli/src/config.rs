@@ -131,6 +131,10 @@ pub struct KnowledgeConfig {
     pub overlap_tokens: usize,
     /// The relevance gate: below this similarity the agent abstains (calibrated default).
     pub min_similarity: f32,
+    /// Where the help centre publishes these articles (`https://help.shop.example`): an
+    /// answer's source then links to `<help_centre_url>/<article>#<section>` on every channel
+    /// but SMS. Empty: the source is named only.
+    pub help_centre_url: String,
     /// The local model's folder; when not set, where `scripts/model.sh` installed it
     /// (`FRONTLINE_EMBEDDING_MODEL_DIR`, or inside `FRONTLINE_MODEL_CACHE`, default
     /// `~/.cache/frontline/models`).
@@ -159,6 +163,7 @@ impl Default for KnowledgeConfig {
             chunk_tokens: 256,
             overlap_tokens: 32,
             min_similarity: frontline_knowledge::base::DEFAULT_MIN_SIMILARITY,
+            help_centre_url: String::new(),
             model_dir: String::new(),
             embedding_base_url: String::new(),
             embedding_model: "text-embedding-3-small".into(),

@@ -476,6 +476,9 @@ async fn build_agent(config: &Config) -> Result<Agent> {
     if let Some(writer) = writer {
         agent = agent.with_answer_writer(writer);
     }
+    if !config.knowledge.help_centre_url.is_empty() {
+        agent = agent.with_help_centre(&config.knowledge.help_centre_url);
+    }
     if let Some(target) = config.handoff.build(HANDOFF_TIMEOUT) {
         agent = agent.with_handoff_target(target);
     }

@@ -227,7 +227,7 @@ pub async fn conversation(State(state): State<Arc<Console>>, Path(id): Path<Stri
         _ => None,
     });
     let below = f64::from(state.agent.escalation_policy().sentiment.below);
-    let (quality, quality_stored) = match frontline_analytics::quality::stored(&events) {
+    let (quality, quality_stored) = match frontline_analytics::quality::current(&events) {
         Some(q) => (q.clone(), true),
         None => (
             frontline_analytics::quality::judge(

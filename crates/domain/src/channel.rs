@@ -54,6 +54,13 @@ impl Channel {
         matches!(self, Channel::WebChat)
     }
 
+    /// Whether an answer's source goes out as a link to the article (when a help centre is
+    /// configured): everywhere but SMS, where every character costs and an address splits the
+    /// message.
+    pub fn carries_links(self) -> bool {
+        !matches!(self, Channel::Sms)
+    }
+
     /// The longest answer from knowledge the channel should carry, in characters: an SMS
     /// segment pair, a WhatsApp message, an email, a chat bubble.
     pub fn max_answer_chars(self) -> usize {

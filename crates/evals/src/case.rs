@@ -473,8 +473,9 @@ pub enum Assertion {
     /// The conversation's tier, as last recorded (`informational`, `transactional`, `complex`,
     /// `emotional`).
     Tier(String),
-    /// The quality score the agent stored (the latest `quality_scored`): that one was stored
-    /// (or, with `scored: false`, that none was), with these criteria met and missed and the
+    /// The quality score the agent stored that still stands (the latest `quality_scored`, with
+    /// no message or change of hands after it): that one stands (or, with `scored: false`,
+    /// that none does), with these criteria met and missed and the
     /// score within bounds.
     Quality(QualityExpect),
     /// The customer answered this survey question with this score.

@@ -874,11 +874,11 @@ fn check(
                 .ok_or_else(|| format!("the tier is {tier:?}, not {expected}"))
         }
         Assertion::Quality(expect) => {
-            let stored = frontline_analytics::quality::stored(events);
+            let stored = frontline_analytics::quality::current(events);
             let Some(quality) = stored else {
                 return (!expect.scored)
                     .then_some(())
-                    .ok_or_else(|| "no quality score was stored".to_string());
+                    .ok_or_else(|| "no quality score stands (none stored, or the conversation went on after it)".to_string());
             };
             if !expect.scored {
                 return Err(format!("a quality score was stored: {:?}", quality.score));

@@ -134,6 +134,36 @@ pub struct Citation {
     pub anchor: String,
 }
 
+impl Citation {
+    /// The article's address in a help centre published at `base`: the document's path without
+    /// `.md`, and the section's anchor (`https://help.shop.example/refund-timing#where-the-refund-goes`).
+    pub fn url(&self, base: &str) -> String {
+        let page = self.document.strip_suffix(".md").unwrap_or(&self.document);
+        let anchor = if self.anchor.is_empty() || self.section.as_deref() == Some(&self.title) {
+            String::new()
+        } else if self.anchor.starts_with('#') {
+            self.anchor.clone()
+        } else {
+            format!("#{}", self.anchor)
+        };
+        format!("{}/{page}{anchor}", base.trim_end_matches('/'))
+    }
+}
+
+/// `text` with its `(Source: …)` naming one of `citations` made a markdown link to that article
+/// in the help centre at `base` (each channel then renders the link its own way); unchanged when
+/// it names none.
+pub fn link_source(text: &str, citations: &[Citation], base: &str) -> String {
+    for citation in citations {
+        let named = format!("(Source: {citation})");
+        if text.contains(&named) {
+            let linked = format!("(Source: [{citation}]({}))", citation.url(base));
+            return text.replacen(&named, &linked, 1);
+        }
+    }
+    text.to_string()
+}
+
 impl std::fmt::Display for Citation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.section {
@@ -718,5 +748,38 @@ mod tests {
             ..c
         };
         assert_eq!(top.to_string(), "Refunds");
+    }
+
+    #[test]
+    fn a_source_becomes_a_link_to_its_article_and_section() {
+        let c = Citation {
+            title: "Refunds".into(),
+            section: Some("Timing".into()),
+            document: "refunds.md".into(),
+            anchor: "#timing".into(),
+        };
+        assert_eq!(
+            c.url("https://help.example/"),
+            "https://help.example/refunds#timing"
+        );
+        let text = "Allow 5 days.\n\n(Source: Refunds › Timing)";
+        assert_eq!(
+            link_source(text, std::slice::from_ref(&c), "https://help.example"),
+            "Allow 5 days.\n\n(Source: [Refunds › Timing](https://help.example/refunds#timing))"
+        );
+        // The whole article, not a section: no anchor.
+        let top = Citation {
+            section: Some("Refunds".into()),
+            ..c.clone()
+        };
+        assert_eq!(
+            top.url("https://help.example"),
+            "https://help.example/refunds"
+        );
+        // A text naming no citation is left as it is.
+        assert_eq!(
+            link_source("Allow 5 days.", &[c], "https://help.example"),
+            "Allow 5 days."
+        );
     }
 }

@@ -17,8 +17,8 @@ pub mod server;
 pub mod testing;
 
 pub use base::{
-    extractive_answer, Answer, Bm25, Citation, IndexedDocument, IngestEvent, IngestReport,
-    KnowledgeBase, KnowledgeError, KnowledgeSettings, Passage, SearchResult,
+    extractive_answer, link_source, Answer, Bm25, Citation, IndexedDocument, IngestEvent,
+    IngestReport, KnowledgeBase, KnowledgeError, KnowledgeSettings, Passage, SearchResult,
 };
 pub use chunk::{Chunk, Chunker};
 pub use document::{load_dir, Document, DocumentError, Loaded};

@@ -35,10 +35,28 @@
   var typing = null; // the agent bubble being streamed into
   var seen = {}; // reply ids already shown (a reconnect may replay)
 
+  // A reply's text, with its markdown links (an answer's source) as links; everything else is
+  // text, never markup.
+  function fill(el, text) {
+    el.textContent = "";
+    var link = /\[([^\]\n]+)\]\((https?:\/\/[^\s)]+)\)/g, last = 0, m;
+    while ((m = link.exec(text))) {
+      el.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var a = document.createElement("a");
+      a.href = m[2];
+      a.textContent = m[1];
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      el.appendChild(a);
+      last = link.lastIndex;
+    }
+    el.appendChild(document.createTextNode(text.slice(last)));
+  }
+
   function bubble(who, text) {
     var li = document.createElement("li");
     li.className = who;
-    li.textContent = text;
+    fill(li, text);
     list.appendChild(li);
     list.scrollTop = list.scrollHeight;
     return li;
@@ -57,7 +75,7 @@
       if (seen[e.lastEventId]) { typing = null; return; }
       seen[e.lastEventId] = true;
       if (!typing) typing = bubble("agent", "");
-      typing.textContent = reply.text;
+      fill(typing, reply.text);
       typing.dataset.id = e.lastEventId;
       typing.classList.add("done");
       typing = null;

@@ -140,7 +140,9 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
                 "flow_updated",
                 "reply_sent",
                 // The conversation's first tier: a status question is informational.
-                "tier_changed"
+                "tier_changed",
+                // Resolved: its quality score, stored.
+                "quality_scored"
             ],
             "{}",
             s.db.label
