@@ -430,6 +430,8 @@ impl Agent {
             .await?;
         tracing::Span::current().record("conversation_id", field::display(conversation.id));
         let mut operation = self.conversations.begin(&conversation, &self.clock).await?;
+        // A conversation with nothing in its log yet is one this message opens.
+        let opens_conversation = operation.log.is_empty();
         for merge in resolution.merged {
             operation.pending.log(EventKind::CustomersMerged {
                 survivor: merge.survivor,
@@ -464,7 +466,7 @@ impl Agent {
         let appended = self.conversations.commit(operation, Some(done)).await?;
         self.metrics
             .turn(message.channel, started.elapsed().as_secs_f64(), &appended);
-        if conversation.opened_at == now {
+        if opens_conversation {
             // A new conversation: the customer's previous one, if resolved within the week,
             // was not resolved for good.
             if let Err(e) = self.score_repeat_contact(&conversation, now).await {

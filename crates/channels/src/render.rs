@@ -375,6 +375,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reflowed_answer_reads_whole_with_its_source_linked_on_each_channel() {
+        let paragraph = "Refunds to a gift card are immediate. Refunds to a card take 5 to 7 \
+                         business days after we process them.";
+        let url = "https://help.shop.example/refund-timing";
+        let answer = format!("{paragraph}\n\n(Source: [When will I get my refund?]({url}))");
+        // Plain text (Telegram, the plain part of an email): the paragraph on one line, the
+        // address written out.
+        let plain = plain_text(&answer);
+        assert_eq!(
+            plain.lines().collect::<Vec<_>>(),
+            [
+                paragraph,
+                "",
+                &format!("(Source: When will I get my refund? ({url}))")
+            ]
+        );
+        // WhatsApp links bare addresses itself.
+        let wa = whatsapp(&answer);
+        assert!(wa.starts_with(&format!("{paragraph}\n")), "{wa}");
+        assert!(wa.contains(&format!("When will I get my refund?: {url}")), "{wa}");
+        // Email HTML: one paragraph, no line break inside it, the source a link.
+        let html = email_html(&answer);
+        assert!(html.contains(&format!(">{paragraph}</p>")), "{html}");
+        assert!(!html.contains("<br"), "{html}");
+        assert!(
+            html.contains(&format!("<a href=\"{url}\" style=\"color:#0969da\">When will I get my refund?</a>")),
+            "{html}"
+        );
+        // SMS (no link is added there): the paragraph whole, split only by segment.
+        let segments = sms(paragraph, 3);
+        assert_eq!(segments.concat().replace('\n', " ").trim(), paragraph);
+    }
+
+    #[test]
     fn email_html_has_paragraphs_lists_bold_and_links_and_escapes_the_rest() {
         let html = email_html(
             "Your order **#W0000002** has shipped.\nTrack it at https://track.example/W2?a=1&b=2.\n\n\
