@@ -394,13 +394,18 @@ mod tests {
         // WhatsApp links bare addresses itself.
         let wa = whatsapp(&answer);
         assert!(wa.starts_with(&format!("{paragraph}\n")), "{wa}");
-        assert!(wa.contains(&format!("When will I get my refund?: {url}")), "{wa}");
+        assert!(
+            wa.contains(&format!("When will I get my refund?: {url}")),
+            "{wa}"
+        );
         // Email HTML: one paragraph, no line break inside it, the source a link.
         let html = email_html(&answer);
         assert!(html.contains(&format!(">{paragraph}</p>")), "{html}");
         assert!(!html.contains("<br"), "{html}");
         assert!(
-            html.contains(&format!("<a href=\"{url}\" style=\"color:#0969da\">When will I get my refund?</a>")),
+            html.contains(&format!(
+                "<a href=\"{url}\" style=\"color:#0969da\">When will I get my refund?</a>"
+            )),
             "{html}"
         );
         // SMS (no link is added there): the paragraph whole, split only by segment.

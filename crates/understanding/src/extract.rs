@@ -163,6 +163,31 @@ pub fn yes_no(message: &str) -> Option<bool> {
     }
 }
 
+/// Whether `message` takes up an offer the last reply made ("Would you like me to help you
+/// return items…?"): a yes, but not one that only acknowledges the answer with thanks
+/// ("perfect, thank you", "ok thanks", "great, cheers"), which closes; an explicit yes with
+/// thanks ("yes please, thanks", "sure, thank you") still takes it up.
+pub fn takes_up_offer(message: &str) -> bool {
+    if yes_no(message) != Some(true) {
+        return false;
+    }
+    let text = normalize(message);
+    let words: Vec<&str> = text.split(' ').collect();
+    let thanks = words.iter().any(|w| {
+        matches!(
+            *w,
+            "thanks" | "thank" | "thx" | "ty" | "cheers" | "appreciated" | "appreciate"
+        )
+    });
+    let explicit = words.iter().any(|w| {
+        matches!(
+            *w,
+            "yes" | "yeah" | "yep" | "yup" | "sure" | "please" | "do" | "go" | "let's" | "lets"
+        )
+    });
+    !thanks || explicit
+}
+
 /// Words after a yes that take it back or turn it into another request.
 const HEDGES: &[&str] = &[
     "but", "wait", "instead", "actually", "first", "before", "rather", "except", "unless", "where",
@@ -972,6 +997,29 @@ mod tests {
         ] {
             assert_eq!(yes_no(message), Some(true), "{message}");
         }
+    }
+
+    #[test]
+    fn an_acknowledgement_with_thanks_closes_rather_than_takes_up_an_offer() {
+        for message in [
+            "perfect, thank you",
+            "ok thanks",
+            "Great, cheers!",
+            "alright, thx",
+        ] {
+            assert!(!takes_up_offer(message), "{message}");
+        }
+        for message in [
+            "yes please",
+            "yes please, thanks",
+            "sure, thank you",
+            "ok",
+            "perfect",
+            "ok, please do, thanks",
+        ] {
+            assert!(takes_up_offer(message), "{message}");
+        }
+        assert!(!takes_up_offer("no thanks"));
     }
 
     #[test]

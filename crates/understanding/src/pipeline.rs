@@ -4,7 +4,7 @@
 //! flow's slots (the one asked for, self-identifying ones, named ones, corrections); then small
 //! talk, knowledge, and finally "cannot handle". The routers differ; this does not.
 
-use crate::extract::{normalize, yes_no, Extractors};
+use crate::extract::{normalize, takes_up_offer, yes_no, Extractors};
 use crate::router::Builtin;
 use crate::DialogueContext;
 use frontline_domain::{Command, ScoredCommand, SmallTalk};
@@ -185,7 +185,7 @@ impl Pipeline {
         // A yes to the one flow the last reply offered ("Would you like me to help you return
         // items…?") starts it.
         if let ([offered], None) = (context.offered_flows.as_slice(), active) {
-            if yes_no(message) == Some(true) && self.flows.get(offered).is_some() {
+            if takes_up_offer(message) && self.flows.get(offered).is_some() {
                 let mut commands = vec![ScoredCommand::new(
                     Command::StartFlow {
                         flow_id: offered.clone(),
