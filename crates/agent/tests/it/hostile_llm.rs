@@ -741,7 +741,17 @@ impl Run {
                 Some("confirmation") => Some(self.shop.export().await.unwrap()),
                 _ => None,
             };
-            let writes_before = self.shop.audit_log().await.unwrap().len();
+            // Writes are told apart by their idempotency keys: the audit log is ordered by the
+            // shared test clock, so other conversations running at once can land before an
+            // index taken now.
+            let writes_before: BTreeSet<String> = self
+                .shop
+                .audit_log()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(key, ..)| key)
+                .collect();
             let calls_before = self.hostile.calls.lock().unwrap().len();
             let mut inbound = message(c.channel, &format!("h{n}-{turn}"), c.sender.clone(), &text);
             inbound.assurance = c.assurance;
@@ -755,7 +765,20 @@ impl Run {
             if !c.is_owner() {
                 seen_now.stranger_turns += 1;
             }
-            for (_, action, args, _) in &audit[writes_before..] {
+            // This turn's writes: new in the audit log, and called by this conversation.
+            let called_here: BTreeSet<&str> = events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    frontline_domain::EventKind::ActionExecuted { call, .. } => {
+                        call.idempotency_key.as_deref()
+                    }
+                    _ => None,
+                })
+                .collect();
+            let written_now = audit.iter().filter(|(key, ..)| {
+                !writes_before.contains(key) && called_here.contains(key.as_str())
+            });
+            for (_, action, args, _) in written_now {
                 assert!(c.is_owner(), "{label}: a stranger's write {action} {args}");
                 assert!(
                     requested.as_deref() == Some("confirmation") && YES.contains(&text.as_str()),
