@@ -24,19 +24,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The quality rubric's settings (`[quality]`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QualitySettings {
     /// The longest a customer should wait for an answer, per channel (`[quality.response_promise]`).
     pub response_promise: ResponsePromise,
-}
-
-impl Default for QualitySettings {
-    fn default() -> Self {
-        Self {
-            response_promise: ResponsePromise::default(),
-        }
-    }
 }
 
 /// The response each channel promises, in seconds (what the handoff notice tells customers:
@@ -325,10 +317,8 @@ fn response_time(events: &[Event], judging: &Judging<'_>) -> QualityItem {
     };
     for event in events {
         match &event.kind {
-            EventKind::MessageReceived { channel, .. } => {
-                if waiting.is_none() {
-                    waiting = Some((event.at, *channel));
-                }
+            EventKind::MessageReceived { channel, .. } if waiting.is_none() => {
+                waiting = Some((event.at, *channel));
             }
             EventKind::ReplySent { .. }
             | EventKind::SurveySent { .. }
