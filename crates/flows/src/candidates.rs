@@ -383,6 +383,15 @@ pub fn mentioned(message: &str, offers: &[Offer]) -> Option<Value> {
         .map(|i| offers[i].value.clone())
 }
 
+/// The one offer a message names by its contents ("the running shoes I got"), if exactly one
+/// is named more than the others; only contents count (never a date, a size or a position).
+pub fn named_by_contents(message: &str, offers: &[Offer]) -> Option<usize> {
+    match by_content(&words(message), offers).as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    }
+}
+
 /// The offered value that `value` stands for (`"w0000002"` or `"#W0000002 "` for the offer
 /// `#W0000002`), if it is one offer's value: how a value read elsewhere (an LLM's `set_slot`) is
 /// checked against what the customer was offered, and written as the offer writes it.

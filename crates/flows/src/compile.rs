@@ -181,6 +181,8 @@ pub struct CompiledCandidates {
     pub many: Template,
     /// The response id said when none fits.
     pub none: Option<String>,
+    /// The records that cannot be offered, and the response id said when the opening names one.
+    pub unfit: Option<(Expr, String)>,
 }
 
 /// A checked, compiled flow.
@@ -567,7 +569,35 @@ impl Compiler<'_> {
                         );
                     }
                 }
+                let unfit = match (&c.others, &c.unfit) {
+                    (Some(others), Some(unfit)) => {
+                        if !spec.responses.contains_key(unfit) {
+                            self.error(
+                                &format!("{cp}/unfit"),
+                                format!("no response `{unfit}` in this flow's responses"),
+                            );
+                        }
+                        self.expr(&format!("{cp}/others"), others, false)
+                            .map(|e| (e, unfit.clone()))
+                    }
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        self.error(
+                            &format!("{cp}/others"),
+                            "`others` needs `unfit`, the response said when the opening names one",
+                        );
+                        None
+                    }
+                    (None, Some(_)) => {
+                        self.error(
+                            &format!("{cp}/unfit"),
+                            "`unfit` needs `others`, the records it is said about",
+                        );
+                        None
+                    }
+                };
                 Some(CompiledCandidates {
+                    unfit,
                     from: self.expr(&format!("{cp}/from"), &c.from, false)?,
                     one: self.template_with(&format!("{cp}/one"), &c.one, false, &["candidate"])?,
                     many: self.template(&format!("{cp}/many"), &c.many, false)?,
@@ -589,9 +619,19 @@ impl Compiler<'_> {
                 );
             }
         }
+        // A response said about a record the opening named (`unfit`) may use `{named}`.
+        let about_named: Vec<&str> = spec
+            .slots
+            .values()
+            .filter_map(|s| s.candidates.as_ref()?.unfit.as_deref())
+            .collect();
         let mut responses = BTreeMap::new();
         for (id, text) in &spec.responses {
-            if let Some(t) = self.template(&format!("/responses/{id}"), text, true) {
+            let extra: &[&str] = match about_named.contains(&id.as_str()) {
+                true => &["named"],
+                false => &[],
+            };
+            if let Some(t) = self.template_with(&format!("/responses/{id}"), text, true, extra) {
                 responses.insert(id.clone(), t);
             }
         }

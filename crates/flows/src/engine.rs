@@ -946,6 +946,33 @@ impl Engine {
                         let offers = c.from.eval(&scope, env.today).ok()?;
                         Some((c, crate::candidates::from_value(&offers).ok()?))
                     });
+                // The opening named, by its contents, a record that cannot be offered (the
+                // shoes of an order not delivered yet) and none of the candidates: say why, and
+                // end rather than propose something else.
+                if let Some((c, found)) = offers.as_ref().filter(|_| narrowed.is_empty()) {
+                    let named = c.unfit.as_ref().zip(frame.opening.as_deref()).and_then(
+                        |((others, unfit), opening)| {
+                            if crate::candidates::named_by_contents(opening, found).is_some() {
+                                return None;
+                            }
+                            let others = others
+                                .eval(&scope, env.today)
+                                .ok()
+                                .and_then(|v| crate::candidates::from_value(&v).ok())?;
+                            let i = crate::candidates::named_by_contents(opening, &others)?;
+                            Some((others[i].label.clone(), unfit))
+                        },
+                    );
+                    if let Some((label, unfit)) = named {
+                        let mut with = scope.clone();
+                        with.insert("named".into(), Value::String(label));
+                        frame.offered.clear();
+                        out.effects
+                            .push(Effect::Say(flow.responses[unfit].render(&with)));
+                        self.finish(stack, Outcome::Failed, env, out);
+                        return None;
+                    }
+                }
                 match offers {
                     Some((c, offers)) if offers.is_empty() => {
                         frame.offered.clear();

@@ -171,6 +171,15 @@ pub struct CandidatesSpec {
     /// asked with its prompt.
     #[serde(default)]
     pub none: Option<String>,
+    /// The customer's other records of the kind that cannot be offered (CEL giving the shape of
+    /// `from`; a label may say why, e.g. "#W0000003: Running Shoes (processed, not delivered
+    /// yet)"). When the message the flow started on names one of them by its contents and none
+    /// of the candidates, the `unfit` response is said and the flow ends `failed`.
+    #[serde(default)]
+    pub others: Option<String>,
+    /// The response said then (a template; `{named}` is the named record's label).
+    #[serde(default)]
+    pub unfit: Option<String>,
 }
 
 fn default_one() -> String {

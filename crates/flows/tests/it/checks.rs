@@ -233,3 +233,36 @@ fn two_files_with_one_id_and_every_file_reported() {
     );
     let _ = Path::new(".");
 }
+
+#[test]
+fn records_that_cannot_be_offered_need_their_response_and_it_may_name_them() {
+    let with = |candidates: &str, responses: &str| {
+        let text = format!(
+            "id: f\ndescription: Test.\ntier: transactional\nslots:\n  order_id:\n    type: string\n    prompt: Which order?\n    candidates:\n      from: '[{{\"value\": \"a\", \"label\": \"A\"}}]'\n{candidates}responses:\n  ok: Done.\n{responses}steps:\n  - collect: order_id\n"
+        );
+        check(&[("f.yaml", &text)])
+    };
+    // `others` without the response said about them, and the reverse: each named at its line.
+    let e = with("      others: '[]'\n", "");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("flows/f.yaml:10:"), "{e:?}");
+    assert!(e[0].contains("`others` needs `unfit`"), "{e:?}");
+    let e = with("      unfit: gone\n", "  gone: \"{named} cannot.\"\n");
+    assert!(
+        e.iter().any(|e| e.contains("`unfit` needs `others`")),
+        "{e:?}"
+    );
+    // A response that is not there.
+    let e = with("      others: '[]'\n      unfit: gone\n", "");
+    assert!(e.iter().any(|e| e.contains("no response `gone`")), "{e:?}");
+    // Both, with the response naming the record: fine; `{named}` elsewhere is unknown.
+    assert_eq!(
+        with(
+            "      others: '[]'\n      unfit: gone\n",
+            "  gone: \"Order {named} cannot be offered.\"\n"
+        ),
+        Vec::<String>::new()
+    );
+    let e = with("", "  other: \"Order {named}.\"\n");
+    assert!(e.iter().any(|e| e.contains("named")), "{e:?}");
+}
