@@ -218,7 +218,7 @@ fn cancelling_a_pending_order_asks_the_reason_confirms_then_writes_once() {
         w[0].args,
         json!({"order_id": "#W0000001", "reason": "ordered by mistake"})
     );
-    assert_eq!(w[0].idempotency_key.as_deref(), Some("conv-1:7/0/s9"));
+    assert_eq!(w[0].idempotency_key.as_deref(), Some("conv-1:7/0/s10"));
     assert!(effects.contains(&Effect::FlowEnded {
         flow_id: "cancel_order".into(),
         outcome: Outcome::Resolved
@@ -263,7 +263,7 @@ fn policy_refusals_write_nothing() {
     for (order, expected) in [
         (
             "#W0000002",
-            "Order #W0000002 is delivered, so it can no longer be cancelled.",
+            "Order #W0000002 has already been delivered, so it can no longer be cancelled, but you can return it",
         ),
         (
             "#W0000009",
@@ -434,7 +434,7 @@ fn a_flow_resuming_after_a_digression_checks_its_policy_on_fresh_data() {
     );
     assert_eq!(
         said[2],
-        "Order #W0000001 is delivered, so it can no longer be cancelled. Once it arrives, you can return it."
+        "Order #W0000001 has already been delivered, so it can no longer be cancelled, but you can return it within 30 days of delivery."
     );
     assert!(effects.contains(&Effect::FlowEnded {
         flow_id: "cancel_order".into(),
@@ -496,7 +496,7 @@ fn a_cancelled_digression_also_resumes_on_fresh_data_and_asks_to_confirm_again()
     let (said, _) = turn(&engine, &mut stack, vec![Command::CancelFlow], &mut b, &env);
     assert!(said
         .iter()
-        .any(|s| s.contains("is delivered, so it can no longer be cancelled")));
+        .any(|s| s.contains("has already been delivered, so it can no longer be cancelled")));
     turn(
         &engine,
         &mut stack,
