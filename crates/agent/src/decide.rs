@@ -55,6 +55,20 @@ pub(crate) struct Decision {
     pub ran: Vec<frontline_domain::StepRef>,
 }
 
+impl Decision {
+    /// Nothing decided: the flows stand as they were, nothing said yet.
+    pub(crate) fn unchanged(stack: Vec<FlowFrame>) -> Self {
+        Decision {
+            texts: vec![],
+            stack,
+            handoff: None,
+            asked: None,
+            started: vec![],
+            ran: vec![],
+        }
+    }
+}
+
 /// What flows may know of the customer: the handles they are proven to write from (a claimed
 /// handle is not one: it may be anybody's), and the accounts proven theirs.
 fn customer_facts(customer: &Customer) -> Value {

@@ -66,6 +66,11 @@ fn acknowledgement(trigger: EscalationTrigger, wording: &Wording) -> Option<Stri
 pub(crate) struct Escalator<'a> {
     pub store: &'a Store,
     pub engine: &'a Engine,
+    /// The conversation's language (its summary's locale), when one was read.
+    pub language: Option<&'a str>,
+    /// The conversation's language when the deployment does not serve it: the policy hands
+    /// it to a person who speaks it.
+    pub unserved: Option<&'a str>,
     pub settings: &'a EscalationSettings,
     pub target: Option<&'a str>,
 }
@@ -199,6 +204,15 @@ impl Escalator<'_> {
         stack_before: &[FlowFrame],
         decision: &Decision,
     ) -> Result<Option<frontline_escalation::Escalation>, AgentError> {
+        if let Some(code) = self.unserved {
+            return Ok(Some(frontline_escalation::Escalation {
+                trigger: EscalationTrigger::Policy,
+                reason: format!(
+                    "The customer writes in {} ({code}), which this deployment does not serve; a colleague who speaks it should reply.",
+                    frontline_language::name(code)
+                ),
+            }));
+        }
         let conversation_id = pending.conversation_id();
         let now = pending.now();
         let spec_of = |id: &str| self.engine.flows().get(id).map(|f| &f.spec);
@@ -283,7 +297,10 @@ impl Escalator<'_> {
                 .and_then(|f| self.engine.flows().get(&f.flow_id))
                 .map(|f| f.spec.tier.as_str())
         });
-        let locale = self.settings.default_locale.clone();
+        let locale = self
+            .language
+            .map(str::to_string)
+            .or_else(|| self.settings.default_locale.clone());
         let routing = self.settings.routing.route(&RouteFacts {
             vip,
             trigger: handoff.trigger,

@@ -28,6 +28,8 @@ pub(crate) struct Interpreter<'a> {
     pub drafts: &'a Drafts,
     /// How many recent utterances understanding sees.
     pub recent_utterances: usize,
+    /// The language the conversation speaks, when it is not the default one.
+    pub language: Option<&'a str>,
 }
 
 /// What the message means.
@@ -65,6 +67,7 @@ impl Interpreter<'_> {
             recent: recent_utterances(history, self.recent_utterances),
             today,
             offered_flows: offered_flows(history),
+            language: self.language.map(str::to_string),
         };
         // An answer the understanding writes itself is shown piece by piece while it does, on
         // a channel that shows replies as they form (the understanding knows the channel).

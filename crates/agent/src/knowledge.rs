@@ -20,6 +20,49 @@ pub(crate) struct Desk<'a> {
     pub drafts: &'a Drafts,
     /// Where the help centre publishes the articles (sources become links), if it does.
     pub help_centre: Option<&'a str>,
+    /// The conversation's locale (searched first) and the default one (searched when that
+    /// has no answer).
+    pub locale: &'a str,
+    /// The default locale.
+    pub default_locale: &'a str,
+    /// What the answer says when it comes from the default locale's articles.
+    pub fallback_note: Option<String>,
+    /// How the answer names its source in the conversation's locale ("Fuente"), when that is
+    /// not the default one.
+    pub source_label: Option<String>,
+}
+
+/// Only passages in `locale`.
+fn in_locale(locale: &str) -> SearchFilter {
+    SearchFilter {
+        locale: Some(locale.to_string()),
+        ..SearchFilter::default()
+    }
+}
+
+impl Desk<'_> {
+    /// Search the conversation's locale first, then the default locale when that has no
+    /// answer; `true` when the result is the default locale's.
+    async fn search(
+        &self,
+        query: &str,
+    ) -> (
+        Result<frontline_knowledge::SearchResult, frontline_knowledge::KnowledgeError>,
+        bool,
+    ) {
+        let first = self.base.search(query, 5, &in_locale(self.locale)).await;
+        if self.locale == self.default_locale || matches!(&first, Ok(f) if f.abstain.is_none()) {
+            return (first, false);
+        }
+        match self
+            .base
+            .search(query, 5, &in_locale(self.default_locale))
+            .await
+        {
+            Ok(found) if found.abstain.is_none() => (Ok(found), true),
+            _ => (first, false),
+        }
+    }
 }
 
 impl Desk<'_> {
@@ -31,11 +74,15 @@ impl Desk<'_> {
         citations: &[Citation],
         channel: frontline_domain::Channel,
     ) -> String {
-        match self.help_centre {
+        let text = match self.help_centre {
             Some(base) if channel.carries_links() => {
                 frontline_knowledge::link_source(&text, citations, base)
             }
             _ => text,
+        };
+        match &self.source_label {
+            Some(label) => text.replacen("(Source: ", &format!("({label}: "), 1),
+            None => text,
         }
     }
 }
@@ -111,7 +158,6 @@ pub(crate) async fn consult(
     drafted: Option<AnswerDraft>,
 ) -> Option<Consulted> {
     let (text, channel) = (message.text.as_str(), message.channel);
-    let knowledge = desk.base;
     let asked = commands.iter().find_map(|c| match &c.command {
         Command::AnswerFromKnowledge { query } => Some(query.clone()),
         _ => None,
@@ -133,7 +179,7 @@ pub(crate) async fn consult(
     };
     let max_chars = channel.max_answer_chars();
     let searching = std::time::Instant::now();
-    let found = knowledge.search(&query, 5, &SearchFilter::default()).await;
+    let (found, fell_back) = desk.search(&query).await;
     desk.metrics.retrieval(searching.elapsed().as_secs_f64());
     let result = match found {
         Ok(found) => {
@@ -150,6 +196,7 @@ pub(crate) async fn consult(
                                 &found.passages,
                                 max_chars,
                                 channel,
+                                desk.locale,
                                 &mut on_delta,
                             )
                             .await,
@@ -157,7 +204,7 @@ pub(crate) async fn consult(
                 }
                 (Some(writer), None) => Some(
                     writer
-                        .write(&query, &found.passages, max_chars, channel)
+                        .write(&query, &found.passages, max_chars, channel, desk.locale)
                         .await,
                 ),
                 _ => None,
@@ -211,6 +258,10 @@ pub(crate) async fn consult(
                     query: query.clone(),
                     confidence,
                 },
+            };
+            let text = match (&desk.fallback_note, fell_back) {
+                (Some(note), true) => format!("{note}\n\n{text}"),
+                _ => text,
             };
             return Some(Consulted {
                 verdict,

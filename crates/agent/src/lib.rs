@@ -24,6 +24,7 @@ mod identify;
 mod intake;
 mod interpret;
 mod knowledge;
+mod language;
 pub mod locks;
 mod logs;
 mod memory;
@@ -157,6 +158,7 @@ pub struct Agent {
     understanding: Arc<dyn Understanding>,
     actions: Arc<dyn ActionBackend>,
     engine: Engine,
+    detector: frontline_language::Detector,
     config: AgentConfig,
     clock: Clock,
     conversations: operation::Conversations,
@@ -187,6 +189,7 @@ impl Agent {
             understanding,
             actions,
             engine,
+            detector: frontline_language::Detector::new(),
             conversations: operation::Conversations::new(store.clone(), config.kept_log_events),
             config,
             clock: Arc::new(chrono::Utc::now),
@@ -488,13 +491,49 @@ impl Agent {
     ) -> Result<TurnOutcome, AgentError> {
         let (history, pending) = (&mut operation.log, &operation.pending);
         tracing::debug!(sender = %message.sender, text = %message.text, "message received");
+        let before = language::of_conversation(history.iter());
+        let heard = language::hear(&self.detector, &message.text, before.is_none());
         pending.log(EventKind::MessageReceived {
             channel: message.channel,
             channel_message_id: message.channel_message_id.clone(),
             sender: message.sender.clone(),
             text: message.text.clone(),
             thread: message.thread.clone(),
+            language: heard.language.clone(),
+            prefers: heard.prefers.clone(),
         });
+        // The language the conversation speaks: its flows and wording in it, or a person who
+        // speaks it.
+        let appended = pending.appended();
+        let speaking = language::speaking(
+            history.iter().chain(&appended),
+            &self.engine.flows().locales(),
+            &heard,
+        );
+        let (engine, unserved) = match &speaking {
+            language::Speaking::Served(l) => (self.engine.in_locale(l), None),
+            language::Speaking::Unserved(l) => (self.engine.in_locale(l), Some(l.clone())),
+        };
+        let engine = &engine;
+        let after = language::of_conversation(history.iter().chain(&appended));
+        if let Some(to) = after.filter(|a| Some(a) != before.as_ref()) {
+            let reason = if heard.prefers.as_deref() == Some(to.as_str()) {
+                "the customer asked for it"
+            } else if before.is_none() {
+                "the customer's first message in a language"
+            } else {
+                "the customer's recent messages"
+            };
+            tracing::info!(from = ?before, to = %to, reason, "conversation language");
+            pending.log(EventKind::LanguageChanged {
+                from: before,
+                to,
+                reason: reason.into(),
+            });
+        }
+        let spoken = match &speaking {
+            language::Speaking::Served(l) | language::Speaking::Unserved(l) => l.clone(),
+        };
         let stack = history::flow_stack(history);
         let mut outcome = TurnOutcome {
             conversation_id: conversation.id,
@@ -515,8 +554,13 @@ impl Agent {
             recipient: &message.sender,
             thread: &message.thread,
         };
-        let surveyor = self.surveyor();
-        if let Some((text, asked)) = surveyor.answer(pending, history, to(), &message.text) {
+        let surveyor = self.surveyor(engine);
+        let answered = if unserved.is_none() {
+            surveyor.answer(pending, history, to(), &message.text)
+        } else {
+            None
+        };
+        if let Some((text, asked)) = answered {
             // The customer answered the survey: the next question, or thanks.
             let outbox_id = asked.unwrap_or_else(|| self.say(pending, message, &text, None));
             outcome.replies.push(Reply { text, outbox_id });
@@ -524,55 +568,38 @@ impl Agent {
                 .record(pending, history, "survey_answered", None);
             return Ok(outcome);
         }
-        let today = pending.now().date_naive();
-
-        // Interpret.
-        let interpreted = self
-            .interpreter()
-            .interpret(message, history, &stack, today)
-            .await;
-        pending.log(interpreted.understood);
-        let knowledge_answer = interpreted.knowledge.and_then(|(answer, event)| {
-            pending.log(event);
-            answer
-        });
-        outcome.commands = interpreted.commands.understood;
-
-        // Decide.
-        let actions = TurnActions {
-            backend: self.actions.as_ref(),
-            timeout: self.config.action_timeout,
-            verifier: self.verifier(),
-            asker: verify::Asker {
-                pending,
-                customer,
-                sender: resolved_by,
-            },
+        let escalator = self.escalator(engine, Some(&spoken), unserved.as_deref());
+        let mut decision = match unserved {
+            // Nobody here speaks it: the escalation policy hands it to a person who does.
+            Some(_) => decide::Decision::unchanged(stack.clone()),
+            // "Can we speak English?" and no more: say so, in it.
+            None if heard.prefers.as_deref() == Some(spoken.as_str())
+                && frontline_language::language_words(&message.text).len() <= 8 =>
+            {
+                let mut decision = decide::Decision::unchanged(stack.clone());
+                decision
+                    .texts
+                    .push(engine.flows().wording().say("language_switched", &[]));
+                decision
+            }
+            None => {
+                self.interpret_and_decide(
+                    message,
+                    customer,
+                    resolved_by,
+                    conversation,
+                    history,
+                    pending,
+                    &stack,
+                    engine,
+                    &spoken,
+                    &mut outcome,
+                )
+                .await
+            }
         };
-        let turn = decide::TurnContext {
-            conversation_id: conversation.id,
-            pending,
-            channel: message.channel,
-            channel_message_id: &message.channel_message_id,
-            opening: &interpreted.opening,
-            customer,
-            today,
-        };
-        let mut decision = decide::decide(
-            &self.engine,
-            &actions,
-            turn,
-            stack.clone(),
-            &interpreted.commands.for_engine,
-            knowledge_answer,
-        )
-        .await;
-        if let Some(told) = memory::telling(&interpreted.carried) {
-            decision.texts.insert(0, told);
-        }
 
         // Escalate: the policy, beyond what the flows decided.
-        let escalator = self.escalator();
         escalator
             .apply_policy(pending, customer, history, &stack, &mut decision)
             .await?;
@@ -585,7 +612,7 @@ impl Agent {
         outcome.active_flow = decision.stack.last().cloned();
 
         // Compose the one reply, and queue it.
-        let text = compose::compose(&decision, self.engine.flows(), || {
+        let text = compose::compose(&decision, engine.flows(), || {
             escalator.handoff_message(message.channel, pending.now())
         });
         let asked = decision.asked.as_ref().map(|(slot, _)| slot.clone());
@@ -619,6 +646,69 @@ impl Agent {
             self.scorer().record(pending, history, "resolved", None);
         }
         Ok(outcome)
+    }
+
+    /// Interpret the message and decide what the flows do with it, in `engine`'s language.
+    #[allow(clippy::too_many_arguments)]
+    async fn interpret_and_decide(
+        &self,
+        message: &InboundMessage,
+        customer: &frontline_domain::Customer,
+        resolved_by: &frontline_domain::Identity,
+        conversation: &frontline_domain::Conversation,
+        history: &[Event],
+        pending: &pending::Pending,
+        stack: &[FlowFrame],
+        engine: &Engine,
+        locale: &str,
+        outcome: &mut TurnOutcome,
+    ) -> decide::Decision {
+        let today = pending.now().date_naive();
+        // Interpret.
+        let interpreted = self
+            .interpreter(engine, locale)
+            .interpret(message, history, stack, today)
+            .await;
+        pending.log(interpreted.understood);
+        let knowledge_answer = interpreted.knowledge.and_then(|(answer, event)| {
+            pending.log(event);
+            answer
+        });
+        outcome.commands = interpreted.commands.understood;
+
+        // Decide.
+        let actions = TurnActions {
+            backend: self.actions.as_ref(),
+            timeout: self.config.action_timeout,
+            verifier: self.verifier(engine),
+            asker: verify::Asker {
+                pending,
+                customer,
+                sender: resolved_by,
+            },
+        };
+        let turn = decide::TurnContext {
+            conversation_id: conversation.id,
+            pending,
+            channel: message.channel,
+            channel_message_id: &message.channel_message_id,
+            opening: &interpreted.opening,
+            customer,
+            today,
+        };
+        let mut decision = decide::decide(
+            engine,
+            &actions,
+            turn,
+            stack.to_vec(),
+            &interpreted.commands.for_engine,
+            knowledge_answer,
+        )
+        .await;
+        if let Some(told) = memory::telling(&interpreted.carried) {
+            decision.texts.insert(0, told);
+        }
+        decision
     }
 
     /// Queue `text` as the reply to `message`, and log it (with the slot it asks for).
@@ -669,7 +759,9 @@ impl Agent {
         }
         let customer = self.store.customer(conversation.customer_id).await?;
         let operation = self.conversations.begin(&conversation, &self.clock).await?;
-        self.escalator()
+        let spoken = language::of_conversation(&operation.log);
+        let engine = self.engine_for(spoken.as_deref());
+        self.escalator(&engine, spoken.as_deref(), None)
             .undeliverable(
                 &operation.pending,
                 &operation.log,
@@ -698,7 +790,9 @@ impl Agent {
         }
         let operation = self.conversations.begin(&conversation, &self.clock).await?;
         let from = operation.pending.change_status(ConversationStatus::Bot);
-        self.escalator().queue_releases(&operation.pending).await?;
+        self.escalator(&self.engine, None, None)
+            .queue_releases(&operation.pending)
+            .await?;
         self.scorer()
             .record(&operation.pending, &operation.log, "resolved", None);
         self.conversations.commit(operation, None).await?;
@@ -818,7 +912,9 @@ impl Agent {
                 if conversation.status == ConversationStatus::HandedOff =>
             {
                 pending.change_status(ConversationStatus::Bot);
-                self.escalator().queue_releases(pending).await?;
+                self.escalator(&self.engine, None, None)
+                    .queue_releases(pending)
+                    .await?;
                 true
             }
             _ => false,
@@ -871,7 +967,8 @@ impl Agent {
             return;
         }
         let due = pending.now() + chrono::Duration::seconds(on.delay_seconds as i64);
-        self.surveyor().ask(
+        let engine = self.engine_for(language::of_conversation(log).as_deref());
+        self.surveyor(&engine).ask(
             pending,
             frontline_domain::SurveyQuestion::Csat,
             survey::Addressee {
@@ -892,8 +989,15 @@ impl Agent {
         }
     }
 
+    /// The engine speaking `language` when the flows have a translation for it, else the
+    /// default locale's.
+    fn engine_for(&self, language: Option<&str>) -> Engine {
+        language.map_or_else(|| self.engine.clone(), |l| self.engine.in_locale(l))
+    }
+
     /// The interpret stage's parts.
-    fn interpreter(&self) -> Interpreter<'_> {
+    fn interpreter<'a>(&'a self, engine: &'a Engine, locale: &'a str) -> Interpreter<'a> {
+        let default_locale = self.engine.flows().locales()[0];
         Interpreter {
             understanding: self.understanding.as_ref(),
             desk: self.knowledge.as_deref().map(|base| knowledge::Desk {
@@ -902,10 +1006,17 @@ impl Agent {
                 metrics: &self.metrics,
                 drafts: &self.drafts,
                 help_centre: self.help_centre.as_deref(),
+                locale,
+                default_locale,
+                fallback_note: (locale != default_locale)
+                    .then(|| engine.flows().wording().say("knowledge_in_default", &[])),
+                source_label: (locale != default_locale)
+                    .then(|| engine.flows().wording().say("source", &[])),
             }),
-            flows: self.engine.flows(),
+            flows: engine.flows(),
             drafts: &self.drafts,
             recent_utterances: self.config.recent_utterances,
+            language: (locale != default_locale).then_some(locale),
         }
     }
 
@@ -1025,31 +1136,39 @@ impl Agent {
     }
 
     /// The survey's parts.
-    fn surveyor(&self) -> survey::Surveyor<'_> {
+    fn surveyor<'a>(&'a self, engine: &'a Engine) -> survey::Surveyor<'a> {
         survey::Surveyor {
             settings: &self.surveys,
-            wording: self.engine.flows().wording(),
+            wording: engine.flows().wording(),
             links: self.survey_links(),
         }
     }
 
-    /// The escalate stage's parts.
-    fn escalator(&self) -> Escalator<'_> {
+    /// The escalate stage's parts, for a conversation in `language` (its summary's locale),
+    /// which the deployment does not serve when `unserved` says so.
+    fn escalator<'a>(
+        &'a self,
+        engine: &'a Engine,
+        language: Option<&'a str>,
+        unserved: Option<&'a str>,
+    ) -> Escalator<'a> {
         Escalator {
             store: &self.store,
-            engine: &self.engine,
+            engine,
+            language,
+            unserved,
             settings: &self.escalation,
             target: self.handoff_target.as_ref().map(|t| t.name()),
         }
     }
 
     /// What answers a `verify` step's calls.
-    fn verifier(&self) -> verify::Verifier<'_> {
+    fn verifier<'a>(&'a self, engine: &'a Engine) -> verify::Verifier<'a> {
         verify::Verifier {
             store: &self.store,
             directory: self.directory.as_deref(),
             settings: &self.verification,
-            wording: self.engine.flows().wording(),
+            wording: engine.flows().wording(),
         }
     }
 }

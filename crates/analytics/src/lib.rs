@@ -81,6 +81,9 @@ pub struct ConversationFacts {
     pub quality_stored: bool,
     /// What belongs in the knowledge gap report (see [`gaps`]).
     pub gaps: Vec<gaps::GapEntry>,
+    /// The language the conversation speaks, as its messages settle it (ISO 639-1), when any
+    /// message carried one.
+    pub language: Option<String>,
 }
 
 impl ConversationFacts {
@@ -226,6 +229,16 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
             _ => {}
         }
     }
+    let language = frontline_language::settle(events.iter().filter_map(|e| match &e.kind {
+        EventKind::MessageReceived {
+            language, prefers, ..
+        } => Some(frontline_language::Said {
+            language: language.as_deref(),
+            preference: prefers.as_deref(),
+        }),
+        _ => None,
+    }))
+    .map(str::to_string);
     let resolved_at = resolution(events);
     let handoff = handoff(events);
     let stored = quality::current(events).cloned();
@@ -268,6 +281,7 @@ pub fn facts(conversation: &Conversation, events: &[Event]) -> ConversationFacts
         quality,
         quality_stored,
         gaps: gaps::entries(conversation.id, events),
+        language,
     }
 }
 
@@ -318,6 +332,11 @@ pub struct Kpis {
     pub ces: Option<f64>,
     /// By the most demanding tier each conversation reached, the share resolved by the agent.
     pub automation_rate_by_tier: BTreeMap<String, f64>,
+    /// By the language each conversation speaks (`-` when none was read), the share resolved
+    /// by the agent.
+    pub automation_rate_by_language: BTreeMap<String, f64>,
+    /// By language, the mean quality score.
+    pub quality_by_language: BTreeMap<String, f64>,
 }
 
 fn share(part: usize, whole: usize) -> Option<f64> {
@@ -396,6 +415,15 @@ pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
         .iter()
         .filter_map(|c| c.effort.map(f64::from))
         .collect();
+    let mut by_language: BTreeMap<String, (usize, usize, Vec<f64>)> = BTreeMap::new();
+    for c in &window {
+        let entry = by_language
+            .entry(c.language.clone().unwrap_or_else(|| "-".into()))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(c.resolved_by_agent);
+        entry.2.extend(c.quality.score);
+    }
     let mut by_tier: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for c in &window {
         if let Some(tier) = &c.tier {
@@ -435,6 +463,16 @@ pub fn kpis(all: &[ConversationFacts], from: Timestamp, to: Timestamp) -> Kpis {
             .zip(csat_cross_channel)
             .map(|(single, cross)| (single - cross) * 100.0),
         ces: mean(&efforts),
+        automation_rate_by_language: by_language
+            .iter()
+            .map(|(language, (all, resolved, _))| {
+                (language.clone(), *resolved as f64 / *all as f64)
+            })
+            .collect(),
+        quality_by_language: by_language
+            .into_iter()
+            .filter_map(|(language, (_, _, scores))| Some((language, mean(&scores)?)))
+            .collect(),
         automation_rate_by_tier: by_tier
             .into_iter()
             .map(|(tier, (all, resolved))| (tier, resolved as f64 / all as f64))

@@ -48,6 +48,8 @@ fn message(channel: Channel, text: &str) -> EventKind {
         },
         text: text.into(),
         thread: Default::default(),
+        language: None,
+        prefers: None,
     }
 }
 
@@ -614,4 +616,84 @@ fn a_low_rating_and_its_comment_reach_the_gap_report_and_the_stored_score_stands
     assert!(f.quality_stored);
     assert_eq!(f.quality.score, Some(0.5));
     assert_eq!(f.gaps.len(), 3);
+}
+
+fn said_in(language: Option<&str>, text: &str) -> EventKind {
+    match message(Channel::WebChat, text) {
+        EventKind::MessageReceived {
+            channel,
+            channel_message_id,
+            sender,
+            text,
+            thread,
+            ..
+        } => EventKind::MessageReceived {
+            channel,
+            channel_message_id,
+            sender,
+            text,
+            thread,
+            language: language.map(str::to_string),
+            prefers: None,
+        },
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn automation_and_quality_read_per_language() {
+    let who = CustomerId::new;
+    let all = vec![
+        // Spanish, resolved.
+        conversation(
+            who(),
+            t(3, 10),
+            vec![
+                (0, said_in(Some("es"), "¿dónde está mi pedido?")),
+                (1, ended("resolved")),
+                (1, replied()),
+            ],
+        ),
+        // Spanish, then an id (no language): still Spanish; not resolved.
+        conversation(
+            who(),
+            t(3, 11),
+            vec![
+                (0, said_in(Some("es"), "quiero devolver algo")),
+                (0, asked("order_id")),
+                (2, said_in(None, "#W0000002")),
+            ],
+        ),
+        // German, resolved.
+        conversation(
+            who(),
+            t(3, 12),
+            vec![
+                (0, said_in(Some("de"), "wo ist meine Bestellung?")),
+                (1, ended("resolved")),
+                (1, replied()),
+            ],
+        ),
+        // Nothing read: "-".
+        conversation(
+            who(),
+            t(3, 13),
+            vec![
+                (0, said_in(None, "ok")),
+                (1, ended("resolved")),
+                (1, replied()),
+            ],
+        ),
+    ];
+    assert_eq!(all[1].language.as_deref(), Some("es"));
+    assert_eq!(all[3].language, None);
+    let k = kpis(&all, t(1, 0), t(30, 0));
+    assert_eq!(k.automation_rate_by_language["es"], 0.5);
+    assert_eq!(k.automation_rate_by_language["de"], 1.0);
+    assert_eq!(k.automation_rate_by_language["-"], 1.0);
+    assert_eq!(k.automation_rate_by_language.len(), 3);
+    // Each language's mean is the mean of its conversations' scores.
+    let mean_es = (all[0].quality.score.unwrap() + all[1].quality.score.unwrap()) / 2.0;
+    assert!((k.quality_by_language["es"] - mean_es).abs() < 1e-9);
+    assert_eq!(k.quality_by_language["de"], all[2].quality.score.unwrap());
 }

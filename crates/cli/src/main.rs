@@ -238,6 +238,21 @@ async fn run_command(command: Command, config: Config) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            let missing = flows.missing_translations();
+            for d in missing {
+                println!("warning: {d}");
+            }
+            for locale in flows.locales().into_iter().skip(1) {
+                let gaps = missing
+                    .iter()
+                    .filter(|d| d.message.starts_with(&format!("{locale}: ")))
+                    .count();
+                if gaps == 0 {
+                    println!("locale {locale}: complete");
+                } else {
+                    println!("locale {locale}: {gaps} text(s) missing (said in the default locale until translated)");
+                }
+            }
             Ok(())
         }
     }

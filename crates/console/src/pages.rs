@@ -75,6 +75,7 @@ pub struct ListQuery {
     channel: Option<String>,
     reason: Option<String>,
     tier: Option<String>,
+    language: Option<String>,
     from: Option<String>,
     to: Option<String>,
 }
@@ -116,6 +117,23 @@ pub async fn conversations(
                             format!(
                                 "no tier {t:?} (one of {})",
                                 frontline_escalation::tier::TIERS.join(", ")
+                            ),
+                        ))
+                    })
+            })
+            .transpose()?,
+        language: given(&q.language)
+            .map(|l| {
+                frontline_language::KNOWN
+                    .iter()
+                    .find(|known| **known == l)
+                    .map(|known| known.to_string())
+                    .ok_or_else(|| {
+                        fail(ApiError::invalid(
+                            "language".to_string(),
+                            format!(
+                                "no language {l:?} (one of {})",
+                                frontline_language::KNOWN.join(", ")
                             ),
                         ))
                     })
@@ -173,6 +191,14 @@ pub async fn conversations(
                         }
                     }
                 }
+                label { "Language "
+                    select name="language" {
+                        option value="" { "any" }
+                        @for l in frontline_language::KNOWN {
+                            option value=(l) selected[selected(&q.language, l)] { (l) }
+                        }
+                    }
+                }
                 label { "Active from " input type="date" name="from" value=[given(&q.from)]; }
                 label { "to " input type="date" name="to" value=[given(&q.to)]; }
                 button type="submit" { "Filter" }
@@ -181,7 +207,7 @@ pub async fn conversations(
                 p.empty { "No conversations match." }
             } @else {
                 table.conversations {
-                    thead { tr { th { "Last activity" } th { "Status" } th { "Tier" } th { "Channels" } th { "Escalation" } th { "Conversation" } th { "Customer" } } }
+                    thead { tr { th { "Last activity" } th { "Status" } th { "Tier" } th { "Language" } th { "Channels" } th { "Escalation" } th { "Conversation" } th { "Customer" } } }
                     tbody {
                         @for row in &rows {
                             @let c = &row.conversation;
@@ -189,6 +215,7 @@ pub async fn conversations(
                                 td { (c.last_activity_at.format("%Y-%m-%d %H:%M")) }
                                 td { span class=(format!("status {}", c.status)) { (status_name(c.status)) } }
                                 td.tier { @if let Some(t) = &row.tier { (t) } }
+                                td.language { @if let Some(l) = &row.language { (l) } }
                                 td { @for ch in &c.channels_seen { (channel_icon(*ch)) " " } }
                                 td { @if let Some(t) = row.escalation { (t.code().replace('_', " ")) } }
                                 td { a href=(format!("/console/conversations/{}", c.id)) { (shorten(&c.id.to_string(), 13)) } }

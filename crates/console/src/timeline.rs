@@ -246,6 +246,13 @@ fn body(kind: &EventKind) -> Markup {
                 strong { (to) } " · " (reason)
             }
         },
+        EventKind::LanguageChanged { from, to, reason } => html! {
+            div.note.language {
+                span.label { "language" } " "
+                @if let Some(from) = from { (from) " → " }
+                strong { (to) } " · " (reason)
+            }
+        },
         EventKind::HelpdeskUpdated {
             helpdesk,
             change,
@@ -316,6 +323,8 @@ mod tests {
                 },
                 text: "<script>alert(1)</script>".into(),
                 thread: Default::default(),
+                language: None,
+                prefers: None,
             },
         };
         let html = entry(&event).into_string();

@@ -32,6 +32,12 @@ pub enum EventKind {
         /// What a reply needs to land in the same thread (email subject and references, …).
         #[serde(default, skip_serializing_if = "crate::ThreadRef::is_empty")]
         thread: crate::ThreadRef,
+        /// The language it is written in (ISO 639-1), when it carries one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        language: Option<String>,
+        /// The language it asks to be served in ("can we speak English?"), when it asks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefers: Option<String>,
     },
     /// Understanding proposed these commands for the last message.
     CommandsUnderstood {
@@ -211,6 +217,17 @@ pub enum EventKind {
         /// Why, in words.
         reason: String,
     },
+    /// The language the conversation speaks changed (the customer's recent messages, or a
+    /// language they asked for).
+    LanguageChanged {
+        /// The language before (`None` on the first reading).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// The language now (ISO 639-1).
+        to: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The conversation's quality score, judged from its log by the rubric: when it resolved
     /// (by the bot, or by a person solving the ticket), and again when its survey was answered
     /// or its customer came back within a week (the latest one stands).
@@ -300,6 +317,7 @@ impl EventKind {
             EventKind::SurveyWithdrawn { .. } => "survey_withdrawn",
             EventKind::HelpdeskUpdated { .. } => "helpdesk_updated",
             EventKind::TierChanged { .. } => "tier_changed",
+            EventKind::LanguageChanged { .. } => "language_changed",
             EventKind::QualityScored { .. } => "quality_scored",
         }
     }

@@ -41,6 +41,8 @@ impl Log {
             },
             text: text.into(),
             thread: Default::default(),
+            language: None,
+            prefers: None,
         })
         .push(EventKind::CommandsUnderstood {
             commands: commands
@@ -158,6 +160,8 @@ fn three_unsure_turns_in_a_row_hand_off_and_a_confident_one_resets() {
         },
         text: "what's the airspeed of a swallow".into(),
         thread: Default::default(),
+        language: None,
+        prefers: None,
     })
     .push(EventKind::CommandsUnderstood {
         commands: vec![ScoredCommand::new(

@@ -156,6 +156,11 @@ pub struct Case {
     /// Assertions on the whole conversation, checked after the last step.
     #[serde(default)]
     pub expect: Vec<Assertion>,
+    /// A known limitation of local understanding this case meets (why it may fail): it runs
+    /// and counts in its suite's pass rate, and its failure is reported as that limitation
+    /// rather than failing the gate.
+    #[serde(default)]
+    pub limitation: Option<String>,
     /// Where the case starts in its file (filled in when loading).
     #[serde(skip)]
     pub position: Position,
@@ -473,6 +478,11 @@ pub enum Assertion {
     /// The conversation's tier, as last recorded (`informational`, `transactional`, `complex`,
     /// `emotional`).
     Tier(String),
+    /// The language the conversation speaks, as its messages settle it (`es`, `de`, …; the
+    /// default locale when none of them carried one).
+    Language(String),
+    /// The handoff was routed with this skill (`lang:fr`, `return_items`).
+    RoutedSkill(String),
     /// The quality score the agent stored that still stands (the latest `quality_scored`, with
     /// no message or change of hands after it): that one stands (or, with `scored: false`,
     /// that none does), with these criteria met and missed and the
@@ -558,6 +568,8 @@ impl Assertion {
             Assertion::NoSurvey => "no_survey",
             Assertion::SurveyAnswered { .. } => "survey_answered",
             Assertion::Tier(_) => "tier",
+            Assertion::Language(_) => "language",
+            Assertion::RoutedSkill(_) => "routed_skill",
             Assertion::Quality(_) => "quality",
         }
     }

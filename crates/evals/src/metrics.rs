@@ -246,8 +246,11 @@ pub struct Figures {
     pub confusion: Confusion,
     /// Every case: `suite/case` → passed.
     pub results: BTreeMap<String, bool>,
-    /// The failing cases and why.
+    /// The failing cases and why (a case that names a known limitation is not one of them).
     pub failures: Vec<CaseFailure>,
+    /// The cases that fail for a limitation they name, and why they fail.
+    #[serde(default)]
+    pub limitations: Vec<CaseFailure>,
     /// The simulated customers' figures, when any ran.
     #[serde(default)]
     pub simulated: Option<SimulatedFigures>,
@@ -321,29 +324,33 @@ pub async fn figures(
             .iter()
             .map(|r| (format!("{}/{}", r.suite, r.name), r.passed()))
             .collect(),
-        failures: runs
-            .iter()
-            .filter(|r| !r.passed())
-            .map(|r| CaseFailure {
-                case: format!("{}/{}", r.suite, r.name),
-                at: format!("{}:{}", r.file.display(), r.line),
-                failures: r.failures.clone(),
-                transcript: r
-                    .steps
-                    .iter()
-                    .flat_map(|s| {
-                        std::iter::once(format!("customer ({}): {}", s.channel, s.text)).chain(
-                            s.replies
-                                .iter()
-                                .map(|reply| format!("agent: {}", reply.replace('\n', " / "))),
-                        )
-                    })
-                    .collect(),
-            })
-            .collect(),
+        failures: failed(runs.iter().filter(|r| r.limitation.is_none())),
+        limitations: failed(runs.iter().filter(|r| r.limitation.is_some())),
         simulated: simulated_figures(runs),
         datasets: BTreeMap::new(),
     }
+}
+
+/// The failing cases among `runs`, with why and how the conversation went.
+fn failed<'a>(runs: impl Iterator<Item = &'a CaseRun>) -> Vec<CaseFailure> {
+    runs.filter(|r| !r.passed())
+        .map(|r| CaseFailure {
+            case: format!("{}/{}", r.suite, r.name),
+            at: format!("{}:{}", r.file.display(), r.line),
+            failures: r.failures.clone(),
+            transcript: r
+                .steps
+                .iter()
+                .flat_map(|s| {
+                    std::iter::once(format!("customer ({}): {}", s.channel, s.text)).chain(
+                        s.replies
+                            .iter()
+                            .map(|reply| format!("agent: {}", reply.replace('\n', " / "))),
+                    )
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
@@ -650,44 +657,69 @@ const SUPPORT: f64 = 0.6;
 
 async fn groundedness(runs: &[CaseRun], kb: &KnowledgeBase) -> (Option<f64>, usize) {
     let (mut sentences, mut supported, mut answers) = (0usize, 0usize, 0usize);
-    for step in runs.iter().flat_map(|r| &r.steps) {
-        let mut consulted = None;
-        for event in &step.events {
-            match &event.kind {
-                EventKind::KnowledgeConsulted {
-                    query,
-                    answered: true,
-                    sources,
-                    ..
-                } => consulted = Some((query, sources)),
-                EventKind::ReplySent { text, .. } => {
-                    let Some((query, sources)) = consulted.take() else {
-                        continue;
-                    };
-                    let Ok(found) = kb.search(query, 10, &SearchFilter::default()).await else {
-                        continue;
-                    };
-                    let evidence: HashSet<String> = found
-                        .passages
-                        .iter()
-                        .filter(|p| {
-                            let cited = format!("{}{}", p.citation.document, p.citation.anchor);
-                            sources.iter().any(|s| s.document == cited)
-                        })
-                        .flat_map(|p| content_words(&p.text))
-                        .collect();
-                    answers += 1;
-                    for sentence in answer_sentences(text) {
-                        let words = content_words(&sentence);
-                        if words.len() < 3 {
-                            continue;
-                        }
-                        sentences += 1;
-                        let hits = words.iter().filter(|w| evidence.contains(*w)).count();
-                        supported += (hits as f64 / words.len() as f64 >= SUPPORT) as usize;
-                    }
+    for run in runs {
+        // Answers in the conversation's language come from that locale's articles.
+        let language =
+            frontline_language::settle(run.steps.iter().flat_map(|s| &s.events).filter_map(|e| {
+                match &e.kind {
+                    EventKind::MessageReceived {
+                        language, prefers, ..
+                    } => Some(frontline_language::Said {
+                        language: language.as_deref(),
+                        preference: prefers.as_deref(),
+                    }),
+                    _ => None,
                 }
-                _ => {}
+            }))
+            .map(str::to_string);
+        let mut filters = vec![SearchFilter::default()];
+        if let Some(l) = language {
+            filters.push(SearchFilter {
+                locale: Some(l),
+                ..SearchFilter::default()
+            });
+        }
+        for step in &run.steps {
+            let mut consulted = None;
+            for event in &step.events {
+                match &event.kind {
+                    EventKind::KnowledgeConsulted {
+                        query,
+                        answered: true,
+                        sources,
+                        ..
+                    } => consulted = Some((query, sources)),
+                    EventKind::ReplySent { text, .. } => {
+                        let Some((query, sources)) = consulted.take() else {
+                            continue;
+                        };
+                        let mut passages = vec![];
+                        for filter in &filters {
+                            if let Ok(found) = kb.search(query, 10, filter).await {
+                                passages.extend(found.passages);
+                            }
+                        }
+                        let evidence: HashSet<String> = passages
+                            .iter()
+                            .filter(|p| {
+                                let cited = format!("{}{}", p.citation.document, p.citation.anchor);
+                                sources.iter().any(|s| s.document == cited)
+                            })
+                            .flat_map(|p| content_words(&p.text))
+                            .collect();
+                        answers += 1;
+                        for sentence in answer_sentences(text) {
+                            let words = content_words(&sentence);
+                            if words.len() < 3 {
+                                continue;
+                            }
+                            sentences += 1;
+                            let hits = words.iter().filter(|w| evidence.contains(*w)).count();
+                            supported += (hits as f64 / words.len() as f64 >= SUPPORT) as usize;
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -701,7 +733,9 @@ fn answer_sentences(text: &str) -> Vec<String> {
         .lines()
         .take_while(|l| {
             let l = l.trim_start().to_lowercase();
-            !l.starts_with("source") && !l.starts_with("(source")
+            !["source", "(source", "(fuente", "(quelle"]
+                .iter()
+                .any(|label| l.starts_with(label))
         })
         .collect::<Vec<_>>()
         .join(" ");

@@ -288,6 +288,15 @@ impl Report {
         for ask in &f.repeat_asks {
             let _ = writeln!(out, "asked again: {ask}");
         }
+        for known in &f.limitations {
+            let _ = writeln!(
+                out,
+                "KNOWN LIMITATION {} ({}): {}",
+                known.case,
+                known.at,
+                known.failures.join("; ")
+            );
+        }
         for failure in &f.failures {
             let _ = writeln!(out, "FAILED {} ({})", failure.case, failure.at);
             for why in &failure.failures {

@@ -104,6 +104,8 @@ pub struct CaseRun {
     pub events: Vec<Event>,
     /// The handoff trigger it expects (`none`: no handoff), if it says.
     pub expected_trigger: Option<String>,
+    /// The known limitation it meets, if its case names one.
+    pub limitation: Option<String>,
     /// What a simulated customer made of it, when one played it.
     pub simulated: Option<SimulatedRun>,
 }
@@ -283,6 +285,7 @@ pub async fn run_case(world: &World, suite: &Suite, case: &Case) -> Result<CaseR
         steps: vec![],
         events: vec![],
         expected_trigger: expected_trigger(case),
+        limitation: case.limitation.clone(),
         simulated: None,
     };
     let mut seen: HashMap<ConversationId, usize> = HashMap::new();
@@ -866,6 +869,37 @@ fn check(
                 .contains(question)
                 .then_some(())
                 .ok_or_else(|| format!("no {question} survey stands; standing: {standing:?}"))
+        }
+        Assertion::Language(expected) => {
+            let language =
+                frontline_language::settle(events.iter().filter_map(|e| match &e.kind {
+                    EventKind::MessageReceived {
+                        language, prefers, ..
+                    } => Some(frontline_language::Said {
+                        language: language.as_deref(),
+                        preference: prefers.as_deref(),
+                    }),
+                    _ => None,
+                }));
+            // Nothing read: the default locale.
+            let language = language.unwrap_or(frontline_flows::wording::DEFAULT_LOCALE);
+            (language == expected.as_str())
+                .then_some(())
+                .ok_or_else(|| format!("the conversation speaks {language}, not {expected}"))
+        }
+        Assertion::RoutedSkill(skill) => {
+            let summary = escalation.ok_or("not handed off, so there is no routing")?;
+            summary
+                .routing
+                .skills
+                .contains(skill)
+                .then_some(())
+                .ok_or_else(|| {
+                    format!(
+                        "routed with skills {:?}, not {skill}",
+                        summary.routing.skills
+                    )
+                })
         }
         Assertion::Tier(expected) => {
             let tier = frontline_escalation::recorded_tier(events.iter());

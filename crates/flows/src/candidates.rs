@@ -43,7 +43,9 @@ pub enum Pick {
 pub const MAX_LISTED: usize = 6;
 
 const YES: &[&str] = &[
-    "yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "exactly", "indeed",
+    "yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "exactly",
+    "indeed", // Spanish and German (the shipped translations).
+    "sí", "si", "claro", "vale", "exacto", "correcto", "ja", "genau", "richtig", "stimmt",
 ];
 const YES_PHRASES: &[&str] = &[
     "that's it",
@@ -51,6 +53,14 @@ const YES_PHRASES: &[&str] = &[
     "this one",
     "that's the one",
     "that's right",
+    "ese es",
+    "esa es",
+    "es ese",
+    "es esa",
+    "das ist sie",
+    "das ist er",
+    "die ist es",
+    "das ist es",
 ];
 const NO: &[&str] = &[
     "no",
@@ -61,6 +71,14 @@ const NO: &[&str] = &[
     "wrong",
     "different",
     "another",
+    "ninguno",
+    "ninguna",
+    "otro",
+    "otra",
+    "nein",
+    "keine",
+    "keiner",
+    "andere",
 ];
 const ORDINALS: &[(&str, usize)] = &[
     ("first", 1),
@@ -75,8 +93,30 @@ const ORDINALS: &[(&str, usize)] = &[
     ("5th", 5),
     ("sixth", 6),
     ("6th", 6),
+    ("primero", 1),
+    ("primera", 1),
+    ("segundo", 2),
+    ("segunda", 2),
+    ("tercero", 3),
+    ("tercera", 3),
+    ("cuarto", 4),
+    ("cuarta", 4),
+    ("erste", 1),
+    ("ersten", 1),
+    ("erster", 1),
+    ("zweite", 2),
+    ("zweiten", 2),
+    ("zweiter", 2),
+    ("dritte", 3),
+    ("dritten", 3),
+    ("dritter", 3),
+    ("vierte", 4),
+    ("vierten", 4),
 ];
-const NEWEST: &[&str] = &["last", "latest", "newest", "recent"];
+const NEWEST: &[&str] = &[
+    "last", "latest", "newest", "recent", "último", "última", "ultimo", "ultima", "reciente",
+    "letzte", "letzten", "neueste", "neuesten",
+];
 const OLDEST: &[&str] = &["oldest", "earliest", "older"];
 const BIGGEST: &[&str] = &[
     "big",

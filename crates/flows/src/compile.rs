@@ -228,6 +228,13 @@ impl CompiledFlow {
 pub struct FlowSet {
     flows: BTreeMap<String, Arc<CompiledFlow>>,
     wording: crate::wording::Wording,
+    /// The same flows in each other locale (`locales/<locale>/`, `locales/<locale>.yaml`).
+    translations: BTreeMap<String, Arc<FlowSet>>,
+    /// The texts the translations leave out (said in the default locale).
+    missing: Vec<Diagnostic>,
+    /// The locales with translated flows (a wording file alone words a handoff notice, but
+    /// serves nobody).
+    served: Vec<String>,
 }
 
 impl FlowSet {
@@ -273,6 +280,9 @@ impl FlowSet {
         let set = FlowSet {
             flows: flows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
             wording: crate::wording::Wording::builtin(),
+            translations: BTreeMap::new(),
+            missing: Vec::new(),
+            served: Vec::new(),
         };
         diagnostics.extend(set.loops_without_questions(&sources));
         diagnostics.extend(set.unverified_owner_actions(&sources));
@@ -285,19 +295,133 @@ impl FlowSet {
         }
     }
 
-    /// Load a folder of flows and its wording (`locales/en.yaml`, when there is one) and build
-    /// it; the problems of both are reported together.
+    /// Load a folder of flows, its wording (`locales/en.yaml`, when there is one) and its
+    /// translations (`locales/<locale>/` and `locales/<locale>.yaml`, see [`crate::locale`]),
+    /// and build them; every problem of every file is reported together. The examples,
+    /// keywords and synonyms of every locale route in all of them.
     pub fn load(dir: &std::path::Path, catalog: &[ActionSpec]) -> Result<FlowSet, Vec<Diagnostic>> {
-        let wording = crate::wording::Wording::load(dir, crate::wording::DEFAULT_LOCALE);
-        let set = crate::load::load_dir(dir).and_then(|sources| FlowSet::build(sources, catalog));
+        use crate::locale;
+        use crate::wording::{Wording, DEFAULT_LOCALE};
+        let mut diagnostics = Vec::new();
+        let wording = Wording::load(dir, DEFAULT_LOCALE)
+            .map_err(|d| diagnostics.extend(d))
+            .ok();
+        let mut sources = match crate::load::load_dir(dir) {
+            Ok(sources) => sources,
+            Err(d) => {
+                diagnostics.extend(d);
+                return Err(diagnostics);
+            }
+        };
+        // Each locale's translations, checked against the flows they translate.
+        let mut read: Vec<(String, Vec<locale::Translation>)> = Vec::new();
+        for code in locale::locales(dir, DEFAULT_LOCALE) {
+            match locale::read(dir, &code) {
+                Ok(translations) => {
+                    for t in &translations {
+                        if !sources.iter().any(|s| s.spec.id == t.flow) {
+                            diagnostics.push(Diagnostic {
+                                file: t.file.clone(),
+                                position: crate::yaml::Position { line: 1, col: 1 },
+                                message: format!("there is no flow `{}` to translate", t.flow),
+                                pointer: String::new(),
+                            });
+                        }
+                    }
+                    read.push((code, translations));
+                }
+                Err(d) => diagnostics.extend(d),
+            }
+        }
+        // Routing words of every locale go to the flow in all of them.
+        let mut routing = Vec::new();
+        for (_, translations) in &read {
+            for t in translations {
+                if let Some(source) = sources.iter().find(|s| s.spec.id == t.flow) {
+                    match locale::apply(source, t) {
+                        Ok((_, words)) => routing.push((t.flow.clone(), words)),
+                        Err(d) => diagnostics.extend(d),
+                    }
+                }
+            }
+        }
+        for (flow, words) in &routing {
+            if let Some(source) = sources.iter_mut().find(|s| &s.spec.id == flow) {
+                words.extend(&mut source.spec);
+            }
+        }
+        let mut translations = BTreeMap::new();
+        let mut missing = Vec::new();
+        for (code, ts) in &read {
+            let mut localized = Vec::new();
+            for source in &sources {
+                let t = ts.iter().find(|t| t.flow == source.spec.id);
+                // A locale with only a wording file words notices; its flows are not missing.
+                if dir.join("locales").join(code).is_dir() {
+                    missing.extend(locale::missing(source, t, code, dir));
+                }
+                match t.map(|t| locale::apply(source, t)) {
+                    Some(Ok((spec, _))) => localized.push(source.with_spec(spec)),
+                    Some(Err(_)) => {} // reported above
+                    None => localized.push(source.with_spec(source.spec.clone())),
+                }
+            }
+            let words = Wording::load_translation(dir, code);
+            let set = FlowSet::build(localized, catalog).map_err(|d| {
+                diagnostics.extend(d.into_iter().map(|mut d| {
+                    d.message = format!("{code}: {}", d.message);
+                    d
+                }))
+            });
+            match (set, words) {
+                (Ok(set), Ok((words, gaps))) => {
+                    missing.extend(gaps);
+                    translations.insert(code.clone(), Arc::new(set.with_wording(words)));
+                }
+                (_, Err(d)) => diagnostics.extend(d),
+                _ => {}
+            }
+        }
+        let set = FlowSet::build(sources, catalog).map_err(|d| diagnostics.extend(d));
         match (set, wording) {
-            (Ok(set), Ok(wording)) => Ok(set.with_wording(wording)),
-            (set, wording) => {
-                let mut diagnostics = set.err().unwrap_or_default();
-                diagnostics.extend(wording.err().unwrap_or_default());
+            (Ok(mut set), Some(wording)) if diagnostics.is_empty() => {
+                set.served = read
+                    .iter()
+                    .filter(|(code, _)| dir.join("locales").join(code).is_dir())
+                    .map(|(code, _)| code.clone())
+                    .collect();
+                set.translations = translations;
+                set.missing = missing;
+                Ok(set.with_wording(wording))
+            }
+            _ => {
+                diagnostics.sort();
+                diagnostics.dedup();
                 Err(diagnostics)
             }
         }
+    }
+
+    /// These flows in `locale`: the translation loaded for it, or these (the default locale's)
+    /// when there is none.
+    pub fn in_locale(&self, locale: &str) -> Option<&Arc<FlowSet>> {
+        self.translations
+            .get(locale)
+            .or_else(|| self.translations.get(locale.split(['-', '_']).next()?))
+    }
+
+    /// The locales these flows serve customers in: the default first, then each one whose
+    /// flows are translated (`locales/<locale>/`).
+    pub fn locales(&self) -> Vec<&str> {
+        std::iter::once(crate::wording::DEFAULT_LOCALE)
+            .chain(self.served.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// The texts the translations leave out (each said in the default locale instead), at the
+    /// line of the default text, naming the locale and the file they belong in.
+    pub fn missing_translations(&self) -> &[Diagnostic] {
+        &self.missing
     }
 
     /// The same flows speaking with `wording`.

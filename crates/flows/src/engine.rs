@@ -142,6 +142,15 @@ impl Engine {
         Self { flows }
     }
 
+    /// The same engine speaking `locale` (its flows' translation), or this one when the flows
+    /// have none for it.
+    pub fn in_locale(&self, locale: &str) -> Engine {
+        match self.flows.in_locale(locale) {
+            Some(flows) => Engine::new(flows.clone()),
+            None => self.clone(),
+        }
+    }
+
     /// The flows it runs.
     pub fn flows(&self) -> &FlowSet {
         &self.flows

@@ -13,6 +13,7 @@ pub mod compile;
 pub mod expr;
 pub mod graph;
 mod literals;
+pub mod locale;
 pub mod template;
 
 pub use compile::{CompiledFlow, FlowSet};

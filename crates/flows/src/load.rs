@@ -52,6 +52,15 @@ pub struct SourceFlow {
 }
 
 impl SourceFlow {
+    /// The same file read as `spec` (a translation of it), its diagnostics still pointing here.
+    pub fn with_spec(&self, spec: FlowSpec) -> SourceFlow {
+        SourceFlow {
+            spec,
+            file: self.file.clone(),
+            located: self.located.clone(),
+        }
+    }
+
     /// A diagnostic about the node at `pointer`.
     pub fn diagnostic(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         Diagnostic {

@@ -86,6 +86,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("survey_thanks", &[]),
     ("survey_thanks_low", &[]),
     ("survey_subject", &[]),
+    ("knowledge_in_default", &[]),
+    ("source", &[]),
+    ("language_switched", &[]),
 ];
 
 /// The wording of one locale: every key of [`KEYS`] has a text.
@@ -119,14 +122,47 @@ impl Wording {
     /// The built-in wording with `<dir>/locales/<locale>.yaml` over it, when that file exists.
     pub fn load(dir: &Path, locale: &str) -> Result<Self, Vec<Diagnostic>> {
         let mut wording = Self::builtin();
+        wording.overlay(dir, locale)?;
+        Ok(wording)
+    }
+
+    /// The wording of another locale than the default: the default's (as [`Wording::load`]
+    /// reads it) with `<dir>/locales/<locale>.yaml` over it, and the keys that file leaves out
+    /// (said in the default locale), each at the file's first line.
+    pub fn load_translation(
+        dir: &Path,
+        locale: &str,
+    ) -> Result<(Self, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let mut wording = Self::load(dir, DEFAULT_LOCALE)?;
+        let given = wording.overlay(dir, locale)?;
+        let file = dir.join("locales").join(format!("{locale}.yaml"));
+        let missing = KEYS
+            .iter()
+            .filter(|(key, _)| !given.contains(key))
+            .map(|(key, _)| Diagnostic {
+                file: file.clone(),
+                position: Position { line: 1, col: 1 },
+                message: format!(
+                    "{locale}: no translation of wording key `{key}` (see flows/locales/en.yaml)"
+                ),
+                pointer: String::new(),
+            })
+            .collect();
+        Ok((wording, missing))
+    }
+
+    /// Put `<dir>/locales/<locale>.yaml`'s texts over these; the keys it gave.
+    fn overlay(&mut self, dir: &Path, locale: &str) -> Result<Vec<&'static str>, Vec<Diagnostic>> {
         let file = dir.join("locales").join(format!("{locale}.yaml"));
         let Ok(source) = std::fs::read_to_string(&file) else {
-            return Ok(wording);
+            return Ok(vec![]);
         };
+        let mut given = Vec::new();
         for (key, (_, text)) in parse(&file, &source)? {
-            wording.texts.insert(key, text);
+            self.texts.insert(key, text);
+            given.push(key);
         }
-        Ok(wording)
+        Ok(given)
     }
 
     /// The text of `key` with `vars` filled in.

@@ -17,7 +17,7 @@ pub struct Position {
 }
 
 /// A YAML document as JSON, with the position of every node.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Located {
     /// The document.
     pub value: Value,

@@ -9,7 +9,7 @@ use crate::index::{
 };
 use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -250,15 +250,37 @@ pub enum Answer {
     },
 }
 
-/// BM25 term vectors for documents and queries (English stemming and stop words).
+/// BM25 term vectors for documents and queries, with one language's stemming and stop words
+/// (English by default).
 pub struct Bm25 {
     model: EdgeBm25,
 }
 
 impl Default for Bm25 {
     fn default() -> Self {
+        Self::for_language("english")
+    }
+}
+
+/// The Snowball language of a locale's stemming and stop words (`es` → `spanish`); English for
+/// a locale it has none for.
+pub fn bm25_language(locale: &str) -> &'static str {
+    match locale.split(['-', '_']).next().unwrap_or_default() {
+        "es" => "spanish",
+        "de" => "german",
+        "fr" => "french",
+        "it" => "italian",
+        "pt" => "portuguese",
+        "nl" => "dutch",
+        _ => "english",
+    }
+}
+
+impl Bm25 {
+    /// BM25 with `language`'s (a Snowball name) stemming and stop words.
+    pub fn for_language(language: &str) -> Self {
         let config = EdgeBm25Config {
-            language: Some("english".into()),
+            language: Some(language.into()),
             // Chunks are short passages, not 256-token pages.
             avg_len: qdrant_edge::external::ordered_float::NotNan::new(80.0).expect("a number"),
             ..Default::default()
@@ -267,9 +289,7 @@ impl Default for Bm25 {
             model: EdgeBm25::new(config).expect("the built-in BM25 settings are valid"),
         }
     }
-}
 
-impl Bm25 {
     /// A passage's term weights.
     pub fn document(&self, text: &str) -> SparseVector {
         let v = self.model.embed_document(text);
@@ -293,7 +313,9 @@ impl Bm25 {
 pub struct KnowledgeBase {
     embedder: Arc<dyn Embedder>,
     index: Arc<dyn VectorIndex>,
-    bm25: Bm25,
+    /// By Snowball language (`english`, `spanish`, …): a passage's terms are read in its
+    /// locale's, a question's in the locale it is searched in.
+    bm25: BTreeMap<&'static str, Bm25>,
     chunker: Chunker,
     settings: KnowledgeSettings,
     last_ingest: std::sync::Mutex<Option<(std::time::SystemTime, IngestReport)>>,
@@ -319,7 +341,18 @@ impl KnowledgeBase {
             chunker: Chunker::new(settings.chunk_tokens, settings.overlap_tokens),
             embedder,
             index,
-            bm25: Bm25::default(),
+            bm25: [
+                "english",
+                "spanish",
+                "german",
+                "french",
+                "italian",
+                "portuguese",
+                "dutch",
+            ]
+            .into_iter()
+            .map(|l| (l, Bm25::for_language(l)))
+            .collect(),
             settings,
             last_ingest: std::sync::Mutex::new(None),
         }
@@ -470,7 +503,9 @@ impl KnowledgeBase {
             for (chunk, dense) in fresh.into_iter().zip(vectors.by_ref()) {
                 report.tokens += chunk.tokens;
                 points.push(IndexedChunk {
-                    sparse: self.bm25.document(&chunk.embedding_text()),
+                    sparse: self
+                        .bm25_of(&chunk.locale)
+                        .document(&chunk.embedding_text()),
                     chunk,
                     dense,
                 });
@@ -510,6 +545,11 @@ impl KnowledgeBase {
         &self.embedder
     }
 
+    /// The BM25 of `locale`'s language.
+    fn bm25_of(&self, locale: &str) -> &Bm25 {
+        &self.bm25[bm25_language(locale)]
+    }
+
     /// Hybrid search, with the relevance gate's verdict.
     pub async fn search(
         &self,
@@ -540,7 +580,9 @@ impl KnowledgeBase {
             .index
             .search(&IndexQuery {
                 dense,
-                sparse: self.bm25.query(question),
+                sparse: self
+                    .bm25_of(filter.locale.as_deref().unwrap_or("en"))
+                    .query(question),
                 limit: (limit * 2).min(100),
                 candidates: self.settings.candidates,
                 filter: filter.clone(),
@@ -553,8 +595,25 @@ impl KnowledgeBase {
                 .then_with(|| a.chunk_id.cmp(&b.chunk_id))
         });
         passages.truncate(limit);
+        // The embedding model reads English: in another language, what it finds similar is
+        // only evidence when the passage also shares a word (stem) with the question.
+        let bm25 = self.bm25_of(filter.locale.as_deref().unwrap_or("en"));
+        let unsupported = bm25_language(filter.locale.as_deref().unwrap_or("en")) != "english" && {
+            // The passages sharing the most of the question's words are the evidence.
+            let asked: BTreeSet<u32> = bm25.query(question).indices.into_iter().collect();
+            let shared = |p: &Passage| {
+                let text = format!("{}\n\n{}", p.heading_path.join(" > "), p.text);
+                let words: BTreeSet<u32> = bm25.document(&text).indices.into_iter().collect();
+                words.intersection(&asked).count()
+            };
+            let most = passages.iter().map(shared).max().unwrap_or(0);
+            passages.retain(|p| most > 0 && shared(p) == most);
+            passages.is_empty()
+        };
         let confidence = passages.iter().map(|p| p.similarity).fold(0.0f32, f32::max);
-        let abstain = if passages.is_empty() {
+        let abstain = if unsupported {
+            Some("no passage shares a word with the question".to_string())
+        } else if passages.is_empty() {
             Some("nothing in the knowledge base matches".to_string())
         } else if confidence < self.settings.min_similarity {
             Some(format!(

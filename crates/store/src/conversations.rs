@@ -144,7 +144,9 @@ impl Store {
             "SELECT {COLUMNS}, (SELECT e.payload FROM events e WHERE e.conversation_id = c.id \
              AND e.kind = 'escalated' ORDER BY e.seq DESC LIMIT 1), \
              (SELECT t.payload FROM events t WHERE t.conversation_id = c.id \
-             AND t.kind = 'tier_changed' ORDER BY t.seq DESC LIMIT 1) \
+             AND t.kind = 'tier_changed' ORDER BY t.seq DESC LIMIT 1), \
+             (SELECT l.payload FROM events l WHERE l.conversation_id = c.id \
+             AND l.kind = 'language_changed' ORDER BY l.seq DESC LIMIT 1) \
              FROM conversations c WHERE 1 = 1"
         );
         let mut binds: Vec<Bind> = vec![];
@@ -180,13 +182,14 @@ impl Store {
         if filter.escalation.is_some() {
             sql.push_str(" AND EXISTS (SELECT 1 FROM events x WHERE x.conversation_id = c.id AND x.kind = 'escalated')");
         }
-        // The reason code and the tier live inside the events' JSON; rows of other reasons or
-        // tiers are dropped below, so read a few more than asked.
-        let fetch = if filter.escalation.is_some() || filter.tier.is_some() {
-            filter.limit.saturating_mul(4)
-        } else {
-            filter.limit
-        };
+        // The reason code, the tier and the language live inside the events' JSON; rows of
+        // other ones are dropped below, so read a few more than asked.
+        let fetch =
+            if filter.escalation.is_some() || filter.tier.is_some() || filter.language.is_some() {
+                filter.limit.saturating_mul(4)
+            } else {
+                filter.limit
+            };
         param(
             &mut sql,
             " ORDER BY last_activity_at DESC, id LIMIT ?",
@@ -226,10 +229,23 @@ impl Store {
             if filter.tier.is_some() && tier != filter.tier {
                 continue;
             }
+            let language = match row.get::<Option<String>>(8) {
+                Some(payload) => {
+                    match parse_json::<frontline_domain::EventKind>("events", &payload)? {
+                        frontline_domain::EventKind::LanguageChanged { to, .. } => Some(to),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            if filter.language.is_some() && language != filter.language {
+                continue;
+            }
             out.push(ListedConversation {
                 conversation,
                 escalation,
                 tier,
+                language,
             });
             if out.len() >= filter.limit {
                 break;
@@ -265,6 +281,8 @@ pub struct ConversationFilter {
     pub escalation: Option<frontline_domain::EscalationTrigger>,
     /// Only those in this tier now (`informational`, `transactional`, `complex`, `emotional`).
     pub tier: Option<String>,
+    /// Only those speaking this language now (ISO 639-1).
+    pub language: Option<String>,
     /// Last activity at or after.
     pub active_from: Option<Timestamp>,
     /// Last activity before.
@@ -280,6 +298,7 @@ impl Default for ConversationFilter {
             channel: None,
             escalation: None,
             tier: None,
+            language: None,
             active_from: None,
             active_to: None,
             limit: 100,
@@ -296,6 +315,8 @@ pub struct ListedConversation {
     pub escalation: Option<frontline_domain::EscalationTrigger>,
     /// The tier it is in now, as last recorded.
     pub tier: Option<String>,
+    /// The language it speaks now, as last recorded.
+    pub language: Option<String>,
 }
 
 enum Bind {

@@ -402,6 +402,8 @@ async fn events_append_in_gap_free_order_and_round_trip() {
                         sender: email("ada@example.com"),
                         text: format!("message {i}"),
                         thread: Default::default(),
+                        language: None,
+                        prefers: None,
                     },
                 )
                 .await

@@ -89,6 +89,7 @@ async fn run(rounds: usize, full: bool) {
         recent: vec![],
         today: "2026-11-21".parse().unwrap(),
         offered_flows: vec![],
+        language: None,
     };
     // Warm up (first calls allocate).
     for (m, f) in messages.iter().take(5) {

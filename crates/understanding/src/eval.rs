@@ -213,6 +213,7 @@ pub async fn evaluate_slots(
             recent: vec![],
             today: set.today,
             offered_flows: vec![],
+            language: None,
         };
         let commands = understanding
             .understand(&case.message, &context)
@@ -784,6 +785,7 @@ pub async fn evaluate_routing(
         recent: vec![],
         today,
         offered_flows: vec![],
+        language: None,
     };
     let mut right = 0;
     for case in cases {
@@ -822,7 +824,7 @@ pub async fn routed_cases(
     for case in cases {
         let embedding = local.router().embed_one(&case.message).await?;
         let relevance = match probe {
-            Some(p) => p.relevance(&case.message).await,
+            Some(p) => p.relevance(&case.message, None).await,
             None => None,
         };
         out.push(RoutedCase {

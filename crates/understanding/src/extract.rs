@@ -92,6 +92,39 @@ pub fn yes_no(message: &str) -> Option<bool> {
         "si",
         "oui",
         "ja",
+        // Spanish
+        "sí",
+        "claro",
+        "claro que sí",
+        "vale",
+        "de acuerdo",
+        "correcto",
+        "exacto",
+        "eso es",
+        "adelante",
+        "por supuesto",
+        "perfecto",
+        "confirmo",
+        "hágalo",
+        "hazlo",
+        "sí por favor",
+        "si por favor",
+        // German
+        "genau",
+        "richtig",
+        "gerne",
+        "gern",
+        "klar",
+        "natürlich",
+        "einverstanden",
+        "in ordnung",
+        "stimmt",
+        "jawohl",
+        "ja bitte",
+        "ja gerne",
+        "passt",
+        "bestätigt",
+        "machen sie das",
     ];
     const NO: &[&str] = &[
         "no",
@@ -130,6 +163,30 @@ pub fn yes_no(message: &str) -> Option<bool> {
         "i do not",
         "please don't",
         "please do not",
+        // Spanish
+        "no gracias",
+        "mejor no",
+        "para nada",
+        "de ninguna manera",
+        "espera",
+        "espere",
+        "incorrecto",
+        "no es correcto",
+        "no lo haga",
+        "todavía no",
+        // German
+        "nein",
+        "nee",
+        "nö",
+        "lieber nicht",
+        "auf keinen fall",
+        "nicht",
+        "warten sie",
+        "moment",
+        "stopp",
+        "falsch",
+        "noch nicht",
+        "bitte nicht",
     ];
     // The longest phrase the message starts with decides: "no way" over "no", "of course
     // not" over "of course".
@@ -176,13 +233,38 @@ pub fn takes_up_offer(message: &str) -> bool {
     let thanks = words.iter().any(|w| {
         matches!(
             *w,
-            "thanks" | "thank" | "thx" | "ty" | "cheers" | "appreciated" | "appreciate"
+            "thanks"
+                | "thank"
+                | "thx"
+                | "ty"
+                | "cheers"
+                | "appreciated"
+                | "appreciate"
+                | "gracias"
+                | "danke"
+                | "dankeschön"
         )
     });
     let explicit = words.iter().any(|w| {
         matches!(
             *w,
-            "yes" | "yeah" | "yep" | "yup" | "sure" | "please" | "do" | "go" | "let's" | "lets"
+            "yes"
+                | "yeah"
+                | "yep"
+                | "yup"
+                | "sure"
+                | "please"
+                | "do"
+                | "go"
+                | "let's"
+                | "lets"
+                | "sí"
+                | "si"
+                | "ja"
+                | "bitte"
+                | "favor"
+                | "gerne"
+                | "claro"
         )
     });
     !thanks || explicit
@@ -191,7 +273,10 @@ pub fn takes_up_offer(message: &str) -> bool {
 /// Words after a yes that take it back or turn it into another request.
 const HEDGES: &[&str] = &[
     "but", "wait", "instead", "actually", "first", "before", "rather", "except", "unless", "where",
-    "what", "how", "why", "which", "when",
+    "what", "how", "why", "which", "when", // Spanish
+    "pero", "espera", "antes", "mejor", "qué", "cómo", "cuándo", "dónde", "cuál", "por qué",
+    // German
+    "aber", "warte", "vorher", "lieber", "was", "wie", "wann", "wo", "welche", "warum",
 ];
 
 /// Number words ("twenty one", "a dozen", "two hundred") and digits → the number; the first

@@ -80,6 +80,10 @@ pub struct DialogueContext {
     /// ("Would you like me to help you return items…?"): a yes to a single one starts it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offered_flows: Vec<String>,
+    /// The language the conversation speaks (ISO 639-1; `None`: the default), which answers
+    /// are written in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// Why understanding produced nothing usable.

@@ -126,9 +126,10 @@ fn usage_of(completion: &Completion) -> LlmUsage {
 }
 
 /// The placeholders of `prompts/command_generator.md`.
-pub const COMMAND_PLACEHOLDERS: [&str; 10] = [
+pub const COMMAND_PLACEHOLDERS: [&str; 11] = [
     "today",
     "channel",
+    "language_note",
     "max_chars",
     "flows",
     "active_flow",
@@ -388,6 +389,17 @@ impl LlmUnderstanding {
         let system = self.template.render(&[
             ("today", context.today.to_string()),
             ("channel", context.channel.to_string()),
+            (
+                "language_note",
+                context
+                    .language
+                    .as_deref()
+                    .map(|l| {
+                        let name = frontline_language::name(l);
+                        format!(" and writes in {name} (write the reply in {name}, whatever language the passages are in)")
+                    })
+                    .unwrap_or_default(),
+            ),
             ("max_chars", context.channel.max_answer_chars().to_string()),
             (
                 "flows",
@@ -861,7 +873,13 @@ impl Understanding for LlmUnderstanding {
 }
 
 /// The placeholders of `prompts/answer.md`.
-pub const ANSWER_PLACEHOLDERS: [&str; 4] = ["channel", "max_chars", "passages", "question"];
+pub const ANSWER_PLACEHOLDERS: [&str; 5] = [
+    "channel",
+    "language_note",
+    "max_chars",
+    "passages",
+    "question",
+];
 
 /// A grounded answer written from passages.
 #[derive(Clone, Debug, PartialEq)]
@@ -885,6 +903,7 @@ pub trait AnswerWriter: Send + Sync {
         passages: &[Passage],
         max_chars: usize,
         channel: Channel,
+        language: &str,
     ) -> Result<WrittenAnswer, String>;
 
     /// Like [`AnswerWriter::write`], showing the text to `on_delta` piece by piece as it is
@@ -896,9 +915,12 @@ pub trait AnswerWriter: Send + Sync {
         passages: &[Passage],
         max_chars: usize,
         channel: Channel,
+        language: &str,
         on_delta: &mut (dyn for<'s> FnMut(&'s str) + Send),
     ) -> Result<WrittenAnswer, String> {
-        let written = self.write(question, passages, max_chars, channel).await?;
+        let written = self
+            .write(question, passages, max_chars, channel, language)
+            .await?;
         on_delta(&written.text);
         Ok(written)
     }
@@ -969,14 +991,26 @@ impl LlmAnswerWriter {
         passages: &[Passage],
         max_chars: usize,
         channel: Channel,
+        language: &str,
     ) -> String {
         self.template.render(&[
             ("channel", channel.to_string()),
+            ("language_note", language_note(language)),
             ("max_chars", max_chars.to_string()),
             ("passages", numbered(passages)),
             ("question", question.to_string()),
         ])
     }
+}
+
+/// What the answer prompt says of the customer's language: nothing for the default locale (the
+/// prompt as it always was), else which language to write in.
+fn language_note(language: &str) -> String {
+    if language.is_empty() || language == "en" {
+        return String::new();
+    }
+    let name = frontline_language::name(language);
+    format!(" Write in {name}, the customer's language, whatever language the passages are in.")
 }
 
 /// Check what the model wrote and list its sources.
@@ -998,8 +1032,9 @@ impl AnswerWriter for LlmAnswerWriter {
         passages: &[Passage],
         max_chars: usize,
         channel: Channel,
+        language: &str,
     ) -> Result<WrittenAnswer, String> {
-        let prompt = self.prompt(question, passages, max_chars, channel);
+        let prompt = self.prompt(question, passages, max_chars, channel, language);
         let completion = self
             .client
             .complete_text(&[Message::user(prompt)])
@@ -1014,9 +1049,10 @@ impl AnswerWriter for LlmAnswerWriter {
         passages: &[Passage],
         max_chars: usize,
         channel: Channel,
+        language: &str,
         on_delta: &mut (dyn for<'s> FnMut(&'s str) + Send),
     ) -> Result<WrittenAnswer, String> {
-        let prompt = self.prompt(question, passages, max_chars, channel);
+        let prompt = self.prompt(question, passages, max_chars, channel, language);
         let completion = self
             .client
             .stream_text(&[Message::user(prompt)], on_delta)
@@ -1029,6 +1065,16 @@ impl AnswerWriter for LlmAnswerWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_prompt_names_the_customers_language_unless_it_is_the_default() {
+        assert_eq!(language_note("en"), "");
+        assert_eq!(language_note(""), "");
+        assert_eq!(
+            language_note("de"),
+            " Write in German, the customer's language, whatever language the passages are in."
+        );
+    }
 
     #[test]
     fn templates_refuse_unknown_placeholders_with_their_line() {

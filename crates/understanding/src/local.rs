@@ -21,21 +21,36 @@ use std::sync::{Arc, Mutex};
 #[async_trait]
 pub trait KnowledgeProbe: Send + Sync {
     /// The similarity of the best passage (0–1), or `None` when the knowledge base would not
-    /// answer (nothing relevant enough, or unavailable).
-    async fn relevance(&self, question: &str) -> Option<f32>;
+    /// answer (nothing relevant enough, or unavailable). `locale`: the conversation's, when it
+    /// is not the default one: its articles are searched first, then the default locale's (as
+    /// the agent answers).
+    async fn relevance(&self, question: &str, locale: Option<&str>) -> Option<f32>;
 }
 
 #[async_trait]
 impl KnowledgeProbe for KnowledgeBase {
-    async fn relevance(&self, question: &str) -> Option<f32> {
-        match self.search(question, 3, &SearchFilter::default()).await {
-            Ok(result) if result.abstain.is_none() => Some(result.confidence),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "knowledge probe failed; routing without it");
-                None
+    async fn relevance(&self, question: &str, locale: Option<&str>) -> Option<f32> {
+        let filters = match locale {
+            Some(l) => vec![
+                SearchFilter {
+                    locale: Some(l.to_string()),
+                    ..SearchFilter::default()
+                },
+                SearchFilter::default(),
+            ],
+            None => vec![SearchFilter::default()],
+        };
+        for filter in &filters {
+            match self.search(question, 3, filter).await {
+                Ok(result) if result.abstain.is_none() => return Some(result.confidence),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "knowledge probe failed; routing without it");
+                    return None;
+                }
             }
         }
+        None
     }
 }
 
@@ -247,7 +262,14 @@ pub fn states_need(message: &str) -> bool {
     static NEED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let need = NEED.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)^\s*(?:(?:hi|hello|hey|hiya)(?: there)?\W+)?(?:i (?:really )?(?:need|want|have) to|i'd like to|i would like to|please)\s+(know|ask|understand|find out|check|learn|see|confirm)?\b",
+            concat!(
+                r"(?i)^\s*(?:(?:hi|hello|hey|hiya|hola|buenas|hallo|guten tag)(?: there)?\W+)?",
+                r"(?:i (?:really )?(?:need|want|have) to|i'd like to|i would like to|please",
+                // Spanish and German (the shipped translations).
+                r"|(?:yo )?(?:quiero|necesito|quisiera|me gustaría|deseo)|por favor",
+                r"|ich (?:möchte|will|muss|würde gerne?|hätte gerne?)|bitte)",
+                r"\s+(know|ask|understand|find out|check|learn|see|confirm|saber|preguntar|consultar|wissen|fragen|nachfragen)?\b",
+            ),
         )
         .expect("pattern")
     });
@@ -386,7 +408,7 @@ impl LocalUnderstanding {
         let ranked = self.router.rank(&embedding);
         let relevance = match &self.knowledge {
             Some(probe) if needs_knowledge(&ranked, &self.settings) => {
-                probe.relevance(message).await
+                probe.relevance(message, context.language.as_deref()).await
             }
             _ => None,
         };
@@ -398,10 +420,10 @@ impl LocalUnderstanding {
         let mut commands = self.pipeline.commands(message, context, route, fallback);
         if context.active_flow.is_none() {
             commands = self.two_requests(message, context, commands).await?;
-            commands = self
-                .question_about_a_flow(message, relevance, &ranked, commands)
-                .await;
         }
+        commands = self
+            .question_about_a_flow(message, context, relevance, &ranked, commands)
+            .await;
         Ok((commands, ranked))
     }
 
@@ -427,7 +449,7 @@ impl LocalUnderstanding {
                 .map_err(|e| UnderstandingError::Unavailable(e.to_string()))?;
             let ranked = self.router.rank(&embedding);
             let relevance = match &self.knowledge {
-                Some(probe) => probe.relevance(part).await,
+                Some(probe) => probe.relevance(part, context.language.as_deref()).await,
                 None => None,
             };
             let asks_policy = is_policy_question(part) && relevance.is_some();
@@ -463,17 +485,22 @@ impl LocalUnderstanding {
     async fn question_about_a_flow(
         &self,
         message: &str,
+        context: &DialogueContext,
         relevance: Option<f32>,
         ranked: &[(Intent, f32)],
         commands: Vec<ScoredCommand>,
     ) -> Vec<ScoredCommand> {
+        let in_flow = context.active_flow.is_some();
         // Already answered from the knowledge base: offer the flow the question is about, when
-        // the router sees one.
+        // the router sees one (not in the middle of another).
         if let [ScoredCommand {
             command: Command::AnswerFromKnowledge { .. },
             ..
         }] = commands.as_slice()
         {
+            if in_flow {
+                return commands;
+            }
             let about = ranked.first().and_then(|(intent, score)| match intent {
                 Intent::Flow(id) if *score >= self.settings.router.out_of_scope => Some(id),
                 _ => None,
@@ -496,21 +523,33 @@ impl LocalUnderstanding {
         if commands.len() > 1 || !is_policy_question(message) {
             return commands;
         }
+        // In the middle of a flow, a question about another is answered, not a digression.
+        let in_another_flow = context
+            .active_flow
+            .as_ref()
+            .is_some_and(|a| &a.flow_id != flow_id);
+        if in_flow && !in_another_flow {
+            return commands;
+        }
         let relevance = match (relevance, &self.knowledge) {
             (Some(r), _) => Some(r),
-            (None, Some(probe)) => probe.relevance(message).await,
+            (None, Some(probe)) => probe.relevance(message, context.language.as_deref()).await,
             (None, None) => None,
         };
         let Some(relevance) = relevance else {
             return commands;
         };
+        let answer = ScoredCommand::new(
+            Command::AnswerFromKnowledge {
+                query: message.trim().to_string(),
+            },
+            relevance.max(0.5),
+        );
+        if in_flow {
+            return vec![answer];
+        }
         vec![
-            ScoredCommand::new(
-                Command::AnswerFromKnowledge {
-                    query: message.trim().to_string(),
-                },
-                relevance.max(0.5),
-            ),
+            answer,
             ScoredCommand::new(
                 Command::Clarify {
                     options: vec![flow_id.clone()],
@@ -565,13 +604,19 @@ pub fn is_policy_question(message: &str) -> bool {
     static ASKS: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
     let (asks, request) = ASKS.get_or_init(|| {
         (
-            regex::Regex::new(
-                r"(?i)^\s*(?:(?:hi|hello|hey|hiya)(?: there)?\W+)?(?:do you|does|is it|is there|are there|are returns|how (?:do|does|long|much|many|can)|what(?:'s| is| are)? (?:the|your)|can i|could i|may i|am i allowed|is return|is shipping|is delivery|will i|which)\b",
-            )
+            regex::Regex::new(concat!(
+                r"(?i)^\s*(?:(?:hi|hello|hey|hiya|hola|buenas|hallo)(?: there)?\W+)?¿?\s*(?:(?:y|und)\s+)?",
+                r"(?:do you|does|is it|is there|are there|are returns|how (?:do|does|long|much|many|can)|what(?:'s| is| are)? (?:the|your)|can i|could i|may i|am i allowed|is return|is shipping|is delivery|will i|which",
+                // Spanish and German (the shipped translations).
+                r"|cuánto|cuánta|cuántos|cuántas|cómo|qué|cuál|cuáles|puedo|se puede|hay|aceptan|hacen|tienen|venden|es posible",
+                r"|wie|was|welche|welcher|welches|kann ich|kann man|darf ich|gibt es|akzeptieren sie|liefern sie|verkaufen sie|verfallen|muss ich)\b",
+            ))
             .expect("pattern"),
-            regex::Regex::new(
-                r"(?i)\b(?:you (?:cancel|return|change|send|ship|refund|exchange|swap|stop|check|update|track)|please|my (?:order|package|parcel|delivery|purchase|subscription|refund)|#?w\d{7}|the one)\b",
-            )
+            regex::Regex::new(concat!(
+                r"(?i)\b(?:you (?:cancel|return|change|send|ship|refund|exchange|swap|stop|check|update|track)|please|my (?:order|package|parcel|delivery|purchase|subscription|refund)|#?w\d{7}|the one",
+                r"|por favor|mis? (?:pedidos?|paquetes?|compras?|envío|suscripción|reembolso)|el de la|la de la|el del",
+                r"|bitte|meine?n? (?:bestellung|paket|lieferung|einkauf|abo|erstattung)|die mit dem|die mit der|das mit dem)\b",
+            ))
             .expect("pattern"),
         )
     });

@@ -61,25 +61,33 @@ impl Pipeline {
             flows,
             switch_threshold: 0.0,
             extractors: Extractors::new(),
-            human: re(
-                r"\b(human|real person|person|agent|representative|operator|someone|somebody|manager|supervisor)\b",
-            ),
-            greeting: re(
-                r"^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings)( there| team| all)?$",
-            ),
+            human: re(concat!(
+                r"\b(human|real person|person|agent|representative|operator|someone|somebody|manager|supervisor",
+                // Spanish and German (the shipped translations).
+                r"|persona|humano|agente|representante|encargado|encargada|supervisor|alguien",
+                r"|mensch|menschen|mitarbeiter|mitarbeiterin|kollegen|kollegin|vorgesetzten|jemand|jemandem|berater)\b",
+            )),
+            greeting: re(concat!(
+                r"^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings",
+                r"|hola|buenas|buenos días|buenas tardes|buenas noches|hallo|guten (morgen|tag|abend)|servus|moin)",
+                r"( there| team| all)?$",
+            )),
             thanks: re(
-                r"\b(thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it)\b",
+                r"\b(thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|gracias|muchas gracias|danke|vielen dank|dankeschön)\b",
             ),
-            goodbye: re(
-                r"^(bye|goodbye|bye bye|see you|see ya|that'?s all|that is all|nothing else|have a (good|nice) (day|one))$",
-            ),
+            goodbye: re(concat!(
+                r"^(bye|goodbye|bye bye|see you|see ya|that'?s all|that is all|nothing else|have a (good|nice) (day|one)",
+                r"|adiós|adios|hasta luego|chao|eso es todo|nada más|tschüss|tschüs|auf wiedersehen|bis dann|das wars?|das war's)$",
+            )),
             // "never mind", "actually, forget it", "ok stop this please", "I don't want to do
             // this anymore": fillers around one stop phrase, nothing else.
             cancel: re(concat!(
                 r"^((actually|oh|ok|okay|um|umm|well|hmm|sorry|wait|no|erm) )*",
                 r"(never ?mind|forget (it|about it|that|this)|cancel (that|it|this)|cancel|stop|stop (that|it|this|here)",
                 r"|i('ve| have)? changed my mind|don'?t bother|no thanks?",
-                r"|let'?s (stop|not)|i don'?t want to (do|continue) (this|that|it)( anymore| any more)?)",
+                r"|let'?s (stop|not)|i don'?t want to (do|continue) (this|that|it)( anymore| any more)?",
+                r"|olvídalo|olvidalo|olvídelo|olvidelo|déjalo|dejalo|déjelo|dejelo|da igual|mejor no",
+                r"|vergessen sie es|vergiss es|lassen wir das|schon gut|egal)",
                 r"( (then|please|thanks|thank you|anyway|for now))*$"
             )),
         }
@@ -117,11 +125,71 @@ impl Pipeline {
             "need a",
             "want to talk",
             "put me through",
+            "hablar con",
+            "hable con",
+            "pásame",
+            "páseme",
+            "pásenme",
+            "comunicarme con",
+            "quiero un",
+            "quiero una",
+            "necesito un",
+            "necesito una",
+            "sprechen",
+            "verbinden sie mich",
+            "möchte einen",
+            "möchte eine",
+            "will einen",
+            "brauche einen",
         ];
         (self.human.is_match(&text) && asks.iter().any(|a| text.contains(a)))
             || text.contains("human agent")
             || text.contains("live agent")
             || text.contains("customer service representative")
+    }
+
+    /// A message that is nothing but a greeting, thanks or goodbye.
+    pub fn only_small_talk(&self, message: &str) -> Option<SmallTalk> {
+        let text = normalize(message);
+        let thanks_only = self.thanks.find(&text).is_some_and(|m| {
+            let rest = format!("{} {}", &text[..m.start()], &text[m.end()..]);
+            rest.split_whitespace().all(|w| {
+                matches!(
+                    w,
+                    "ok" | "okay"
+                        | "great"
+                        | "perfect"
+                        | "so"
+                        | "much"
+                        | "a"
+                        | "lot"
+                        | "very"
+                        | "again"
+                        | "vale"
+                        | "perfecto"
+                        | "genial"
+                        | "por"
+                        | "todo"
+                        | "muy"
+                        | "amable"
+                        | "super"
+                        | "toll"
+                        | "perfekt"
+                        | "sehr"
+                        | "nochmal"
+                        | "schön"
+                )
+            })
+        });
+        if self.greeting.is_match(&text) {
+            Some(SmallTalk::Greeting)
+        } else if self.goodbye.is_match(&text) {
+            Some(SmallTalk::Goodbye)
+        } else if thanks_only {
+            Some(SmallTalk::Thanks)
+        } else {
+            None
+        }
     }
 
     /// Small talk recognised by pattern.
@@ -180,6 +248,15 @@ impl Pipeline {
                 },
                 confidence,
             )];
+        }
+        // Only a greeting, thanks or goodbye ("muchas gracias", "Guten Tag!"), with no flow
+        // going on: small talk, whatever the router found close to it.
+        if active.is_none() {
+            if let Some(topic) = self.only_small_talk(message) {
+                if !(topic == SmallTalk::Thanks && takes_up_offer(message)) {
+                    return vec![ScoredCommand::new(Command::ChitChat { topic }, 0.9)];
+                }
+            }
         }
         let requested = active.and_then(|f| f.requested_slot.as_deref());
         // A yes to the one flow the last reply offered ("Would you like me to help you return

@@ -152,6 +152,7 @@ mod tests {
             recent: vec![],
             today: "2026-11-21".parse().unwrap(),
             offered_flows: vec![],
+            language: None,
         }
     }
 

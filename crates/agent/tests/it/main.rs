@@ -3,6 +3,7 @@
 
 mod hostile_llm;
 mod knowledge;
+mod languages;
 mod llm_mode;
 mod pipeline;
 mod turn_span;

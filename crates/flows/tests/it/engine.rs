@@ -931,3 +931,85 @@ fn a_reply_that_answers_nothing_gets_the_question_in_other_words_not_the_same_pr
         "{first:?} then {again:?}"
     );
 }
+
+#[test]
+fn a_conversation_changes_language_mid_flow_without_losing_its_place() {
+    let engine = Engine::new(Arc::new(common::demo_flows()));
+    let spanish = engine.in_locale("es");
+    let german = engine.in_locale("de");
+    let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
+    // Started in Spanish: the reason is asked in Spanish.
+    let (said, _) = turn(
+        &spanish,
+        &mut stack,
+        vec![start("cancel_order"), set("order_id", json!("w0000001"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(
+        said,
+        ["¿Puedo preguntarle por qué? ¿Ya no lo necesita, o lo pidió por error?"]
+    );
+    // The customer goes on in German: the same flow, at the same step, in German; a Spanish
+    // synonym of the enum value is understood in any language.
+    let (said, _) = turn(
+        &german,
+        &mut stack,
+        vec![set("reason", json!("por error"))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(
+        said,
+        ["Zur Bestätigung: Soll ich die Bestellung #W0000001 (80.50 bezahlt) stornieren? Die Erstattung geht auf die ursprüngliche Zahlungsart. (ja/nein)"]
+    );
+    let (said, _) = turn(
+        &german,
+        &mut stack,
+        vec![set("confirmation", json!(true))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(writes(&b).len(), 1);
+    assert!(
+        said[0].starts_with("Erledigt. Die Bestellung #W0000001 ist storniert."),
+        "{said:?}"
+    );
+    // English stays English, and an unknown locale is the default.
+    assert_eq!(
+        engine
+            .in_locale("fr")
+            .flows()
+            .wording()
+            .say("greeting", &[]),
+        "Hi! How can I help?"
+    );
+    assert_eq!(
+        engine
+            .in_locale("es-MX")
+            .flows()
+            .wording()
+            .say("greeting", &[]),
+        "¡Hola! ¿En qué puedo ayudarle?"
+    );
+}
+
+#[test]
+fn offers_are_labelled_in_the_customers_language() {
+    let engine = Engine::new(Arc::new(common::demo_flows())).in_locale("es");
+    let (mut stack, mut b, env) = (vec![], Backend::new(), env(Some("ada@example.com")));
+    let (said, _) = turn(
+        &engine,
+        &mut stack,
+        vec![start("order_status")],
+        &mut b,
+        &env,
+    );
+    let text = said.join("\n");
+    assert!(text.contains("¿Sobre qué pedido quiere saber?"), "{text}");
+    assert!(
+        text.contains("#W0000002: Yoga Mat, entregado, pedido el"),
+        "{text}"
+    );
+    assert!(!text.contains("placed"), "{text}");
+}

@@ -6,4 +6,5 @@ mod checks;
 mod common;
 mod engine;
 mod flow_tests;
+mod locales;
 mod properties;

@@ -291,6 +291,9 @@ async fn the_conversation_list_filters_and_the_timeline_shows_channels_commands_
         // A status question, then a person: the tier is complex now.
         ("?tier=complex", true),
         ("?tier=informational", false),
+        // The customer writes in English.
+        ("?language=en", true),
+        ("?language=es", false),
         ("?from=2000-01-01&to=2999-12-31", true),
         ("?to=2000-01-01", false),
     ] {
@@ -310,6 +313,11 @@ async fn the_conversation_list_filters_and_the_timeline_shows_channels_commands_
         .await;
     assert_eq!(status, 400);
     assert!(bad.contains("no tier"), "{bad}");
+    let (status, bad) = c
+        .get("/console?language=xx", Some(("x-api-key", c.admin.clone())))
+        .await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("no language \"xx\""), "{bad}");
 
     let page = c.admin_get(&format!("/console/conversations/{id}")).await;
     // One timeline across channels: each message with its channel's icon.
@@ -323,6 +331,12 @@ async fn the_conversation_list_filters_and_the_timeline_shows_channels_commands_
     assert!(page.contains("human_handoff"), "{page}");
     assert!(page.contains("Escalation summary, as the person received it"));
     assert!(page.contains("Handed to a person: explicit_request"));
+    // The language the conversation speaks, and why.
+    assert!(
+        page.contains("<strong>en</strong> · the customer")
+            && page.contains("first message in a language"),
+        "{page}"
+    );
     // Each change of tier, with why.
     assert!(
         page.contains("informational → <strong>complex</strong>"),

@@ -19,6 +19,9 @@ struct Suite {
 #[derive(Deserialize)]
 struct Journey {
     name: String,
+    /// The language the conversation must speak throughout (its replies in it).
+    #[serde(default)]
+    language: Option<String>,
     steps: Vec<Step>,
 }
 
@@ -122,6 +125,39 @@ async fn continuity_journeys_never_ask_again_for_what_the_conversation_has() {
         let conversations = conversations(&server, &suite.customer).await;
         if conversations.len() != 1 {
             split += 1;
+        }
+        if let Some(expected) = &journey.language {
+            for conversation in &conversations {
+                let events = server.db.store.events(*conversation).await.unwrap();
+                let spoken =
+                    frontline_language::settle(events.iter().filter_map(|e| match &e.kind {
+                        EventKind::MessageReceived {
+                            language, prefers, ..
+                        } => Some(frontline_language::Said {
+                            language: language.as_deref(),
+                            preference: prefers.as_deref(),
+                        }),
+                        _ => None,
+                    }));
+                assert_eq!(
+                    spoken,
+                    Some(expected.as_str()),
+                    "{}: the conversation's language",
+                    journey.name
+                );
+                // Every reply is in it: none is the English wording of the same flow.
+                let detector = frontline_language::Detector::new();
+                for event in &events {
+                    if let EventKind::ReplySent { text, .. } = &event.kind {
+                        let read = detector.read(text).map(|r| r.language);
+                        assert!(
+                            read.is_none() || read.as_deref() == Some(expected.as_str()),
+                            "{}: a reply in {read:?}: {text}",
+                            journey.name
+                        );
+                    }
+                }
+            }
         }
         let mut repeats = vec![];
         for conversation in &conversations {

@@ -60,6 +60,8 @@ async fn queued_reply(
                 sender: recipient.clone(),
                 text: "where is my order".into(),
                 thread: thread.clone(),
+                language: None,
+                prefers: None,
             },
         )
         .await

@@ -112,6 +112,7 @@ async fn llm_mode_end_to_end_on_a_real_llama_cpp_server() {
         recent: vec![],
         today: "2026-11-21".parse().unwrap(),
         offered_flows: vec![],
+        language: None,
     };
     let understood = llm
         .interpret("Hi, I want to cancel my order #W0000001 please", &context)
@@ -248,6 +249,7 @@ async fn the_prompt_carries_the_offers_and_a_chosen_value_must_be_one_of_them() 
         recent: vec![],
         today: "2026-11-21".parse().unwrap(),
         offered_flows: vec![],
+        language: None,
     };
     let (messages, _) = llm.prompt("the one with the kettle", &context, &[]).await;
     let system = &messages[0].content;
@@ -290,4 +292,21 @@ async fn the_prompt_carries_the_offers_and_a_chosen_value_must_be_one_of_them() 
         "{system}"
     );
     assert!(llm.validate(&set("#W0000099"), &context).is_ok());
+
+    // The customer's language goes into the prompt when it is not the default: the answer is
+    // written in it, whatever language the passages are in; in the default locale the prompt
+    // reads as it always did.
+    assert!(
+        system.contains("who is on whatsapp: only what the passages say"),
+        "{system}"
+    );
+    context.language = Some("es".into());
+    let (messages, _) = llm
+        .prompt("¿cuánto tarda el reembolso?", &context, &[])
+        .await;
+    let system = &messages[0].content;
+    assert!(
+        system.contains("who is on whatsapp and writes in Spanish (write the reply in Spanish, whatever language the passages are in): only what the passages say"),
+        "{system}"
+    );
 }

@@ -33,6 +33,7 @@ fn context(flow: Option<(&str, &str)>) -> DialogueContext {
         recent: vec![],
         today: today(),
         offered_flows: vec![],
+        language: None,
     }
 }
 
