@@ -569,9 +569,29 @@ impl Agent {
             return Ok(outcome);
         }
         let escalator = self.escalator(engine, Some(&spoken), unserved.as_deref());
-        let mut decision = match unserved {
+        let mut decision = match unserved.as_deref() {
             // Nobody here speaks it: the escalation policy hands it to a person who does.
-            Some(_) => decide::Decision::unchanged(stack.clone()),
+            Some(code) => {
+                let handoff = frontline_domain::ScoredCommand::new(
+                    frontline_domain::Command::HumanHandoff {
+                        reason: format!(
+                            "the customer writes in {}",
+                            frontline_language::name(code)
+                        ),
+                    },
+                    1.0,
+                );
+                pending.log(EventKind::CommandsUnderstood {
+                    commands: vec![handoff.clone()],
+                    source: "language".into(),
+                    sentiment: Some(
+                        frontline_understanding::sentiment::score(&message.text).compound,
+                    ),
+                    llm: None,
+                });
+                outcome.commands = vec![handoff];
+                decide::Decision::unchanged(stack.clone())
+            }
             // "Can we speak English?" and no more: say so, in it.
             None if heard.prefers.as_deref() == Some(spoken.as_str())
                 && frontline_language::language_words(&message.text).len() <= 8 =>

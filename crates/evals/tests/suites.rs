@@ -33,7 +33,27 @@ struct Parts {
     _dir: tempfile::TempDir,
 }
 
+/// The demo articles of the default locale only (the top of `knowledge/`), copied into `to`:
+/// the LLM-mode cassettes were recorded against them, and the BM25 weights (and so the passages
+/// a prompt shows) move with every article added to the corpus.
+fn default_locale_articles(to: &Path) -> PathBuf {
+    let dir = to.join("knowledge-default");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(repo("knowledge")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
 async fn parts() -> Parts {
+    parts_over(false).await
+}
+
+/// [`parts`] with only the default locale's articles when `default_only`.
+async fn parts_over(default_only: bool) -> Parts {
     let dir = tempfile::tempdir().unwrap();
     let shop = demo_shop(dir.path()).await.export().await.unwrap();
     let model = minilm();
@@ -43,7 +63,11 @@ async fn parts() -> Parts {
         Arc::new(index),
         KnowledgeSettings::default(),
     ));
-    kb.ingest(&repo("knowledge"), &|_| {}).await.unwrap();
+    let articles = match default_only {
+        true => default_locale_articles(dir.path()),
+        false => repo("knowledge"),
+    };
+    kb.ingest(&articles, &|_| {}).await.unwrap();
     Parts {
         model,
         kb,
@@ -55,7 +79,10 @@ async fn parts() -> Parts {
 /// The world, after the parts it uses: bind them in this order so the world (and its knowledge
 /// base) is dropped before the parts' folder is removed.
 async fn world(flows_dir: &Path) -> (Parts, World) {
-    let parts = parts().await;
+    world_over(flows_dir, parts().await).await
+}
+
+async fn world_over(flows_dir: &Path, parts: Parts) -> (Parts, World) {
     let flows = Arc::new(FlowSet::load(flows_dir, &frontline_shop::actions::catalog()).unwrap());
     let understanding = Arc::new(
         LocalUnderstanding::build(flows.clone(), parts.model.clone(), LocalSettings::default())
@@ -434,7 +461,7 @@ async fn the_html_report_renders_in_headless_chromium() {
 
 /// The world in LLM mode: the local understanding under an LLM at `url`, through a cassette.
 async fn llm_world(url: &str, mode: CassetteMode, cassettes: &Path) -> (Parts, World) {
-    let (parts, mut world) = world(&repo("flows")).await;
+    let (parts, mut world) = world_over(&repo("flows"), parts_over(true).await).await;
     let client = Arc::new(LlmClient::new(
         LlmSettings {
             base_url: url.to_string(),

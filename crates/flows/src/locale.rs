@@ -3,7 +3,7 @@
 //!
 //! ```yaml
 //! description: Consultar dónde está un pedido.
-//! examples: ["¿dónde está mi pedido?"]     # added to the router's examples (every language)
+//! examples: ["¿dónde está mi pedido?"]     # for the router of conversations not in the default locale
 //! keywords: ["dónde está"]                  # added to the flow's keywords
 //! slots:
 //!   order_id:
@@ -214,7 +214,8 @@ pub struct RoutingWords {
 impl RoutingWords {
     /// Add these to `spec`.
     pub fn extend(&self, spec: &mut FlowSpec) {
-        spec.examples.extend(self.examples.iter().cloned());
+        spec.translated_examples
+            .extend(self.examples.iter().cloned());
         spec.keywords.extend(self.keywords.iter().cloned());
         for (slot, values) in &self.synonyms {
             if let Some(s) = spec.slots.get_mut(slot) {

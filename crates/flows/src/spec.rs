@@ -309,6 +309,10 @@ pub struct FlowSpec {
     /// Messages that start it.
     #[serde(default)]
     pub examples: Vec<String>,
+    /// Messages that start it in the other locales (from `locales/<locale>/<flow>.yaml`): the
+    /// router of conversations in those languages weighs them with `examples`.
+    #[serde(skip)]
+    pub translated_examples: Vec<String>,
     /// Words or phrases that name this flow outright ("return", "money back"): when the router
     /// weighs it among its closest flows and a message says more of these than of any other
     /// contender's, the message goes here.

@@ -319,6 +319,24 @@ fn unit_word(w: &str) -> Option<f64> {
     if let Some(i) = UNITS.iter().position(|u| *u == w) {
         return Some(i as f64);
     }
+    // Spanish and German, one to twelve (not the articles "una", "ein", "eine").
+    const OTHER: [[&str; 2]; 12] = [
+        ["uno", "eins"],
+        ["dos", "zwei"],
+        ["tres", "drei"],
+        ["cuatro", "vier"],
+        ["cinco", "fünf"],
+        ["seis", "sechs"],
+        ["siete", "sieben"],
+        ["ocho", "acht"],
+        ["nueve", "neun"],
+        ["diez", "zehn"],
+        ["-", "elf"],
+        ["doce", "zwölf"],
+    ];
+    if let Some(i) = OTHER.iter().position(|names| names.contains(&w)) {
+        return Some(i as f64 + 1.0);
+    }
     TENS.iter()
         .position(|t| *t == w)
         .map(|i| (i as f64 + 2.0) * 10.0)
@@ -422,11 +440,27 @@ fn month_of(word: &str) -> Option<u32> {
         "november",
         "december",
     ];
+    // Spanish and German month names (the shipped translations).
+    const OTHER: [[&str; 3]; 12] = [
+        ["enero", "januar", "jänner"],
+        ["febrero", "februar", "-"],
+        ["marzo", "märz", "-"],
+        ["abril", "-", "-"],
+        ["mayo", "mai", "-"],
+        ["junio", "-", "-"],
+        ["julio", "-", "-"],
+        ["agosto", "-", "-"],
+        ["septiembre", "setiembre", "-"],
+        ["octubre", "oktober", "okt"],
+        ["noviembre", "-", "-"],
+        ["diciembre", "dezember", "dez"],
+    ];
     MONTHS
         .iter()
         .zip(full)
         .position(|(short, long)| w == *short || (long.starts_with(w) && w.len() >= 3))
         .or_else(|| (w == "sept").then_some(8))
+        .or_else(|| OTHER.iter().position(|names| names.contains(&w)))
         .map(|i| i as u32 + 1)
 }
 
@@ -461,6 +495,14 @@ fn weekday_of(word: &str) -> Option<Weekday> {
             "tues" => Some(Tue),
             "weds" => Some(Wed),
             "thur" | "thurs" => Some(Thu),
+            // Spanish and German (the shipped translations).
+            "lunes" | "montag" => Some(Mon),
+            "martes" | "dienstag" => Some(Tue),
+            "miércoles" | "miercoles" | "mittwoch" => Some(Wed),
+            "jueves" | "donnerstag" => Some(Thu),
+            "viernes" | "freitag" => Some(Fri),
+            "sábado" | "sabado" | "samstag" | "sonnabend" => Some(Sat),
+            "domingo" | "sonntag" => Some(Sun),
             _ => None,
         })
 }
@@ -520,14 +562,19 @@ fn re(pattern: &str) -> Regex {
 impl Extractors {
     /// The extractors, with their patterns compiled once.
     pub fn new() -> Self {
-        let month = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?";
+        let month = concat!(
+            r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?",
+            // Spanish and German (the shipped translations).
+            r"|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre",
+            r"|januar|februar|märz|mai|juni|juli|oktober|dezember)\.?",
+        );
         Self {
             email: re(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
             phone: re(r"(?:\+|\b)\d[\d\s().-]{6,}\d\b"),
             iso_date: re(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"),
             slash_date: re(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b"),
             day_month: re(&format!(
-                r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{month}(?:,?\s+(\d{{4}}))?\b"
+                r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?{month}(?:,?\s+(?:de\s+)?(\d{{4}}))?\b"
             )),
             month_day: re(&format!(
                 r"(?i)\b{month}\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?"
@@ -667,9 +714,11 @@ impl Extractors {
         let words: Vec<&str> = text.split(' ').collect();
         for (i, w) in words.iter().enumerate() {
             match *w {
-                "today" | "tonight" => return Some(today),
-                "yesterday" => return Some(today - Duration::days(1)),
-                "tomorrow" => return Some(today + Duration::days(1)),
+                "today" | "tonight" | "hoy" | "heute" => return Some(today),
+                "yesterday" | "ayer" | "gestern" => return Some(today - Duration::days(1)),
+                "anteayer" | "vorgestern" => return Some(today - Duration::days(2)),
+                "tomorrow" | "morgen" => return Some(today + Duration::days(1)),
+                "mañana" if words.len() <= 3 => return Some(today + Duration::days(1)),
                 "week" if i > 0 && words[i - 1] == "last" => {
                     return Some(today - Duration::days(7))
                 }
@@ -679,6 +728,14 @@ impl Extractors {
                 let back =
                     (today.weekday().num_days_from_monday() + 7 - day.num_days_from_monday()) % 7;
                 let previous = i.checked_sub(1).map(|p| words[p]);
+                let next = words.get(i + 1).copied();
+                // "el lunes pasado" / "letzten Montag": strictly before today.
+                let previous = match (previous, next) {
+                    (_, Some("pasado")) => Some("last"),
+                    (Some("letzten" | "letzter" | "vergangenen" | "vorigen"), _) => Some("last"),
+                    (Some("próximo" | "proximo" | "nächsten" | "kommenden"), _) => Some("next"),
+                    (other, _) => other,
+                };
                 return Some(match previous {
                     // "last Tuesday": strictly before today.
                     Some("last") | Some("past") => {
@@ -964,6 +1021,16 @@ mod tests {
             ("two weeks ago", "2026-11-07"),
             ("a month ago", "2026-10-21"),
             ("last week", "2026-11-14"),
+            // Spanish and German (the shipped translations).
+            ("llegó ayer", "2026-11-20"),
+            ("el 3 de noviembre", "2026-11-03"),
+            ("el lunes pasado", "2026-11-16"),
+            ("el próximo viernes", "2026-11-27"),
+            ("gestern", "2026-11-20"),
+            ("am 3. November", "2026-11-03"),
+            ("12. Oktober 2025", "2025-10-12"),
+            ("letzten Dienstag", "2026-11-17"),
+            ("am Montag", "2026-11-16"),
         ];
         for (message, want) in cases {
             assert_eq!(x.date(message, today), Some(day(want)), "{message}");
@@ -1010,6 +1077,8 @@ mod tests {
             ("1,250", 1250.0),
             ("-4", -4.0),
             ("12.3kg", 12.3),
+            ("quiero tres", 3.0),
+            ("zwei bitte", 2.0),
         ] {
             assert_eq!(x.number(message), Some(want), "{message}");
         }
@@ -1060,6 +1129,33 @@ mod tests {
             assert_eq!(yes_no(message), Some(false), "{message}");
         }
         for message in ["maybe", "what is the refund?", ""] {
+            assert_eq!(yes_no(message), None, "{message}");
+        }
+        // Spanish and German (the shipped translations).
+        for message in [
+            "sí",
+            "Sí, adelante",
+            "vale",
+            "claro que sí",
+            "de acuerdo",
+            "ja",
+            "genau",
+            "ja, gerne",
+            "in Ordnung",
+            "passt",
+        ] {
+            assert_eq!(yes_no(message), Some(true), "{message}");
+        }
+        for message in [
+            "no, gracias",
+            "mejor no",
+            "nein",
+            "lieber nicht",
+            "auf keinen Fall",
+        ] {
+            assert_eq!(yes_no(message), Some(false), "{message}");
+        }
+        for message in ["sí, pero ¿cuándo llega?", "ja, aber wann kommt es?"] {
             assert_eq!(yes_no(message), None, "{message}");
         }
         // A yes that asks for something else is not a yes: at "cancel order #W…? (yes/no)",

@@ -337,14 +337,32 @@ impl LlmUnderstanding {
     }
 
     /// The passages that pass the relevance gate for `message`, and how the prompt lists them.
-    async fn passages(&self, message: &str) -> (String, Option<Shown>) {
+    async fn passages(&self, message: &str, language: Option<&str>) -> (String, Option<Shown>) {
         let Some(kb) = &self.knowledge else {
             return ("(none)".into(), None);
         };
-        match kb
-            .search(message, self.settings.passages, &SearchFilter::default())
-            .await
+        // The conversation's locale's articles, else the default locale's (the answer is
+        // written in the customer's language either way).
+        let default = frontline_flows::wording::DEFAULT_LOCALE;
+        let in_locale = |l: &str| SearchFilter {
+            locale: Some(l.to_string()),
+            ..SearchFilter::default()
+        };
+        let mut found = kb
+            .search(
+                message,
+                self.settings.passages,
+                &in_locale(language.unwrap_or(default)),
+            )
+            .await;
+        if language.is_some_and(|l| l != default)
+            && !matches!(&found, Ok(r) if r.abstain.is_none() && !r.passages.is_empty())
         {
+            found = kb
+                .search(message, self.settings.passages, &in_locale(default))
+                .await;
+        }
+        match found {
             Ok(result) if result.abstain.is_none() && !result.passages.is_empty() => (
                 numbered(&result.passages),
                 Some(Shown {
@@ -385,7 +403,7 @@ impl LlmUnderstanding {
                 .collect::<Vec<_>>()
                 .join("\n");
         let active = context.active_flow.as_ref();
-        let (passages, shown) = self.passages(message).await;
+        let (passages, shown) = self.passages(message, context.language.as_deref()).await;
         let system = self.template.render(&[
             ("today", context.today.to_string()),
             ("channel", context.channel.to_string()),

@@ -30,15 +30,15 @@ pub trait KnowledgeProbe: Send + Sync {
 #[async_trait]
 impl KnowledgeProbe for KnowledgeBase {
     async fn relevance(&self, question: &str, locale: Option<&str>) -> Option<f32> {
+        // As the agent answers: the conversation's locale's articles, then the default's.
+        let in_locale = |l: &str| SearchFilter {
+            locale: Some(l.to_string()),
+            ..SearchFilter::default()
+        };
+        let default = frontline_flows::wording::DEFAULT_LOCALE;
         let filters = match locale {
-            Some(l) => vec![
-                SearchFilter {
-                    locale: Some(l.to_string()),
-                    ..SearchFilter::default()
-                },
-                SearchFilter::default(),
-            ],
-            None => vec![SearchFilter::default()],
+            Some(l) if l != default => vec![in_locale(l), in_locale(default)],
+            _ => vec![in_locale(default)],
         };
         for filter in &filters {
             match self.search(question, 3, filter).await {
@@ -88,6 +88,8 @@ impl Default for LocalSettings {
 pub struct LocalUnderstanding {
     pipeline: Pipeline,
     router: EmbeddingRouter,
+    /// The router for conversations not in the default locale, when the flows are translated.
+    translated: Option<EmbeddingRouter>,
     knowledge: Option<Arc<dyn KnowledgeProbe>>,
     settings: LocalSettings,
     /// Enum phrases already embedded.
@@ -107,13 +109,27 @@ impl std::fmt::Debug for LocalUnderstanding {
 /// The router's examples for `flows`: each customer-startable flow's examples and
 /// description, and every built-in intent's phrasings.
 pub fn examples(flows: &FlowSet) -> Vec<(Intent, String)> {
+    examples_with(flows, false)
+}
+
+/// [`examples`] with every translation's examples too (for conversations not in the default
+/// locale); empty when the flows have none.
+pub fn translated_examples(flows: &FlowSet) -> Vec<(Intent, String)> {
+    if flows.iter().all(|f| f.spec.translated_examples.is_empty()) {
+        return vec![];
+    }
+    examples_with(flows, true)
+}
+
+fn examples_with(flows: &FlowSet, translated: bool) -> Vec<(Intent, String)> {
     let mut out = Vec::new();
     for flow in flows.iter() {
         if flow.spec.starts != Starts::Customer || flow.spec.id.starts_with("pattern_") {
             continue;
         }
         let intent = Intent::Flow(flow.spec.id.clone());
-        for example in &flow.spec.examples {
+        let others = flow.spec.translated_examples.iter().filter(|_| translated);
+        for example in flow.spec.examples.iter().chain(others) {
             out.push((intent.clone(), example.clone()));
         }
         if !flow.spec.description.trim().is_empty() {
@@ -293,11 +309,26 @@ impl LocalUnderstanding {
         embedder: Arc<dyn Embedder>,
         settings: LocalSettings,
     ) -> Result<Self, EmbedError> {
-        let router =
-            EmbeddingRouter::build(embedder, examples(&flows), settings.router, &|_, _| {}).await?;
+        let router = EmbeddingRouter::build(
+            embedder.clone(),
+            examples(&flows),
+            settings.router,
+            &|_, _| {},
+        )
+        .await?;
+        // Conversations in another language: the same intents, with the translations' examples
+        // (the default locale's router stays as calibrated).
+        let translated = translated_examples(&flows);
+        let translated = match translated.is_empty() {
+            true => None,
+            false => Some(
+                EmbeddingRouter::build(embedder, translated, settings.router, &|_, _| {}).await?,
+            ),
+        };
         Ok(Self {
             pipeline: Pipeline::new(flows).with_switch_threshold(settings.sure),
             router,
+            translated,
             knowledge: None,
             settings,
             phrases: Mutex::new(HashMap::new()),
@@ -313,6 +344,14 @@ impl LocalUnderstanding {
     /// The thresholds in use.
     pub fn settings(&self) -> LocalSettings {
         self.settings
+    }
+
+    /// The router for a conversation in `language` (`None`: the default locale).
+    fn router_for(&self, language: Option<&str>) -> &EmbeddingRouter {
+        match (language, &self.translated) {
+            (Some(_), Some(translated)) => translated,
+            _ => &self.router,
+        }
     }
 
     /// The router (for evals and calibration).
@@ -405,7 +444,9 @@ impl LocalUnderstanding {
             .embed_one(message)
             .await
             .map_err(|e| UnderstandingError::Unavailable(e.to_string()))?;
-        let ranked = self.router.rank(&embedding);
+        let ranked = self
+            .router_for(context.language.as_deref())
+            .rank(&embedding);
         let relevance = match &self.knowledge {
             Some(probe) if needs_knowledge(&ranked, &self.settings) => {
                 probe.relevance(message, context.language.as_deref()).await
@@ -447,7 +488,9 @@ impl LocalUnderstanding {
                 .embed_one(part)
                 .await
                 .map_err(|e| UnderstandingError::Unavailable(e.to_string()))?;
-            let ranked = self.router.rank(&embedding);
+            let ranked = self
+                .router_for(context.language.as_deref())
+                .rank(&embedding);
             let relevance = match &self.knowledge {
                 Some(probe) => probe.relevance(part, context.language.as_deref()).await,
                 None => None,

@@ -64,6 +64,7 @@ impl RuleUnderstanding {
                     f.spec
                         .examples
                         .iter()
+                        .chain(&f.spec.translated_examples)
                         .map(|e| content_words(e))
                         .filter(|w| !w.is_empty())
                         .collect(),
