@@ -42,7 +42,7 @@ pub(crate) fn recent_utterances(events: &[Event], limit: usize) -> Vec<Utterance
 pub(crate) fn offer_question(events: &[Event], commands: &[ScoredCommand]) -> Option<String> {
     let offered = offered_flows(events);
     let accepted = commands.iter().any(|c| {
-        matches!(&c.command, frontline_domain::Command::StartFlow { flow_id } if offered.contains(flow_id))
+        matches!(&c.command, frontline_domain::Command::StartFlow { flow_id, .. } if offered.contains(flow_id))
     });
     if !accepted {
         return None;

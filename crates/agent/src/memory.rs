@@ -67,7 +67,7 @@ pub(crate) fn carry_over(
         .collect();
     let mut carried: Vec<(String, Value)> = Vec::new();
     for command in commands {
-        let Command::StartFlow { flow_id } = &command.command else {
+        let Command::StartFlow { flow_id, .. } = &command.command else {
             continue;
         };
         let Some(flow) = flows.get(flow_id) else {

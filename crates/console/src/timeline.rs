@@ -61,7 +61,7 @@ pub fn command_line(scored: &ScoredCommand) -> String {
 /// A command in one line, without its confidence: `set_slot order_id = #W0000001`.
 pub fn command_text(command: &Command) -> String {
     match command {
-        Command::StartFlow { flow_id } => format!("start_flow {flow_id}"),
+        Command::StartFlow { flow_id, .. } => format!("start_flow {flow_id}"),
         Command::SetSlot { name, value } => format!("set_slot {name} = {}", plain(value)),
         Command::CancelFlow => "cancel_flow".into(),
         Command::AnswerFromKnowledge { query } => format!("answer_from_knowledge “{query}”"),

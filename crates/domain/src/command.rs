@@ -23,6 +23,12 @@ pub enum Command {
     StartFlow {
         /// The flow's id, e.g. `order_status`.
         flow_id: String,
+        /// The words of the message that ask for this flow, when the message asks for more
+        /// than one thing ("a refund for the chair" of "a refund for the chair, and where is
+        /// my backpack?"): what the flow reads for the order or items it names. `None`: the
+        /// whole message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        part: Option<String>,
     },
     /// Fill or correct a slot of the active (or just started) flow.
     SetSlot {
@@ -61,6 +67,14 @@ pub enum Command {
 }
 
 impl Command {
+    /// Start the flow `flow_id`, on the whole message.
+    pub fn start_flow(flow_id: impl Into<String>) -> Self {
+        Command::StartFlow {
+            flow_id: flow_id.into(),
+            part: None,
+        }
+    }
+
     /// The command's type name, as in JSON (`start_flow`, `set_slot`, …).
     pub fn kind(&self) -> &'static str {
         match self {

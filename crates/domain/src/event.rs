@@ -349,6 +349,10 @@ pub struct FlowFrame {
     /// Another flow was started on top of this one mid-way; resume it with a reminder.
     #[serde(default)]
     pub interrupted: bool,
+    /// Asked for in the same message as the flow above it, which goes first: this one begins
+    /// when that ends (introduced as the customer's other request, not as a reminder).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub queued: bool,
     /// Attempts of the action at `step` so far (for retries).
     #[serde(default)]
     pub attempts: u8,

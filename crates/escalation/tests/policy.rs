@@ -200,12 +200,7 @@ fn the_same_slot_asked_a_third_time_hands_off_but_questions_in_between_do_not_co
     let mut log = Log::default();
     log.said(
         "cancel my order",
-        vec![(
-            Command::StartFlow {
-                flow_id: "cancel_order".into(),
-            },
-            0.9,
-        )],
+        vec![(Command::start_flow("cancel_order"), 0.9)],
         0.0,
     )
     .replied(Some("order_id"));

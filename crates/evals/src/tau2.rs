@@ -429,9 +429,7 @@ fn env(turn: String, authenticated: &Option<String>) -> Env {
 }
 
 fn start(flow: &str) -> Vec<Command> {
-    vec![Command::StartFlow {
-        flow_id: flow.into(),
-    }]
+    vec![Command::start_flow(flow)]
 }
 
 /// One generated violation: who, which flow, the answers, and the refusal expected.

@@ -43,12 +43,7 @@ fn apply_one_command(c: &mut Criterion) {
     // Drive cancel_order to the point where it waits for the reason.
     let mut stack = Vec::new();
     let start = vec![
-        ScoredCommand::new(
-            Command::StartFlow {
-                flow_id: "cancel_order".into(),
-            },
-            1.0,
-        ),
+        ScoredCommand::new(Command::start_flow("cancel_order"), 1.0),
         ScoredCommand::new(
             Command::SetSlot {
                 name: "order_id".into(),

@@ -249,6 +249,7 @@ impl Engine {
         &self,
         stack: &mut Vec<FlowFrame>,
         flow_id: &str,
+        part: Option<&str>,
         env: &Env,
         slots: Map<String, Value>,
         out: &mut Out,
@@ -258,7 +259,8 @@ impl Engine {
             flow_id: flow_id.to_string(),
             instance,
             slots,
-            opening: Some(env.message.clone()).filter(|m| !m.trim().is_empty()),
+            opening: Some(part.unwrap_or(&env.message).to_string())
+                .filter(|m| !m.trim().is_empty()),
             ..Default::default()
         });
         out.effects.push(Effect::FlowStarted {
@@ -283,7 +285,7 @@ impl Engine {
                     .into_iter()
                     .filter(|(k, _)| flow.spec.slots.contains_key(k))
                     .collect();
-                self.push_frame(stack, &id, env, slots, out);
+                self.push_frame(stack, &id, None, env, slots, out);
                 self.run(stack, env, out);
             }
             None => out.effects.push(Effect::Say(default)),
@@ -336,7 +338,9 @@ impl Engine {
                         flow_id: frame.flow_id.clone(),
                         outcome: Outcome::Abandoned,
                     });
+                    let mut next = None;
                     if let Some(parent) = stack.last_mut().filter(|p| p.interrupted) {
+                        next = parent.queued.then(|| self.description(&parent.flow_id));
                         self.resume(parent);
                     }
                     let what = self.description(&frame.flow_id);
@@ -348,6 +352,11 @@ impl Engine {
                         env,
                         out,
                     );
+                    // The other request the same message asked for begins now.
+                    if let Some(next) = next {
+                        out.effects
+                            .push(Effect::Say(self.say("next_request", &[("flow", &next)])));
+                    }
                 }
                 None => out.effects.push(Effect::Rejected {
                     command: Command::CancelFlow,
@@ -356,9 +365,13 @@ impl Engine {
             }
             acted = true;
         }
+        // The frame the last start pushed: a second start in the same message goes first, and
+        // this one waits its turn ("a refund for the chair, and where is my backpack?").
+        let mut pushed = false;
         for command in &commands {
-            if let Command::StartFlow { flow_id } = command {
+            if let Command::StartFlow { flow_id, part } = command {
                 acted = true;
+                let pushed_before = std::mem::take(&mut pushed);
                 match self.flow(flow_id) {
                     None => out.effects.push(Effect::Rejected {
                         command: command.clone(),
@@ -378,8 +391,15 @@ impl Engine {
                     Some(_) => {
                         if let Some(top) = stack.last_mut() {
                             top.interrupted = true;
+                            if pushed_before {
+                                top.queued = true;
+                                let what = self.description(&top.flow_id);
+                                out.effects
+                                    .push(Effect::Say(self.say("queued", &[("flow", &what)])));
+                            }
                         }
-                        self.push_frame(stack, flow_id, env, Map::new(), out);
+                        self.push_frame(stack, flow_id, part.as_deref(), env, Map::new(), out);
+                        pushed = true;
                     }
                 }
             }
@@ -863,7 +883,7 @@ impl Engine {
                 out.effects
                     .push(Effect::Say(self.say("process_changed", &[])));
                 let slots = frame.slots;
-                self.push_frame(stack, &flow.spec.id, env, slots, out);
+                self.push_frame(stack, &flow.spec.id, None, env, slots, out);
                 continue;
             };
             match self.step(stack, &flow, pc, env, out) {
@@ -1163,7 +1183,7 @@ impl Engine {
             }
             Op::Call { flow: callee } => {
                 let callee = callee.clone();
-                self.push_frame(stack, &callee, env, Map::new(), out);
+                self.push_frame(stack, &callee, None, env, Map::new(), out);
                 None
             }
             Op::Link { flow: next } => {
@@ -1173,7 +1193,7 @@ impl Engine {
                     flow_id: frame.flow_id,
                     outcome: Outcome::Resolved,
                 });
-                self.push_frame(stack, &next, env, Map::new(), out);
+                self.push_frame(stack, &next, None, env, Map::new(), out);
                 None
             }
             Op::Escalate { reason, queue } => {
@@ -1277,6 +1297,7 @@ impl Engine {
     /// A flow that wrote keeps its place: the steps before its write must not run twice.
     fn resume(&self, frame: &mut FlowFrame) {
         frame.interrupted = false;
+        frame.queued = false;
         frame.confirmed = false;
         if frame.wrote {
             return;
@@ -1365,13 +1386,18 @@ impl Engine {
                 self.finish(stack, outcome, env, out);
             }
         } else if parent.interrupted && !frame.flow_id.starts_with("pattern_") {
+            let key = if parent.queued {
+                "next_request"
+            } else {
+                "resumed"
+            };
             self.resume(parent);
             let what = self.description(&parent.flow_id);
             self.pattern(
                 stack,
                 "continue_interrupted",
                 vars(&[("flow", &what)]),
-                self.say("resumed", &[("flow", &what)]),
+                self.say(key, &[("flow", &what)]),
                 env,
                 out,
             );

@@ -234,7 +234,7 @@ fn run_case(engine: &Engine, file: &TestFile, case: &Case) -> (Vec<String>, Vec<
         let mut commands: Vec<Command> = turn
             .start
             .iter()
-            .map(|f| Command::StartFlow { flow_id: f.clone() })
+            .map(|f| Command::start_flow(f.clone()))
             .collect();
         commands.extend(turn.set.iter().map(|(name, value)| Command::SetSlot {
             name: name.clone(),

@@ -28,6 +28,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("list_or", &[]),
     ("cancelled", &["flow"]),
     ("resumed", &["flow"]),
+    ("queued", &["flow"]),
+    ("next_request", &["flow"]),
     ("offer_flow", &["flow"]),
     ("clarify", &["options"]),
     ("clarify_joiner", &[]),

@@ -701,7 +701,7 @@ pub fn load_routing_set(path: &Path) -> Result<Vec<RoutingCase>, EvalError> {
 pub fn label_of(commands: &[frontline_domain::ScoredCommand]) -> String {
     use frontline_domain::SmallTalk;
     match commands.first().map(|c| &c.command) {
-        Some(Command::StartFlow { flow_id }) => flow_id.clone(),
+        Some(Command::StartFlow { flow_id, .. }) => flow_id.clone(),
         Some(Command::AnswerFromKnowledge { .. }) => "knowledge".into(),
         Some(Command::HumanHandoff { .. }) => "human".into(),
         Some(Command::ChitChat { topic }) => match topic {

@@ -496,10 +496,10 @@ impl LlmUnderstanding {
             let command =
                 Command::deserialize(&item).map_err(|e| format!("command {item}: {e}"))?;
             match &command {
-                Command::StartFlow { flow_id } if !startable(flow_id) => {
+                Command::StartFlow { flow_id, .. } if !startable(flow_id) => {
                     return Err(format!("unknown flow {flow_id:?}"));
                 }
-                Command::StartFlow { flow_id } => in_scope.push(flow_id.clone()),
+                Command::StartFlow { flow_id, .. } => in_scope.push(flow_id.clone()),
                 // The engine acts on a yes, and a code proves an account: both come only from
                 // the customer's own words as the local reading finds them. A no is safe.
                 Command::SetSlot { name, value }

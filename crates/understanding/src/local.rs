@@ -470,7 +470,9 @@ impl LocalUnderstanding {
 
     /// A message asking two things ("start a return for the kettle, and do you cover the
     /// return postage?"): the flow one part asks for is started and the question another part
-    /// asks is answered, both in this turn.
+    /// asks is answered, both in this turn. Two requests ("a refund for the chair, and where
+    /// is my backpack?") start both flows, each on its own words: the first goes first, the
+    /// second waits beneath it.
     async fn two_requests(
         &self,
         message: &str,
@@ -481,7 +483,7 @@ impl LocalUnderstanding {
         if parts.len() < 2 {
             return Ok(commands);
         }
-        let (mut flow, mut question) = (None, None);
+        let (mut flows, mut question): (Vec<(String, f32, String)>, _) = (Vec::new(), None);
         for part in &parts {
             let embedding = self
                 .router
@@ -503,23 +505,52 @@ impl LocalUnderstanding {
                 Route::Flow(..) if asks_policy => {
                     question.get_or_insert_with(|| part.clone());
                 }
-                Route::Flow(id, score) => {
-                    flow.get_or_insert((id, score, part.clone()));
+                Route::Flow(id, score) if flows.iter().all(|(f, ..)| *f != id) => {
+                    flows.push((id, score, part.clone()));
                 }
                 _ => {}
             }
         }
-        let (Some((id, score, part)), Some(question)) = (flow, question) else {
+        let mut flows = flows.into_iter();
+        let Some((id, score, part)) = flows.next() else {
             return Ok(commands);
         };
-        let mut both = self
+        // A second request ("…, and where is my backpack?") waits beneath the first, reading
+        // its own words for what it names.
+        let next = flows.next();
+        if next.is_none() && question.is_none() {
+            return Ok(commands);
+        }
+        let mut all: Vec<ScoredCommand> = next
+            .map(|(next, score, part)| {
+                ScoredCommand::new(
+                    Command::StartFlow {
+                        flow_id: next,
+                        part: Some(part),
+                    },
+                    score,
+                )
+            })
+            .into_iter()
+            .collect();
+        let first = self
             .pipeline
-            .commands(&part, context, Route::Flow(id, score), None);
-        both.push(ScoredCommand::new(
-            Command::AnswerFromKnowledge { query: question },
-            score,
-        ));
-        Ok(both)
+            .commands(&part, context, Route::Flow(id, score), None)
+            .into_iter()
+            .map(|mut c| {
+                if let Command::StartFlow { part: own, .. } = &mut c.command {
+                    *own = Some(part.clone());
+                }
+                c
+            });
+        all.extend(first);
+        if let Some(question) = question {
+            all.push(ScoredCommand::new(
+                Command::AnswerFromKnowledge { query: question },
+                score,
+            ));
+        }
+        Ok(all)
     }
 
     /// A question about a transaction ("can I return something after 30 days?", "do you
@@ -560,7 +591,7 @@ impl LocalUnderstanding {
             }
             return commands;
         }
-        let Some(Command::StartFlow { flow_id }) = commands.first().map(|c| &c.command) else {
+        let Some(Command::StartFlow { flow_id, .. }) = commands.first().map(|c| &c.command) else {
             return commands;
         };
         if commands.len() > 1 || !is_policy_question(message) {

@@ -84,6 +84,10 @@ impl Pipeline {
             cancel: re(concat!(
                 r"^((actually|oh|ok|okay|um|umm|well|hmm|sorry|wait|no|erm) )*",
                 r"(never ?mind|forget (it|about it|that|this)|cancel (that|it|this)|cancel|stop|stop (that|it|this|here)",
+                // "forget the cancellation", "never mind about the return", "scratch that",
+                // "don't cancel it after all".
+                r"|(forget|never ?mind)( about)? (the|my) (cancellation|return|exchange|refund|request|address change)",
+                r"|scratch that|don'?t (cancel|return|exchange) (it|that|them|anything)( after all)?",
                 r"|i('ve| have)? changed my mind|don'?t bother|no thanks?",
                 r"|let'?s (stop|not)|i don'?t want to (do|continue) (this|that|it)( anymore| any more)?",
                 r"|olvídalo|olvidalo|olvídelo|olvidelo|déjalo|dejalo|déjelo|dejelo|da igual|mejor no",
@@ -264,9 +268,7 @@ impl Pipeline {
         if let ([offered], None) = (context.offered_flows.as_slice(), active) {
             if takes_up_offer(message) && self.flows.get(offered).is_some() {
                 let mut commands = vec![ScoredCommand::new(
-                    Command::StartFlow {
-                        flow_id: offered.clone(),
-                    },
+                    Command::start_flow(offered.clone()),
                     0.9,
                 )];
                 self.slots_for(offered, None, message, context, &mut commands);
@@ -365,12 +367,7 @@ impl Pipeline {
             }
             Route::Flow(id, score) => {
                 if active.is_none_or(|a| &a.flow_id != id) {
-                    commands.push(ScoredCommand::new(
-                        Command::StartFlow {
-                            flow_id: id.clone(),
-                        },
-                        *score,
-                    ));
+                    commands.push(ScoredCommand::new(Command::start_flow(id.clone()), *score));
                 }
                 self.slots_for(id, None, message, context, &mut commands);
                 Some(id.clone())

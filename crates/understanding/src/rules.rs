@@ -167,7 +167,7 @@ mod tests {
     }
 
     fn start(id: &str) -> Command {
-        Command::StartFlow { flow_id: id.into() }
+        Command::start_flow(id)
     }
     fn set(name: &str, value: Value) -> Command {
         Command::SetSlot {

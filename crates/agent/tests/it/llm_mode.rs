@@ -166,9 +166,7 @@ async fn one_call_per_turn_that_needs_it_none_on_continuations_and_fallbacks_rec
     assert_eq!(calls(), 1);
     assert_eq!(
         first.commands[0].command,
-        Command::StartFlow {
-            flow_id: "cancel_order".into()
-        }
+        Command::start_flow("cancel_order")
     );
     // Turn 2 answers the question asked (the reason): a deterministic continuation, no call.
     agent

@@ -99,12 +99,7 @@ fn abcd_subflows_run_exactly_their_required_actions() {
                     .unwrap_or_else(|| format!("{name} value"))),
             })
             .collect();
-        answers.insert(
-            0,
-            Command::StartFlow {
-                flow_id: id.clone(),
-            },
-        );
+        answers.insert(0, Command::start_flow(id.clone()));
         let mut stack = Vec::new();
         let mut ran = Vec::new();
         let mut input = answers;

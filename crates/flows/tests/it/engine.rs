@@ -122,9 +122,7 @@ fn turn(
 }
 
 fn start(flow: &str) -> Command {
-    Command::StartFlow {
-        flow_id: flow.into(),
-    }
+    Command::start_flow(flow)
 }
 fn set(name: &str, value: Value) -> Command {
     Command::SetSlot {
@@ -1012,4 +1010,108 @@ fn offers_are_labelled_in_the_customers_language() {
         "{text}"
     );
     assert!(!text.contains("placed"), "{text}");
+}
+
+fn start_on(flow: &str, part: &str) -> Command {
+    Command::StartFlow {
+        flow_id: flow.into(),
+        part: Some(part.into()),
+    }
+}
+
+/// The demo flows, Ada's backend and the message "Cancel the kettle order, and where is my
+/// desk lamp?".
+fn two_requests_setup() -> (Engine, Backend, Env) {
+    let env = Env {
+        message: "Cancel the kettle order, and where is my desk lamp?".into(),
+        ..env(Some("ada@example.com"))
+    };
+    (
+        Engine::new(Arc::new(common::demo_flows())),
+        Backend::new(),
+        env,
+    )
+}
+
+/// The two starts understood from that message, the first asked for last (on top).
+fn two_requests(engine: &Engine, b: &mut Backend, env: &Env) -> (Vec<FlowFrame>, Vec<String>) {
+    let mut stack = vec![];
+    let (said, _) = turn(
+        engine,
+        &mut stack,
+        vec![
+            start_on("order_status", "where is my desk lamp?"),
+            start_on("cancel_order", "Cancel the kettle order"),
+        ],
+        b,
+        env,
+    );
+    (stack, said)
+}
+
+#[test]
+fn two_requests_in_one_message_run_one_after_the_other_each_on_its_own_words() {
+    let (engine, mut b, env) = two_requests_setup();
+    let (mut stack, said) = two_requests(&engine, &mut b, &env);
+    assert_eq!(said[0], "I'll check where an order is right after this.");
+    // The cancellation reads only its own words: the kettle's order, not the lamp's.
+    assert!(said[1].contains("#W0000005"), "{said:?}");
+    assert!(!said[1].contains("#W0000001"), "{said:?}");
+    assert_eq!(stack.len(), 2);
+    assert!(stack[0].queued && stack[0].interrupted);
+    assert_eq!(stack[1].flow_id, "cancel_order");
+
+    // "yes, that one" to the proposal.
+    turn(
+        &engine,
+        &mut stack,
+        vec![set("order_id", json!("#W0000005"))],
+        &mut b,
+        &env,
+    );
+    turn(
+        &engine,
+        &mut stack,
+        vec![set("reason", json!("by mistake"))],
+        &mut b,
+        &env,
+    );
+    let (said, effects) = turn(
+        &engine,
+        &mut stack,
+        vec![set("confirmation", json!(true))],
+        &mut b,
+        &env,
+    );
+    assert_eq!(writes(&b).len(), 1);
+    assert_eq!(writes(&b)[0].args["order_id"], "#W0000005");
+    assert!(effects.contains(&Effect::FlowEnded {
+        flow_id: "cancel_order".into(),
+        outcome: Outcome::Resolved
+    }));
+    // Then the other request, introduced as such, on its own words: the lamp's order.
+    let next = said
+        .iter()
+        .position(|s| s == "Now, your other request: check where an order is.")
+        .unwrap_or_else(|| panic!("{said:?}"));
+    assert!(said[next + 1].contains("#W0000001"), "{said:?}");
+    assert!(!said[next + 1].contains("#W0000005"), "{said:?}");
+    assert_eq!(stack.len(), 1);
+    assert!(!stack[0].queued);
+}
+
+#[test]
+fn stopping_the_first_of_two_requests_goes_on_to_the_other() {
+    let (engine, mut b, env) = two_requests_setup();
+    let (mut stack, _) = two_requests(&engine, &mut b, &env);
+    let (said, _) = turn(&engine, &mut stack, vec![Command::CancelFlow], &mut b, &env);
+    assert_eq!(
+        said[0],
+        "Okay, I've stopped: cancel an order that hasn't shipped yet."
+    );
+    assert_eq!(said[1], "Now, your other request: check where an order is.");
+    assert!(said[2].contains("#W0000001"), "{said:?}");
+    assert!(writes(&b).is_empty());
+    assert_eq!(stack.len(), 1);
+    assert_eq!(stack[0].flow_id, "order_status");
 }

@@ -61,7 +61,7 @@ fn command() -> impl Strategy<Value = Command> {
         ("verification_code", json!("000000")),
     ]);
     prop_oneof![
-        4 => flows.prop_map(|f| Command::StartFlow { flow_id: f.into() }),
+        4 => flows.prop_map(Command::start_flow),
         8 => slot.prop_map(|(n, v)| Command::SetSlot { name: n.into(), value: v }),
         1 => Just(Command::CancelFlow),
         1 => Just(Command::HumanHandoff { reason: "asked".into() }),
@@ -118,9 +118,7 @@ fn scenario() -> impl Strategy<Value = (Vec<Vec<Command>>, bool)> {
                 _ => &[("order_id", json!("#W0000002"), json!("junk"))],
             };
             let mut choice = choices.into_iter().cycle();
-            let mut turns = vec![vec![Command::StartFlow {
-                flow_id: flow.into(),
-            }]];
+            let mut turns = vec![vec![Command::start_flow(flow)]];
             if !email_known {
                 turns.push(vec![Command::SetSlot {
                     name: "email".into(),

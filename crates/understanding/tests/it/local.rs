@@ -50,6 +50,19 @@ async fn demo_knowledge(dir: &std::path::Path) -> Arc<KnowledgeBase> {
     Arc::new(kb)
 }
 
+/// The local understanding of the demo flows, weighing the demo knowledge base (indexed in
+/// `dir`).
+async fn with_demo_knowledge(dir: &std::path::Path) -> LocalUnderstanding {
+    LocalUnderstanding::build(
+        common::flows("flows"),
+        common::minilm(),
+        LocalSettings::default(),
+    )
+    .await
+    .unwrap()
+    .with_knowledge(demo_knowledge(dir).await)
+}
+
 #[tokio::test]
 async fn the_demo_routing_set_is_routed_right_with_the_shipped_thresholds() {
     let index = tempfile::tempdir().unwrap();
@@ -131,9 +144,7 @@ async fn flows_start_with_their_slots_and_enums_match_paraphrases() {
         )
         .await,
         [
-            Command::StartFlow {
-                flow_id: "order_status".into()
-            },
+            Command::start_flow("order_status"),
             Command::SetSlot {
                 name: "order_id".into(),
                 value: json!("#W0000002")
@@ -148,7 +159,7 @@ async fn flows_start_with_their_slots_and_enums_match_paraphrases() {
     // Shoes are now often exchanged in the openings the router learned from, so a pair handed
     // back goes to a return or an exchange (asking which is right too); both fix it.
     assert!(
-        matches!(&hand_back[..], [Command::StartFlow { flow_id }]
+        matches!(&hand_back[..], [Command::StartFlow { flow_id, .. }]
             if flow_id == "return_items" || flow_id == "exchange_items")
             || matches!(&hand_back[..], [Command::Clarify { options }]
                 if options.contains(&"return_items".to_string())),
@@ -191,15 +202,7 @@ async fn flows_start_with_their_slots_and_enums_match_paraphrases() {
 #[tokio::test]
 async fn a_question_while_a_free_text_slot_is_asked_goes_to_the_knowledge_base() {
     let index = tempfile::tempdir().unwrap();
-    let kb = demo_knowledge(index.path()).await;
-    let local = LocalUnderstanding::build(
-        common::flows("flows"),
-        common::minilm(),
-        LocalSettings::default(),
-    )
-    .await
-    .unwrap()
-    .with_knowledge(kb);
+    let local = with_demo_knowledge(index.path()).await;
     let ctx = context(Some(("change_shipping_address", "city")));
     let asked = local
         .understand("how long does standard shipping take?", &ctx)
@@ -282,3 +285,65 @@ async fn realistic_openings_reach_their_flow_on_the_held_out_half() {
 /// Floors for the held-out openings, set from the first measurement (see the closing note).
 const FLOW_FLOOR: f64 = 0.80;
 const FALSE_START_CEILING: f64 = 0.15;
+
+/// Two requests in one message start both flows, each on its own words, the one asked first
+/// on top; a request and a question start the flow and answer the question.
+#[tokio::test]
+async fn two_requests_in_one_message_start_both_flows_each_on_its_own_words() {
+    let index = tempfile::tempdir().unwrap();
+    let local = with_demo_knowledge(index.path()).await;
+    let commands = |message: &'static str| {
+        let local = &local;
+        async move {
+            local
+                .understand(message, &context(None))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.command)
+                .collect::<Vec<_>>()
+        }
+    };
+    let starts = |commands: &[Command]| {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::StartFlow { flow_id, part } => Some((flow_id.clone(), part.clone())),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let both = commands("I need to cancel the kettle order. Also where is my desk lamp?").await;
+    assert_eq!(
+        starts(&both),
+        [
+            (
+                "order_status".to_string(),
+                Some("where is my desk lamp?".to_string())
+            ),
+            (
+                "cancel_order".to_string(),
+                Some("I need to cancel the kettle order".to_string())
+            ),
+        ],
+        "{both:?}"
+    );
+    // One request and a question: the flow on its words, and the answer.
+    let asked = commands(
+        "Please start a return for the office chair, and do you cover the return postage?",
+    )
+    .await;
+    assert_eq!(starts(&asked).len(), 1, "{asked:?}");
+    assert_eq!(starts(&asked)[0].0, "return_items");
+    assert!(
+        asked
+            .iter()
+            .any(|c| matches!(c, Command::AnswerFromKnowledge { .. })),
+        "{asked:?}"
+    );
+    // One request alone is started on the whole message, as ever.
+    assert_eq!(
+        starts(&commands("I want to return the yoga mats").await),
+        [("return_items".to_string(), None)]
+    );
+}
