@@ -219,26 +219,7 @@ pub fn keyword_route(
     if !matches!(route, Route::Flow(..) | Route::Clarify(_) | Route::Nothing) && !stated {
         return route;
     }
-    let said = format!(" {} ", crate::extract::normalize(message));
-    // " keyword" followed by nothing or a common ending, then a space; keywords are written
-    // lowercase, so most need no normalizing.
-    let says = |keyword: &str| {
-        let plain = keyword
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b' ' || b == b'\'');
-        let keyword = match plain {
-            true => std::borrow::Cow::Borrowed(keyword),
-            false => std::borrow::Cow::Owned(crate::extract::normalize(keyword)),
-        };
-        said.match_indices(keyword.as_ref()).any(|(at, _)| {
-            let rest = &said[at + keyword.len()..];
-            said.as_bytes()[at.saturating_sub(1)] == b' '
-                && ["", "s", "es", "ed", "ing"].iter().any(|ending| {
-                    rest.strip_prefix(ending)
-                        .is_some_and(|r| r.starts_with(' '))
-                })
-        })
-    };
+    let said = Said::new(message);
     let contenders: Vec<(&String, f32, usize)> = ranked
         .iter()
         .filter_map(|(intent, score)| match intent {
@@ -246,13 +227,7 @@ pub fn keyword_route(
             Intent::Builtin(_) => None,
         })
         .take(3)
-        .map(|(id, score)| {
-            let hits = flows
-                .get(id)
-                .map(|f| f.spec.keywords.iter().filter(|k| says(k)).count())
-                .unwrap_or(0);
-            (id, score, hits)
-        })
+        .map(|(id, score)| (id, score, said.hits(flows, id)))
         .collect();
     let most = contenders.iter().map(|c| c.2).max().unwrap_or(0);
     let named: Vec<&(&String, f32, usize)> = contenders.iter().filter(|c| c.2 == most).collect();
@@ -268,6 +243,44 @@ pub fn keyword_route(
             Route::Flow((*id).clone(), *score)
         }
         other => other,
+    }
+}
+
+/// A message as the flows' keywords are looked for in it.
+struct Said(String);
+
+impl Said {
+    fn new(message: &str) -> Self {
+        Said(format!(" {} ", crate::extract::normalize(message)))
+    }
+
+    /// Whether it says `keyword`: " keyword" followed by nothing or a common ending, then a
+    /// space; keywords are written lowercase, so most need no normalizing.
+    fn says(&self, keyword: &str) -> bool {
+        let said = &self.0;
+        let plain = keyword
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b' ' || b == b'\'');
+        let keyword = match plain {
+            true => std::borrow::Cow::Borrowed(keyword),
+            false => std::borrow::Cow::Owned(crate::extract::normalize(keyword)),
+        };
+        said.match_indices(keyword.as_ref()).any(|(at, _)| {
+            let rest = &said[at + keyword.len()..];
+            said.as_bytes()[at.saturating_sub(1)] == b' '
+                && ["", "s", "es", "ed", "ing"].iter().any(|ending| {
+                    rest.strip_prefix(ending)
+                        .is_some_and(|r| r.starts_with(' '))
+                })
+        })
+    }
+
+    /// How many of the flow's keywords it says.
+    fn hits(&self, flows: &FlowSet, id: &str) -> usize {
+        flows
+            .get(id)
+            .map(|f| f.spec.keywords.iter().filter(|k| self.says(k)).count())
+            .unwrap_or(0)
     }
 }
 
@@ -511,13 +524,18 @@ impl LocalUnderstanding {
                 _ => {}
             }
         }
-        let mut flows = flows.into_iter();
-        let Some((id, score, part)) = flows.next() else {
+        // Two requests only when each part names its flow in so many words ("send back",
+        // "where is"): a problem told beside a request ("the watch doesn't hold a charge. I'd
+        // like to return it") is what the request is about, not a second one.
+        let named =
+            |(id, _, part): &(String, f32, String)| Said::new(part).hits(self.flows(), id) > 0;
+        let next = match flows.as_slice() {
+            [first, second, ..] if named(first) && named(second) => Some(second.clone()),
+            _ => None,
+        };
+        let Some((id, score, part)) = flows.into_iter().next() else {
             return Ok(commands);
         };
-        // A second request ("…, and where is my backpack?") waits beneath the first, reading
-        // its own words for what it names.
-        let next = flows.next();
         if next.is_none() && question.is_none() {
             return Ok(commands);
         }
@@ -533,12 +551,15 @@ impl LocalUnderstanding {
             })
             .into_iter()
             .collect();
+        // Beside a second request, the first reads only its own words too; beside a question
+        // it reads the whole message (the question may name what it is about).
+        let two = !all.is_empty();
         let first = self
             .pipeline
             .commands(&part, context, Route::Flow(id, score), None)
             .into_iter()
             .map(|mut c| {
-                if let Command::StartFlow { part: own, .. } = &mut c.command {
+                if let (Command::StartFlow { part: own, .. }, true) = (&mut c.command, two) {
                     *own = Some(part.clone());
                 }
                 c
