@@ -22,12 +22,15 @@ pub(crate) struct Heard {
     pub prefers: Option<String>,
 }
 
-/// Read `text`; `first` when the conversation has no language yet, so a greeting or thanks
-/// alone ("hola", "Guten Tag") may give it its first.
-pub(crate) fn hear(detector: &Detector, text: &str, first: bool) -> Heard {
-    let reading = detector.read(text);
+/// Read `text` in a conversation speaking `current` (`None`: no language yet, so the
+/// deployment's `default` is the likely one): a message plainly in the likely language is read
+/// by its function words, any other by the models. With no language yet, a greeting or thanks
+/// alone ("hola", "Guten Tag") may give the conversation its first.
+pub(crate) fn hear(detector: &Detector, text: &str, current: Option<&str>, default: &str) -> Heard {
+    let reading = detector.read_expecting(text, current.unwrap_or(default));
     let opener = || {
-        first
+        current
+            .is_none()
             .then(|| frontline_language::opener(text))
             .flatten()
             .map(str::to_string)

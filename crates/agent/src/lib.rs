@@ -492,7 +492,12 @@ impl Agent {
         let (history, pending) = (&mut operation.log, &operation.pending);
         tracing::debug!(sender = %message.sender, text = %message.text, "message received");
         let before = language::of_conversation(history.iter());
-        let heard = language::hear(&self.detector, &message.text, before.is_none());
+        let heard = language::hear(
+            &self.detector,
+            &message.text,
+            before.as_deref(),
+            frontline_flows::wording::DEFAULT_LOCALE,
+        );
         pending.log(EventKind::MessageReceived {
             channel: message.channel,
             channel_message_id: message.channel_message_id.clone(),

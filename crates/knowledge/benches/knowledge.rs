@@ -130,7 +130,11 @@ async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
 
     // The demo knowledge folder as CX teams write it: whole articles, chunked at 256 tokens.
     let articles = Arc::new(EdgeIndex::open(&dir.path().join("articles"), 384).unwrap());
-    let demo = KnowledgeBase::new(model.clone(), articles, KnowledgeSettings::default());
+    let demo = KnowledgeBase::new(
+        model.clone(),
+        articles.clone(),
+        KnowledgeSettings::default(),
+    );
     let started = Instant::now();
     let report = demo
         .ingest(
@@ -206,6 +210,21 @@ async fn run(chunks: usize, ingest_sample: usize, queries: usize) {
     for (label, index) in [("sample", sample_index.clone()), ("full", index.clone())] {
         search_alone(label, index.as_ref(), &prepared).await;
     }
+    // The agent searches the conversation's locale (then the default one): the same queries
+    // filtered by `locale`, on the demo articles (three locales) and on the full index.
+    let in_english: Vec<IndexQuery> = prepared
+        .iter()
+        .map(|q| IndexQuery {
+            filter: SearchFilter {
+                locale: Some("en".into()),
+                ..SearchFilter::default()
+            },
+            ..q.clone()
+        })
+        .collect();
+    search_alone("demo articles", articles.as_ref(), &prepared).await;
+    search_alone("demo articles, locale en", articles.as_ref(), &in_english).await;
+    search_alone("full, locale en", index.as_ref(), &in_english).await;
 
     // 4. Ten times the full index: the real chunks plus recombined ones (see the module docs).
     let scale = Arc::new(EdgeIndex::open(&dir.path().join("scale"), 384).unwrap());

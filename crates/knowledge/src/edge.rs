@@ -4,15 +4,17 @@
 use crate::embed::cosine;
 use crate::index::{
     check_dimensions, chunk_from_payload, payload, point_uuid, IndexError, IndexHit, IndexQuery,
-    IndexedChunk, SearchFilter, SparseVector, StoredRef, VectorIndex, DENSE, RRF_K, SPARSE,
+    IndexedChunk, SearchFilter, SparseVector, StoredRef, VectorIndex, DENSE, FILTERED_FIELDS,
+    RRF_K, SPARSE,
 };
 use async_trait::async_trait;
 use qdrant_edge::{
-    Condition, Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder,
-    EdgeVectorParamsBuilder, FieldCondition, Filter, Fusion, Match, Modifier, NamedQuery, PointId,
-    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest,
-    ScoringQuery, ScrollRequest, UpdateOperation, ValueVariants, Vector, VectorInternal,
-    VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+    Condition, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder,
+    EdgeVectorParamsBuilder, FieldCondition, FieldIndexOperations, Filter, Fusion, JsonPath, Match,
+    Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, ScoringQuery, ScrollRequest,
+    UpdateOperation, ValueVariants, Vector, VectorInternal, VectorStructInternal, Vectors,
+    WithPayloadInterface, WithVector,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,11 +76,45 @@ impl EdgeIndex {
         } else {
             EdgeShard::new(path, config).map_err(|e| open_err(&e))?
         };
-        Ok(EdgeIndex {
+        let index = EdgeIndex {
             shard,
             path: path.to_path_buf(),
             dimension,
-        })
+        };
+        index.index_filtered_fields().map_err(|e| open_err(&e))?;
+        Ok(index)
+    }
+
+    /// Give every segment a keyword index on [`FILTERED_FIELDS`] (a segment that has one keeps
+    /// it). Run on opening and after optimising, which may build new segments.
+    fn index_filtered_fields(&self) -> Result<(), IndexError> {
+        for field in FILTERED_FIELDS {
+            let field_name: JsonPath = field.try_into().expect("a valid payload key");
+            self.shard
+                .update(UpdateOperation::FieldIndexOperation(
+                    FieldIndexOperations::CreateIndex(CreateIndex {
+                        field_name,
+                        field_schema: Some(PayloadFieldSchema::FieldType(
+                            PayloadSchemaType::Keyword,
+                        )),
+                    }),
+                ))
+                .map_err(op_err)?;
+        }
+        Ok(())
+    }
+
+    /// The payload fields with an index.
+    pub fn indexed_fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self
+            .shard
+            .info()
+            .payload_schema
+            .keys()
+            .map(|k| k.to_string())
+            .collect();
+        fields.sort();
+        fields
     }
 
     /// The shard's folder.
@@ -267,6 +303,7 @@ impl VectorIndex for EdgeIndex {
     }
 
     async fn optimize(&self) -> Result<(), IndexError> {
-        self.shard.optimize().map(|_| ()).map_err(op_err)
+        self.shard.optimize().map_err(op_err)?;
+        self.index_filtered_fields()
     }
 }

@@ -70,6 +70,11 @@ pub struct StoredRef {
     pub anchor: String,
 }
 
+/// The payload fields [`SearchFilter`] matches on. Both backends give each a keyword index, so a
+/// filtered search (every turn searches the conversation's locale) reads the index rather than
+/// every point's payload.
+pub const FILTERED_FIELDS: [&str; 2] = ["locale", "tags"];
+
 /// Payload filters: every given condition must hold.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SearchFilter {

@@ -4,16 +4,16 @@
 
 use crate::index::{
     check_dimensions, chunk_from_payload, payload, point_uuid, IndexError, IndexHit, IndexQuery,
-    IndexedChunk, SearchFilter, StoredRef, VectorIndex, DENSE, RRF_K, SPARSE,
+    IndexedChunk, SearchFilter, StoredRef, VectorIndex, DENSE, FILTERED_FIELDS, RRF_K, SPARSE,
 };
 use async_trait::async_trait;
 use qdrant_client::qdrant::vector_output::Vector as OutputVector;
 use qdrant_client::qdrant::{
-    Condition, CreateCollectionBuilder, DeletePointsBuilder, Distance, Filter, Modifier,
-    NamedVectors, PointId, PointStruct, PointsIdsList, PrefetchQueryBuilder, Query,
-    QueryPointsBuilder, RrfBuilder, ScrollPointsBuilder, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder,
-    VectorsConfigBuilder, VectorsSelector,
+    Condition, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
+    Distance, FieldType, Filter, Modifier, NamedVectors, PointId, PointStruct, PointsIdsList,
+    PrefetchQueryBuilder, Query, QueryPointsBuilder, RrfBuilder, ScrollPointsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
+    VectorInput, VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
 };
 use qdrant_client::{Payload, Qdrant};
 use std::collections::BTreeMap;
@@ -83,7 +83,8 @@ impl QdrantServerIndex {
         })
     }
 
-    /// Create the collection (dense and BM25 sparse vectors) unless it exists.
+    /// Create the collection (dense and BM25 sparse vectors, keyword indexes on
+    /// [`FILTERED_FIELDS`]) unless it exists.
     pub async fn ensure_collection(&self) -> Result<(), IndexError> {
         let open_err = |e: &dyn std::fmt::Display| IndexError::Open {
             location: format!("{} (collection {})", self.url, self.collection),
@@ -113,6 +114,19 @@ impl QdrantServerIndex {
                 )
                 .await
                 .map_err(|e| open_err(&e))?;
+            for field in FILTERED_FIELDS {
+                client
+                    .create_field_index(
+                        CreateFieldIndexCollectionBuilder::new(
+                            &self.collection,
+                            field,
+                            FieldType::Keyword,
+                        )
+                        .wait(true),
+                    )
+                    .await
+                    .map_err(|e| open_err(&e))?;
+            }
         }
         Ok(())
     }

@@ -232,11 +232,14 @@ async fn the_embedded_shard_conforms_and_persists() {
     {
         let index = EdgeIndex::open(dir.path(), DIM).unwrap();
         conformance(&index).await;
+        // The filtered fields keep their index through writes and optimising.
+        assert_eq!(index.indexed_fields(), ["locale", "tags"]);
     }
-    // Reopened from disk: the same content.
+    // Reopened from disk: the same content, the same indexes.
     let index = EdgeIndex::open(dir.path(), DIM).unwrap();
     assert_eq!(index.stored().await.unwrap().len(), 3);
     assert_eq!(index.len(), 3);
+    assert_eq!(index.indexed_fields(), ["locale", "tags"]);
     // Opening with another embedding size says what to do.
     drop(index);
     let err = EdgeIndex::open(dir.path(), 384).err().unwrap();
