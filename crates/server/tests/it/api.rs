@@ -131,6 +131,8 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
                 "identity_assured",
                 "identity_assured",
                 "message_received",
+                // Plainly English: the conversation's language from its first message.
+                "language_changed",
                 "commands_understood",
                 "action_executed",
                 "flow_ended",
@@ -147,9 +149,10 @@ async fn a_message_gets_a_reply_and_the_conversation_shows_it() {
             "{}",
             s.db.label
         );
-        assert_eq!(view["events"][12]["to"], json!("informational"));
+        assert_eq!(view["events"][4]["to"], json!("en"));
+        assert_eq!(view["events"][13]["to"], json!("informational"));
         // The flows started and ended within the turn; the log still says which steps ran.
-        let updated = &view["events"][10];
+        let updated = &view["events"][11];
         assert_eq!(updated["stack"], json!([]));
         let ran: Vec<&str> = updated["ran"]
             .as_array()
